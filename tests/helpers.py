@@ -1,0 +1,129 @@
+"""Shared test helpers, in the manner of keras-hub's TestCase: each test is one call."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfmm
+
+# Tiny sizes everywhere: ResNet50 at 32x32, BERT 2 layers of width 16, 0.25 s audio.
+TINY_TEXTCNN = {"type": "textcnn", "vocab_size": 40, "sequence_length": 8,
+                "embedding_dim": 4, "kernel_sizes": [2, 3], "filters": 3, "dropout": 0.1}
+TINY_LSTM = {"type": "lstm", "num_mel_bins": 8, "units": [4], "frame_length": 400,
+             "frame_step": 160, "fft_length": 512}
+TINY_INPUTS = {
+    "text": {"name": "text", "type": "text", "encoder": TINY_TEXTCNN},
+    "image": {"name": "image", "type": "image", "image_size": 32,
+              "encoder": {"type": "resnet50"}},
+    "audio": {"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": TINY_LSTM},
+}
+TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0}
+
+
+def tiny_config(modalities=("text", "image", "audio"), outputs=None, **extra):
+    """A validated config with tiny encoders for the given modalities."""
+    outputs = outputs or [{"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]}]
+    data = {"inputs": [TINY_INPUTS[m] for m in modalities], "fusion": TINY_FUSION,
+            "outputs": outputs, **extra}
+    return tfmm.config_from_dict(data)
+
+
+def random_inputs(model, batch=4, seed=0):
+    """Random tensors matching each named input of `model`."""
+    rng = np.random.default_rng(seed)
+    x = {}
+    for t in model.inputs:
+        shape = (batch, *t.shape[1:])
+        if t.name.endswith("_length"):
+            x[t.name] = rng.integers(0, t_len(model, t.name) + 1, size=batch).astype("int32")
+        elif t.name.endswith("segment_ids"):
+            x[t.name] = np.zeros(shape, t.dtype)
+        elif t.dtype.startswith("int"):
+            # Small ids: valid for every tiny vocabulary in the tests.
+            x[t.name] = rng.integers(0, 5, size=shape).astype(t.dtype)
+        elif t.dtype == "bool":
+            x[t.name] = np.ones(shape, bool)
+        elif len(shape) == 4:
+            x[t.name] = rng.uniform(0, 255, size=shape).astype("float32")
+        else:
+            x[t.name] = rng.uniform(-1, 1, size=shape).astype("float32")
+    return x
+
+
+def t_len(model, length_name):
+    """Samples per clip of the waveform input that `{name}_length` belongs to."""
+    for t in model.inputs:
+        if t.name == length_name[: -len("_length")]:
+            return int(t.shape[1])
+    raise KeyError(length_name)
+
+
+def random_targets(config, batch=4, seed=0):
+    rng = np.random.default_rng(seed)
+    y = {}
+    for o in config.outputs:
+        if o.type == "multiclass":
+            y[o.name] = rng.integers(0, len(o.labels), size=batch)
+        elif o.type == "binary":
+            y[o.name] = rng.integers(0, 2, size=(batch, 1)).astype("float32")
+        elif o.type == "multilabel":
+            y[o.name] = rng.integers(0, 2, size=(batch, len(o.labels))).astype("float32")
+        else:
+            y[o.name] = rng.normal(size=(batch, o.num_targets)).astype("float32")
+    return y
+
+
+def assert_same_outputs(a, b, atol=1e-6):
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b)
+        for k in a:
+            np.testing.assert_allclose(np.asarray(a[k]), np.asarray(b[k]), atol=atol)
+    else:
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=atol)
+
+
+def run_serialization_test(layer):
+    """get_config -> from_config gives the same config."""
+    config = layer.get_config()
+    revived = layer.__class__.from_config(config)
+    assert revived.get_config() == config
+    return revived
+
+
+def run_model_saving_test(model, x, tmp_path, atol=1e-6):
+    """Saves `model` as .keras, reloads it with safe_mode=True, compares outputs."""
+    path = os.path.join(str(tmp_path), "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    assert_same_outputs(model.predict(x, verbose=0), reloaded.predict(x, verbose=0), atol)
+    return reloaded
+
+
+def run_encoder_test(encoder, x, expected_dim, tmp_path):
+    """An encoder alone: output shape, config round trip, .keras round trip, tf.data."""
+    y = encoder(x)
+    assert tuple(y.shape) == (_batch(x), expected_dim)
+    assert encoder.output_dim == expected_dim
+    run_serialization_test(encoder)
+    run_model_saving_test(encoder, x, tmp_path)
+    return y
+
+
+def run_tf_data_test(layer, x, batch_size=2, atol=1e-5):
+    """A preprocessing layer gives the same result eagerly and inside tf.data (batched
+    and unbatched)."""
+    eager = np.asarray(layer(x))
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(batch_size).map(layer)
+    batched = np.concatenate([b.numpy() for b in ds])
+    np.testing.assert_allclose(batched, eager, atol=atol)
+    ds1 = tf.data.Dataset.from_tensor_slices(x).map(lambda v: layer(v[None])[0])
+    unbatched = np.stack([b.numpy() for b in ds1])
+    np.testing.assert_allclose(unbatched, eager, atol=atol)
+
+
+def _batch(x):
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    return len(x)

@@ -1,0 +1,133 @@
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+import tfmm
+from tests.helpers import (random_inputs, random_targets, run_model_saving_test,
+                           tiny_config)
+
+ALL = ("text", "image", "audio")
+SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(ALL, r)]
+
+
+@pytest.fixture(scope="module")
+def tri_modal():
+    config = tiny_config(ALL, outputs=[
+        {"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]},
+        {"name": "score", "type": "regression", "num_targets": 2}])
+    return config, tfmm.build_model(config)
+
+
+@pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
+def test_every_subset_of_modalities_builds_and_predicts(modalities):
+    config = tiny_config(modalities)
+    model = tfmm.build_model(config)
+    expected_inputs = {"text": {"text"}, "image": {"image"}, "audio": {"audio", "audio_length"}}
+    assert {t.name for t in model.inputs} == set().union(*(expected_inputs[m]
+                                                            for m in modalities))
+    y = model.predict(random_inputs(model, batch=2), verbose=0)
+    assert y["label"].shape == (2, 3)
+    np.testing.assert_allclose(y["label"].sum(-1), 1.0, atol=1e-5)
+
+
+def test_branches_meet_at_one_concatenate(tri_modal):
+    config, model = tri_modal
+    concats = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert [c.name for c in concats] == ["fusion_concat"]
+    inbound = concats[0]._inbound_nodes[0].input_tensors
+    sources = [t._keras_history.operation.name for t in inbound]
+    assert sources == ["text_encoder", "image_encoder", "audio_encoder"]
+    assert concats[0].output.shape[-1] == 6 + 2048 + 4
+    lines = []
+    model.summary(print_fn=lines.append, line_length=140)
+    summary = "\n".join(lines)
+    for name in ("text_encoder", "image_encoder", "audio_encoder", "fusion_concat",
+                 "head_label", "head_score"):
+        assert name in summary
+
+
+def test_outputs_named_after_config(tri_modal):
+    config, model = tri_modal
+    assert set(model.output) == {"label", "score"}
+    assert model.get_layer("head_label").labels == ["a", "b", "c"]
+    y = model.predict(random_inputs(model, batch=3), verbose=0)
+    assert y["score"].shape == (3, 2)
+
+
+def test_keras_round_trip_safe_mode(tri_modal, tmp_path):
+    config, model = tri_modal
+    x = random_inputs(model, batch=2)
+    reloaded = run_model_saving_test(model, x, tmp_path)
+    assert reloaded.get_layer("head_label").labels == ["a", "b", "c"]
+    assert reloaded.get_layer("audio_encoder").num_samples == 4000
+
+
+def test_vocabulary_is_saved_with_the_model(tmp_path):
+    config = tiny_config(("text",))
+    vocab = ["", "[UNK]", "cat", "dog", "owl"]
+    model = tfmm.build_model(config, vocabularies={"text": vocab})
+    x = random_inputs(model, batch=2)
+    reloaded = run_model_saving_test(model, x, tmp_path)
+    assert reloaded.get_layer("text_encoder").vocabulary == vocab
+
+
+@pytest.mark.parametrize("task, extra", [
+    ("multiclass", {"labels": ["a", "b", "c"]}),
+    ("binary", {"labels": ["no", "yes"]}),
+    ("multilabel", {"labels": ["x", "y", "z", "w"]}),
+    ("regression", {"num_targets": 3}),
+])
+def test_one_fit_step_per_task(task, extra):
+    config = tiny_config(("text", "audio"), outputs=[{"name": "y", "type": task, **extra}])
+    model = tfmm.compile_model(tfmm.build_model(config), config)
+    x = random_inputs(model, batch=8)
+    y = random_targets(config, batch=8)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+    assert all(changed), "every trainable weight should move after a step"
+
+
+def test_several_heads_train_together():
+    config = tiny_config(("text",), outputs=[
+        {"name": "topic", "type": "multiclass", "labels": ["a", "b", "c"]},
+        {"name": "flag", "type": "binary", "labels": ["n", "y"], "loss_weight": 0.5},
+        {"name": "value", "type": "regression"}])
+    model = tfmm.compile_model(tfmm.build_model(config), config)
+    x = random_inputs(model, batch=8)
+    history = model.fit(x, random_targets(config, batch=8), epochs=1, verbose=0)
+    for key in ("topic_loss", "flag_loss", "value_loss", "topic_accuracy", "flag_auc",
+                "value_mae"):
+        assert key in history.history, sorted(history.history)
+
+
+def test_unknown_labels_are_a_clear_error():
+    config = tiny_config(("text",), outputs=[{"name": "label", "type": "multiclass"}])
+    with pytest.raises(ValueError, match=r"output 'label': its labels are unknown"):
+        tfmm.build_model(config)
+
+
+def test_vocabulary_for_unknown_input_is_refused():
+    config = tiny_config(("text",))
+    with pytest.raises(ValueError, match=r"vocabularies given for unknown inputs \['txt'\]"):
+        tfmm.build_model(config, vocabularies={"txt": ["a"]})
+
+
+def test_bert_input_in_fused_model(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]))
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "q", "type": "text", "encoder": {
+            "type": "bert", "vocabulary": str(vocab), "num_layers": 2, "num_heads": 2,
+            "hidden_dim": 16, "intermediate_dim": 32, "sequence_length": 8,
+            "max_sequence_length": 16, "pooling": "mean"}},
+            {"name": "audio", "type": "audio", "clip_seconds": 0.25,
+             "encoder": {"type": "lstm", "num_mel_bins": 8, "units": [4]}}],
+        "outputs": [{"name": "label", "labels": ["x", "y"]}]})
+    model = tfmm.build_model(config)
+    assert {t.name for t in model.inputs} == {"q_token_ids", "q_segment_ids",
+                                              "q_padding_mask", "audio", "audio_length"}
+    run_model_saving_test(model, random_inputs(model, batch=2), tmp_path)

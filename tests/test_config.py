@@ -1,0 +1,120 @@
+import pytest
+
+import tfmm
+from tfmm.config import ConfigError
+from tests.helpers import TINY_INPUTS
+
+
+def _cfg(**overrides):
+    data = {"inputs": [dict(TINY_INPUTS["text"])],
+            "outputs": [{"name": "label", "labels": ["a", "b"]}]}
+    data.update(overrides)
+    return data
+
+
+def test_defaults_filled_in():
+    config = tfmm.config_from_dict(_cfg())
+    assert config.inputs[0].column == "text"
+    assert config.outputs[0].column == "label"
+    assert config.fusion.type == "concat"
+    assert config.data.on_bad_example == "fail"
+
+
+def test_default_encoder_per_modality():
+    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "photo", "type": "image"}]))
+    assert config.inputs[0].encoder.type == "resnet50"
+    assert config.inputs[0].image_hw == (224, 224)
+
+
+def test_encoder_shorthand_string():
+    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
+                                                 "encoder": "textcnn"}]))
+    assert config.inputs[0].encoder.kernel_sizes == [3, 4, 5]
+
+
+@pytest.mark.parametrize("data, match", [
+    (_cfg(fusoin={"type": "concat"}),
+     r"fusoin: unknown key\. Did you mean 'fusion'\? Allowed keys: \[.*'inputs'"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "textcnn", "filtres": 3}}]),
+     r"inputs\[0\]\.encoder\.filtres: unknown key\. Did you mean 'filters'"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "textcnn",
+                                                           "filters": "many"}}]),
+     r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
+     r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'hub', 'lstm', "
+     r"'resnet50', 'textcnn'\]"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
+     r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
+     r"allowed for text: \['textcnn', 'bert', 'hub'\]"),
+    (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
+    ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),
+    (_cfg(inputs=[{"name": "t", "type": "video"}]),
+     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio'\]\. Received: 'video'"),
+    (_cfg(outputs=[{"name": "label", "type": "binary", "labels": ["a", "b", "c"]}]),
+     r"outputs\[0\]\.labels: a binary output has exactly 2 labels"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
+     r"inputs\[0\]\.image_size: only applies to image inputs, not text"),
+    (_cfg(inputs=[{"name": "p", "type": "image", "image_size": 16}]),
+     r"inputs\[0\]\.image_size: ResNet50 needs at least 32x32 pixels"),
+    (_cfg(inputs=[dict(TINY_INPUTS["text"]), dict(TINY_INPUTS["text"])]),
+     r"inputs: duplicate input name 'text'"),
+    (_cfg(data={"batch_size": True}), r"data\.batch_size: expected an int\. Received: True"),
+    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "bert"}}]),
+     r"inputs\[0\]\.encoder: a bert encoder needs either `preset`"),
+    (_cfg(inputs=[], outputs=[{"name": "y", "labels": ["a", "b"]}]),
+     r"inputs: at least one input is required"),
+])
+def test_config_errors_name_the_key(data, match):
+    with pytest.raises(ConfigError, match=match):
+        tfmm.config_from_dict(data)
+
+
+def test_load_config_from_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inputs:\n  - {name: caption, type: text, encoder: textcnn}\n"
+                    "outputs:\n  - {name: label, labels: [x, y]}\n"
+                    "data: {train: train.csv}\n")
+    config = tfmm.load_config(str(path))
+    assert config.base_dir == str(tmp_path)
+    assert config.resolve_path(config.data.train) == str(tmp_path / "train.csv")
+
+
+def test_load_config_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"config file not found: '.*nope\.yaml'"):
+        tfmm.load_config(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: [\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml' is not valid YAML"):
+        tfmm.load_config(str(bad))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("inputs: []\noutputs: []\ntraning: {}\n")
+    with pytest.raises(ConfigError, match=r"typo\.yaml: traning: unknown key\. "
+                                          r"Did you mean 'training'"):
+        tfmm.load_config(str(typo))
+
+
+def test_overrides_by_name_and_index():
+    config = tfmm.config_from_dict(_cfg(), overrides=[
+        "training.epochs=3", "inputs.text.encoder.filters=7", "outputs.0.loss_weight=0.5",
+        "data.train=/data/train.csv"])
+    assert config.training.epochs == 3
+    assert config.inputs[0].encoder.filters == 7
+    assert config.outputs[0].loss_weight == 0.5
+    assert config.data.train == "/data/train.csv"
+
+
+@pytest.mark.parametrize("item, match", [
+    ("training.epoks=3", r"training\.epoks: unknown key\. Did you mean 'epochs'"),
+    ("inputs.nope.encoder.filters=3", r"--set inputs\.nope: no item named 'nope'"),
+    ("training.epochs", r"--set expects key=value\. Received: 'training\.epochs'"),
+    ("training.epochs=three", r"training\.epochs: expected an int\. Received: 'three'"),
+])
+def test_bad_overrides_are_refused_by_name(item, match):
+    with pytest.raises(ConfigError, match=match):
+        tfmm.config_from_dict(_cfg(), overrides=[item])
+
+
+def test_to_dict_round_trips():
+    config = tfmm.config_from_dict(_cfg())
+    again = tfmm.config_from_dict(config.to_dict())
+    assert again == config

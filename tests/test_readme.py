@@ -1,0 +1,56 @@
+"""README's commands, CI and the example config must agree."""
+
+import os
+import re
+
+import tfmm
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _read(path):
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        return f.read()
+
+
+def _readme_commands():
+    return [line.strip() for line in _read("README.md").splitlines()
+            if line.startswith("    python3 -m venv")]
+
+
+def test_ci_runs_the_readme_test_command():
+    commands = _readme_commands()
+    assert len(commands) == 2, commands
+    test_cmd = [c for c in commands if "pytest" in c]
+    assert len(test_cmd) == 1
+    ci = [line.strip() for line in _read(".ci/run").splitlines()]
+    assert test_cmd[0] in ci
+
+
+def test_readme_config_example_is_valid():
+    block = re.search(r"## A config\n\n```yaml\n(.*?)```", _read("README.md"), re.S).group(1)
+    import yaml
+
+    config = tfmm.config_from_dict(yaml.safe_load(block))
+    assert [i.encoder.type for i in config.inputs] == ["textcnn", "resnet50", "lstm"]
+
+
+def test_example_config_builds_with_three_branches_at_one_concatenate():
+    config = tfmm.load_config(os.path.join(ROOT, "examples", "tri_modal.yaml"))
+    config.outputs[0].labels = ["cat", "dog", "bird"]
+    model = tfmm.build_model(config)
+    concat = model.get_layer("fusion_concat")
+    sources = [t._keras_history.operation.name
+               for t in concat._inbound_nodes[0].input_tensors]
+    assert sources == ["text_encoder", "image_encoder", "audio_encoder"]
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    block = re.search(r"## Python\n\n```python\n(.*?)```", _read("README.md"), re.S).group(1)
+    block = block.replace('"examples/tri_modal.yaml"',
+                          repr(os.path.join(ROOT, "examples", "tri_modal.yaml")))
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert (tmp_path / "model.keras").exists()
+    assert set(scope["model"].output) == {"label"}

@@ -1,0 +1,671 @@
+"""Run configuration: YAML -> validated dataclasses, in one place.
+
+A tfmm config names the model's inputs (one per modality column), how they are fused,
+the outputs (heads), and how data, training and export run. It is validated once, when
+loaded: an unknown key, a wrong type, an unknown encoder name or a missing required
+field raises `ConfigError` naming the key path and listing what is allowed.
+
+Example:
+
+```python
+import tfmm
+config = tfmm.config_from_dict({
+    "inputs": [
+        {"name": "text", "type": "text", "encoder": {"type": "textcnn"}},
+        {"name": "image", "type": "image", "image_size": 32,
+         "encoder": {"type": "resnet50"}},
+    ],
+    "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b"]}],
+})
+assert config.inputs[1].encoder.type == "resnet50"
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config is invalid. The message names the key path and what was received."""
+
+
+# ============================================================================
+# Encoders. One dataclass per encoder type; `ENCODER_CONFIGS` maps the config's
+# `type` string to it, and `MODALITY_ENCODERS` says which modality may use which.
+# The builders live in `tfmm.encoders` under the same names.
+# ============================================================================
+
+
+@dataclass
+class TextCNNConfig:
+    """Kim (2014) TextCNN over TextVectorization token ids."""
+
+    type: Literal["textcnn"] = "textcnn"
+    vocab_size: int = 20000
+    sequence_length: int = 64
+    embedding_dim: int = 128
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    filters: int = 100
+    dropout: float = 0.5
+    # "lower_and_strip_punctuation" (Keras's default) or "lower" or "none".
+    standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (
+        "lower_and_strip_punctuation"
+    )
+
+    def validate(self, path):
+        _positive(self, path, "vocab_size", "sequence_length", "embedding_dim", "filters")
+        if self.vocab_size < 3:
+            raise ConfigError(f"{path}.vocab_size: must be at least 3 (padding, OOV and one "
+                              f"token). Received: vocab_size={self.vocab_size}")
+        if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
+            raise ConfigError(f"{path}.kernel_sizes: must be a non-empty list of positive "
+                              f"ints. Received: kernel_sizes={self.kernel_sizes}")
+        if max(self.kernel_sizes) > self.sequence_length:
+            raise ConfigError(f"{path}.kernel_sizes: a kernel is longer than sequence_length="
+                              f"{self.sequence_length}. Received: kernel_sizes={self.kernel_sizes}")
+        _unit_interval(self, path, "dropout")
+
+
+@dataclass
+class BertConfig:
+    """keras-hub BertBackbone, from a preset or from explicit sizes.
+
+    With `preset` (a local preset directory or a Kaggle/HF handle) the backbone and its
+    tokenizer come from the preset. Without it, the sizes below are used and `vocabulary`
+    must name a WordPiece vocabulary file (one token per line).
+    """
+
+    type: Literal["bert"] = "bert"
+    preset: Optional[str] = None
+    vocabulary: Optional[str] = None
+    lowercase: bool = True
+    num_layers: int = 2
+    num_heads: int = 2
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+    dropout: float = 0.1
+    max_sequence_length: int = 512
+    sequence_length: int = 128
+    pooling: Literal["pooled", "mean"] = "pooled"
+    trainable: bool = True
+    lora_rank: Optional[int] = None
+
+    def validate(self, path):
+        if self.preset is None and self.vocabulary is None:
+            raise ConfigError(f"{path}: a bert encoder needs either `preset` (a preset "
+                              f"directory or handle) or `vocabulary` (a WordPiece vocabulary "
+                              f"file). Received neither.")
+        _positive(self, path, "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
+                  "sequence_length", "max_sequence_length")
+        if self.hidden_dim % self.num_heads:
+            raise ConfigError(f"{path}.hidden_dim: must be divisible by num_heads="
+                              f"{self.num_heads}. Received: hidden_dim={self.hidden_dim}")
+        if self.preset is None and self.sequence_length > self.max_sequence_length:
+            raise ConfigError(f"{path}.sequence_length: must be <= max_sequence_length="
+                              f"{self.max_sequence_length}. Received: "
+                              f"sequence_length={self.sequence_length}")
+        if self.lora_rank is not None and self.lora_rank <= 0:
+            raise ConfigError(f"{path}.lora_rank: must be a positive int or null. "
+                              f"Received: lora_rank={self.lora_rank}")
+        _unit_interval(self, path, "dropout")
+
+
+@dataclass
+class HubConfig:
+    """A TF Hub SavedModel (handle or local path) wrapped in `keras.layers.TFSMLayer`.
+
+    The SavedModel must map one input tensor (strings for text, float images in [0, 1]
+    for images, as TF Hub image modules expect) to a [batch, dim] vector, or to a dict of
+    outputs of which `output_key` names the vector.
+    """
+
+    type: Literal["hub"] = "hub"
+    handle: str = ""
+    output_key: Optional[str] = None
+    signature: str = "serving_default"
+    trainable: bool = False
+
+    def validate(self, path):
+        if not self.handle:
+            raise ConfigError(f"{path}.handle: required for a hub encoder (a TF Hub handle "
+                              f"or a local SavedModel directory). Received: handle=''")
+
+
+@dataclass
+class ResNet50Config:
+    """`keras.applications.ResNet50` without its top, average-pooled."""
+
+    type: Literal["resnet50"] = "resnet50"
+    # None (random init), "imagenet" (downloads), or a path to a weights file.
+    weights: Optional[str] = None
+    trainable: bool = True
+
+
+@dataclass
+class LSTMAudioConfig:
+    """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
+
+    type: Literal["lstm"] = "lstm"
+    frame_length: int = 400
+    frame_step: int = 160
+    fft_length: int = 512
+    num_mel_bins: int = 64
+    lower_edge_hertz: float = 20.0
+    upper_edge_hertz: Optional[float] = None
+    units: list[int] = field(default_factory=lambda: [128])
+    bidirectional: bool = False
+    dropout: float = 0.0
+
+    def validate(self, path):
+        _positive(self, path, "frame_length", "frame_step", "fft_length", "num_mel_bins")
+        if self.fft_length < self.frame_length:
+            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
+                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        if not self.units or any(u <= 0 for u in self.units):
+            raise ConfigError(f"{path}.units: must be a non-empty list of positive ints. "
+                              f"Received: units={self.units}")
+        _unit_interval(self, path, "dropout")
+
+
+EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, LSTMAudioConfig]
+
+ENCODER_CONFIGS: dict[str, type] = {
+    "textcnn": TextCNNConfig,
+    "bert": BertConfig,
+    "hub": HubConfig,
+    "resnet50": ResNet50Config,
+    "lstm": LSTMAudioConfig,
+}
+
+MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
+    "text": ("textcnn", "bert", "hub"),
+    "image": ("resnet50", "hub"),
+    "audio": ("lstm",),
+}
+
+DEFAULT_ENCODER = {"text": "textcnn", "image": "resnet50", "audio": "lstm"}
+
+
+# ============================================================================
+# Inputs: one per modality column. The modality's own preprocessing options live
+# here, so the data pipeline and every encoder of that modality read the same values.
+# ============================================================================
+
+
+@dataclass
+class InputConfig:
+    """One model input.
+
+    Args:
+        name: str. Name of the Keras input(s) and the `{name}_encoder` sublayer.
+        type: "text" | "image" | "audio".
+        column: str. Manifest column that holds the value (text) or file path (image,
+            audio). Defaults to `name`.
+        encoder: mapping with a `type` key; defaults to the modality's default encoder.
+        image_size: int or [height, width]. Images are resized to it (image inputs).
+        resize: "plain" (stretch) or "pad" (keep aspect ratio, pad) (image inputs).
+        sample_rate: int. Hz the model expects (audio inputs).
+        clip_seconds: float. Clips are cropped or zero-padded to this length; the padded
+            part is masked (audio inputs).
+        resample: bool. Resample WAVs whose rate differs, instead of refusing them.
+        optional: bool. Rows may leave this column empty (the modality is then zeros).
+    """
+
+    name: str
+    type: Literal["text", "image", "audio"]
+    column: Optional[str] = None
+    encoder: Optional[EncoderConfig] = None
+    image_size: Union[int, list[int]] = 224
+    resize: Literal["plain", "pad"] = "plain"
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    resample: bool = False
+    optional: bool = False
+
+    # Which fields are meaningful for which modality; others must keep their default.
+    _MODALITY_FIELDS = {
+        "text": (),
+        "image": ("image_size", "resize"),
+        "audio": ("sample_rate", "clip_seconds", "resample"),
+    }
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        if isinstance(self.image_size, int):
+            return (self.image_size, self.image_size)
+        return tuple(self.image_size)
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    def validate(self, path):
+        if not self.name.isidentifier():
+            raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
+                              f"underscores). Received: name={self.name!r}")
+        for modality, names in self._MODALITY_FIELDS.items():
+            if modality == self.type:
+                continue
+            for n in names:
+                default = next(f.default for f in dataclasses.fields(self) if f.name == n)
+                if getattr(self, n) != default:
+                    raise ConfigError(f"{path}.{n}: only applies to {modality} inputs, not "
+                                      f"{self.type}. Received: {n}={getattr(self, n)!r}")
+        if self.column is None:
+            self.column = self.name
+        if self.encoder is None:
+            self.encoder = ENCODER_CONFIGS[DEFAULT_ENCODER[self.type]]()
+        allowed = MODALITY_ENCODERS[self.type]
+        if self.encoder.type not in allowed:
+            raise ConfigError(f"{path}.encoder.type: encoder {self.encoder.type!r} cannot "
+                              f"read a {self.type} input; allowed for {self.type}: "
+                              f"{list(allowed)}.")
+        if isinstance(self.image_size, list) and (
+                len(self.image_size) != 2 or any(s <= 0 for s in self.image_size)):
+            raise ConfigError(f"{path}.image_size: must be an int or [height, width] of "
+                              f"positive ints. Received: image_size={self.image_size}")
+        if isinstance(self.image_size, int) and self.image_size <= 0:
+            raise ConfigError(f"{path}.image_size: must be positive. "
+                              f"Received: image_size={self.image_size}")
+        if self.type == "image" and self.encoder.type == "resnet50" and min(self.image_hw) < 32:
+            raise ConfigError(f"{path}.image_size: ResNet50 needs at least 32x32 pixels. "
+                              f"Received: image_size={self.image_size}")
+        _positive(self, path, "sample_rate", "clip_seconds")
+        if self.type == "audio" and self.encoder.frame_length > self.num_samples:
+            raise ConfigError(f"{path}.clip_seconds: a clip of {self.num_samples} samples is "
+                              f"shorter than one frame ({self.encoder.frame_length} samples). "
+                              f"Received: clip_seconds={self.clip_seconds}")
+
+
+# ============================================================================
+# Fusion and outputs.
+# ============================================================================
+
+
+@dataclass
+class ConcatFusionConfig:
+    """Concatenate the per-modality vectors, then Dense/Dropout layers."""
+
+    type: Literal["concat"] = "concat"
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.2
+    activation: str = "relu"
+
+    def validate(self, path):
+        if any(u <= 0 for u in self.hidden_units):
+            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
+                              f"Received: hidden_units={self.hidden_units}")
+        _unit_interval(self, path, "dropout")
+
+
+FusionConfig = Union[ConcatFusionConfig]
+
+FUSION_CONFIGS: dict[str, type] = {"concat": ConcatFusionConfig}
+
+
+@dataclass
+class OutputConfig:
+    """One head of the model.
+
+    Args:
+        name: str. Output name (the key of `model.outputs` and of the losses).
+        type: "multiclass" (softmax), "binary" (one sigmoid), "multilabel" (a sigmoid per
+            label) or "regression" (linear).
+        column: str. Manifest column of the target; defaults to `name`. Multilabel rows
+            hold labels separated by `label_separator`.
+        labels: list of label strings. If omitted, taken from the training split.
+        num_targets: int. Width of a regression output.
+        loss_weight: float. Weight of this head's loss.
+    """
+
+    name: str
+    type: Literal["multiclass", "binary", "multilabel", "regression"] = "multiclass"
+    column: Optional[str] = None
+    labels: Optional[list[str]] = None
+    num_targets: int = 1
+    label_separator: str = "|"
+    loss_weight: float = 1.0
+
+    def validate(self, path):
+        if not self.name.isidentifier():
+            raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
+                              f"underscores). Received: name={self.name!r}")
+        if self.column is None:
+            self.column = self.name
+        if self.labels is not None:
+            if len(set(self.labels)) != len(self.labels):
+                raise ConfigError(f"{path}.labels: labels must be unique. "
+                                  f"Received: labels={self.labels}")
+            if self.type == "binary" and len(self.labels) != 2:
+                raise ConfigError(f"{path}.labels: a binary output has exactly 2 labels "
+                                  f"(negative first). Received: labels={self.labels}")
+            if self.type in ("multiclass", "multilabel") and len(self.labels) < 2:
+                raise ConfigError(f"{path}.labels: a {self.type} output needs at least 2 "
+                                  f"labels. Received: labels={self.labels}")
+            if self.type == "regression":
+                raise ConfigError(f"{path}.labels: a regression output has no labels. "
+                                  f"Received: labels={self.labels}")
+        _positive(self, path, "num_targets")
+
+    @property
+    def units(self) -> Optional[int]:
+        """Width of the head, or None while labels are still unknown."""
+        if self.type == "regression":
+            return self.num_targets
+        if self.type == "binary":
+            return 1
+        return None if self.labels is None else len(self.labels)
+
+
+# ============================================================================
+# Data, training, export.
+# ============================================================================
+
+
+@dataclass
+class DataConfig:
+    """Where the examples are and how the tf.data pipeline reads them.
+
+    `train`, `val` and `test` are manifests (.csv / .jsonl), TFRecord globs
+    (`shards/train-*.tfrecord`) or `tfds:NAME/SPLIT`. Relative paths are resolved
+    against the config file's folder.
+    """
+
+    train: Optional[str] = None
+    val: Optional[str] = None
+    test: Optional[str] = None
+    batch_size: int = 32
+    shuffle_buffer: int = 1024
+    seed: int = 0
+    cache: bool = False
+    deterministic: bool = False
+    on_bad_example: Literal["fail", "skip"] = "fail"
+    tfds_features: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, path):
+        _positive(self, path, "batch_size")
+
+
+@dataclass
+class TrainingConfig:
+    """`model.fit` settings."""
+
+    epochs: int = 10
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    strategy: Literal["auto", "default", "one_device", "mirrored", "multiworker", "tpu"] = "auto"
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    monitor: str = "val_loss"
+    early_stopping_patience: Optional[int] = None
+    reduce_lr_patience: Optional[int] = None
+    freeze_pretrained_epochs: int = 0
+    finetune_learning_rate: Optional[float] = None
+    steps_per_epoch: Optional[int] = None
+
+    def validate(self, path):
+        _positive(self, path, "epochs", "learning_rate")
+
+
+@dataclass
+class Config:
+    """A whole tfmm run: inputs, fusion, outputs, data, training."""
+
+    inputs: list[InputConfig]
+    outputs: list[OutputConfig]
+    name: str = "tfmm"
+    fusion: FusionConfig = field(default_factory=ConcatFusionConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    # Folder that relative paths in `data` are resolved against (set by load_config).
+    base_dir: Optional[str] = None
+
+    def validate(self, path):
+        if not self.inputs:
+            raise ConfigError(f"{path}inputs: at least one input is required. Received: []")
+        if not self.outputs:
+            raise ConfigError(f"{path}outputs: at least one output is required. Received: []")
+        _unique([i.name for i in self.inputs], "inputs", "input name")
+        _unique([o.name for o in self.outputs], "outputs", "output name")
+        clash = {i.name for i in self.inputs} & {o.name for o in self.outputs}
+        if clash:
+            raise ConfigError(f"outputs: names {sorted(clash)} are also input names; "
+                              f"Keras inputs and outputs need distinct names.")
+
+    def input(self, name: str) -> InputConfig:
+        for i in self.inputs:
+            if i.name == name:
+                return i
+        raise KeyError(f"no input named {name!r}; inputs: {[i.name for i in self.inputs]}")
+
+    def resolve_path(self, p: Optional[str]) -> Optional[str]:
+        if p is None or os.path.isabs(p) or p.startswith("tfds:") or self.base_dir is None:
+            return p
+        return os.path.join(self.base_dir, p)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("base_dir")
+        return d
+
+
+# ============================================================================
+# Loading and validation.
+# ============================================================================
+
+# Discriminated unions: the `type` key picks the dataclass.
+_TAGGED_UNIONS = {EncoderConfig: ENCODER_CONFIGS, FusionConfig: FUSION_CONFIGS}
+
+
+def load_config(path: str, overrides: Optional[list[str]] = None) -> Config:
+    """Loads and validates a YAML config.
+
+    Args:
+        path: str. Path of the YAML file.
+        overrides: list of `"dotted.key=value"` strings (values parsed as YAML) applied
+            before validation, e.g. `["training.epochs=2", "inputs.text.encoder.filters=8"]`.
+            List items may be addressed by index or by their `name`.
+
+    Returns:
+        A validated `Config` whose `base_dir` is the file's folder.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path!r}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path!r} is not valid YAML: {e}") from None
+    if data is None:
+        data = {}
+    config = config_from_dict(data, overrides=overrides, source=path)
+    config.base_dir = os.path.dirname(os.path.abspath(path))
+    return config
+
+
+def config_from_dict(data: dict, overrides: Optional[list[str]] = None,
+                     source: str = "config") -> Config:
+    """Validates a config given as a (YAML-like) dict. See `load_config`."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for item in overrides or []:
+        apply_override(data, item)
+    try:
+        return _build(Config, data, "")
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Applies one `key.path=value` override to a raw config dict, in place."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value. Received: {item!r}")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    parts = key.strip().split(".")
+    node = data
+    where = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where.append(part)
+        if isinstance(node, list):
+            idx = _list_index(node, part, ".".join(where))
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(where[:-1])} is not a mapping or list.")
+        if last:
+            node[part] = value
+        else:
+            if part not in node or node[part] is None:
+                node[part] = {}
+            node = node[part]
+
+
+def _list_index(node: list, part: str, where: str) -> int:
+    if part.lstrip("-").isdigit():
+        idx = int(part)
+        if not -len(node) <= idx < len(node):
+            raise ConfigError(f"--set {where}: index out of range for a list of {len(node)}.")
+        return idx
+    names = [x.get("name") for x in node if isinstance(x, dict)]
+    if part in names:
+        return names.index(part)
+    raise ConfigError(f"--set {where}: no item named {part!r}; names: {names}.")
+
+
+def _build(cls, data: Any, path: str):
+    """Builds dataclass `cls` from `data`, checking keys and types along `path`."""
+    where = path.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping. Received: {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "base_dir"}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{path}{key}: unknown key.{hint} Allowed keys: "
+                              f"{sorted(fields)}.")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], f"{path}{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{path}{name}: required key is missing.")
+    obj = cls(**kwargs)
+    if hasattr(obj, "validate"):
+        obj.validate(path[:-1] if path.endswith(".") else path)
+    return obj
+
+
+def _coerce(hint, value, path: str):
+    """Checks `value` against type `hint`, converting where lossless (int -> float)."""
+    if hint in _TAGGED_UNIONS:
+        table = _TAGGED_UNIONS[hint]
+        if isinstance(value, str):  # `encoder: textcnn` is short for `{type: textcnn}`.
+            value = {"type": value}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping with a `type` key. "
+                              f"Received: {value!r}")
+        kind = value.get("type")
+        if kind not in table:
+            raise ConfigError(f"{path}.type: unknown type {kind!r}; allowed: {sorted(table)}.")
+        return _build(table[kind], value, path + ".")
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        rest = tuple(a for a in args if a is not type(None))
+        if len(rest) > 1 and Union[rest] in _TAGGED_UNIONS:
+            return _coerce(Union[rest], value, path)
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, path)
+            except ConfigError as e:
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        names = [_type_name(a) for a in args if a is not type(None)]
+        raise ConfigError(f"{path}: expected {' or '.join(names)}. Received: {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{path}: must be one of {list(args)}. Received: {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list. Received: {value!r}")
+        return [_coerce(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping. Received: {value!r}")
+        return {_coerce(args[0], k, f"{path}"): _coerce(args[1], v, f"{path}.{k}")
+                for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path + ".")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false. Received: {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an int. Received: {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number. Received: {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string. Received: {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} at {path}")  # a bug in this module
+
+
+def _type_name(hint) -> str:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return "a list"
+    if origin is Literal:
+        return f"one of {list(typing.get_args(hint))}"
+    return {int: "an int", float: "a number", str: "a string", bool: "true/false"}.get(
+        hint, getattr(hint, "__name__", str(hint)))
+
+
+def _positive(obj, path, *names):
+    for n in names:
+        v = getattr(obj, n)
+        if v is not None and v <= 0:
+            raise ConfigError(f"{path}.{n}: must be positive. Received: {n}={v}".lstrip("."))
+
+
+def _unit_interval(obj, path, name):
+    v = getattr(obj, name)
+    if not 0.0 <= v < 1.0:
+        raise ConfigError(f"{path}.{name}: must be in [0, 1). Received: {name}={v}")
+
+
+def _unique(names, path, what):
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise ConfigError(f"{path}: duplicate {what} {n!r}. Received: {names}")
+        seen.add(n)

@@ -1,0 +1,127 @@
+"""BERT text encoder: keras-hub `BertBackbone`, pooled or mean-pooled, trainable/frozen/LoRA."""
+
+import os
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import register_encoder
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class BertEncoder(Encoder):
+    """BERT token ids, segment ids and padding mask -> [batch, hidden_dim].
+
+    Takes the backbone as a constructor argument and serialises it (keras-hub's composite
+    style), so a saved model rebuilds the backbone from its config and never re-reads a
+    preset. The WordPiece vocabulary is kept in the config too, so the tokenizer can be
+    rebuilt from the model alone.
+
+    Args:
+        backbone: `keras_hub.models.BertBackbone`.
+        sequence_length: int. Tokens per example after packing.
+        pooling: "pooled" (the [CLS] pooler) or "mean" (mean of the sequence output over
+            non-padding tokens).
+        frozen: bool. Freeze the backbone.
+        lora_rank: int or None. Enable LoRA of this rank on the backbone (its other
+            weights are then frozen).
+        vocabulary: list of str or None. WordPiece vocabulary, for the tokenizer.
+        lowercase: bool. Tokenizer lowercasing.
+
+    Example:
+
+    >>> import keras_hub, numpy as np
+    >>> backbone = keras_hub.models.BertBackbone(vocabulary_size=20, num_layers=1,
+    ...     num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=8)
+    >>> enc = BertEncoder(backbone, sequence_length=8, pooling="mean")
+    >>> x = {"token_ids": np.ones((2, 8), "int32"), "segment_ids": np.zeros((2, 8), "int32"),
+    ...      "padding_mask": np.ones((2, 8), "bool")}
+    >>> enc(x).shape
+    (2, 8)
+    """
+
+    def __init__(self, backbone, sequence_length=128, pooling="pooled", frozen=False,
+                 lora_rank=None, vocabulary=None, lowercase=True, **kwargs):
+        if pooling not in ("pooled", "mean"):
+            raise ValueError(f"BertEncoder: pooling must be 'pooled' or 'mean'. "
+                             f"Received: pooling={pooling!r}")
+        # === Layers ===
+        if lora_rank:
+            backbone.enable_lora(lora_rank)
+        if frozen:
+            backbone.trainable = False
+        mean_pool = keras.layers.GlobalAveragePooling1D(name="mean_pool")
+
+        # === Functional Model ===
+        inputs = {
+            "token_ids": keras.Input((sequence_length,), dtype="int32", name="token_ids"),
+            "segment_ids": keras.Input((sequence_length,), dtype="int32", name="segment_ids"),
+            "padding_mask": keras.Input((sequence_length,), dtype="bool", name="padding_mask"),
+        }
+        out = backbone(inputs)
+        if pooling == "pooled":
+            outputs = out["pooled_output"]
+        else:
+            outputs = mean_pool(out["sequence_output"], mask=inputs["padding_mask"])
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.backbone = backbone
+        self.sequence_length = sequence_length
+        self.pooling = pooling
+        self.frozen = frozen
+        self.lora_rank = lora_rank
+        self.vocabulary = None if vocabulary is None else list(vocabulary)
+        self.lowercase = lowercase
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "backbone": keras.layers.serialize(self.backbone),
+            "sequence_length": self.sequence_length, "pooling": self.pooling,
+            "frozen": self.frozen, "lora_rank": self.lora_rank,
+            "vocabulary": self.vocabulary, "lowercase": self.lowercase,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)
+
+
+def read_vocabulary(path):
+    """Reads a one-token-per-line vocabulary file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"BERT vocabulary file not found. Received: vocabulary={path!r}")
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
+
+
+@register_encoder("bert")
+def build_bert(input_config, vocabulary=None):
+    import keras_hub
+
+    cfg = input_config.encoder
+    if cfg.preset is not None:
+        # A local preset directory or a hub handle (the latter downloads once).
+        backbone = keras_hub.models.BertBackbone.from_preset(cfg.preset)
+        tokenizer = keras_hub.models.BertTokenizer.from_preset(cfg.preset)
+        vocab = tokenizer.get_vocabulary()
+        lowercase = tokenizer.lowercase
+        if cfg.sequence_length > backbone.max_sequence_length:
+            raise ValueError(f"input {input_config.name!r}: encoder.sequence_length="
+                             f"{cfg.sequence_length} exceeds the preset's max_sequence_length="
+                             f"{backbone.max_sequence_length}.")
+    else:
+        vocab = read_vocabulary(cfg.vocabulary)
+        lowercase = cfg.lowercase
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=len(vocab), num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
+            dropout=cfg.dropout, max_sequence_length=cfg.max_sequence_length,
+            name=f"{input_config.name}_bert_backbone")
+    return BertEncoder(backbone, sequence_length=cfg.sequence_length, pooling=cfg.pooling,
+                       frozen=not cfg.trainable, lora_rank=cfg.lora_rank, vocabulary=vocab,
+                       lowercase=lowercase, name=f"{input_config.name}_encoder")

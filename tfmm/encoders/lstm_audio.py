@@ -1,0 +1,102 @@
+"""Audio encoder: log-mel front end, frame masking, stacked (bi)LSTMs."""
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import register_encoder
+from tfmm.layers.audio import FrameMask, LogMelSpectrogram
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class LSTMAudioEncoder(Encoder):
+    """Waveforms [batch, num_samples] plus valid lengths [batch] -> [batch, units[-1]].
+
+    The log-mel front end is part of the model (see `tfmm.layers.audio` for why). Frames
+    that start in the zero padding after a clip's `length` are masked, so the LSTMs skip
+    them and the last valid state is the output.
+
+    Args:
+        num_samples: int. Samples per (padded) clip.
+        sample_rate: int. Hz.
+        frame_length, frame_step, fft_length, num_mel_bins, lower_edge_hertz,
+            upper_edge_hertz: front-end settings (`LogMelSpectrogram`).
+        units: list of int. One LSTM layer per entry; the last returns its final state.
+        bidirectional: bool. Wrap each LSTM in `Bidirectional` (output width doubles).
+        dropout: float. Dropout on each LSTM's inputs.
+        use_cudnn: "auto" or bool. Passed to the LSTMs; exports rebuild with False.
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = LSTMAudioEncoder(num_samples=4000, num_mel_bins=8, units=[6])
+    >>> enc({"waveform": np.zeros((2, 4000), "float32"),
+    ...      "length": np.array([4000, 100])}).shape
+    (2, 6)
+    """
+
+    primary_input = "waveform"
+
+    def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
+                 fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
+                 upper_edge_hertz=None, units=(128,), bidirectional=False, dropout=0.0,
+                 use_cudnn="auto", **kwargs):
+        # === Layers ===
+        front_end = LogMelSpectrogram(
+            sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
+            fft_length=fft_length, num_mel_bins=num_mel_bins,
+            lower_edge_hertz=lower_edge_hertz, upper_edge_hertz=upper_edge_hertz,
+            name="log_mel")
+        num_frames = front_end.num_frames(num_samples)
+        frame_mask = FrameMask(num_frames=num_frames, frame_step=frame_step, name="frame_mask")
+        norm = keras.layers.LayerNormalization(name="mel_norm")
+        rnns = []
+        for i, u in enumerate(units):
+            last = i == len(units) - 1
+            rnn = keras.layers.LSTM(u, return_sequences=not last, dropout=dropout,
+                                    use_cudnn=use_cudnn, name=f"lstm_{i}")
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, name=f"bilstm_{i}")
+            rnns.append(rnn)
+
+        # === Functional Model ===
+        waveform = keras.Input((num_samples,), dtype="float32", name="waveform")
+        length = keras.Input((), dtype="int32", name="length")
+        mask = frame_mask(length)
+        x = norm(front_end(waveform))
+        for rnn in rnns:
+            x = rnn(x, mask=mask)
+        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=x, **kwargs)
+
+        # === Config ===
+        self.num_samples = num_samples
+        self.sample_rate = sample_rate
+        self.frame_length = frame_length
+        self.frame_step = frame_step
+        self.fft_length = fft_length
+        self.num_mel_bins = num_mel_bins
+        self.lower_edge_hertz = lower_edge_hertz
+        self.upper_edge_hertz = upper_edge_hertz
+        self.units = list(units)
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.use_cudnn = use_cudnn
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in (
+            "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
+            "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "units", "bidirectional",
+            "dropout", "use_cudnn")})
+        return config
+
+
+@register_encoder("lstm")
+def build_lstm_audio(input_config, vocabulary=None):
+    cfg = input_config.encoder
+    return LSTMAudioEncoder(
+        num_samples=input_config.num_samples, sample_rate=input_config.sample_rate,
+        frame_length=cfg.frame_length, frame_step=cfg.frame_step, fft_length=cfg.fft_length,
+        num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
+        upper_edge_hertz=cfg.upper_edge_hertz, units=cfg.units,
+        bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+        name=f"{input_config.name}_encoder")

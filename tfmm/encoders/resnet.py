@@ -1,0 +1,73 @@
+"""ResNet50 image encoder (keras.applications), average-pooled, without its top."""
+
+import os
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import register_encoder
+from tfmm.layers.image import CaffePreprocess
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class ResNet50Encoder(Encoder):
+    """RGB images [batch, height, width, 3] in [0, 255] -> [batch, 2048].
+
+    ResNet's own `preprocess_input` runs inside the model (`CaffePreprocess`), so callers
+    feed plain decoded pixels.
+
+    Args:
+        image_size: [height, width]. Input size (at least 32x32).
+        weights: None (random), "imagenet" (downloads once, needs the network) or the
+            path of a weights file (`.weights.h5` saved from a ResNet50 without top).
+            Only used when the encoder is first built: a saved model stores its weights and
+            reloads with `weights=None`.
+        frozen: bool. Freeze the backbone (BatchNorm runs in inference mode).
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = ResNet50Encoder(image_size=[32, 32])
+    >>> enc(np.zeros((1, 32, 32, 3), "float32")).shape
+    (1, 2048)
+    """
+
+    primary_input = "pixels"
+
+    def __init__(self, image_size=(224, 224), weights=None, frozen=False, **kwargs):
+        image_size = list(image_size)
+        if weights not in (None, "imagenet") and not os.path.exists(weights):
+            raise FileNotFoundError(f"ResNet50 weights file not found. "
+                                    f"Received: weights={weights!r}")
+        # === Layers ===
+        preprocess = CaffePreprocess(name="preprocess")
+        backbone = keras.applications.ResNet50(
+            include_top=False, weights="imagenet" if weights == "imagenet" else None,
+            input_shape=(*image_size, 3), pooling="avg", name="resnet50")
+        if weights not in (None, "imagenet"):
+            backbone.load_weights(weights)
+        if frozen:
+            backbone.trainable = False
+
+        # === Functional Model ===
+        pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
+        outputs = backbone(preprocess(pixels), training=False if frozen else None)
+        super().__init__(inputs=pixels, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.image_size = image_size
+        self.weights_source = weights
+        self.frozen = frozen
+
+    def get_config(self):
+        config = super().get_config()
+        # The weights travel in the saved file; reloading must not download or read them.
+        config.update({"image_size": self.image_size, "weights": None, "frozen": self.frozen})
+        return config
+
+
+@register_encoder("resnet50")
+def build_resnet50(input_config, vocabulary=None):
+    cfg = input_config.encoder
+    return ResNet50Encoder(image_size=list(input_config.image_hw), weights=cfg.weights,
+                           frozen=not cfg.trainable, name=f"{input_config.name}_encoder")

@@ -1,0 +1,90 @@
+"""TextCNN (Kim, 2014): embedding, parallel Conv1D, global max pooling, dropout."""
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import register_encoder
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class TextCNNEncoder(Encoder):
+    """Token ids [batch, sequence_length] -> [batch, filters * len(kernel_sizes)].
+
+    Ids come from a `keras.layers.TextVectorization` (0 = padding, 1 = OOV). The adapted
+    vocabulary is kept in this encoder's config, so a saved model carries it and the
+    text preprocessor can be rebuilt from the model alone (`tfmm.data.text`).
+
+    Args:
+        vocab_size: int. Embedding rows (the vectorizer's `max_tokens`).
+        sequence_length: int. Tokens per example.
+        embedding_dim: int. Embedding width.
+        kernel_sizes: list of int. One Conv1D branch per size.
+        filters: int. Filters per branch.
+        dropout: float. Dropout on the pooled features.
+        vocabulary: list of str or None. The adapted vocabulary (kept for preprocessing).
+        standardize: str. The vectorizer's standardization.
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = TextCNNEncoder(vocab_size=50, sequence_length=8, embedding_dim=4,
+    ...                      kernel_sizes=[2, 3], filters=3)
+    >>> enc(np.ones((2, 8), "int32")).shape
+    (2, 6)
+    """
+
+    primary_input = "token_ids"
+
+    def __init__(self, vocab_size, sequence_length, embedding_dim=128, kernel_sizes=(3, 4, 5),
+                 filters=100, dropout=0.5, vocabulary=None,
+                 standardize="lower_and_strip_punctuation", **kwargs):
+        # === Layers ===
+        embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+        convs = [keras.layers.Conv1D(filters, k, activation="relu", name=f"conv_{k}")
+                 for k in kernel_sizes]
+        pools = [keras.layers.GlobalMaxPooling1D(name=f"max_pool_{k}") for k in kernel_sizes]
+        drop = keras.layers.Dropout(dropout, name="dropout")
+
+        # === Functional Model ===
+        token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+        x = embedding(token_ids)
+        branches = [pool(conv(x)) for conv, pool in zip(convs, pools)]
+        if len(branches) > 1:
+            x = keras.layers.Concatenate(name="concat_branches")(branches)
+        else:
+            x = branches[0]
+        outputs = drop(x)
+        super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.vocab_size = vocab_size
+        self.sequence_length = sequence_length
+        self.embedding_dim = embedding_dim
+        self.kernel_sizes = list(kernel_sizes)
+        self.filters = filters
+        self.dropout = dropout
+        self.vocabulary = None if vocabulary is None else list(vocabulary)
+        self.standardize = standardize
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
+            "embedding_dim": self.embedding_dim, "kernel_sizes": self.kernel_sizes,
+            "filters": self.filters, "dropout": self.dropout, "vocabulary": self.vocabulary,
+            "standardize": self.standardize,
+        })
+        return config
+
+
+@register_encoder("textcnn")
+def build_textcnn(input_config, vocabulary=None):
+    cfg = input_config.encoder
+    if vocabulary is not None and len(vocabulary) > cfg.vocab_size:
+        raise ValueError(f"input {input_config.name!r}: the vocabulary has {len(vocabulary)} "
+                         f"entries but encoder.vocab_size={cfg.vocab_size}.")
+    return TextCNNEncoder(
+        vocab_size=cfg.vocab_size, sequence_length=cfg.sequence_length,
+        embedding_dim=cfg.embedding_dim, kernel_sizes=cfg.kernel_sizes, filters=cfg.filters,
+        dropout=cfg.dropout, vocabulary=vocabulary, standardize=cfg.standardize,
+        name=f"{input_config.name}_encoder")

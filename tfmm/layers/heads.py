@@ -1,0 +1,58 @@
+"""Output heads."""
+
+import keras
+
+_ACTIVATIONS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid",
+                "regression": "linear"}
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class Head(keras.layers.Layer):
+    """A Dense output layer that knows its task and its label strings.
+
+    The head always computes in float32 (also under a mixed-precision policy), so that
+    softmax and losses stay stable. Its config keeps the label strings, so a saved model
+    turns its outputs back into the user's labels without any side file.
+
+    Args:
+        task: str. "multiclass", "binary", "multilabel" or "regression".
+        units: int. Output width.
+        labels: list of str or None. One per unit (two for binary: negative, positive).
+
+    Example:
+
+    >>> head = Head("multiclass", 3, labels=["cat", "dog", "owl"])
+    >>> tuple(head(keras.ops.ones((2, 4))).shape)
+    (2, 3)
+    """
+
+    def __init__(self, task, units, labels=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if task not in _ACTIVATIONS:
+            raise ValueError(f"Head: unknown task; allowed: {sorted(_ACTIVATIONS)}. "
+                             f"Received: task={task!r}")
+        if labels is not None:
+            expected = 2 if task == "binary" else units
+            if len(labels) != expected:
+                raise ValueError(f"Head: a {task} head of {units} units needs {expected} "
+                                 f"labels. Received: labels={labels}")
+        self.task = task
+        self.units = units
+        self.labels = None if labels is None else [str(x) for x in labels]
+        self.dense = keras.layers.Dense(units, activation=_ACTIVATIONS[task], dtype="float32",
+                                        name="dense")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x):
+        return self.dense(keras.ops.cast(x, "float32"))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"task": self.task, "units": self.units, "labels": self.labels})
+        return config
