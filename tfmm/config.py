@@ -147,6 +147,15 @@ class ResNet50Config:
     # None (random init), "imagenet" (downloads), or a path to a weights file.
     weights: Optional[str] = None
     trainable: bool = True
+    # BatchNorm moving-average momentum. Keras's 0.99 needs thousands of steps before the
+    # inference statistics are right; a short run from scratch wants ~0.9.
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        m = self.batchnorm_momentum
+        if m is not None and not 0.0 < m < 1.0:
+            raise ConfigError(f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
+                              f"Received: batchnorm_momentum={m}")
 
 
 @dataclass
@@ -216,7 +225,6 @@ class InputConfig:
         clip_seconds: float. Clips are cropped or zero-padded to this length; the padded
             part is masked (audio inputs).
         resample: bool. Resample WAVs whose rate differs, instead of refusing them.
-        optional: bool. Rows may leave this column empty (the modality is then zeros).
     """
 
     name: str
@@ -228,7 +236,6 @@ class InputConfig:
     sample_rate: int = 16000
     clip_seconds: float = 1.0
     resample: bool = False
-    optional: bool = False
 
     # Which fields are meaningful for which modality; others must keep their default.
     _MODALITY_FIELDS = {

@@ -23,6 +23,7 @@ class ResNet50Encoder(Encoder):
             Only used when the encoder is first built: a saved model stores its weights and
             reloads with `weights=None`.
         frozen: bool. Freeze the backbone (BatchNorm runs in inference mode).
+        batchnorm_momentum: float or None. Override the BatchNorm layers' momentum.
 
     Example:
 
@@ -34,7 +35,8 @@ class ResNet50Encoder(Encoder):
 
     primary_input = "pixels"
 
-    def __init__(self, image_size=(224, 224), weights=None, frozen=False, **kwargs):
+    def __init__(self, image_size=(224, 224), weights=None, frozen=False,
+                 batchnorm_momentum=None, **kwargs):
         image_size = list(image_size)
         if weights not in (None, "imagenet") and not os.path.exists(weights):
             raise FileNotFoundError(f"ResNet50 weights file not found. "
@@ -48,6 +50,10 @@ class ResNet50Encoder(Encoder):
             backbone.load_weights(weights)
         if frozen:
             backbone.trainable = False
+        if batchnorm_momentum is not None:
+            for layer in backbone.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.momentum = batchnorm_momentum
 
         # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
@@ -58,11 +64,13 @@ class ResNet50Encoder(Encoder):
         self.image_size = image_size
         self.weights_source = weights
         self.frozen = frozen
+        self.batchnorm_momentum = batchnorm_momentum
 
     def get_config(self):
         config = super().get_config()
         # The weights travel in the saved file; reloading must not download or read them.
-        config.update({"image_size": self.image_size, "weights": None, "frozen": self.frozen})
+        config.update({"image_size": self.image_size, "weights": None, "frozen": self.frozen,
+                       "batchnorm_momentum": self.batchnorm_momentum})
         return config
 
 
@@ -70,4 +78,5 @@ class ResNet50Encoder(Encoder):
 def build_resnet50(input_config, vocabulary=None):
     cfg = input_config.encoder
     return ResNet50Encoder(image_size=list(input_config.image_hw), weights=cfg.weights,
-                           frozen=not cfg.trainable, name=f"{input_config.name}_encoder")
+                           frozen=not cfg.trainable,
+                           batchnorm_momentum=cfg.batchnorm_momentum, name=f"{input_config.name}_encoder")

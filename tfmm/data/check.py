@@ -1,0 +1,106 @@
+"""Finds every bad cell of a manifest before training: files, decoding, text, labels."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfmm.data.audio import decode_audio, diagnose_audio
+from tfmm.data.errors import Problem
+from tfmm.data.image import decode_image, diagnose_image
+
+
+def check_manifest(config, manifest, with_labels=True):
+    """Returns a list of `Problem`s, one per bad cell (empty when the manifest is clean).
+
+    Media files are first decoded by a parallel tf.data pass that only records which rows
+    fail; just those rows are then diagnosed one by one for a precise message.
+
+    Args:
+        config: `tfmm.Config`. Output labels, when known, are used to find unknown labels.
+        manifest: `tfmm.data.Manifest`.
+        with_labels: bool. Check the label columns too.
+    """
+    manifest.require([i.column for i in config.inputs], what="input column")
+    if with_labels:
+        manifest.require([o.column for o in config.outputs], what="label column")
+    problems = list(manifest.problems)
+    bad_utf8 = {(p.row, p.column) for p in problems}
+    src = manifest.path
+    for i in config.inputs:
+        values = manifest.columns[i.column]
+        if i.type == "text":
+            for row, v in enumerate(values, start=1):
+                if v is None and (row, i.column) not in bad_utf8:
+                    problems.append(Problem(src, row, i.column, "empty text"))
+                elif v is not None and not v.strip():
+                    problems.append(Problem(src, row, i.column, "empty text (whitespace only)"))
+            continue
+        paths = [manifest.resolve(v) for v in values]
+        for row, p in enumerate(paths, start=1):
+            if p is None:
+                problems.append(Problem(src, row, i.column, "empty path"))
+        for row in _failing_rows(i, paths):
+            reason, file = (diagnose_image(paths[row - 1]) if i.type == "image" else
+                            diagnose_audio(paths[row - 1], i.sample_rate, i.resample))
+            if reason is None:
+                reason = "cannot be decoded"
+            problems.append(Problem(src, row, i.column, reason, values[row - 1]))
+    if with_labels:
+        for o in config.outputs:
+            problems.extend(_label_problems(o, manifest))
+    problems.sort(key=lambda p: (p.row, p.column))
+    return problems
+
+
+def _failing_rows(input_config, paths):
+    """1-based rows whose file fails to read or decode, found in one parallel pass."""
+    rows = [r for r, p in enumerate(paths, start=1) if p is not None]
+    if not rows:
+        return []
+    files = [paths[r - 1] for r in rows]
+
+    def try_decode(row, path):
+        data = tf.io.read_file(path)
+        if input_config.type == "image":
+            out = decode_image(data, (8, 8), name=input_config.name)
+        else:
+            out, _ = decode_audio(data, input_config.sample_rate, 8,
+                                  resample=input_config.resample, name=input_config.name)
+        with tf.control_dependencies([out]):
+            return tf.identity(row)
+
+    ds = (tf.data.Dataset.from_tensor_slices((np.array(rows, np.int64), files))
+          .map(try_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+          .ignore_errors())
+    ok = {int(r) for r in ds.as_numpy_iterator()}
+    return [r for r in rows if r not in ok]
+
+
+def _label_problems(output_config, manifest):
+    out = []
+    src, col = manifest.path, output_config.column
+    known = None if output_config.labels is None else set(output_config.labels)
+    for row, v in enumerate(manifest.columns[col], start=1):
+        if v is None:
+            out.append(Problem(src, row, col, "empty label"))
+            continue
+        if output_config.type == "regression":
+            parts = v.split(output_config.label_separator)
+            try:
+                [float(p) for p in parts]
+            except ValueError:
+                out.append(Problem(src, row, col, f"target {v!r} is not a number"))
+                continue
+            if len(parts) != output_config.num_targets:
+                out.append(Problem(src, row, col, f"expected {output_config.num_targets} "
+                                                  f"targets, found {len(parts)}"))
+            continue
+        if known is None:
+            continue
+        labels = (v.split(output_config.label_separator) if output_config.type == "multilabel"
+                  else [v])
+        unknown = [x for x in labels if x and x not in known]
+        if unknown:
+            shown = sorted(known)[:20]
+            out.append(Problem(src, row, col, f"label {unknown[0]!r} was not seen in training; "
+                                              f"known labels: {shown}"))
+    return out

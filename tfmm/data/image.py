@@ -1,0 +1,80 @@
+"""Images: encoded bytes -> float32 RGB [h, w, 3] in [0, 255], all in TensorFlow ops."""
+
+import os
+
+import tensorflow as tf
+
+_MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
+
+
+def sniff_image_format(data: bytes):
+    """'JPEG', 'PNG', 'GIF', 'BMP' or None, from the first bytes."""
+    for magic, name in _MAGIC.items():
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def decode_image(data, size, resize="plain", name="image"):
+    """Decodes JPEG/PNG/BMP/GIF (first frame) bytes and resizes them.
+
+    Grayscale and RGBA become RGB. Undecodable bytes raise InvalidArgumentError whose
+    message names the input. A tensor that is already decoded (uint8/float [h, w, c], as
+    TFDS gives) is only converted and resized.
+
+    Args:
+        data: scalar string tensor of encoded bytes, or a decoded image tensor.
+        size: (height, width).
+        resize: "plain" (stretch to size) or "pad" (keep aspect ratio, zero-pad).
+        name: str. Input name for error messages.
+
+    Returns:
+        float32 [height, width, 3] in [0, 255].
+
+    Example:
+
+    >>> import numpy as np
+    >>> png = tf.io.encode_png(np.zeros((5, 9, 1), "uint8"))
+    >>> tuple(decode_image(png, (4, 4), resize="pad").shape)
+    (4, 4, 3)
+    """
+    if data.dtype == tf.string:
+        tf.debugging.assert_greater(tf.strings.length(data), 0,
+                                    message=f"input '{name}': empty image bytes")
+        image = tf.io.decode_image(data, channels=3, expand_animations=False,
+                                   name=f"decode_{name}")
+    else:
+        image = data
+        if image.shape.rank == 4:  # an animation: first frame
+            image = image[0]
+        channels = tf.shape(image)[-1]
+        image = tf.cond(channels == 1, lambda: tf.image.grayscale_to_rgb(image),
+                        lambda: image[..., :3])
+    image = tf.cast(image, tf.float32)
+    image.set_shape([None, None, 3])
+    if resize == "pad":
+        image = tf.image.resize_with_pad(image, size[0], size[1])
+    else:
+        image = tf.image.resize(image, size)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def diagnose_image(path):
+    """Why the file at `path` is not a usable image, or None if it is. Eager; for reports."""
+    if path is None:
+        return "empty path", None
+    if not os.path.exists(path):
+        return "file not found", path
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return "empty file (0 bytes)", path
+    kind = sniff_image_format(data)
+    if kind is None:
+        return (f"not an image (unrecognised format; first bytes {data[:8]!r}); "
+                f"expected JPEG, PNG, BMP or GIF"), path
+    try:
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        return f"cannot decode image (corrupt or truncated {kind})", path
+    return None, path

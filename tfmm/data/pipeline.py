@@ -1,0 +1,167 @@
+"""tf.data pipelines: manifest / TFRecord / TFDS -> batched (x, y) for `model.fit`."""
+
+import glob
+import os
+
+import tensorflow as tf
+
+from tfmm.data.check import check_manifest
+from tfmm.data.errors import DataError, raise_for, write_report
+from tfmm.data.manifest import MANIFEST_SUFFIXES, Manifest
+from tfmm.data.preprocessor import Preprocessor
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def source_kind(source):
+    """'manifest', 'tfrecord' or 'tfds' for a data source string."""
+    if source.startswith("tfds:"):
+        return "tfds"
+    if source.endswith(MANIFEST_SUFFIXES):
+        return "manifest"
+    return "tfrecord"
+
+
+def media_columns(config):
+    return [i.column for i in config.inputs if i.type in ("image", "audio")]
+
+
+def raw_columns(config, with_labels=True):
+    cols = [i.column for i in config.inputs]
+    if with_labels:
+        cols += [o.column for o in config.outputs]
+    return list(dict.fromkeys(cols))
+
+
+def load_manifest(config, source, with_labels=True, report_dir=None, log=print):
+    """Reads and checks a manifest under the config's bad-input policy.
+
+    Returns a dict of column -> list of str (media paths resolved), with bad rows dropped
+    under `on_bad_example: skip` (reported, and written to `report_dir/bad_examples.csv`),
+    or raises `DataError` under `fail`.
+    """
+    manifest = source if isinstance(source, Manifest) else Manifest(source)
+    problems = check_manifest(config, manifest, with_labels=with_labels)
+    bad_rows = sorted({p.row for p in problems})
+    if problems:
+        if config.data.on_bad_example == "fail":
+            raise_for(problems)
+        report = None
+        if report_dir is not None:
+            name = os.path.splitext(os.path.basename(manifest.path))[0]
+            report = write_report(problems, os.path.join(report_dir,
+                                                         f"bad_examples_{name}.csv"))
+        log(f"tfmm: skipped {len(bad_rows)} of {len(manifest)} rows of {manifest.path!r} "
+            f"with bad input" + (f"; reasons in {report}" if report else ""))
+        for p in problems[:5]:
+            log(f"  {p}")
+    keep = [r for r in range(1, len(manifest) + 1) if r not in set(bad_rows)]
+    if not keep:
+        raise DataError(f"manifest {manifest.path!r}: no usable rows ({len(manifest)} rows, "
+                        f"{len(bad_rows)} with bad input)")
+    media = set(media_columns(config))
+    columns = {}
+    for col in raw_columns(config, with_labels):
+        values = [manifest.columns[col][r - 1] for r in keep]
+        if col in media:
+            values = [manifest.resolve(v) for v in values]
+        columns[col] = ["" if v is None else v for v in values]
+    return columns
+
+
+def make_dataset(config, source, vocabularies=None, training=False, input_context=None,
+                 batch_size=None, with_labels=True, report_dir=None, repeat=False):
+    """A batched, prefetched `tf.data.Dataset` of `(x, y)` for the model of `config`.
+
+    All decoding and preprocessing runs in TensorFlow ops inside `Dataset.map`, in
+    parallel. Under a `tf.distribute` strategy, pass the `InputContext`
+    (`strategy.distribute_datasets_from_function`): each input pipeline then reads a
+    disjoint shard and batches at the per-replica batch size.
+
+    Args:
+        config: `tfmm.Config` with labels filled (see `fit_preprocessing`).
+        source: str. A manifest (.csv/.jsonl), a TFRecord file or glob, or
+            `tfds:NAME/SPLIT`. Relative paths resolve against the config's folder.
+        vocabularies: dict of text input name -> vocabulary.
+        training: bool. Shuffle (seeded by `data.seed`) and drop the last partial batch.
+        input_context: `tf.distribute.InputContext` or None.
+        batch_size: int. Global batch size; defaults to `data.batch_size`.
+        with_labels: bool. Yield `(x, y)` (True) or `x` only.
+        report_dir: str. Where `on_bad_example: skip` writes its report.
+        repeat: bool. Repeat forever (for steps_per_epoch training).
+
+    Returns:
+        `tf.data.Dataset`.
+
+    Example:
+
+    ```python
+    vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest("train.csv"))
+    ds = tfmm.data.make_dataset(config, "train.csv", vocabs, training=True)
+    model.fit(ds, epochs=3)
+    ```
+    """
+    source = config.resolve_path(source)
+    batch_size = batch_size or config.data.batch_size
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    kind = source_kind(source)
+    options = tf.data.Options()
+    options.deterministic = config.data.deterministic or not training
+    if kind == "manifest":
+        columns = load_manifest(config, source, with_labels, report_dir)
+        ds = tf.data.Dataset.from_tensor_slices(columns)
+        ds = _shard(ds, input_context)
+        media = media_columns(config)
+
+        def read(raw):
+            raw = dict(raw)
+            for col in media:
+                raw[col] = tf.io.read_file(raw[col])
+            return raw
+        loader = read
+    elif kind == "tfrecord":
+        from tfmm.data.tfrecord import read_tfrecords
+
+        ds = read_tfrecords(config, source, input_context=input_context,
+                            with_labels=with_labels)
+        loader = None
+    else:
+        from tfmm.data.tfds import read_tfds
+
+        ds = read_tfds(config, source, input_context=input_context, with_labels=with_labels)
+        loader = None
+
+    preprocessor = Preprocessor(config, vocabularies)
+
+    def process(raw):
+        if loader is not None:
+            raw = loader(raw)
+        return preprocessor(raw, with_labels=with_labels)
+
+    if training and not config.data.cache:
+        ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
+                        reshuffle_each_iteration=True)
+    ds = ds.map(process, num_parallel_calls=AUTOTUNE)
+    if config.data.cache:
+        ds = ds.cache()
+        if training:
+            ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
+                            reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
+    return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+def _shard(ds, input_context):
+    if input_context is None or input_context.num_input_pipelines <= 1:
+        return ds
+    return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+
+
+def expand_files(pattern):
+    files = sorted(glob.glob(pattern))
+    if not files:
+        raise DataError(f"no TFRecord files match {pattern!r}")
+    return files

@@ -1,0 +1,166 @@
+"""Raw columns (strings, encoded media bytes, label strings) -> model tensors and targets."""
+
+import tensorflow as tf
+
+from tfmm.data.audio import decode_audio
+from tfmm.data.image import decode_image
+from tfmm.data.text import TextPreprocessor, adapt_vocabulary
+
+
+class Preprocessor:
+    """Everything between a raw example and the model, as TensorFlow ops.
+
+    Called on one unbatched raw example: a dict of column name -> scalar string tensor
+    (text, encoded image bytes, WAV bytes, label strings). Returns `(x, y)` keyed by the
+    model's input and output names. The same function serves the manifest, TFRecord and
+    TFDS pipelines, and the raw-input serving signature.
+
+    Args:
+        config: `tfmm.Config` whose outputs have their labels.
+        vocabularies: dict of text input name -> vocabulary (textcnn, bert).
+
+    Example:
+
+    >>> import tfmm
+    >>> config = tfmm.config_from_dict({
+    ...     "inputs": [{"name": "t", "type": "text", "column": "caption",
+    ...                 "encoder": {"type": "textcnn", "sequence_length": 3,
+    ...                             "kernel_sizes": [2]}}],
+    ...     "outputs": [{"name": "y", "labels": ["a", "b"]}]})
+    >>> x, y = Preprocessor(config, {"t": ["", "[UNK]", "hi"]})(
+    ...     {"caption": tf.constant("hi there"), "y": tf.constant("b")})
+    >>> x["t"].numpy().tolist(), int(y["y"])
+    ([2, 1, 0], 1)
+    """
+
+    def __init__(self, config, vocabularies=None):
+        vocabularies = vocabularies or {}
+        self.config = config
+        self.text = {i.name: TextPreprocessor(i, vocabularies.get(i.name))
+                     for i in config.inputs if i.type == "text"}
+        self.label_tables = {}
+        for o in config.outputs:
+            if o.type == "regression":
+                continue
+            if o.labels is None:
+                raise ValueError(f"output {o.name!r}: labels unknown; run "
+                                 f"tfmm.data.fit_preprocessing first or set outputs[].labels")
+            self.label_tables[o.name] = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    tf.constant(o.labels), tf.range(len(o.labels), dtype=tf.int64)), -1)
+
+    def features(self, raw):
+        x = {}
+        for i in self.config.inputs:
+            value = raw[i.column]
+            if i.type == "text":
+                x.update(self.text[i.name](value))
+            elif i.type == "image":
+                x[i.name] = decode_image(value, i.image_hw, i.resize, name=i.name)
+            else:
+                wave, length = decode_audio(value, i.sample_rate, i.num_samples,
+                                            resample=i.resample, name=i.name)
+                x[i.name] = wave
+                x[f"{i.name}_length"] = length
+        return x
+
+    def targets(self, raw):
+        y = {}
+        for o in self.config.outputs:
+            value = raw[o.column]
+            if o.type == "regression":
+                parts = tf.strings.split(tf.strings.strip(value), o.label_separator)
+                target = tf.strings.to_number(parts, tf.float32)
+                y[o.name] = tf.ensure_shape(target, [o.num_targets]) if o.num_targets else target
+                continue
+            table = self.label_tables[o.name]
+            if o.type == "multilabel":
+                parts = tf.strings.split(value, o.label_separator)
+                parts = tf.boolean_mask(parts, tf.strings.length(parts) > 0)
+                ids = table.lookup(parts)
+                _assert_known(ids, o.name)
+                multi_hot = tf.reduce_max(
+                    tf.one_hot(ids, len(o.labels), dtype=tf.float32), axis=0)
+                y[o.name] = tf.ensure_shape(multi_hot, [len(o.labels)])
+            else:
+                idx = table.lookup(value)
+                _assert_known(idx, o.name)
+                y[o.name] = (tf.cast(tf.reshape(idx, [1]), tf.float32) if o.type == "binary"
+                             else idx)
+        return y
+
+    def __call__(self, raw, with_labels=True):
+        x = self.features(raw)
+        return (x, self.targets(raw)) if with_labels else x
+
+
+def _assert_known(ids, name):
+    tf.debugging.assert_non_negative(
+        ids, message=f"output '{name}': label not in the label vocabulary")
+
+
+def infer_labels(output_config, values):
+    """The label vocabulary of one output from training values (sorted, deterministic)."""
+    present = [v for v in values if v is not None]
+    if output_config.type == "multilabel":
+        found = sorted({p for v in present for p in v.split(output_config.label_separator) if p})
+    else:
+        found = sorted(set(present))
+    if output_config.type == "binary" and len(found) != 2:
+        raise ValueError(f"output {output_config.name!r}: a binary output needs exactly 2 "
+                         f"distinct labels in the training data. Received: {found[:10]}")
+    if output_config.type in ("multiclass", "multilabel") and len(found) < 2:
+        raise ValueError(f"output {output_config.name!r}: needs at least 2 distinct labels in "
+                         f"the training data. Received: {found}")
+    return found
+
+
+def fit_preprocessing(config, manifest):
+    """Reads what preprocessing learns from the training split.
+
+    Fills in `config.outputs[].labels` where the config left them out, and adapts the
+    TextVectorization vocabulary of each textcnn input. BERT inputs get their WordPiece
+    vocabulary from the vocabulary file or preset.
+
+    Args:
+        config: `tfmm.Config` (modified in place: labels).
+        manifest: `tfmm.data.Manifest` of the training split.
+
+    Returns:
+        dict of text input name -> vocabulary.
+    """
+    manifest.require([o.column for o in config.outputs], what="label column")
+    manifest.require([i.column for i in config.inputs], what="input column")
+    for o in config.outputs:
+        if o.type != "regression" and o.labels is None:
+            o.labels = infer_labels(o, manifest.columns[o.column])
+    vocabularies = {}
+    for i in config.inputs:
+        if i.type != "text":
+            continue
+        if i.encoder.type == "textcnn":
+            texts = [t for t in manifest.columns[i.column] if t is not None]
+            vocabularies[i.name] = adapt_vocabulary(texts, i.encoder)
+        elif i.encoder.type == "bert":
+            vocabularies[i.name] = bert_vocabulary(i.encoder)
+    return vocabularies
+
+
+def bert_vocabulary(encoder_config):
+    if encoder_config.preset is not None:
+        import keras_hub
+
+        return keras_hub.models.BertTokenizer.from_preset(encoder_config.preset).get_vocabulary()
+    from tfmm.encoders.bert import read_vocabulary
+
+    return read_vocabulary(encoder_config.vocabulary)
+
+
+def vocabularies_from_model(model):
+    """The text vocabularies a saved model carries (in its encoders' configs)."""
+    out = {}
+    for layer in model.layers:
+        vocab = getattr(layer, "vocabulary", None)
+        if vocab is not None and layer.name.endswith("_encoder"):
+            out[layer.name[: -len("_encoder")]] = vocab
+    return out
