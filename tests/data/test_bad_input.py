@@ -1,0 +1,188 @@
+"""Every kind of bad input gets an error naming the manifest, row, column and file."""
+
+import csv
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import tfmm
+from tfmm.data import DataError
+from tests.data.conftest import small_demo_config
+
+
+def _copy_demo(demo_dir, tmp_path):
+    out = tmp_path / "d"
+    shutil.copytree(demo_dir, out)
+    return out
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def _write_rows(path, rows, encoding="utf-8"):
+    with open(path, "w", newline="", encoding=encoding, errors="surrogateescape") as f:
+        csv.writer(f).writerows(rows)
+
+
+def _damage(d, row, column, action):
+    """Applies `action` to the file in `column` of data row `row` of train.csv."""
+    rows = _rows(d / "train.csv")
+    col = rows[0].index(column)
+    target = d / rows[row][col]
+    action(target, rows, row, col)
+    _write_rows(d / "train.csv", rows)
+    return rows[row][col]
+
+
+def _truncate(path, *_):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _not_an_image(path, *_):
+    path.write_bytes(b"%PDF-1.4 this is not an image at all")
+
+
+def _missing(path, *_):
+    path.unlink()
+
+
+def _zero_length_wav(path, *_):
+    path.write_bytes(tf.audio.encode_wav(tf.zeros((0, 1)), 16000).numpy())
+
+
+def _wrong_rate(path, *_):
+    path.write_bytes(tf.audio.encode_wav(tf.zeros((800, 1)), 8000).numpy())
+
+
+@pytest.mark.parametrize("column, action, reason", [
+    ("image_path", _missing, r"file not found"),
+    ("image_path", _truncate, r"cannot decode image \(corrupt or truncated (JPEG|PNG)\)"),
+    ("image_path", _not_an_image, r"not an image \(unrecognised format; first bytes "
+                                  r"b'%PDF-1\.4'\)"),
+    ("audio_path", _missing, r"file not found"),
+    ("audio_path", _truncate, r"cannot decode WAV \(truncated or corrupt\)"),
+    ("audio_path", _not_an_image, r"not a WAV file"),
+    ("audio_path", _zero_length_wav, r"0-length audio clip"),
+    ("audio_path", _wrong_rate, r"sample rate 8000 Hz differs from the configured 16000 Hz "
+                                r"\(refused; set resample: true"),
+])
+def test_bad_media_named_by_row_column_file(demo_dir, tmp_path, column, action, reason):
+    d = _copy_demo(demo_dir, tmp_path)
+    rel = _damage(d, 3, column, action)
+    config = small_demo_config(d)
+    with pytest.raises(DataError) as err:
+        tfmm.data.make_dataset(config, str(d / "train.csv"), {"text": ["", "[UNK]"]})
+    msg = str(err.value)
+    assert f"train.csv' row 3 column '{column}' file '{rel}': " in msg
+    assert __import__("re").search(reason, msg), msg
+    # Nothing lost: the file the user has is untouched by the check.
+    assert len(err.value.problems) == 1
+
+
+def test_empty_and_non_utf8_text(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    rows = _rows(d / "train.csv")
+    rows[2][0] = ""
+    rows[4][0] = "caf\udce9 latte"  # a lone latin-1 byte 0xE9: not UTF-8
+    _write_rows(d / "train.csv", rows)
+    problems = tfmm.data.check_manifest(small_demo_config(d), tfmm.data.Manifest(
+        str(d / "train.csv")))
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (2, "caption", "empty text"), (4, "caption", "text is not valid UTF-8")]
+
+
+def test_unknown_label_at_evaluation(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    config = small_demo_config(d)
+    vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(str(d / "train.csv")))
+    rows = _rows(d / "test.csv")
+    rows[1][3] = "sunny-warm-low"
+    _write_rows(d / "test.csv", rows)
+    with pytest.raises(DataError, match=r"test\.csv' row 1 column 'label': label "
+                                        r"'sunny-warm-low' was not seen in training; "
+                                        r"known labels: \['calm-cool-high'"):
+        tfmm.data.make_dataset(config, str(d / "test.csv"), vocabs)
+
+
+def test_missing_or_misspelled_column(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    rows = _rows(d / "train.csv")
+    rows[0][1] = "image_pth"
+    _write_rows(d / "train.csv", rows)
+    with pytest.raises(DataError, match=r"train\.csv': missing input column 'image_path'\. "
+                                        r"Did you mean 'image_pth'\? Columns: "):
+        tfmm.data.make_dataset(small_demo_config(d), str(d / "train.csv"), {})
+
+
+def test_missing_manifest():
+    with pytest.raises(DataError, match=r"manifest not found: '/no/such\.csv'"):
+        tfmm.data.Manifest("/no/such.csv")
+
+
+def test_skip_policy_reports_and_writes_which_rows(demo_dir, tmp_path, capsys):
+    d = _copy_demo(demo_dir, tmp_path)
+    _damage(d, 2, "image_path", _truncate)
+    _damage(d, 5, "audio_path", _missing)
+    config = small_demo_config(d, on_bad_example="skip")
+    vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(str(d / "train.csv")))
+    n_rows = len(_rows(d / "train.csv")) - 1
+    ds = tfmm.data.make_dataset(config, str(d / "train.csv"), vocabs, batch_size=1,
+                                report_dir=str(tmp_path / "run"))
+    assert sum(1 for _ in ds) == n_rows - 2
+    out = capsys.readouterr().out
+    assert f"skipped 2 of {n_rows} rows" in out
+    report = _rows(tmp_path / "run" / "bad_examples_train.csv")
+    assert [r[1:3] for r in report[1:]] == [["2", "image_path"], ["5", "audio_path"]]
+    assert "file not found" in report[2][4]
+
+
+def test_check_reports_every_problem_at_once(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    _damage(d, 1, "image_path", _not_an_image)
+    _damage(d, 4, "audio_path", _truncate)
+    _damage(d, 6, "image_path", _missing)
+    problems = tfmm.data.check_manifest(small_demo_config(d),
+                                        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [(p.row, p.column) for p in problems] == [(1, "image_path"), (4, "audio_path"),
+                                                     (6, "image_path")]
+
+
+def test_serving_graph_errors_name_the_input():
+    # Garbage reaching the in-graph decoders (serving, TFRecords) is an InvalidArgument
+    # error that names the input, never a crash.
+    from tfmm.data.audio import decode_audio
+    from tfmm.data.image import decode_image
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input 'clip': not a WAV file"):
+        decode_audio(tf.constant(b"\x89PNG garbage bytes here"), 16000, 100, name="clip")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input 'photo': empty image"):
+        decode_image(tf.constant(b""), (8, 8), name="photo")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(image_bytes=st.binary(max_size=300), audio_bytes=st.binary(max_size=300))
+def test_random_bytes_get_a_clean_error(tmp_path, image_bytes, audio_bytes):
+    d = tmp_path / "fuzz"
+    d.mkdir(exist_ok=True)
+    (d / "x.jpg").write_bytes(b"\xff\xd8\xff" + image_bytes)
+    (d / "x.wav").write_bytes(b"RIFF" + audio_bytes)
+    _write_rows(d / "m.csv", [["caption", "image_path", "audio_path", "label"],
+                              ["hello", "x.jpg", "x.wav", "a"]])
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "image", "type": "image", "column": "image_path",
+                    "image_size": 32},
+                   {"name": "audio", "type": "audio", "column": "audio_path",
+                    "clip_seconds": 0.1}],
+        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    problems = tfmm.data.check_manifest(config, tfmm.data.Manifest(str(d / "m.csv")))
+    for p in problems:
+        assert p.row == 1 and p.file in ("x.jpg", "x.wav") and p.message
+    assert {p.column for p in problems} >= {"audio_path"} or len(problems) <= 2
