@@ -1,6 +1,8 @@
 """The `tfmm` command line: parses arguments and calls tfmm's Python API. No logic here."""
 
 import argparse
+import json
+import os
 import sys
 
 
@@ -22,6 +24,115 @@ def _with_placeholder_labels(config):
     return config
 
 
+def _cmd_data_demo(args):
+    from tfmm.data.demo import make_demo_dataset
+
+    paths = make_demo_dataset(args.out, n=args.n, seed=args.seed)
+    for split, path in paths.items():
+        print(f"{split}: {path}")
+    return 0
+
+
+def _cmd_data_check(args):
+    import tfmm
+    from tfmm.data import Manifest, check_manifest
+
+    if args.config:
+        config = tfmm.load_config(args.config, overrides=args.set)
+    else:
+        config = _config_for_manifest(args.manifest)
+    manifest = Manifest(args.manifest)
+    with_labels = all(o.column in manifest.columns for o in config.outputs)
+    problems = check_manifest(config, manifest, with_labels=with_labels)
+    for p in problems:
+        print(p)
+    bad_rows = len({p.row for p in problems})
+    print(f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "
+          f"({len(problems)} problems)")
+    return 1 if problems else 0
+
+
+def _config_for_manifest(path):
+    """Without --config, check the demo layout's columns (caption, image_path, ...)."""
+    import os
+
+    import tfmm
+    from tfmm.data.demo import demo_config
+
+    return tfmm.config_from_dict(demo_config(os.path.dirname(os.path.abspath(path))))
+
+
+def _cmd_data_tfrecord(args):
+    import tfmm
+    from tfmm.data import write_tfrecords
+
+    config = tfmm.load_config(args.config, overrides=args.set) if args.config else \
+        _config_for_manifest(args.manifest)
+    files = write_tfrecords(config, args.manifest, args.out, shards=args.shards)
+    print(f"wrote {len(files)} shards to {args.out}")
+    return 0
+
+
+def _cmd_train(args):
+    import tfmm
+    from tfmm.training import train
+
+    overrides = list(args.set)
+    if args.strategy:
+        overrides.append(f"training.strategy={args.strategy}")
+    config = tfmm.load_config(args.config, overrides=overrides)
+    out = args.out or os.path.join("runs", config.name)
+    _, metrics = train(config, out)
+    print(f"tfmm train: run directory {out}")
+    if metrics:
+        print(json.dumps(_headline(metrics), indent=2))
+    return 0
+
+
+def _headline(metrics):
+    return {name: {k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "auroc",
+                                                       "mae", "rmse", "n")}
+            for name, m in metrics.items()}
+
+
+def _cmd_evaluate(args):
+    from tfmm.training import evaluate, load_run
+
+    model, config, vocabs = load_run(args.run)
+    out_dir = args.run if os.path.isdir(args.run) else None
+    metrics = evaluate(model, config, os.path.abspath(args.manifest), vocabs, run_dir=out_dir)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for name, m in metrics.items():
+            print(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()
+                                          if isinstance(v, float)))
+            for label, pc in m.get("per_class", {}).items():
+                print(f"  {label:<24} precision {pc['precision']:.3f}  recall "
+                      f"{pc['recall']:.3f}  n={pc['support']}")
+    return 0
+
+
+def _cmd_predict(args):
+    from tfmm.training import load_run, predict
+
+    model, config, vocabs = load_run(args.run)
+    rows = predict(model, config, os.path.abspath(args.manifest), vocabs, out_csv=args.out)
+    if args.out:
+        print(f"tfmm predict: {len(rows)} rows -> {args.out}")
+    else:
+        for row in rows:
+            print(row)
+    return 0
+
+
+def _cmd_demo(args):
+    from tfmm.demo import run_demo
+
+    run_demo(args.out, n=args.n, seed=args.seed, epochs=args.epochs)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfmm", description="Multimodal Keras models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +143,53 @@ def build_parser():
                    help="override a config key (repeatable), e.g. training.epochs=2")
     p.add_argument("--expand", action="store_true", help="expand nested encoders")
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("train", help="train a config with model.fit")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", help="run directory (default runs/NAME)")
+    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored",
+                                          "multiworker", "tpu"])
+    p.set_defaults(func=_cmd_train)
+    for verb, helptext, fn in (("evaluate", "metrics of a run on a labelled manifest",
+                                _cmd_evaluate),
+                               ("predict", "labels and probabilities per manifest row",
+                                _cmd_predict)):
+        p = sub.add_parser(verb, help=helptext)
+        p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
+        p.add_argument("--manifest", required=True)
+        if verb == "evaluate":
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--out", help="CSV to write")
+        p.set_defaults(func=fn)
+    p = sub.add_parser("demo", help="demo data, fused vs single-modality models, compared")
+    p.add_argument("--out", default="demo_run")
+    p.add_argument("--n", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=8)
+    p.set_defaults(func=_cmd_demo)
+
+    data = sub.add_parser("data", help="datasets: demo, check, tfrecord")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    p = dsub.add_parser("demo", help="write the demo multimodal dataset as real files")
+    p.add_argument("--out", default="demo_data")
+    p.add_argument("--n", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_data_demo)
+    p = dsub.add_parser("check", help="report every problem of a manifest; exit 1 if any")
+    p.add_argument("manifest")
+    p.add_argument("--config", help="config whose inputs/outputs name the columns "
+                                    "(default: the demo dataset's columns)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_data_check)
+    p = dsub.add_parser("tfrecord", help="write a manifest's examples to TFRecord shards")
+    p.add_argument("manifest")
+    p.add_argument("--out", required=True)
+    p.add_argument("--shards", type=int, default=4)
+    p.add_argument("--config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_data_tfrecord)
     return parser
 
 
@@ -39,10 +197,11 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     from tfmm.config import ConfigError
+    from tfmm.data.errors import DataError
 
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as e:
+    except (ConfigError, DataError, FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
         return 2
 

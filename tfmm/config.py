@@ -416,8 +416,6 @@ class TrainingConfig:
     monitor: str = "val_loss"
     early_stopping_patience: Optional[int] = None
     reduce_lr_patience: Optional[int] = None
-    freeze_pretrained_epochs: int = 0
-    finetune_learning_rate: Optional[float] = None
     steps_per_epoch: Optional[int] = None
 
     def validate(self, path):

@@ -1,0 +1,53 @@
+"""`tfmm demo`: demo data, the fused model and one model per modality, compared."""
+
+import json
+import os
+import time
+
+import keras
+
+from tfmm.config import config_from_dict
+from tfmm.data.demo import demo_config, make_demo_dataset
+from tfmm.training import train
+
+SINGLE = (("text",), ("image",), ("audio",))
+
+
+def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, log=print):
+    """Makes the demo data, trains the tri-modal concat model and, with the same budget
+    (epochs, batch size, optimizer), one model per single modality; evaluates all on the
+    test split and prints a table. Returns the table as a dict."""
+    start = time.time()
+    data_dir = os.path.join(out_dir, "data")
+    if not os.path.exists(os.path.join(data_dir, "test.csv")):
+        make_demo_dataset(data_dir, n=n, seed=seed)
+        log(f"tfmm demo: wrote {n} examples (JPEG/PNG, 16 kHz WAV, text) to {data_dir}")
+    results = {}
+    for modalities in [("text", "image", "audio"), *SINGLE]:
+        name = "fused" if len(modalities) == 3 else modalities[0] + "_only"
+        keras.utils.clear_session()
+        config = config_from_dict(demo_config(data_dir, modalities=modalities, epochs=epochs))
+        config.name = f"demo_{name}"
+        t0 = time.time()
+        log(f"\ntfmm demo: training {name} ({' + '.join(modalities)})")
+        _, metrics = train(config, os.path.join(out_dir, "runs", name), log=log, verbose=2)
+        m = metrics["label"]
+        results[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                         "auroc": m["auroc"], "seconds": round(time.time() - t0, 1)}
+    lines = ["", "model          test accuracy  macro-F1  AUROC   train+eval s",
+             "-------------  -------------  --------  ------  ------------"]
+    for name, r in results.items():
+        lines.append(f"{name:<13}  {r['accuracy']:>13.3f}  {r['macro_f1']:>8.3f}  "
+                     f"{r['auroc']:>6.3f}  {r['seconds']:>12.1f}")
+    best_single = max(r["accuracy"] for k, r in results.items() if k != "fused")
+    margin = results["fused"]["accuracy"] - best_single
+    lines.append(f"\nfused beats the best single modality by {margin:+.3f} accuracy "
+                 f"(chance is 0.125; one modality alone can reach about 0.25).")
+    for line in lines:
+        log(line)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    log(f"\ntfmm demo: done in {time.time() - start:.0f} s. Data: {data_dir}; runs (model.keras, "
+        f"metrics.json, history.csv, plots, TensorBoard logs): {os.path.join(out_dir, 'runs')}; "
+        f"table: {os.path.join(out_dir, 'results.json')}")
+    return results
