@@ -96,7 +96,8 @@ def test_load_config_errors_name_the_file(tmp_path):
 def test_overrides_by_name_and_index():
     config = tfmm.config_from_dict(_cfg(), overrides=[
         "training.epochs=3", "inputs.text.encoder.filters=7", "outputs.0.loss_weight=0.5",
-        "data.train=/data/train.csv"])
+        "data.train=/data/train.csv", "training.learning_rate=1e-4"])
+    assert config.training.learning_rate == 1e-4
     assert config.training.epochs == 3
     assert config.inputs[0].encoder.filters == 7
     assert config.outputs[0].loss_weight == 0.5

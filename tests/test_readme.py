@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 import tfmm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +47,7 @@ def test_example_config_builds_with_three_branches_at_one_concatenate():
     assert sources == ["text_encoder", "image_encoder", "audio_encoder"]
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     block = re.search(r"## Python\n\n```python\n(.*?)```", _read("README.md"), re.S).group(1)
     block = block.replace('"examples/tri_modal.yaml"',

@@ -305,6 +305,9 @@ class ConcatFusionConfig:
     hidden_units: list[int] = field(default_factory=lambda: [256])
     dropout: float = 0.2
     activation: str = "relu"
+    # LayerNormalization on each modality vector before the Concatenate, so that a wide
+    # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
+    normalize: bool = False
 
     def validate(self, path):
         if any(u <= 0 for u in self.hidden_units):
@@ -518,6 +521,13 @@ def apply_override(data: dict, item: str) -> None:
         raise ConfigError(f"--set expects key=value. Received: {item!r}")
     key, raw = item.split("=", 1)
     value = yaml.safe_load(raw) if raw.strip() else ""
+    if isinstance(value, str):
+        # YAML 1.1 reads "1e-3" as a string; on the command line it means a number.
+        try:
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf") \
+                else value
+        except ValueError:
+            pass
     parts = key.strip().split(".")
     node = data
     where = []

@@ -162,7 +162,7 @@ def demo_config(data_dir, modalities=("text", "image", "audio"), image_size=32, 
     return {
         "name": "demo",
         "inputs": [inputs[m] for m in modalities],
-        "fusion": {"type": "concat", "hidden_units": [64], "dropout": 0.1},
+        "fusion": {"type": "concat", "hidden_units": [64], "dropout": 0.1, "normalize": True},
         "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
         "data": {"train": os.path.join(data_dir, "train.csv"),
                  "val": os.path.join(data_dir, "val.csv"),

@@ -24,7 +24,11 @@ def concat_fusion(features, config):
     >>> concat_fusion(f, ConcatFusionConfig(hidden_units=[4])).shape
     (None, 4)
     """
-    x = keras.layers.Concatenate(name="fusion_concat")(list(features.values()))
+    vectors = list(features.values())
+    if config.normalize:
+        vectors = [keras.layers.LayerNormalization(name=f"fusion_norm_{name}")(v)
+                   for name, v in features.items()]
+    x = keras.layers.Concatenate(name="fusion_concat")(vectors)
     for i, units in enumerate(config.hidden_units):
         x = keras.layers.Dense(units, activation=config.activation, name=f"fusion_dense_{i}")(x)
         if config.dropout:

@@ -58,6 +58,7 @@ def train(config, run_dir, log=print, verbose="auto"):
         (model, metrics dict).
     """
     os.makedirs(run_dir, exist_ok=True)
+    keras.utils.set_random_seed(config.data.seed)
     strategy = get_strategy(config.training.strategy)
     policy = _set_precision(config, strategy)
     log(f"tfmm train: strategy {describe(strategy)}; precision {policy}")

@@ -1,0 +1,91 @@
+"""Training, the run directory and the CLI verbs, on tiny configs."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+import tfmm
+from tfmm.cli import main
+from tfmm.data.demo import demo_config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    tfmm.data.make_demo_dataset(str(root / "data"), n=24, seed=0)
+    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2,
+                      batch_size=4)
+    for i in cfg["inputs"]:
+        if i["type"] == "audio":
+            i["clip_seconds"] = 0.5
+            i["encoder"] = {"type": "lstm", "num_mel_bins": 8, "units": [4]}
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run = root / "run"
+    assert main(["train", str(path), "--out", str(run), "--set", "training.epochs=2"]) == 0
+    return root, run
+
+
+def test_run_directory_has_everything(tiny_run):
+    _, run = tiny_run
+    for name in ("config.yaml", "vocabularies.json", "model.keras", "best.keras",
+                 "history.csv", "metrics.json", "learning_curves.png",
+                 "confusion_matrix.png"):
+        assert (run / name).exists(), name
+    assert os.listdir(run / "logs")
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    metrics = json.loads((run / "metrics.json").read_text())["label"]
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and len(metrics["per_class"]) == 8
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert len(saved["outputs"][0]["labels"]) == 8
+
+
+def test_evaluate_and_predict_cli(tiny_run, tmp_path, capsys):
+    root, run = tiny_run
+    test_csv = str(root / "data" / "test.csv")
+    assert main(["evaluate", str(run), "--manifest", test_csv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "metrics.json").read_text())
+    assert report["label"]["accuracy"] == pytest.approx(saved["label"]["accuracy"])
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(run), "--manifest", test_csv, "--out", str(out)]) == 0
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    labels = yaml.safe_load((run / "config.yaml").read_text())["outputs"][0]["labels"]
+    assert len(rows) == len(tfmm.data.Manifest(test_csv))
+    for r in rows:
+        assert r["label"] in labels
+        probs = [float(r[f"label_p_{lab}"]) for lab in labels]
+        assert abs(sum(probs) - 1) < 1e-4 and r["label"] == labels[int(np.argmax(probs))]
+
+
+def test_bad_set_key_is_refused_by_name(tiny_run, capsys):
+    root, _ = tiny_run
+    assert main(["train", str(root / "config.yaml"), "--set", "training.epoks=1"]) == 2
+    assert "training.epoks: unknown key. Did you mean 'epochs'" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_with_a_clear_message(tiny_run, tmp_path):
+    root, _ = tiny_run
+    config = tfmm.load_config(str(root / "config.yaml"),
+                              overrides=["training.learning_rate=1e30", "training.epochs=3"])
+    with pytest.raises(tfmm.training.TrainingError, match=r"loss became (nan|inf) at epoch 1"):
+        tfmm.training.train(config, str(tmp_path / "nan"), verbose=0, log=lambda *a: None)
+
+
+def test_metrics_against_hand_computed_values():
+    from tfmm.training.metrics import auroc, classification_report
+
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
+    report = classification_report([0, 1, 1, 0], probs, ["a", "b"])
+    assert report["accuracy"] == 0.5
+    assert report["confusion"] == [[1, 1], [1, 1]]
+    assert auroc([0, 1, 1, 0], probs[:, 1]) == pytest.approx(0.5)
+    assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auroc([1, 1], [0.1, 0.2]) is None
