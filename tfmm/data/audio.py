@@ -1,9 +1,10 @@
 """Audio: WAV bytes -> mono float32 waveform of a fixed length plus its valid length."""
 
-import os
 import struct
 
 import tensorflow as tf
+
+from tfmm.data.errors import read_for_diagnosis
 
 
 def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
@@ -98,14 +99,9 @@ def wav_header(data: bytes):
 
 def diagnose_audio(path, sample_rate, resample=False):
     """Why the file is not a usable clip, or None if it is. Eager; for reports."""
-    if path is None:
-        return "empty path", None
-    if not os.path.exists(path):
-        return "file not found", path
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
-        return "empty file (0 bytes)", path
+    data, reason = read_for_diagnosis(path)
+    if reason is not None:
+        return reason, path
     header = wav_header(data)
     if header is None:
         return f"not a WAV file (first bytes {data[:8]!r}); expected 16-bit PCM WAV", path

@@ -53,3 +53,16 @@ def write_report(problems, path):
         for p in problems:
             w.writerow([p.source, p.row, p.column, p.file or "", p.message])
     return path
+
+
+def read_for_diagnosis(path):
+    """(bytes, None) for a readable non-empty file, else (None, reason)."""
+    if path is None:
+        return None, "empty path"
+    if not os.path.exists(path):
+        return None, "file not found"
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return None, "empty file (0 bytes)"
+    return data, None

@@ -1,8 +1,9 @@
 """Images: encoded bytes -> float32 RGB [h, w, 3] in [0, 255], all in TensorFlow ops."""
 
-import os
 
 import tensorflow as tf
+
+from tfmm.data.errors import read_for_diagnosis
 
 _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
 
@@ -61,14 +62,9 @@ def decode_image(data, size, resize="plain", name="image"):
 
 def diagnose_image(path):
     """Why the file at `path` is not a usable image, or None if it is. Eager; for reports."""
-    if path is None:
-        return "empty path", None
-    if not os.path.exists(path):
-        return "file not found", path
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
-        return "empty file (0 bytes)", path
+    data, reason = read_for_diagnosis(path)
+    if reason is not None:
+        return reason, path
     kind = sniff_image_format(data)
     if kind is None:
         return (f"not an image (unrecognised format; first bytes {data[:8]!r}); "
