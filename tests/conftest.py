@@ -16,3 +16,13 @@ def _clear_keras_session():
     import keras
 
     keras.utils.clear_session()
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory):
+    """A small demo dataset (real JPEG, WAV and text files) for training tests."""
+    import tfmm
+
+    out = tmp_path_factory.mktemp("train_data")
+    tfmm.data.make_demo_dataset(str(out), n=24, seed=0)
+    return out

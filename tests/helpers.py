@@ -127,3 +127,43 @@ def _batch(x):
     if isinstance(x, dict):
         return len(next(iter(x.values())))
     return len(x)
+
+
+def write_tiny_train_config(root, data_dir, modalities=("text", "audio"), epochs=2,
+                            batch_size=4, training=None, data=None, inputs=None):
+    """Writes `root/config.yaml`: the demo config with tiny encoders and no dropout (so two
+    runs on the same data can be compared number for number). Returns its path.
+
+    `inputs` maps an input name to keys merged into its config."""
+    import yaml
+
+    from tfmm.data.demo import demo_config
+
+    cfg = demo_config(str(data_dir), modalities=modalities, epochs=epochs,
+                      batch_size=batch_size)
+    for i in cfg["inputs"]:
+        if i["type"] == "audio":
+            i["encoder"] = {"type": "lstm", "num_mel_bins": 8, "units": [4]}
+            i["clip_seconds"] = 0.5
+        if i["type"] == "text":
+            i["encoder"] = dict(i["encoder"], embedding_dim=4, filters=4, dropout=0.0)
+        i.update((inputs or {}).get(i["name"], {}))
+    cfg["fusion"] = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": True}
+    cfg["training"].update(training or {})
+    cfg["data"].update(data or {})
+    path = os.path.join(str(root), "config.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    return path
+
+
+def run_tfmm(args, env=None, timeout=300):
+    """Runs the `tfmm` command line in a subprocess: (returncode, combined output)."""
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+                    **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", "tfmm.cli", *args], env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr

@@ -199,9 +199,12 @@ def main(argv=None):
     from tfmm.config import ConfigError
     from tfmm.data.errors import DataError
 
+    if os.environ.get("TFMM_DEBUG"):
+        # The whole traceback, for bug reports.
+        return args.func(args)
     try:
         return args.func(args)
-    except (ConfigError, DataError, FileNotFoundError, ValueError, RuntimeError) as e:
+    except (ConfigError, DataError, OSError, ValueError, RuntimeError) as e:
         print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
         return 2
 

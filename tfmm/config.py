@@ -393,6 +393,8 @@ class DataConfig:
     val: Optional[str] = None
     test: Optional[str] = None
     batch_size: int = 32
+    # Manifests are shuffled fully each epoch (a permutation seeded by `seed`); the buffer
+    # is for TFRecord and TFDS sources, and for manifests with `cache: true`.
     shuffle_buffer: int = 1024
     seed: int = 0
     cache: bool = False
@@ -420,9 +422,21 @@ class TrainingConfig:
     early_stopping_patience: Optional[int] = None
     reduce_lr_patience: Optional[int] = None
     steps_per_epoch: Optional[int] = None
+    # Fine-tuning recipe: encoders with pretrained weights (resnet50 `weights`, bert
+    # `preset`, trainable hub models) are frozen for the first N epochs, then unfrozen and
+    # trained on at `finetune_learning_rate` (default: learning_rate / 10).
+    freeze_pretrained_epochs: int = 0
+    finetune_learning_rate: Optional[float] = None
 
     def validate(self, path):
         _positive(self, path, "epochs", "learning_rate")
+        if not 0 <= self.freeze_pretrained_epochs <= self.epochs:
+            raise ConfigError(f"{path}.freeze_pretrained_epochs: must be between 0 and "
+                              f"epochs ({self.epochs}). Received: "
+                              f"freeze_pretrained_epochs={self.freeze_pretrained_epochs}")
+        if self.finetune_learning_rate is not None and self.finetune_learning_rate <= 0:
+            raise ConfigError(f"{path}.finetune_learning_rate: must be > 0. Received: "
+                              f"finetune_learning_rate={self.finetune_learning_rate}")
 
 
 @dataclass

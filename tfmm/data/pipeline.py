@@ -110,8 +110,10 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     options.deterministic = config.data.deterministic or not training
     if kind == "manifest":
         columns = load_manifest(config, source, with_labels, report_dir)
-        ds = tf.data.Dataset.from_tensor_slices(columns)
-        ds = _shard(ds, input_context)
+        if training and not config.data.cache:
+            ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
+        else:
+            ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
         media = media_columns(config)
 
         def read(raw):
@@ -139,7 +141,7 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
             raw = loader(raw)
         return preprocessor(raw, with_labels=with_labels)
 
-    if training and not config.data.cache:
+    if training and not config.data.cache and kind != "manifest":
         ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                         reshuffle_each_iteration=True)
     ds = ds.map(process, num_parallel_calls=AUTOTUNE)
@@ -148,10 +150,34 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         if training:
             ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                             reshuffle_each_iteration=True)
-    if repeat:
+    if repeat and not (kind == "manifest" and training and not config.data.cache):
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+def _shuffled_rows(columns, seed, repeat, input_context):
+    """The manifest's rows in a new full permutation every epoch (no shuffle buffer).
+
+    The permutation of epoch e is a pure function of (data.seed, e)
+    (`tf.random.experimental.index_shuffle`), so it does not depend on how many
+    iterators were made before: a run under MirroredStrategy, where Keras opens the
+    dataset once to build the model, sees the same order as one on a single device, and
+    each worker's shard of an epoch is disjoint from the others'. Without `repeat`, each
+    new iterator draws its epoch key from a seeded random stream instead.
+    """
+    table = {k: tf.constant(v) for k, v in columns.items()}
+    n = len(next(iter(columns.values())))
+    epochs = tf.data.Dataset.counter() if repeat else \
+        tf.data.Dataset.random(seed=seed).take(1)
+
+    def epoch_order(epoch):
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+        return tf.data.Dataset.range(n).map(
+            lambda i: tf.random.experimental.index_shuffle(i, key, n - 1))
+
+    order = _shard(epochs.flat_map(epoch_order), input_context)
+    return order.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
 
 
 def _shard(ds, input_context):

@@ -45,7 +45,8 @@ class LSTMAudioEncoder(Encoder):
             sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
             fft_length=fft_length, num_mel_bins=num_mel_bins,
             lower_edge_hertz=lower_edge_hertz, upper_edge_hertz=upper_edge_hertz,
-            name="log_mel")
+            # float32 under mixed precision too: log power spans many orders of magnitude.
+            dtype="float32", name="log_mel")
         num_frames = front_end.num_frames(num_samples)
         frame_mask = FrameMask(num_frames=num_frames, frame_step=frame_step, name="frame_mask")
         norm = keras.layers.LayerNormalization(name="mel_norm")

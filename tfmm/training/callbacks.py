@@ -1,8 +1,121 @@
 """Callbacks of a tfmm run."""
 
+import glob
+import json
 import os
 
 import keras
+import numpy as np
+
+
+def _write_json_atomically(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup on disk is never half-written.
+
+    Keras writes `latest.weights.h5` in place and then the epoch in a separate JSON file, so
+    a kill during the write leaves a corrupt file, and a kill between the two leaves
+    weights one epoch ahead of the metadata. Here each backup is written to its own file
+    (`epoch-0003.weights.h5`, through a temporary name), and one small JSON file, replaced
+    atomically, says which file is current: it is the single commit point.
+    """
+
+    def __init__(self, backup_dir, log=None, done_path=None):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+        # Where the weights go when fit finishes, before the backup is deleted (the
+        # hand-over between the phases of a fine-tuning run).
+        self._done_path = done_path
+        self._state_path = os.path.join(backup_dir, "state.json")
+        self._log = log
+        self.resumed_from_epoch = None
+
+    def _load_model(self):
+        if not os.path.exists(self._state_path):
+            return
+        with open(self._state_path) as f:
+            state = json.load(f)
+        if not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.model._initial_epoch = state["epoch"]
+        self._current_epoch = state["epoch"]
+        self.resumed_from_epoch = state["epoch"]
+        if self._log:
+            self._log(f"tfmm train: resuming from the backup in {self.backup_dir} after "
+                      f"epoch {state['epoch']}")
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{self._current_epoch:04d}.weights.h5"
+        tmp = os.path.join(self.backup_dir, f"tmp-{name}")
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, os.path.join(self.backup_dir, name))
+        _write_json_atomically(self._state_path, {"epoch": self._current_epoch,
+                                                  "weights": name})
+        for old in glob.glob(os.path.join(self.backup_dir, "epoch-*.weights.h5")):
+            if os.path.basename(old) != name:
+                os.remove(old)
+
+
+    def on_train_end(self, logs=None):
+        if self._done_path:
+            save_weights_atomically(self.model, self._done_path)
+        super().on_train_end(logs)
+
+
+def save_weights_atomically(model, path):
+    """The model's weights, without the optimizer's state, written through a temporary
+    file so that `path` is either the old file or the whole new one."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
+    # A bare functional model over the same layers: saves the layers' variables only.
+    bare = keras.Model(model.inputs, model.outputs)
+    bare.save_weights(tmp, overwrite=True)
+    os.replace(tmp, path)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (`.keras`) when `monitor` improves, atomically.
+
+    The best value so far is kept beside the model (`best.json`), so a resumed run only
+    replaces the file with something better than what the killed run found.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", mode="min"):
+        super().__init__()
+        self.filepath, self.monitor, self.mode = filepath, monitor, mode
+        self._meta = os.path.splitext(filepath)[0] + ".json"
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        if os.path.exists(self._meta) and os.path.exists(self.filepath):
+            with open(self._meta) as f:
+                meta = json.load(f)
+            if meta.get("monitor") == self.monitor:
+                self.best = meta["value"]
+
+    def _better(self, value):
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not np.isfinite(value) or not self._better(float(value)):
+            return
+        self.best = float(value)
+        tmp = self.filepath[: -len(".keras")] + ".tmp.keras"
+        self.model.save(tmp, overwrite=True)
+        os.replace(tmp, self.filepath)
+        _write_json_atomically(self._meta, {"monitor": self.monitor, "value": self.best,
+                                            "epoch": epoch + 1})
 
 
 class TerminateOnNaNWithMessage(keras.callbacks.Callback):
@@ -27,15 +140,13 @@ class TerminateOnNaNWithMessage(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def build_callbacks(config, run_dir):
+def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None):
     t = config.training
     monitor = t.monitor if config.data.val else t.monitor.replace("val_", "")
     mode = "max" if any(k in monitor for k in ("accuracy", "auc", "f1")) else "min"
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"),
-                                         save_freq="epoch", delete_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "best.keras"), monitor=monitor,
-                                        mode=mode, save_best_only=True),
+        Backup(backup_dir or os.path.join(run_dir, "backup"), log=log, done_path=done_path),
+        BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
         TerminateOnNaNWithMessage(),

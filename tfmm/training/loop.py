@@ -6,26 +6,29 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 import yaml
 
 from tfmm.config import config_from_dict
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
-from tfmm.data.pipeline import load_manifest
+from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import TerminateOnNaNWithMessage, build_callbacks
 from tfmm.training.metrics import classification_report
-from tfmm.training.strategy import describe, get_strategy
+from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
+                                    keras_multiworker_fixes)
 
 
 class TrainingError(RuntimeError):
     """Training could not finish (for example, the loss became NaN)."""
 
 
-def _optimizer(config, steps_per_epoch):
+def _optimizer(config, steps_per_epoch, learning_rate=None, epochs=None):
     t = config.training
-    lr = t.learning_rate
+    lr = learning_rate or t.learning_rate
     if t.lr_schedule == "cosine" and steps_per_epoch:
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=t.epochs * steps_per_epoch)
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=(epochs or t.epochs) * steps_per_epoch)
     if t.optimizer == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay)
     if t.optimizer == "adam":
@@ -46,20 +49,115 @@ def _set_precision(config, strategy):
     return policy
 
 
+def pretrained_encoders(config):
+    """Names of the encoder sublayers that start from pretrained weights and may train:
+    resnet50 with `weights`, bert with a `preset`, hub models marked trainable."""
+    names = []
+    for i in config.inputs:
+        e = i.encoder
+        pretrained = bool(getattr(e, "weights", None) or getattr(e, "preset", None)
+                          or e.type == "hub")
+        if pretrained and getattr(e, "trainable", True):
+            names.append(f"{i.name}_encoder")
+    return names
+
+
+def _phases(config, log):
+    """[(first_epoch, end_epoch, learning_rate, frozen encoder names)] of the run."""
+    t = config.training
+    if not t.freeze_pretrained_epochs:
+        return [(0, t.epochs, t.learning_rate, [])]
+    frozen = pretrained_encoders(config)
+    if not frozen:
+        log("tfmm train: training.freeze_pretrained_epochs is set but no encoder has "
+            "pretrained weights; training everything from the start")
+        return [(0, t.epochs, t.learning_rate, [])]
+    n = t.freeze_pretrained_epochs
+    finetune_lr = t.finetune_learning_rate or t.learning_rate / 10
+    phases = [(0, n, t.learning_rate, frozen)]
+    if n < t.epochs:
+        phases.append((n, t.epochs, finetune_lr, []))
+    return phases
+
+
+def _build_from_spec(model, element_spec):
+    """Builds the compiled metrics and losses from the dataset's spec, before `fit`.
+
+    Under a strategy with several replicas, Keras 3.15 builds them at the start of every
+    `fit` and `evaluate` by pulling a batch from the data and reducing it across the
+    replicas. That fails in three ways: MultiWorkerMirroredStrategy cannot reduce dict
+    inputs ("Attempt to convert a value ({'text': PerReplica...}) to a Tensor"), a partial
+    first batch cannot be reduced at all ("Inputs to operation AddN ... must have the
+    same size"), and the pull consumes a batch of the validation iterator. Only the
+    shapes are needed, so they are taken from the spec and that step is skipped.
+    """
+    def local(spec):
+        values = getattr(spec, "_value_specs", None)
+        return values[0] if values else spec
+
+    model._symbolic_build(data_batch=tf.nest.map_structure(local, element_spec))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _eval_plan(config, source, global_batch, strategy):
+    """(steps, repeat) for a validation set.
+
+    On one worker the set is read once per epoch, to its end. With several workers each
+    reads its own shard, and all must run the same number of steps (a worker that runs
+    out first leaves the others waiting in a collective), so the set is read repeated, in
+    `rows // global_batch` full steps (at least one).
+    """
+    if not is_multiworker(strategy):
+        return None, False
+    if source_kind(config.resolve_path(source)) != "manifest":
+        raise ValueError(f"data.val: under the multiworker strategy the validation split "
+                         f"must be a manifest (its length sets the steps). Received: "
+                         f"{source!r}")
+    rows = len(Manifest(config.resolve_path(source)))
+    return max(rows // global_batch, 1), True
+
+
+def _worker_run_dir(strategy, run_dir):
+    """(run_dir for this process, is_chief). Under MultiWorkerMirroredStrategy every worker
+    trains, but only the chief writes the run directory; the others keep their backups and
+    files in `run_dir/worker-N` so that no two processes write one file."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type or strategy.extended.should_checkpoint:
+        return run_dir, True
+    return os.path.join(run_dir, f"{resolver.task_type}-{resolver.task_id}"), False
+
+
 def train(config, run_dir, log=print, verbose="auto"):
     """Trains the model of `config`, writing everything to `run_dir`.
 
     Started again with the same arguments after a kill, it resumes from the last finished
-    epoch (`BackupAndRestore`). Writes: `config.yaml` (resolved, with labels),
-    `vocabularies.json`, `best.keras`, `model.keras`, `history.csv`, `logs/`,
+    epoch (see `tfmm.training.callbacks.Backup`). Writes: `config.yaml` (resolved, with
+    labels), `vocabularies.json`, `best.keras`, `model.keras`, `history.csv`, `logs/`,
     `metrics.json` (test split, if any) and plots.
+
+    With `training.freeze_pretrained_epochs: N`, the pretrained encoders are frozen for the
+    first N epochs, then unfrozen and trained at `training.finetune_learning_rate`: two
+    `model.fit` calls (the optimizer is rebuilt for the new set of trainable weights), each
+    with its own backup, so a kill in either phase resumes in that phase.
 
     Returns:
         (model, metrics dict).
+
+    Example:
+
+    ```python
+    config = tfmm.load_config("config.yaml", overrides=["training.epochs=2"])
+    model, metrics = tfmm.training.train(config, "runs/try1")
+    ```
     """
+    if os.path.exists(os.path.join(run_dir, "model.keras")):
+        raise FileExistsError(f"run directory {run_dir!r} holds a finished run (model.keras); "
+                              f"give another --out, or delete it to train again")
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.data.seed)
     strategy = get_strategy(config.training.strategy)
+    run_dir, is_chief = _worker_run_dir(strategy, run_dir)
+    os.makedirs(run_dir, exist_ok=True)
     policy = _set_precision(config, strategy)
     log(f"tfmm train: strategy {describe(strategy)}; precision {policy}")
     if config.data.train is None:
@@ -67,7 +165,8 @@ def train(config, run_dir, log=print, verbose="auto"):
     train_src = config.resolve_path(config.data.train)
     train_manifest = Manifest(train_src)
     # Fail fast (or report what is skipped) before any model is built.
-    load_manifest(config, train_manifest, report_dir=run_dir, log=log)
+    train_rows = len(next(iter(load_manifest(config, train_manifest, report_dir=run_dir,
+                                             log=log).values())))
     vocabularies = fit_preprocessing(config, train_manifest)
     _save_run_state(config, vocabularies, run_dir)
 
@@ -77,34 +176,78 @@ def train(config, run_dir, log=print, verbose="auto"):
         f"x {replicas}")
 
     def dataset_fn(source, training):
+        repeat = training or val_repeat
+
         def fn(ctx):
             return make_dataset(config, source, vocabularies, training=training,
                                 input_context=ctx, batch_size=global_batch,
-                                report_dir=run_dir, repeat=training and bool(
-                                    config.training.steps_per_epoch))
+                                report_dir=run_dir, repeat=repeat)
         return strategy.distribute_datasets_from_function(fn)
 
+    val_steps, val_repeat = _eval_plan(config, config.data.val, global_batch, strategy) \
+        if config.data.val else (None, False)
     train_ds = dataset_fn(config.data.train, True)
     val_ds = dataset_fn(config.data.val, False) if config.data.val else None
-    steps = config.training.steps_per_epoch or max(len(train_manifest) // global_batch, 1)
+    # Always a known number of steps over a repeated dataset: when Keras finds the end of
+    # a distributed dataset by running out of it, it runs one more (empty) step, and
+    # Adam's momentum moves the weights on an empty batch.
+    steps = config.training.steps_per_epoch or max(train_rows // global_batch, 1)
+    phases = _phases(config, log)
     with strategy.scope():
         model = build_model(config, vocabularies)
-        compile_model(model, config, optimizer=_optimizer(config, steps),
-                      jit_compile=config.training.jit_compile)
-    callbacks = build_callbacks(config, run_dir)
-    model.fit(train_ds, validation_data=val_ds, epochs=config.training.epochs,
-              steps_per_epoch=config.training.steps_per_epoch, callbacks=callbacks,
-              verbose=verbose)
-    nan = next(c for c in callbacks if isinstance(c, TerminateOnNaNWithMessage))
-    if nan.message:
-        raise TrainingError(nan.message)
-    model.save(os.path.join(run_dir, "model.keras"))
+    for k, (first, end, lr, frozen) in enumerate(phases):
+        done = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
+        backup = os.path.join(run_dir, "backup", f"phase{k + 1}") if len(phases) > 1 \
+            else os.path.join(run_dir, "backup")
+        for layer in model.layers:
+            if layer.name.endswith("_encoder") and layer.name in pretrained_encoders(config):
+                layer.trainable = layer.name not in frozen
+        with strategy.scope():
+            compile_model(model, config, optimizer=_optimizer(config, steps, lr, end - first),
+                          jit_compile=config.training.jit_compile)
+            if strategy.num_replicas_in_sync > 1:
+                _build_from_spec(model, train_ds.element_spec)
+        if os.path.exists(done):
+            log(f"tfmm train: phase {k + 1} already finished; its weights are in {done}")
+            continue
+        if k > 0:
+            # Through a bare model over the same layers, as it was saved (no optimizer).
+            keras.Model(model.inputs, model.outputs).load_weights(
+                os.path.join(run_dir, "backup", f"phase{k}.done.weights.h5"))
+        if len(phases) > 1 or frozen:
+            log(f"tfmm train: phase {k + 1}/{len(phases)}: epochs {first + 1}-{end} at "
+                f"learning rate {lr:g}" + (f", frozen: {', '.join(frozen)}" if frozen else
+                                           ", all encoders trainable"))
+        last = k == len(phases) - 1
+        callbacks = build_callbacks(config, run_dir, backup_dir=backup, log=log,
+                                    done_path=None if last else done)
+        with keras_multiworker_fixes(strategy):
+            model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=first,
+                      steps_per_epoch=steps, validation_steps=val_steps,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
+        nan = next(c for c in callbacks if isinstance(c, TerminateOnNaNWithMessage))
+        if nan.message:
+            raise TrainingError(nan.message)
+    model_path = os.path.join(run_dir, "model.keras")
+    model.save(model_path)
     _plot_history(run_dir)
     metrics = {}
-    if config.data.test:
+    if is_multiworker(strategy):
+        # The test split is evaluated by the chief alone, on a copy of the model outside
+        # the strategy: prediction under it would need every worker in step.
+        model = keras.saving.load_model(model_path, safe_mode=True)
+    if config.data.test and is_chief:
         metrics = evaluate(model, config, config.data.test, vocabularies, run_dir=run_dir)
     with open(os.path.join(run_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
+    if len(phases) > 1:
+        for k in range(len(phases)):
+            path = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
+            if os.path.exists(path):
+                os.remove(path)
+        if os.path.isdir(os.path.join(run_dir, "backup")) and \
+                not os.listdir(os.path.join(run_dir, "backup")):
+            os.rmdir(os.path.join(run_dir, "backup"))
     keras.mixed_precision.set_global_policy("float32")
     return model, metrics
 

@@ -1,0 +1,86 @@
+"""The fine-tuning recipe (frozen pretrained encoders, then unfrozen at a lower learning
+rate) and mixed precision."""
+
+import keras
+import numpy as np
+import pytest
+
+import tfmm
+from tests.helpers import write_tiny_train_config
+
+
+def _resnet_weights_file(tmp_path):
+    ref = keras.applications.ResNet50(include_top=False, weights=None,
+                                      input_shape=(32, 32, 3), pooling="avg")
+    path = str(tmp_path / "pretrained.weights.h5")
+    ref.save_weights(path)
+    return path, [w.numpy() for w in ref.weights]
+
+
+def _config(tmp_path, train_data, weights, epochs):
+    path = write_tiny_train_config(
+        tmp_path, train_data, modalities=("text", "image"), epochs=epochs,
+        inputs={"image": {"encoder": {"type": "resnet50", "weights": weights}}},
+        training={"freeze_pretrained_epochs": 1, "learning_rate": 1e-3})
+    return tfmm.load_config(path)
+
+
+@pytest.mark.slow
+def test_pretrained_encoder_frozen_first_then_finetuned_at_lower_rate(train_data, tmp_path):
+    weights, pretrained = _resnet_weights_file(tmp_path)
+    logs = []
+    # Only the frozen phase: the ResNet weights (BatchNorm statistics included) are the
+    # file's, untouched, while the rest trained.
+    config = _config(tmp_path, train_data, weights, epochs=1)
+    model, _ = tfmm.training.train(config, str(tmp_path / "frozen"), verbose=0,
+                                   log=logs.append)
+    got = model.get_layer("image_encoder").get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(got, pretrained)) == 0.0
+    assert any("frozen: image_encoder" in line for line in logs)
+
+    # Both phases: unfrozen in epoch 2, at learning_rate / 10 by default.
+    logs.clear()
+    config = _config(tmp_path, train_data, weights, epochs=2)
+    model, _ = tfmm.training.train(config, str(tmp_path / "both"), verbose=0,
+                                   log=logs.append)
+    got = model.get_layer("image_encoder").get_weights()
+    assert max(float(np.abs(a - b).max()) for a, b in zip(got, pretrained)) > 0.0
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert any("phase 2/2: epochs 2-2 at learning rate 0.0001, all encoders trainable"
+               in line for line in logs)
+    assert model.get_layer("image_encoder").trainable
+
+
+def test_freeze_without_pretrained_encoders_says_so(train_data, tmp_path):
+    path = write_tiny_train_config(tmp_path, train_data, epochs=1,
+                                   training={"freeze_pretrained_epochs": 1})
+    logs = []
+    tfmm.training.train(tfmm.load_config(path), str(tmp_path / "run"), verbose=0,
+                        log=logs.append)
+    assert any("no encoder has pretrained weights" in line for line in logs)
+
+
+def test_freeze_epochs_beyond_epochs_is_refused(train_data, tmp_path):
+    path = write_tiny_train_config(tmp_path, train_data, epochs=2)
+    with pytest.raises(tfmm.ConfigError, match=r"training.freeze_pretrained_epochs: must be "
+                                                r"between 0 and epochs \(2\)"):
+        tfmm.load_config(path, overrides=["training.freeze_pretrained_epochs=3"])
+
+
+def test_mixed_precision_on_cpu_is_bfloat16_with_float32_heads(train_data, tmp_path):
+    path = write_tiny_train_config(tmp_path, train_data, epochs=1,
+                                   training={"mixed_precision": True})
+    logs = []
+    try:
+        model, metrics = tfmm.training.train(tfmm.load_config(path), str(tmp_path / "run"),
+                                             verbose=0, log=logs.append)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert "precision mixed_bfloat16" in logs[0]
+    assert model.get_layer("fusion_concat").compute_dtype == "bfloat16"
+    assert model.get_layer("head_label").compute_dtype == "float32"
+    # The log-mel front end stays in float32 (log power spans many orders of magnitude).
+    assert model.get_layer("audio_encoder").get_layer("log_mel").compute_dtype == "float32"
+    assert np.isfinite(metrics["label"]["accuracy"])
+    # The policy is put back after the run.
+    assert keras.mixed_precision.global_policy().name == "float32"
