@@ -114,10 +114,15 @@ def _cmd_evaluate(args):
 
 
 def _cmd_predict(args):
+    from tfmm.export.runtime import is_export, predict_export
     from tfmm.training import load_run, predict
 
-    model, config, vocabs = load_run(args.run)
-    rows = predict(model, config, os.path.abspath(args.manifest), vocabs, out_csv=args.out)
+    if is_export(args.run):
+        rows = predict_export(args.run, os.path.abspath(args.manifest), out_csv=args.out)
+    else:
+        model, config, vocabs = load_run(args.run)
+        rows = predict(model, config, os.path.abspath(args.manifest), vocabs,
+                       out_csv=args.out)
     if args.out:
         print(f"tfmm predict: {len(rows)} rows -> {args.out}")
     else:
@@ -126,10 +131,24 @@ def _cmd_predict(args):
     return 0
 
 
+def _cmd_export(args):
+    from tfmm.export import FORMATS, export
+
+    formats = FORMATS if args.format == "all" else (args.format,)
+    out = args.out
+    if out is None:
+        from tfmm.training import load_run
+
+        out = os.path.join("savedmodels", load_run(args.run)[1].name)
+    export(args.run, out, formats=formats)
+    return 0
+
+
 def _cmd_demo(args):
     from tfmm.demo import run_demo
 
-    run_demo(args.out, n=args.n, seed=args.seed, epochs=args.epochs)
+    run_demo(args.out, n=args.n, seed=args.seed, epochs=args.epochs,
+             export_dir=None if args.no_export else args.export_dir)
     return 0
 
 
@@ -156,18 +175,29 @@ def build_parser():
                                ("predict", "labels and probabilities per manifest row",
                                 _cmd_predict)):
         p = sub.add_parser(verb, help=helptext)
-        p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
+        p.add_argument("run", help="run directory, or a model.keras beside its config.yaml" +
+                       ("; or an export (SavedModel version directory, .onnx file)"
+                        if verb == "predict" else ""))
         p.add_argument("--manifest", required=True)
         if verb == "evaluate":
             p.add_argument("--json", action="store_true")
         else:
             p.add_argument("--out", help="CSV to write")
         p.set_defaults(func=fn)
+    p = sub.add_parser("export", help="SavedModel (TF Serving) and/or ONNX, checked in "
+                                      "their runtimes")
+    p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
+    p.add_argument("--format", choices=["savedmodel", "onnx", "all"], default="all")
+    p.add_argument("--out", help="base directory; versions go in OUT/1, OUT/2, ... "
+                                 "(default savedmodels/NAME)")
+    p.set_defaults(func=_cmd_export)
     p = sub.add_parser("demo", help="demo data, fused vs single-modality models, compared")
     p.add_argument("--out", default="demo_run")
     p.add_argument("--n", type=int, default=600)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--export-dir", default=os.path.join("savedmodels", "demo"))
+    p.add_argument("--no-export", action="store_true")
     p.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="datasets: demo, check, tfrecord")

@@ -172,6 +172,9 @@ class LSTMAudioConfig:
     units: list[int] = field(default_factory=lambda: [128])
     bidirectional: bool = False
     dropout: float = 0.0
+    # cuDNN LSTM kernels: null = when on a GPU (Keras's "auto"), true, false. Exports
+    # always rebuild with false (cuDNN kernels convert to neither ONNX nor a CPU server).
+    use_cudnn: Optional[bool] = None
 
     def validate(self, path):
         _positive(self, path, "frame_length", "frame_step", "fft_length", "num_mel_bins")

@@ -160,9 +160,9 @@ def test_serving_graph_errors_name_the_input():
     from tfmm.data.audio import decode_audio
     from tfmm.data.image import decode_image
 
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input 'clip': not a WAV file"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `clip`: not a WAV file"):
         decode_audio(tf.constant(b"\x89PNG garbage bytes here"), 16000, 100, name="clip")
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input 'photo': empty image"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `photo`: empty image"):
         decode_image(tf.constant(b""), (8, 8), name="photo")
 
 

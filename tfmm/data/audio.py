@@ -38,7 +38,7 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
         is_wav = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 4), "RIFF"),
                                 tf.equal(tf.strings.substr(data, 8, 4), "WAVE"))
         with tf.control_dependencies([tf.debugging.Assert(is_wav, [
-                f"input '{name}': not a WAV file (no RIFF/WAVE header)"])]):
+                f"input `{name}`: not a WAV file (no RIFF/WAVE header)"])]):
             decoded = tf.audio.decode_wav(data, name=f"decode_{name}")
         samples, rate = decoded.audio, decoded.sample_rate
         wave = tf.reduce_mean(samples, axis=-1)
@@ -49,13 +49,13 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
         wave = samples if samples.shape.rank == 1 else tf.reduce_mean(samples, axis=-1)
         rate = tf.constant(sample_rate, tf.int32)
     tf.debugging.assert_greater(tf.size(wave), 0,
-                                message=f"input '{name}': 0-length audio clip")
+                                message=f"input `{name}`: 0-length audio clip")
     if resample:
         wave = _resample_linear(wave, rate, sample_rate)
     else:
         tf.debugging.assert_equal(
             rate, sample_rate,
-            message=f"input '{name}': WAV sample rate differs from the configured "
+            message=f"input `{name}`: WAV sample rate differs from the configured "
                     f"{sample_rate} Hz (set resample: true to resample)")
     wave = wave[:num_samples]
     length = tf.shape(wave)[0]

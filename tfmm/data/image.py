@@ -41,7 +41,12 @@ def decode_image(data, size, resize="plain", name="image"):
     """
     if data.dtype == tf.string:
         tf.debugging.assert_greater(tf.strings.length(data), 0,
-                                    message=f"input '{name}': empty image bytes")
+                                    message=f"input `{name}`: empty image bytes")
+        known = tf.reduce_any([tf.equal(tf.strings.substr(data, 0, len(m)), m)
+                               for m in _MAGIC])
+        tf.debugging.assert_equal(known, True, message=f"input `{name}`: not a JPEG, PNG, "
+                                  f"BMP or GIF image (unrecognised first bytes)",
+                                  name=f"check_{name}")
         image = tf.io.decode_image(data, channels=3, expand_animations=False,
                                    name=f"decode_{name}")
     else:

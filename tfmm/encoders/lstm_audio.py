@@ -100,4 +100,5 @@ def build_lstm_audio(input_config, vocabulary=None):
         num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
         upper_edge_hertz=cfg.upper_edge_hertz, units=cfg.units,
         bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+        use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
         name=f"{input_config.name}_encoder")

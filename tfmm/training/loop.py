@@ -313,6 +313,12 @@ def evaluate(model, config, source, vocabularies, run_dir=None):
 def predict(model, config, source, vocabularies, out_csv=None):
     """Label strings (or values) and probabilities per row of `source`."""
     preds, _ = _predict(model, config, source, vocabularies, with_labels=False)
+    return prediction_rows(config, preds, out_csv)
+
+
+def prediction_rows(config, preds, out_csv=None):
+    """Rows of `tfmm predict` from {output name: probabilities or values}: the label
+    string(s) and each label's probability per row; written to `out_csv` if given."""
     rows = []
     n = len(next(iter(preds.values())))
     for k in range(n):

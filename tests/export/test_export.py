@@ -1,0 +1,180 @@
+"""Exports checked in the real runtimes: tf.saved_model.load, saved_model_cli, onnxruntime."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmm
+from tfmm.cli import main
+from tfmm.export import OnnxInputs, export_model, onnx_predict, onnx_session
+from tfmm.export.runtime import read_raw
+from tests.helpers import write_tiny_train_config
+
+
+@pytest.fixture(scope="module")
+def run(train_data, tmp_path_factory):
+    """A trained tri-modal run (textcnn + resnet50 + lstm) and its first export."""
+    root = tmp_path_factory.mktemp("export")
+    config = write_tiny_train_config(root, train_data, modalities=("text", "image", "audio"),
+                                     epochs=1)
+    run_dir = root / "run"
+    assert main(["train", config, "--out", str(run_dir)]) == 0
+    base = root / "savedmodels" / "tri"
+    assert main(["export", str(run_dir), "--out", str(base)]) == 0
+    return run_dir, base
+
+
+def _keras_probs(run_dir, manifest, batch=None):
+    model, config, vocabs = tfmm.training.load_run(str(run_dir))
+    if batch:
+        config.data.batch_size = batch
+    ds = tfmm.data.make_dataset(config, manifest, vocabs, with_labels=False)
+    return model.predict(ds, verbose=0)["label"], config
+
+
+def test_savedmodel_raw_signature_matches_keras_on_real_files(run, train_data):
+    run_dir, base = run
+    assert sorted(os.listdir(base)) == ["1"]  # staging folders never stay behind
+    version = base / "1"
+    manifest = str(train_data / "test.csv")
+    expected, config = _keras_probs(run_dir, manifest)
+    raw = read_raw(config, manifest)
+    # Real JPEG/PNG and WAV bytes, text strings: everything else happens in the graph.
+    assert raw["image"][0][:3] in (b"\xff\xd8\xff", b"\x89PN")
+    assert raw["audio"][0][:4] == b"RIFF"
+    loaded = tf.saved_model.load(str(version))
+    out = loaded.signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in raw.items()})
+    np.testing.assert_allclose(out["label_probabilities"].numpy(), expected, atol=1e-5)
+    labels = [x.decode() for x in out["label_label"].numpy()]
+    assert labels == [config.outputs[0].labels[k] for k in expected.argmax(-1)]
+
+
+def test_predict_tensors_signature_takes_the_model_tensors(run, train_data):
+    run_dir, base = run
+    model, config, vocabs = tfmm.training.load_run(str(run_dir))
+    x = next(iter(tfmm.data.make_dataset(config, str(train_data / "test.csv"), vocabs,
+                                         with_labels=False)))
+    loaded = tf.saved_model.load(str(base / "1"))
+    out = loaded.signatures["predict_tensors"](**x)
+    np.testing.assert_allclose(out["label_probabilities"].numpy(),
+                               model(x)["label"].numpy(), atol=1e-5)
+
+
+def test_saved_model_cli_lists_both_signatures(run):
+    _, base = run
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    proc = subprocess.run([cli, "show", "--dir", str(base / "1"), "--all"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    raw = text[text.index("signature_def['serving_default']"):]
+    tensors = text[text.index("signature_def['predict_tensors']"):
+                   text.index("signature_def['serving_default']")]
+    for name in ("text", "image", "audio"):
+        assert f"inputs['{name}'] tensor_info:\n        dtype: DT_STRING" in raw
+    assert "inputs['image'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 32, 32, 3)" \
+        in tensors
+    assert "inputs['audio_length'] tensor_info:\n        dtype: DT_INT32" in tensors
+    assert "inputs['text'] tensor_info:\n        dtype: DT_INT32" in tensors
+    for sig in (raw, tensors):
+        assert "outputs['label_probabilities'] tensor_info:\n        dtype: DT_FLOAT" in sig
+        assert "outputs['label_label'] tensor_info:\n        dtype: DT_STRING" in sig
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_onnx_matches_keras_on_real_examples(run, train_data, batch):
+    run_dir, base = run
+    manifest = str(train_data / "test.csv")
+    expected, config = _keras_probs(run_dir, manifest)
+    _, _, vocabs = tfmm.training.load_run(str(run_dir))
+    raw = read_raw(config, manifest)
+    session = onnx_session(str(base / "1" / "model.onnx"))
+    make = OnnxInputs(config, vocabs)
+    got = np.concatenate([
+        onnx_predict(session, config, make({k: v[s:s + batch] for k, v in raw.items()}))
+        ["label"] for s in range(0, len(expected), batch)])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("field,message", [
+    ("image", "input `image`: not a JPEG, PNG, BMP or GIF"),
+    ("audio", "input `audio`: not a WAV file")])
+def test_garbage_bytes_give_invalid_argument_naming_the_input(run, train_data, field,
+                                                              message):
+    _, base = run
+    model_config = tfmm.training.load_run(str(run[0]))[1]
+    raw = read_raw(model_config, str(train_data / "test.csv"))
+    raw = {k: v[:2] for k, v in raw.items()}
+    raw[field] = [raw[field][0], b"\x00garbage, not a file at all"]
+    loaded = tf.saved_model.load(str(base / "1"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in raw.items()})
+
+
+def test_predict_gives_the_same_labels_from_run_savedmodel_and_onnx(run, train_data, tmp_path):
+    run_dir, base = run
+    manifest = str(train_data / "test.csv")
+    results = {}
+    for kind, path in (("run", run_dir), ("savedmodel", base / "1"),
+                       ("onnx", base / "1" / "model.onnx")):
+        out = tmp_path / f"{kind}.csv"
+        assert main(["predict", str(path), "--manifest", manifest, "--out", str(out)]) == 0
+        with open(out) as f:
+            results[kind] = list(csv.DictReader(f))
+    assert [r["label"] for r in results["run"]] == [r["label"] for r in results["savedmodel"]] \
+        == [r["label"] for r in results["onnx"]]
+    p_run = np.array([[float(v) for k, v in r.items() if k.startswith("label_p_")]
+                      for r in results["run"]])
+    p_onnx = np.array([[float(v) for k, v in r.items() if k.startswith("label_p_")]
+                       for r in results["onnx"]])
+    np.testing.assert_allclose(p_onnx, p_run, atol=1e-4)
+
+
+def test_a_new_export_takes_the_next_version_and_keeps_the_old(run, tmp_path):
+    run_dir, base = run
+    copy = tmp_path / "base"
+    shutil.copytree(base, copy)
+    before = (copy / "1" / "saved_model.pb").read_bytes()
+    assert main(["export", str(run_dir), "--out", str(copy), "--format", "onnx"]) == 0
+    assert sorted(os.listdir(copy)) == ["1", "2"]
+    assert (copy / "1" / "saved_model.pb").read_bytes() == before
+    assert (copy / "2" / "model.onnx").exists() and not (copy / "2" / "saved_model.pb").exists()
+    assert (copy / "2" / "tfmm" / "labels.json").exists()
+
+
+def test_lstm_that_asked_for_cudnn_still_exports(tmp_path):
+    # A model built for cuDNN kernels (as on a GPU) is rebuilt with use_cudnn=False.
+    from tests.helpers import TINY_LSTM, random_inputs
+
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "audio", "type": "audio", "clip_seconds": 0.25,
+                    "encoder": dict(TINY_LSTM, use_cudnn=True)}],
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+    model = tfmm.build_model(config)
+    lstm = model.get_layer("audio_encoder").get_layer("lstm_0")
+    assert lstm.use_cudnn is True
+    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
+    reference = tfmm.export.portable_copy(model, config, {})
+    x = random_inputs(model, batch=3)
+    got = onnx_predict(onnx_session(paths["onnx"]), config, x)["label"]
+    np.testing.assert_allclose(got, reference(x)["label"].numpy(), atol=1e-5)
+    assert reference.get_layer("audio_encoder").get_layer("lstm_0").use_cudnn is False
+
+
+def test_unknown_format_is_refused_by_name(tmp_path):
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text",
+                    "encoder": {"type": "textcnn", "vocab_size": 20, "sequence_length": 4,
+                                "kernel_sizes": [2]}}],
+        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    model = tfmm.build_model(config, {"text": ["", "[UNK]", "a"]})
+    with pytest.raises(ValueError, match=r"export formats must be among \['savedmodel', "
+                                         r"'onnx'\]. Received: \['tflite'\]"):
+        export_model(model, config, {}, str(tmp_path), formats=("tflite",))

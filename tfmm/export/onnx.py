@@ -1,0 +1,118 @@
+"""ONNX export of the core tensor model (tf2onnx through `model.export`), checked in
+onnxruntime, and the helper that makes its inputs from raw inputs."""
+
+import copy
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfmm.data.preprocessor import Preprocessor
+from tfmm.export.signatures import raw_features
+
+# tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
+# years all run.
+OPSET = 17
+
+
+def portable_copy(model, config, vocabularies):
+    """The same model rebuilt for export: LSTMs with `use_cudnn=False` (cuDNN kernels do
+    not convert), weights copied. Other layers are unchanged."""
+    from tfmm.models import build_model
+
+    lstm = [i for i in config.inputs if getattr(i.encoder, "type", None) == "lstm"]
+    if not lstm:
+        return model
+    config = copy.deepcopy(config)
+    for i in config.inputs:
+        if getattr(i.encoder, "type", None) == "lstm":
+            i.encoder.use_cudnn = False
+    rebuilt = build_model(config, vocabularies)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def write_onnx(model, config, path, opset=OPSET):
+    """Converts `model` to ONNX at `path` with tf2onnx. The ONNX inputs keep the model's
+    input names; its outputs are named after the config's outputs. Returns `path`.
+
+    (Keras's own `model.export(format="onnx")` passes a dict-input model its inputs as a
+    list, so the function is given to tf2onnx directly, taking positional tensors.)
+    """
+    import onnx
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    names = [t.name for t in model.inputs]
+    specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]
+
+    def forward(*tensors):
+        out = model(dict(zip(names, tensors)), training=False)
+        return [tf.cast(out[o.name], tf.float32) for o in config.outputs]
+
+    fn = tf.function(forward, input_signature=specs, autograph=False)
+    patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
+    rename = {out.name: o.name for out, o in zip(proto.graph.output, config.outputs)}
+    for node in proto.graph.node:
+        node.output[:] = [rename.get(n, n) for n in node.output]
+    for out in proto.graph.output:
+        out.name = rename[out.name]
+    onnx.save(proto, path)
+    return path
+
+
+def onnx_session(path):
+    """An `onnxruntime.InferenceSession` on the CPU."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(session, config, inputs):
+    """Runs an ONNX session on the core model's tensors (dict name -> array); returns
+    {output name: probabilities/values} in the config's output order."""
+    names = [i.name for i in session.get_inputs()]
+    feed = {n: np.asarray(inputs[n]) for n in names}
+    outputs = session.run(None, feed)
+    by_name = dict(zip([o.name for o in session.get_outputs()], outputs))
+    if set(by_name) >= {o.name for o in config.outputs}:
+        return {o.name: by_name[o.name] for o in config.outputs}
+    # tf2onnx names dict outputs by position when it cannot keep the keys.
+    return {o.name: out for o, out in zip(config.outputs, outputs)}
+
+
+class OnnxInputs:
+    """Raw inputs -> the ONNX model's inputs, with the vocabularies and decoding of the
+    training run (the same TensorFlow preprocessing as training and the SavedModel).
+
+    Example:
+
+    ```python
+    make = OnnxInputs(config, vocabularies)
+    feed = make({"text": ["a red square"], "image": [open("a.jpg", "rb").read()],
+                 "audio": [open("a.wav", "rb").read()]})
+    probabilities = onnx_predict(onnx_session("model.onnx"), config, feed)
+    ```
+    """
+
+    def __init__(self, config, vocabularies):
+        self.config = config
+        self.preprocessor = Preprocessor(config, vocabularies)
+
+    def __call__(self, raw):
+        raw = {k: tf.constant(v, tf.string) for k, v in raw.items()}
+        x = raw_features(self.config, self.preprocessor, raw)
+        return {k: v.numpy() for k, v in x.items()}
+
+
+def check_onnx_loads(path):
+    """Loads the file in onnxruntime: an unconvertible op can still produce a `.onnx`
+    that only fails here. Raises RuntimeError naming the file."""
+    try:
+        onnx_session(path)
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise RuntimeError(f"ONNX export {os.path.basename(path)!r} does not load in "
+                           f"onnxruntime: {e}") from e

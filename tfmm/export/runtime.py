@@ -1,0 +1,87 @@
+"""Predictions from an export (SavedModel directory or `.onnx` file) on a manifest, with
+the export's own runtime: what `tfmm predict` does when given an export."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from tfmm.config import config_from_dict
+
+BATCH = 32
+
+
+def is_export(path):
+    return path.endswith(".onnx") or os.path.exists(os.path.join(path, "saved_model.pb"))
+
+
+def _sidecar(path):
+    side = os.path.join(os.path.dirname(os.path.abspath(path)) if path.endswith(".onnx")
+                        else path, "tfmm")
+    if not os.path.isdir(side):
+        raise FileNotFoundError(f"no tfmm/ folder (config, vocabularies) beside {path!r}; "
+                                f"was it written by tfmm export?")
+    with open(os.path.join(side, "config.yaml")) as f:
+        config = config_from_dict(yaml.safe_load(f), source=os.path.join(side, "config.yaml"))
+    with open(os.path.join(side, "vocabularies.json")) as f:
+        vocabularies = json.load(f)
+    return config, vocabularies
+
+
+def load_export(path):
+    """(config, vocabularies, predict_raw) for an export. `predict_raw(raw)` takes
+    {input name: list of str/bytes} (text, encoded image bytes, WAV bytes) and returns
+    {output name: probabilities or values}."""
+    from tfmm.export import expected_probs
+    from tfmm.export.onnx import OnnxInputs, onnx_predict, onnx_session
+
+    config, vocabularies = _sidecar(path)
+    if path.endswith(".onnx"):
+        session = onnx_session(path)
+        make = OnnxInputs(config, vocabularies)
+
+        def predict_raw(raw):
+            return onnx_predict(session, config, make(raw))
+    else:
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+
+        def predict_raw(raw):
+            named = serve(**{k: tf.constant(v, tf.string) for k, v in raw.items()})
+            return {o.name: expected_probs({k: v.numpy() for k, v in named.items()}, o)
+                    for o in config.outputs}
+    return config, vocabularies, predict_raw
+
+
+def read_raw(config, manifest_path):
+    """{input name: list of raw values} of a manifest: text as is, media files' bytes."""
+    from tfmm.data.pipeline import load_manifest
+
+    columns = load_manifest(config, manifest_path, with_labels=False)
+    raw = {}
+    for i in config.inputs:
+        values = columns[i.column]
+        if i.type == "text":
+            raw[i.name] = [v.encode() if isinstance(v, str) else v for v in values]
+        else:
+            raw[i.name] = [_read(p) for p in values]
+    return raw
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def predict_export(path, manifest_path, out_csv=None):
+    """`tfmm predict` rows for an export on a manifest (batches of 32)."""
+    from tfmm.training.loop import prediction_rows
+
+    config, _, predict_raw = load_export(path)
+    raw = read_raw(config, manifest_path)
+    n = len(next(iter(raw.values())))
+    parts = [predict_raw({k: v[s:s + BATCH] for k, v in raw.items()})
+             for s in range(0, n, BATCH)]
+    preds = {o.name: np.concatenate([p[o.name] for p in parts]) for o in config.outputs}
+    return prediction_rows(config, preds, out_csv)

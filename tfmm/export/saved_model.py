@@ -1,0 +1,84 @@
+"""SavedModel export in TF Serving's layout, with a raw-input and a tensor signature."""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+import yaml
+
+from tfmm.export.signatures import make_serving_functions, raw_specs, tensor_specs
+
+SIGNATURES = ("serving_default", "predict_tensors")
+
+
+def next_version_dir(base_dir):
+    """`base_dir/N` with N one more than the highest numeric version there (1 if none).
+    Existing versions are never overwritten."""
+    os.makedirs(base_dir, exist_ok=True)
+    versions = [int(d) for d in os.listdir(base_dir) if re.fullmatch(r"\d+", d)]
+    return os.path.join(base_dir, str(max(versions, default=0) + 1))
+
+
+def write_saved_model(model, config, vocabularies, path):
+    """Writes a SavedModel with two signatures to `path` (which must not exist).
+
+    - `serving_default`: raw inputs, one string per example for each config input (text,
+      encoded image bytes, WAV bytes), decoded and preprocessed in the graph; returns the
+      named outputs of `tfmm.export.signatures.named_outputs` (probabilities and label
+      strings, or values for regression).
+    - `predict_tensors`: the core model's input tensors (as `tfmm.data` makes them); the
+      same outputs.
+
+    Lookup tables (TextVectorization, WordPiece) are tracked, so the SavedModel is whole.
+    """
+    serve_raw, serve_tensors, preprocessor = make_serving_functions(model, config,
+                                                                    vocabularies)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for text in preprocessor.text.values():
+        if text.layer is not None:
+            text.layer(tf.constant(["build"]))  # ExportArchive tracks built layers only
+            archive.track(text.layer)
+    archive.add_endpoint("serving_default", serve_raw, input_signature=[raw_specs(config)])
+    archive.add_endpoint("predict_tensors", serve_tensors,
+                         input_signature=[tensor_specs(model)])
+    archive.write_out(path, verbose=False)
+
+
+def write_sidecar(config, vocabularies, directory):
+    """`tfmm/` beside an export: the resolved config, vocabularies and label map, so the
+    ONNX model's inputs can be made from raw inputs (and `tfmm predict` can read them)."""
+    side = os.path.join(directory, "tfmm")
+    os.makedirs(side, exist_ok=True)
+    with open(os.path.join(side, "config.yaml"), "w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    with open(os.path.join(side, "vocabularies.json"), "w") as f:
+        json.dump(vocabularies, f)
+    with open(os.path.join(side, "labels.json"), "w") as f:
+        json.dump({o.name: o.labels for o in config.outputs if o.labels}, f, indent=2)
+
+
+def publish(staging, version_dir):
+    """Moves a fully written export into place in one rename: TF Serving, which polls the
+    base directory, never sees a half-written version."""
+    os.rename(staging, version_dir)
+
+
+def staging_dir(base_dir):
+    os.makedirs(base_dir, exist_ok=True)
+    return tempfile.mkdtemp(prefix=".staging-", dir=base_dir)
+
+
+def load_saved_model(path):
+    """`tf.saved_model.load` of an export's version directory."""
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise FileNotFoundError(f"no saved_model.pb in {path!r}")
+    return tf.saved_model.load(path)
+
+
+def remove_staging(staging):
+    shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,90 @@
+"""The two serving functions of an export: raw inputs, and the model's tensors.
+
+Shared by the SavedModel export (as signatures) and by tests; everything in them is
+TensorFlow ops (no `py_function`), so TF Serving can run them.
+"""
+
+import tensorflow as tf
+
+from tfmm.data.audio import decode_audio
+from tfmm.data.image import decode_image
+from tfmm.data.preprocessor import Preprocessor
+
+
+def tensor_specs(model):
+    """{input name: TensorSpec} of the core model's inputs (batch dimension free)."""
+    return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
+            for t in model.inputs}
+
+
+def raw_specs(config):
+    """{input name: TensorSpec} of the raw-input signature: one string per example (the
+    text itself, encoded JPEG/PNG/BMP/GIF bytes, or WAV bytes)."""
+    return {i.name: tf.TensorSpec([None], tf.string, name=i.name) for i in config.inputs}
+
+
+def raw_features(config, preprocessor, raw):
+    """Batched raw strings -> the model's input tensors, with tfmm's own preprocessing."""
+    x = {}
+    for i in config.inputs:
+        values = raw[i.name]
+        if i.type == "text":
+            x.update(preprocessor.text[i.name](values))
+        elif i.type == "image":
+            x[i.name] = tf.map_fn(
+                lambda b, i=i: decode_image(b, i.image_hw, i.resize, name=i.name), values,
+                fn_output_signature=tf.TensorSpec([*i.image_hw, 3], tf.float32))
+        else:
+            wave, length = tf.map_fn(
+                lambda b, i=i: decode_audio(b, i.sample_rate, i.num_samples,
+                                            resample=i.resample, name=i.name),
+                values, fn_output_signature=(tf.TensorSpec([i.num_samples], tf.float32),
+                                             tf.TensorSpec([], tf.int32)))
+            x[i.name], x[f"{i.name}_length"] = wave, length
+    return x
+
+
+def named_outputs(config, predictions):
+    """The model's outputs -> the documented serving outputs:
+
+    - multiclass: `{name}_probabilities` float32 [batch, classes], `{name}_label` string;
+    - binary: `{name}_probability` float32 [batch] (of the second label), `{name}_label`;
+    - multilabel: `{name}_probabilities`, `{name}_labels` (the labels above 0.5, joined by
+      the output's `label_separator`);
+    - regression: `{name}_values` float32 [batch, targets].
+    """
+    out = {}
+    for o in config.outputs:
+        p = tf.cast(predictions[o.name], tf.float32)
+        if o.type == "regression":
+            out[f"{o.name}_values"] = p
+            continue
+        labels = tf.constant(o.labels)
+        if o.type == "multiclass":
+            out[f"{o.name}_probabilities"] = p
+            out[f"{o.name}_label"] = tf.gather(labels, tf.argmax(p, axis=-1))
+        elif o.type == "binary":
+            out[f"{o.name}_probability"] = p[:, 0]
+            out[f"{o.name}_label"] = tf.gather(labels, tf.cast(p[:, 0] > 0.5, tf.int32))
+        else:
+            out[f"{o.name}_probabilities"] = p
+            chosen = tf.ragged.boolean_mask(tf.broadcast_to(labels, tf.shape(p)), p > 0.5)
+            out[f"{o.name}_labels"] = tf.strings.reduce_join(chosen, axis=-1,
+                                                             separator=o.label_separator)
+    return out
+
+
+def make_serving_functions(model, config, vocabularies):
+    """(serve_raw, serve_tensors): plain Python functions of one dict argument, to be
+    wrapped by `tf.function` with `raw_specs(config)` / `tensor_specs(model)`. Also
+    returns the preprocessing objects whose lookup tables must be tracked."""
+    preprocessor = Preprocessor(config, vocabularies)
+
+    def serve_raw(inputs):
+        x = raw_features(config, preprocessor, inputs)
+        return named_outputs(config, model(x, training=False))
+
+    def serve_tensors(inputs):
+        return named_outputs(config, model(inputs, training=False))
+
+    return serve_raw, serve_tensors, preprocessor
