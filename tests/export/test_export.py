@@ -1,6 +1,7 @@
 """Exports checked in the real runtimes: tf.saved_model.load, saved_model_cli, onnxruntime."""
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -178,3 +179,89 @@ def test_unknown_format_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"export formats must be among \['savedmodel', "
                                          r"'onnx'\]. Received: \['tflite'\]"):
         export_model(model, config, {}, str(tmp_path), formats=("tflite",))
+
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "red", "blue", "square",
+         "circle", "a", "loud", "quiet"]
+
+
+@pytest.mark.slow
+def test_bert_model_exports_to_both_runtimes(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n")
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text",
+                    "encoder": {"type": "bert", "vocabulary": str(vocab), "num_layers": 1,
+                                "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16,
+                                "max_sequence_length": 16, "sequence_length": 8}}],
+        "outputs": [{"name": "label", "labels": ["neg", "pos", "mid"]}]})
+    vocabs = {"text": VOCAB}
+    model = tfmm.build_model(config, vocabs)
+    paths = export_model(model, config, vocabs, str(tmp_path / "sm"), log=lambda *a: None)
+    texts = ["the red square", "a loud blue circle", "quiet", "zebra the red", "the"]
+    make = OnnxInputs(config, vocabs)
+    session = onnx_session(paths["onnx"])
+    serve = tf.saved_model.load(paths["savedmodel"]).signatures["serving_default"]
+    for batch in (1, 5):
+        x = make({"text": texts[:batch]})
+        assert sorted(x) == ["text_padding_mask", "text_segment_ids", "text_token_ids"]
+        expected = model(x)["label"].numpy()
+        got = onnx_predict(session, config, x)["label"]
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+        raw = serve(text=tf.constant(texts[:batch]))["label_probabilities"].numpy()
+        np.testing.assert_allclose(raw, expected, atol=1e-5)
+
+
+def test_textcnn_resnet_lstm_export_needs_only_core_tensorflow_ops(run):
+    # A fresh process that never imports tensorflow_text: its op registry is what a stock
+    # TF Serving build has. No py_function either.
+    _, base = run
+    proc = subprocess.run([sys.executable, "-m", "tfmm.export.ops", str(base / "1")],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["not_in_core_tensorflow"] == [] and report["python_ops"] == []
+    assert report["ops"] > 20
+
+
+def _examples():
+    return os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+
+
+def test_serving_doc_request_body_runs_on_the_raw_signature(run, train_data):
+    # The REST body in examples/serve_tf_serving.md, filled with real files and decoded as
+    # TF Serving decodes it ({"b64": ...} -> bytes), runs on serving_default.
+    import base64
+    import re
+
+    _, base = run
+    doc = open(os.path.join(_examples(), "serve_tf_serving.md")).read()
+    body = re.search(r"cat > request.json <<JSON\n(.*?)\nJSON", doc, re.S).group(1)
+    with open(train_data / "test.csv") as f:
+        row = next(csv.DictReader(f))
+    for var, column in (("$IMG", "image_path"), ("$WAV", "audio_path")):
+        data = (train_data / row[column]).read_bytes()
+        body = body.replace(var, base64.b64encode(data).decode())
+    request = json.loads(body)
+    assert request["signature_name"] == "serving_default"
+    inputs = {k: [base64.b64decode(v["b64"]) if isinstance(v, dict) else v.encode()
+                  for v in values] for k, values in request["inputs"].items()}
+    loaded = tf.saved_model.load(str(base / "1"))
+    out = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
+    assert out["label_probabilities"].shape[0] == 1
+    assert out["label_label"].numpy()[0].decode() in tfmm.training.load_run(
+        str(run[0]))[1].outputs[0].labels
+
+
+def test_onnx_inference_example(run, train_data, capsys):
+    import importlib.util
+
+    _, base = run
+    spec = importlib.util.spec_from_file_location(
+        "onnx_inference", os.path.join(_examples(), "onnx_inference.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(base / "1"), str(train_data / "test.csv")]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("row ")]
+    assert len(lines) == len(tfmm.data.Manifest(str(train_data / "test.csv")))

@@ -3,6 +3,7 @@ onnxruntime, and the helper that makes its inputs from raw inputs."""
 
 import copy
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -51,8 +52,10 @@ def write_onnx(model, config, path, opset=OPSET):
         return [tf.cast(out[o.name], tf.float32) for o in config.outputs]
 
     fn = tf.function(forward, input_signature=specs, autograph=False)
-    patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
-    proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # np.object probe in the patch
+        patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
     rename = {out.name: o.name for out, o in zip(proto.graph.output, config.outputs)}
     for node in proto.graph.node:
         node.output[:] = [rename.get(n, n) for n in node.output]

@@ -1,0 +1,41 @@
+"""Shared pieces of the benchmarks: demo data, configs, timing."""
+
+import os
+import time
+
+import numpy as np
+
+import tfmm
+from tfmm.data.demo import demo_config
+
+
+def demo_data(root, n):
+    """The demo dataset with n examples under root (made once)."""
+    path = os.path.join(root, f"demo_{n}")
+    if not os.path.exists(os.path.join(path, "train.csv")):
+        tfmm.data.make_demo_dataset(path, n=n, seed=0)
+    return path
+
+
+def config_for(data_dir, modalities=("text", "image", "audio"), image_size=32,
+               batch_size=32):
+    cfg = demo_config(data_dir, modalities=modalities, image_size=image_size,
+                      batch_size=batch_size)
+    config = tfmm.config_from_dict(cfg)
+    vocabularies = tfmm.data.fit_preprocessing(
+        config, tfmm.data.Manifest(config.resolve_path(config.data.train)))
+    return config, vocabularies
+
+
+def timed(fn, repeats=3):
+    """Best wall time of `repeats` calls (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def percentile_ms(samples, q):
+    return float(np.percentile(np.asarray(samples) * 1000, q))

@@ -1,0 +1,67 @@
+"""5. Scale: examples per second and peak RSS streaming TFRecord shards of N and 10N
+examples through tfmm's pipeline (each in a fresh process, so peak RSS is its own).
+Time should be linear in N and memory flat."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import tfmm
+from benchmarks.common import config_for, demo_data
+
+NAME = "scale"
+
+STREAM = r"""
+import json, resource, sys, time
+import tfmm
+from benchmarks.common import config_for
+config, vocabs = config_for(sys.argv[1], image_size=64)
+ds = tfmm.data.make_dataset(config, sys.argv[2], vocabs, training=False, batch_size=32)
+t = time.perf_counter()
+n = 0
+for x, y in ds:
+    n += int(y["label"].shape[0])
+elapsed = time.perf_counter() - t
+print("RESULT", json.dumps({"examples": n, "seconds": elapsed,
+      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _stream(data, pattern):
+    proc = subprocess.run([sys.executable, "-c", STREAM, data, pattern], capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(line[0][7:])
+
+
+def run(root, quick=True, log=print):
+    n = 600 if quick else 2400
+    data = demo_data(root, n)
+    config, _ = config_for(data, image_size=64)
+    shards = os.path.join(root, f"shards_{n}")
+    if not os.path.exists(shards):
+        tfmm.data.write_tfrecords(config, os.path.join(data, "train.csv"), shards, shards=4)
+    # 10N: the same shards ten times over (same bytes per example, ten times as many).
+    big = os.path.join(root, f"shards_{n}_x10")
+    if not os.path.exists(big):
+        os.makedirs(big)
+        for k in range(10):
+            for f in sorted(os.listdir(shards)):
+                shutil.copy(os.path.join(shards, f), os.path.join(big, f"{k}-{f}"))
+    small_r = _stream(data, os.path.join(shards, "*.tfrecord"))
+    big_r = _stream(data, os.path.join(big, "*.tfrecord"))
+    time_ratio = big_r["seconds"] / (10 * small_r["seconds"])
+    mem_ratio = big_r["peak_rss_mb"] / small_r["peak_rss_mb"]
+    for label, r in (("N", small_r), ("10N", big_r)):
+        log(f"{label:>3}: {r['examples']:6d} examples in {r['seconds']:6.2f} s "
+            f"({r['examples'] / r['seconds']:7.1f}/s), peak RSS {r['peak_rss_mb']:.0f} MB")
+    log(f"time(10N) / (10 x time(N)) = {time_ratio:.3f}; peak RSS(10N) / RSS(N) = "
+        f"{mem_ratio:.3f}")
+    log(f"{NAME}: ratio={time_ratio:.3f}")
+    return {"N": small_r, "10N": big_r, "time_ratio": time_ratio, "memory_ratio": mem_ratio,
+            "ratio": time_ratio, "goal": "time and memory within 10% of linear"}

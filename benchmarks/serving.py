@@ -1,0 +1,59 @@
+"""4. Serving: batch-1 p50/p99 latency and batch-32 throughput of Keras `predict`, the
+SavedModel's `predict_tensors` signature and onnxruntime, on the same exported model."""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfmm
+from benchmarks.common import config_for, demo_data, percentile_ms
+from tfmm.export import export_model, onnx_predict, onnx_session
+
+NAME = "serving"
+
+
+def latencies(fn, n):
+    fn()
+    fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def run(root, quick=True, log=print):
+    data = demo_data(root, 600)
+    config, vocabs = config_for(data, image_size=32)
+    keras.utils.set_random_seed(0)
+    model = tfmm.build_model(config, vocabs)
+    paths = export_model(model, config, vocabs, f"{root}/serving_export", log=lambda *a: None)
+    ds = tfmm.data.make_dataset(config, data + "/test.csv", vocabs, with_labels=False,
+                                batch_size=32)
+    x32 = {k: v.numpy() for k, v in next(iter(ds)).items()}
+    x1 = {k: v[:1] for k, v in x32.items()}
+    signature = tf.saved_model.load(paths["savedmodel"]).signatures["predict_tensors"]
+    session = onnx_session(paths["onnx"])
+    runners = {
+        "keras": lambda x: model.predict(x, verbose=0),
+        "savedmodel": lambda x: signature(**{k: tf.constant(v) for k, v in x.items()}),
+        "onnxruntime": lambda x: onnx_predict(session, config, x),
+    }
+    n = 30 if quick else 200
+    results = {}
+    for name, fn in runners.items():
+        lat = latencies(lambda: fn(x1), n)
+        batch_time = min(latencies(lambda: fn(x32), 3 if quick else 10))
+        results[name] = {"p50_ms": percentile_ms(lat, 50), "p99_ms": percentile_ms(lat, 99),
+                         "batch32_examples_per_s": 32 / batch_time}
+        r = results[name]
+        log(f"{name:<12} batch-1 p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms   "
+            f"batch-32 {r['batch32_examples_per_s']:8.1f} examples/s")
+    ratio = results["onnxruntime"]["p50_ms"] / results["savedmodel"]["p50_ms"]
+    log(f"onnxruntime / SavedModel batch-1 p50: {ratio:.2f}; Keras predict / SavedModel: "
+        f"{results['keras']['p50_ms'] / results['savedmodel']['p50_ms']:.2f}")
+    log(f"{NAME}: ratio={ratio:.3f}")
+    return {**results, "ratio": ratio, "goal": "<= 0.5"}
