@@ -51,7 +51,8 @@ def _throughput(data, replicas, kind="cpu", mode="float32", steps=8):
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if not line:
-        raise RuntimeError(proc.stderr[-2000:])
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
+                           f"exit {proc.returncode}")
     return json.loads(line[0][7:])["examples_per_s"]
 
 

@@ -136,10 +136,23 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
 
     preprocessor = Preprocessor(config, vocabularies)
 
+    # Text is tokenised per batch, after `batch`: one TextVectorization/WordPiece call on
+    # 32 strings costs about what one call on a single string does.
+    text_inputs = [i for i in config.inputs if i.type == "text"]
+
     def process(raw):
         if loader is not None:
             raw = loader(raw)
-        return preprocessor(raw, with_labels=with_labels)
+        x = preprocessor.features(raw, text=False)
+        for i in text_inputs:
+            x[_RAW_TEXT + i.name] = raw[i.column]
+        return (x, preprocessor.targets(raw)) if with_labels else x
+
+    def tokenize(x, *y):
+        x = dict(x)
+        for i in text_inputs:
+            x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name)))
+        return (x, *y) if y else x
 
     if training and not config.data.cache and kind != "manifest":
         ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
@@ -153,7 +166,12 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     if repeat and not (kind == "manifest" and training and not config.data.cache):
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
+    if text_inputs:
+        ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE)
     return ds.with_options(options).prefetch(AUTOTUNE)
+
+
+_RAW_TEXT = "__raw_text__"
 
 
 def _shuffled_rows(columns, seed, repeat, input_context):

@@ -49,12 +49,15 @@ class Preprocessor:
                 tf.lookup.KeyValueTensorInitializer(
                     tf.constant(o.labels), tf.range(len(o.labels), dtype=tf.int64)), -1)
 
-    def features(self, raw):
+    def features(self, raw, text=True):
+        """The model's input tensors of one raw example (without the text inputs when
+        `text` is False: the pipeline tokenises those per batch)."""
         x = {}
         for i in self.config.inputs:
             value = raw[i.column]
             if i.type == "text":
-                x.update(self.text[i.name](value))
+                if text:
+                    x.update(self.text[i.name](value))
             elif i.type == "image":
                 x[i.name] = decode_image(value, i.image_hw, i.resize, name=i.name)
             else:

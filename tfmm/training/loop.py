@@ -95,7 +95,8 @@ def _build_from_spec(model, element_spec):
         values = getattr(spec, "_value_specs", None)
         return values[0] if values else spec
 
-    model._symbolic_build(data_batch=tf.nest.map_structure(local, element_spec))
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=tf.nest.map_structure(local, element_spec))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
