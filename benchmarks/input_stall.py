@@ -23,7 +23,7 @@ def fit_rate(model, ds, steps, batch):
 def run(root, quick=True, log=print):
     data = demo_data(root, 600)
     config, vocabs = config_for(data, image_size=32)
-    batch, steps = 32, (8 if quick else 30)
+    batch, steps = 32, (10 if quick else 30)
     keras.utils.set_random_seed(0)
     model = tfmm.build_model(config, vocabs)
     tfmm.compile_model(model, config)
@@ -32,9 +32,11 @@ def run(root, quick=True, log=print):
     memory = files.take(steps + 2).cache().repeat()
     for _ in memory.take(steps + 2):  # fill the cache: these batches now sit in memory
         pass
-    rate_memory = fit_rate(model, memory, steps, batch)
-    rate_files = fit_rate(model, files, steps, batch)
-    rate_memory = max(rate_memory, fit_rate(model, memory, steps, batch))
+    # Alternated, best of each: the machine's other load drifts during the run.
+    rate_memory = rate_files = 0.0
+    for _ in range(3 if quick else 4):
+        rate_memory = max(rate_memory, fit_rate(model, memory, steps, batch))
+        rate_files = max(rate_files, fit_rate(model, files, steps, batch))
     ratio = rate_files / rate_memory
     log(f"fit from files (tfmm pipeline): {rate_files:7.1f} examples/s")
     log(f"fit from memory:                {rate_memory:7.1f} examples/s")

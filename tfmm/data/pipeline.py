@@ -108,6 +108,9 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     kind = source_kind(source)
     options = tf.data.Options()
     options.deterministic = config.data.deterministic or not training
+    # Each element's ops run on one thread: the parallelism is across elements
+    # (num_parallel_calls), and the training step keeps the intra-op pool to itself.
+    options.threading.max_intra_op_parallelism = 1
     if kind == "manifest":
         columns = load_manifest(config, source, with_labels, report_dir)
         if training and not config.data.cache:
