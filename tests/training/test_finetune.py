@@ -84,3 +84,15 @@ def test_mixed_precision_on_cpu_is_bfloat16_with_float32_heads(train_data, tmp_p
     assert np.isfinite(metrics["label"]["accuracy"])
     # The policy is put back after the run.
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+@pytest.mark.slow
+def test_a_phase_ending_on_nan_hands_nothing_over(train_data, tmp_path):
+    weights, _ = _resnet_weights_file(tmp_path)
+    config = _config(tmp_path, train_data, weights, epochs=2)
+    config.training.learning_rate = 1e30
+    run = tmp_path / "nan"
+    with pytest.raises(tfmm.training.TrainingError, match="loss became"):
+        tfmm.training.train(config, str(run), verbose=0, log=lambda *a: None)
+    # Started again, the run would redo phase 1 rather than fine-tune NaN weights.
+    assert not (run / "backup" / "phase1.done.weights.h5").exists()

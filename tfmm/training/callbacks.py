@@ -65,7 +65,10 @@ class Backup(keras.callbacks.BackupAndRestore):
 
 
     def on_train_end(self, logs=None):
-        if self._done_path:
+        loss = (logs or {}).get("loss")
+        finite = loss is None or bool(np.isfinite(float(loss)))
+        # A phase that ended on a NaN loss is not finished: nothing is handed over.
+        if self._done_path and finite:
             save_weights_atomically(self.model, self._done_path)
         super().on_train_end(logs)
 
