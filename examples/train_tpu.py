@@ -17,22 +17,18 @@ import argparse
 import sys
 
 import keras
-import tensorflow as tf
 
 import tfmm
+from tfmm.training.strategy import get_strategy
 
 
 def connect_tpu():
-    """TPUStrategy, or None when no TPU can be found."""
+    """TPUStrategy through TPUClusterResolver, or None when no TPU can be found."""
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-    except (ValueError, RuntimeError, KeyError, tf.errors.OpError) as e:
-        print(f"train_tpu: no TPU found ({type(e).__name__}: {e}). Run this on a TPU VM, "
-              f"or set TPU_NAME to your TPU's name.", file=sys.stderr)
+        return get_strategy("tpu")
+    except RuntimeError as e:
+        print(f"train_tpu: {e}", file=sys.stderr)
         return None
-    return tf.distribute.TPUStrategy(resolver)
 
 
 def main(argv=None):

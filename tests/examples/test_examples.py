@@ -34,7 +34,7 @@ def test_train_tpu_example_without_a_tpu_says_so_and_fails(tmp_path):
                            os.path.join(EXAMPLES, "tri_modal.yaml")], capture_output=True,
                           text=True, timeout=120, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
     assert proc.returncode == 1
-    assert "no TPU found" in proc.stderr
+    assert "no TPU found by TPUClusterResolver" in proc.stderr
 
 
 @pytest.mark.parametrize("name", ["tri_modal.yaml"])

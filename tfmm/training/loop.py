@@ -194,15 +194,15 @@ def train(config, run_dir, log=print, verbose="auto"):
     # Adam's momentum moves the weights on an empty batch.
     steps = config.training.steps_per_epoch or max(train_rows // global_batch, 1)
     phases = _phases(config, log)
+    pretrained = pretrained_encoders(config)
     with strategy.scope():
         model = build_model(config, vocabularies)
     for k, (first, end, lr, frozen) in enumerate(phases):
         done = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
         backup = os.path.join(run_dir, "backup", f"phase{k + 1}") if len(phases) > 1 \
             else os.path.join(run_dir, "backup")
-        for layer in model.layers:
-            if layer.name.endswith("_encoder") and layer.name in pretrained_encoders(config):
-                layer.trainable = layer.name not in frozen
+        for name in pretrained:
+            model.get_layer(name).trainable = name not in frozen
         with strategy.scope():
             compile_model(model, config, optimizer=_optimizer(config, steps, lr, end - first),
                           jit_compile=config.training.jit_compile)
