@@ -228,6 +228,13 @@ class InputConfig:
         clip_seconds: float. Clips are cropped or zero-padded to this length; the padded
             part is masked (audio inputs).
         resample: bool. Resample WAVs whose rate differs, instead of refusing them.
+        optional: bool. The modality may be missing: an empty cell (no text, no image or
+            audio path) is accepted, in training and at prediction time, and the model
+            gets an extra input `{name}_present` (float32 [batch], 1 = present, 0 =
+            missing) instead of an error. A missing modality contributes nothing to the
+            fused output.
+        pair_column: str. Second text column packed into the same BERT input as segment
+            1 (question + context, history + turn); bert encoders only.
     """
 
     name: str
@@ -239,6 +246,8 @@ class InputConfig:
     sample_rate: int = 16000
     clip_seconds: float = 1.0
     resample: bool = False
+    optional: bool = False
+    pair_column: Optional[str] = None
 
     # Which fields are meaningful for which modality; others must keep their default.
     _MODALITY_FIELDS = {
@@ -252,6 +261,11 @@ class InputConfig:
         if isinstance(self.image_size, int):
             return (self.image_size, self.image_size)
         return tuple(self.image_size)
+
+    @property
+    def columns(self) -> list[str]:
+        """The manifest columns this input reads (the text and its `pair_column`)."""
+        return [self.column] + ([self.pair_column] if self.pair_column else [])
 
     @property
     def num_samples(self) -> int:
@@ -278,6 +292,10 @@ class InputConfig:
             raise ConfigError(f"{path}.encoder.type: encoder {self.encoder.type!r} cannot "
                               f"read a {self.type} input; allowed for {self.type}: "
                               f"{list(allowed)}.")
+        if self.pair_column is not None and self.encoder.type != "bert":
+            raise ConfigError(f"{path}.pair_column: only a bert encoder packs two text "
+                              f"fields into one input. Received: encoder.type="
+                              f"{self.encoder.type!r}")
         if isinstance(self.image_size, list) and (
                 len(self.image_size) != 2 or any(s <= 0 for s in self.image_size)):
             raise ConfigError(f"{path}.image_size: must be an int or [height, width] of "
@@ -301,7 +319,43 @@ class InputConfig:
 
 
 @dataclass
-class ConcatFusionConfig:
+class FusionBase:
+    """Options every fusion strategy shares (robustness and extra training signals).
+
+    Args:
+        modality_dropout: float. During training, each modality of each example is
+            dropped (its presence set to 0) with this probability; an example never loses
+            all of its modalities. Teaches the model to cope with a missing modality.
+        auxiliary_loss_weight: float. When > 0, every output also gets one auxiliary head
+            per input, on that modality alone (model outputs `{output}_aux_{input}`),
+            trained with this fraction of the output's loss weight. The fused heads stay
+            the model's outputs for prediction and export.
+    """
+
+    modality_dropout: float = 0.0
+    auxiliary_loss_weight: float = 0.0
+
+    def validate(self, path):
+        _unit_interval(self, path, "modality_dropout")
+        if self.auxiliary_loss_weight < 0:
+            raise ConfigError(f"{path}.auxiliary_loss_weight: must be >= 0. Received: "
+                              f"auxiliary_loss_weight={self.auxiliary_loss_weight}")
+        if getattr(self, "hidden_units", None) and any(u <= 0 for u in self.hidden_units):
+            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
+                              f"Received: hidden_units={self.hidden_units}")
+        if hasattr(self, "dropout"):
+            _unit_interval(self, path, "dropout")
+        if hasattr(self, "dim"):
+            _positive(self, path, "dim")
+        if hasattr(self, "num_heads"):
+            _positive(self, path, "num_heads")
+            if self.dim % self.num_heads:
+                raise ConfigError(f"{path}.dim: must be divisible by num_heads="
+                                  f"{self.num_heads}. Received: dim={self.dim}")
+
+
+@dataclass
+class ConcatFusionConfig(FusionBase):
     """Concatenate the per-modality vectors, then Dense/Dropout layers."""
 
     type: Literal["concat"] = "concat"
@@ -312,16 +366,82 @@ class ConcatFusionConfig:
     # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
     normalize: bool = False
 
+
+@dataclass
+class GatedFusionConfig(FusionBase):
+    """Each modality vector projected to `dim`; a softmax gate computed from all of them
+    weighs the projections per example; the weighted sum goes through `hidden_units`.
+    The gate weights are the `fusion_gate` layer's output (see
+    `tfmm.models.inspection_model`) and an extra output of every export."""
+
+    type: Literal["gated"] = "gated"
+    dim: int = 256
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.2
+    activation: str = "relu"
+
+
+@dataclass
+class CrossAttentionFusionConfig(FusionBase):
+    """Token-level fusion: the `query` input's sequence attends to every other input's
+    sequence (BERT/TextCNN tokens, the ResNet feature grid, LSTM frames) with
+    `MultiHeadAttention`, residual and layer norm; each sequence is then mean-pooled over
+    its valid tokens and the pooled vectors are concatenated."""
+
+    type: Literal["cross_attention"] = "cross_attention"
+    # Input whose tokens are the queries; default: the first text input, else the first.
+    query: Optional[str] = None
+    dim: int = 128
+    num_heads: int = 4
+    num_layers: int = 1
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.1
+    activation: str = "relu"
+
+
+@dataclass
+class SingleStreamFusionConfig(FusionBase):
+    """All modalities' tokens projected to `dim`, a learned modality-type embedding added,
+    concatenated into one sequence and run through keras-hub `TransformerEncoder` layers,
+    then mean-pooled over the valid tokens."""
+
+    type: Literal["single_stream"] = "single_stream"
+    dim: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    intermediate_dim: int = 256
+    hidden_units: list[int] = field(default_factory=list)
+    dropout: float = 0.1
+    activation: str = "relu"
+
     def validate(self, path):
-        if any(u <= 0 for u in self.hidden_units):
-            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
-                              f"Received: hidden_units={self.hidden_units}")
-        _unit_interval(self, path, "dropout")
+        super().validate(path)
+        _positive(self, path, "num_layers", "intermediate_dim")
 
 
-FusionConfig = Union[ConcatFusionConfig]
+@dataclass
+class LateFusionConfig(FusionBase):
+    """One head per modality (its own `hidden_units`); the heads' logits are averaged
+    over the modalities present (`combine: mean`) or weighted by learned softmax weights
+    (`combine: learned`), then the output activation is applied."""
 
-FUSION_CONFIGS: dict[str, type] = {"concat": ConcatFusionConfig}
+    type: Literal["late"] = "late"
+    combine: Literal["mean", "learned"] = "mean"
+    hidden_units: list[int] = field(default_factory=lambda: [64])
+    dropout: float = 0.2
+    activation: str = "relu"
+
+
+FusionConfig = Union[ConcatFusionConfig, GatedFusionConfig, CrossAttentionFusionConfig,
+                     SingleStreamFusionConfig, LateFusionConfig]
+
+FUSION_CONFIGS: dict[str, type] = {
+    "concat": ConcatFusionConfig,
+    "gated": GatedFusionConfig,
+    "cross_attention": CrossAttentionFusionConfig,
+    "single_stream": SingleStreamFusionConfig,
+    "late": LateFusionConfig,
+}
 
 
 @dataclass
@@ -430,6 +550,10 @@ class TrainingConfig:
     # trained on at `finetune_learning_rate` (default: learning_rate / 10).
     freeze_pretrained_epochs: int = 0
     finetune_learning_rate: Optional[float] = None
+    # A `tfmm pretrain` run directory (or a finished `tfmm train` run): its encoders'
+    # weights initialise the encoders of the same names, and its textcnn vocabularies
+    # replace adapting new ones.
+    init_from: Optional[str] = None
 
     def validate(self, path):
         _positive(self, path, "epochs", "learning_rate")
@@ -466,6 +590,23 @@ class Config:
         if clash:
             raise ConfigError(f"outputs: names {sorted(clash)} are also input names; "
                               f"Keras inputs and outputs need distinct names.")
+        if self.fusion.type == "cross_attention":
+            query = self.fusion.query
+            if query is None:
+                texts = [i.name for i in self.inputs if i.type == "text"]
+                self.fusion.query = (texts or [self.inputs[0].name])[0]
+            elif query not in [i.name for i in self.inputs]:
+                raise ConfigError(f"fusion.query: no input named {query!r}; inputs: "
+                                  f"{[i.name for i in self.inputs]}. Received: "
+                                  f"query={query!r}")
+
+    def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
+        """[(model output name, output config, input name)] of the auxiliary per-modality
+        heads (`fusion.auxiliary_loss_weight` > 0), in output then input order."""
+        if not self.fusion.auxiliary_loss_weight:
+            return []
+        return [(f"{o.name}_aux_{i.name}", o, i.name) for o in self.outputs
+                for i in self.inputs]
 
     def input(self, name: str) -> InputConfig:
         for i in self.inputs:

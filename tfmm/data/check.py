@@ -19,7 +19,7 @@ def check_manifest(config, manifest, with_labels=True):
         manifest: `tfmm.data.Manifest`.
         with_labels: bool. Check the label columns too.
     """
-    manifest.require([i.column for i in config.inputs], what="input column")
+    manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     if with_labels:
         manifest.require([o.column for o in config.outputs], what="label column")
     problems = list(manifest.problems)
@@ -29,6 +29,8 @@ def check_manifest(config, manifest, with_labels=True):
         values = manifest.columns[i.column]
         if i.type == "text":
             for row, v in enumerate(values, start=1):
+                if i.optional and (v is None or not v.strip()):
+                    continue
                 if v is None and (row, i.column) not in bad_utf8:
                     problems.append(Problem(src, row, i.column, "empty text"))
                 elif v is not None and not v.strip():
@@ -36,7 +38,7 @@ def check_manifest(config, manifest, with_labels=True):
             continue
         paths = [manifest.resolve(v) for v in values]
         for row, p in enumerate(paths, start=1):
-            if p is None:
+            if p is None and not i.optional:
                 problems.append(Problem(src, row, i.column, "empty path"))
         for row in _failing_rows(i, paths):
             reason, file = (diagnose_image(paths[row - 1]) if i.type == "image" else

@@ -27,7 +27,7 @@ def media_columns(config):
 
 
 def raw_columns(config, with_labels=True):
-    cols = [i.column for i in config.inputs]
+    cols = [c for i in config.inputs for c in i.columns]
     if with_labels:
         cols += [o.column for o in config.outputs]
     return list(dict.fromkeys(cols))
@@ -118,11 +118,17 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         else:
             ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
         media = media_columns(config)
+        optional = {i.column for i in config.inputs if i.optional}
 
         def read(raw):
             raw = dict(raw)
             for col in media:
-                raw[col] = tf.io.read_file(raw[col])
+                path = raw[col]
+                # An optional input's empty path reads as empty bytes ("missing").
+                raw[col] = tf.cond(tf.strings.length(path) > 0,
+                                   lambda path=path: tf.io.read_file(path),
+                                   lambda: tf.constant(b"")) if col in optional \
+                    else tf.io.read_file(path)
             return raw
         loader = read
     elif kind == "tfrecord":
@@ -149,12 +155,15 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         x = preprocessor.features(raw, text=False)
         for i in text_inputs:
             x[_RAW_TEXT + i.name] = raw[i.column]
+            if i.pair_column:
+                x[_RAW_TEXT + i.name + _PAIR] = raw[i.pair_column]
         return (x, preprocessor.targets(raw)) if with_labels else x
 
     def tokenize(x, *y):
         x = dict(x)
         for i in text_inputs:
-            x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name)))
+            pair = x.pop(_RAW_TEXT + i.name + _PAIR) if i.pair_column else None
+            x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name), pair))
         return (x, *y) if y else x
 
     if training and not config.data.cache and kind != "manifest":
@@ -175,6 +184,7 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
 
 
 _RAW_TEXT = "__raw_text__"
+_PAIR = "__pair__"
 
 
 def _shuffled_rows(columns, seed, repeat, input_context):

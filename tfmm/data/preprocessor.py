@@ -55,16 +55,16 @@ class Preprocessor:
         x = {}
         for i in self.config.inputs:
             value = raw[i.column]
+            if i.optional:
+                x[f"{i.name}_present"] = present_flag(value)
             if i.type == "text":
                 if text:
-                    x.update(self.text[i.name](value))
+                    pair = raw[i.pair_column] if i.pair_column else None
+                    x.update(self.text[i.name](value, pair))
             elif i.type == "image":
-                x[i.name] = decode_image(value, i.image_hw, i.resize, name=i.name)
+                x[i.name] = image_tensor(i, value)
             else:
-                wave, length = decode_audio(value, i.sample_rate, i.num_samples,
-                                            resample=i.resample, name=i.name)
-                x[i.name] = wave
-                x[f"{i.name}_length"] = length
+                x[i.name], x[f"{i.name}_length"] = audio_tensors(i, value)
         return x
 
     def targets(self, raw):
@@ -95,6 +95,36 @@ class Preprocessor:
     def __call__(self, raw, with_labels=True):
         x = self.features(raw)
         return (x, self.targets(raw)) if with_labels else x
+
+
+def present_flag(value):
+    """1.0 where an optional input's cell (text, path or bytes) is non-empty, else 0.0."""
+    return tf.cast(tf.strings.length(value) > 0, tf.float32)
+
+
+def image_tensor(input_config, value):
+    """One image's pixels; an optional input's empty bytes give zeros (missing)."""
+    i = input_config
+
+    def decode():
+        return decode_image(value, i.image_hw, i.resize, name=i.name)
+    if not i.optional or value.dtype != tf.string:
+        return decode()
+    return tf.cond(tf.strings.length(value) > 0, decode,
+                   lambda: tf.zeros([*i.image_hw, 3], tf.float32))
+
+
+def audio_tensors(input_config, value):
+    """One clip's (waveform, length); an optional input's empty bytes give (zeros, 0)."""
+    i = input_config
+
+    def decode():
+        return decode_audio(value, i.sample_rate, i.num_samples, resample=i.resample,
+                            name=i.name)
+    if not i.optional or value.dtype != tf.string:
+        return decode()
+    return tf.cond(tf.strings.length(value) > 0, decode,
+                   lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))
 
 
 def _assert_known(ids, name):
@@ -133,7 +163,7 @@ def fit_preprocessing(config, manifest):
         dict of text input name -> vocabulary.
     """
     manifest.require([o.column for o in config.outputs], what="label column")
-    manifest.require([i.column for i in config.inputs], what="input column")
+    manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     for o in config.outputs:
         if o.type != "regression" and o.labels is None:
             o.labels = infer_labels(o, manifest.columns[o.column])
@@ -142,7 +172,7 @@ def fit_preprocessing(config, manifest):
         if i.type != "text":
             continue
         if i.encoder.type == "textcnn":
-            texts = [t for t in manifest.columns[i.column] if t is not None]
+            texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
             vocabularies[i.name] = adapt_vocabulary(texts, i.encoder)
         elif i.encoder.type == "bert":
             vocabularies[i.name] = bert_vocabulary(i.encoder)

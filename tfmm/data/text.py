@@ -63,10 +63,13 @@ class TextPreprocessor:
         else:
             self.layer = None
 
-    def __call__(self, text):
+    def __call__(self, text, pair=None):
+        """The encoder's tensors for `text` (and, for a bert input with `pair_column`,
+        its second segment `pair`: packed as `[CLS] text [SEP] pair [SEP]` with segment
+        ids 0 and 1, the longer segment truncated first)."""
         if self.kind == "textcnn":
             return {self.name: tf.cast(self.layer(text), tf.int32)}
         if self.kind == "bert":
-            out = self.layer(text)
+            out = self.layer(text if pair is None else (text, pair))
             return {f"{self.name}_{k}": v for k, v in out.items()}
         return {self.name: text}

@@ -45,9 +45,11 @@ def write_tfrecords(config, manifest_path, out_dir, shards=4, prefix=None, verbo
         for k in range(n):
             feature = {"_row": tf.train.Feature(int64_list=tf.train.Int64List(value=[k + 1]))}
             for col, values in columns.items():
-                if col in media:
+                if col in media and values[k]:
                     with open(values[k], "rb") as f:
                         data = f.read()
+                elif col in media:  # an optional input's missing file
+                    data = b""
                 else:
                     data = values[k].encode("utf-8")
                 feature[col] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))

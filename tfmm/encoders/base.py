@@ -13,13 +13,19 @@ class Encoder(keras.Model):
     `primary_input` names the inner input that the fused model exposes under the bare
     input name (`text`, `image`, `audio`); other inner inputs are exposed as
     `{name}_{inner}` (for example `audio_length`, `text_padding_mask`).
+
+    Built with `return_sequence=True`, an encoder outputs its token sequence instead of
+    the pooled vector: a dict with "sequence" [batch, tokens, dim] and "mask" (bool
+    [batch, tokens], True for valid tokens). Token-level fusions (cross_attention,
+    single_stream) use it.
     """
 
     primary_input = None
 
     @property
     def output_dim(self) -> int:
-        return int(self.output.shape[-1])
+        out = self.output["sequence"] if isinstance(self.output, dict) else self.output
+        return int(out.shape[-1])
 
     def input_names_for(self, name: str) -> dict:
         """Maps each inner input name to the fused model's input name."""

@@ -27,6 +27,8 @@ class BertEncoder(Encoder):
             weights are then frozen).
         vocabulary: list of str or None. WordPiece vocabulary, for the tokenizer.
         lowercase: bool. Tokenizer lowercasing.
+        return_sequence: bool. Output {"sequence": the sequence output, "mask": the
+            padding mask} instead of the pooled vector.
 
     Example:
 
@@ -41,7 +43,8 @@ class BertEncoder(Encoder):
     """
 
     def __init__(self, backbone, sequence_length=128, pooling="pooled", frozen=False,
-                 lora_rank=None, vocabulary=None, lowercase=True, **kwargs):
+                 lora_rank=None, vocabulary=None, lowercase=True, return_sequence=False,
+                 **kwargs):
         if pooling not in ("pooled", "mean"):
             raise ValueError(f"BertEncoder: pooling must be 'pooled' or 'mean'. "
                              f"Received: pooling={pooling!r}")
@@ -59,7 +62,10 @@ class BertEncoder(Encoder):
             "padding_mask": keras.Input((sequence_length,), dtype="bool", name="padding_mask"),
         }
         out = backbone(inputs)
-        if pooling == "pooled":
+        if return_sequence:
+            outputs = {"sequence": out["sequence_output"],
+                       "mask": keras.layers.Identity(name="mask")(inputs["padding_mask"])}
+        elif pooling == "pooled":
             outputs = out["pooled_output"]
         else:
             outputs = mean_pool(out["sequence_output"], mask=inputs["padding_mask"])
@@ -73,6 +79,7 @@ class BertEncoder(Encoder):
         self.lora_rank = lora_rank
         self.vocabulary = None if vocabulary is None else list(vocabulary)
         self.lowercase = lowercase
+        self.return_sequence = return_sequence
 
     def get_config(self):
         config = super().get_config()
@@ -81,6 +88,7 @@ class BertEncoder(Encoder):
             "sequence_length": self.sequence_length, "pooling": self.pooling,
             "frozen": self.frozen, "lora_rank": self.lora_rank,
             "vocabulary": self.vocabulary, "lowercase": self.lowercase,
+            "return_sequence": self.return_sequence,
         })
         return config
 
@@ -100,7 +108,7 @@ def read_vocabulary(path):
 
 
 @register_encoder("bert")
-def build_bert(input_config, vocabulary=None):
+def build_bert(input_config, vocabulary=None, return_sequence=False):
     import keras_hub
 
     cfg = input_config.encoder
@@ -124,4 +132,5 @@ def build_bert(input_config, vocabulary=None):
             name=f"{input_config.name}_bert_backbone")
     return BertEncoder(backbone, sequence_length=cfg.sequence_length, pooling=cfg.pooling,
                        frozen=not cfg.trainable, lora_rank=cfg.lora_rank, vocabulary=vocab,
-                       lowercase=lowercase, name=f"{input_config.name}_encoder")
+                       lowercase=lowercase, return_sequence=return_sequence,
+                       name=f"{input_config.name}_encoder")

@@ -11,6 +11,7 @@ import keras
 
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
+from tfmm.layers.sequence import SequenceMask
 
 
 def resolve_handle(handle):
@@ -40,6 +41,8 @@ class HubEncoder(Encoder):
             signature returns several.
         signature: str. Signature (call endpoint) name.
         trainable: bool. Fine-tune the SavedModel's variables.
+        return_sequence: bool. Output the vector as a one-token sequence
+            ({"sequence": [batch, 1, dim], "mask"}), for token-level fusions.
 
     Example:
 
@@ -47,7 +50,8 @@ class HubEncoder(Encoder):
     """
 
     def __init__(self, handle, modality="text", image_size=(224, 224), output_key=None,
-                 signature="serving_default", trainable=False, **kwargs):
+                 signature="serving_default", trainable=False, return_sequence=False,
+                 **kwargs):
         if modality not in ("text", "image"):
             raise ValueError(f"HubEncoder: modality must be 'text' or 'image'. "
                              f"Received: modality={modality!r}")
@@ -79,6 +83,9 @@ class HubEncoder(Encoder):
         if len(out.shape) != 2:
             raise ValueError(f"HubEncoder: {handle!r} must return [batch, dim] vectors. "
                              f"Received: output shape {tuple(out.shape)}")
+        if return_sequence:
+            seq = keras.layers.Reshape((1, out.shape[-1]), name="one_token")(out)
+            out = {"sequence": seq, "mask": SequenceMask("all", name="mask")(seq)}
         super().__init__(inputs=inputs, outputs=out, **kwargs)
         self.primary_input = inputs.name
 
@@ -89,19 +96,22 @@ class HubEncoder(Encoder):
         self.output_key = output_key
         self.signature = signature
         self.hub_trainable = trainable
+        self.return_sequence = return_sequence
 
     def get_config(self):
         config = super().get_config()
         config.update({"handle": self.handle, "modality": self.modality,
                        "image_size": self.image_size, "output_key": self.output_key,
-                       "signature": self.signature, "trainable": self.hub_trainable})
+                       "signature": self.signature, "trainable": self.hub_trainable,
+                       "return_sequence": self.return_sequence})
         return config
 
 
 @register_encoder("hub")
-def build_hub(input_config, vocabulary=None):
+def build_hub(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return HubEncoder(cfg.handle, modality=input_config.type,
                       image_size=list(input_config.image_hw), output_key=cfg.output_key,
                       signature=cfg.signature, trainable=cfg.trainable,
+                      return_sequence=return_sequence,
                       name=f"{input_config.name}_encoder")

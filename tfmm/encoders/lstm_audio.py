@@ -24,6 +24,8 @@ class LSTMAudioEncoder(Encoder):
         bidirectional: bool. Wrap each LSTM in `Bidirectional` (output width doubles).
         dropout: float. Dropout on each LSTM's inputs.
         use_cudnn: "auto" or bool. Passed to the LSTMs; exports rebuild with False.
+        return_sequence: bool. Output the last LSTM's per-frame states with the frame mask
+            ({"sequence": [batch, frames, units[-1]], "mask"}) instead of the final state.
 
     Example:
 
@@ -39,7 +41,7 @@ class LSTMAudioEncoder(Encoder):
     def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
                  fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
                  upper_edge_hertz=None, units=(128,), bidirectional=False, dropout=0.0,
-                 use_cudnn="auto", **kwargs):
+                 use_cudnn="auto", return_sequence=False, **kwargs):
         # === Layers ===
         front_end = LogMelSpectrogram(
             sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
@@ -53,7 +55,8 @@ class LSTMAudioEncoder(Encoder):
         rnns = []
         for i, u in enumerate(units):
             last = i == len(units) - 1
-            rnn = keras.layers.LSTM(u, return_sequences=not last, dropout=dropout,
+            rnn = keras.layers.LSTM(u, return_sequences=return_sequence or not last,
+                                    dropout=dropout,
                                     use_cudnn=use_cudnn, name=f"lstm_{i}")
             if bidirectional:
                 rnn = keras.layers.Bidirectional(rnn, name=f"bilstm_{i}")
@@ -66,6 +69,8 @@ class LSTMAudioEncoder(Encoder):
         x = norm(front_end(waveform))
         for rnn in rnns:
             x = rnn(x, mask=mask)
+        if return_sequence:
+            x = {"sequence": x, "mask": keras.layers.Identity(name="mask")(mask)}
         super().__init__(inputs={"waveform": waveform, "length": length}, outputs=x, **kwargs)
 
         # === Config ===
@@ -81,18 +86,19 @@ class LSTMAudioEncoder(Encoder):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.use_cudnn = use_cudnn
+        self.return_sequence = return_sequence
 
     def get_config(self):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in (
             "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
             "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "units", "bidirectional",
-            "dropout", "use_cudnn")})
+            "dropout", "use_cudnn", "return_sequence")})
         return config
 
 
 @register_encoder("lstm")
-def build_lstm_audio(input_config, vocabulary=None):
+def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return LSTMAudioEncoder(
         num_samples=input_config.num_samples, sample_rate=input_config.sample_rate,
@@ -101,4 +107,5 @@ def build_lstm_audio(input_config, vocabulary=None):
         upper_edge_hertz=cfg.upper_edge_hertz, units=cfg.units,
         bidirectional=cfg.bidirectional, dropout=cfg.dropout,
         use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
+        return_sequence=return_sequence,
         name=f"{input_config.name}_encoder")

@@ -7,6 +7,7 @@ import keras
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
 from tfmm.layers.image import CaffePreprocess
+from tfmm.layers.sequence import SequenceMask
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -24,6 +25,8 @@ class ResNet50Encoder(Encoder):
             reloads with `weights=None`.
         frozen: bool. Freeze the backbone (BatchNorm runs in inference mode).
         batchnorm_momentum: float or None. Override the BatchNorm layers' momentum.
+        return_sequence: bool. Output the last feature map as a sequence of grid cells
+            ({"sequence": [batch, h * w, 2048], "mask": all True}) instead of its average.
 
     Example:
 
@@ -36,7 +39,7 @@ class ResNet50Encoder(Encoder):
     primary_input = "pixels"
 
     def __init__(self, image_size=(224, 224), weights=None, frozen=False,
-                 batchnorm_momentum=None, **kwargs):
+                 batchnorm_momentum=None, return_sequence=False, **kwargs):
         image_size = list(image_size)
         if weights not in (None, "imagenet") and not os.path.exists(weights):
             raise FileNotFoundError(f"ResNet50 weights file not found. "
@@ -45,7 +48,8 @@ class ResNet50Encoder(Encoder):
         preprocess = CaffePreprocess(name="preprocess")
         backbone = keras.applications.ResNet50(
             include_top=False, weights="imagenet" if weights == "imagenet" else None,
-            input_shape=(*image_size, 3), pooling="avg", name="resnet50")
+            input_shape=(*image_size, 3), pooling=None if return_sequence else "avg",
+            name="resnet50")
         if weights not in (None, "imagenet"):
             backbone.load_weights(weights)
         if frozen:
@@ -58,6 +62,10 @@ class ResNet50Encoder(Encoder):
         # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
         outputs = backbone(preprocess(pixels), training=False if frozen else None)
+        if return_sequence:
+            h, w, c = outputs.shape[1:]
+            grid = keras.layers.Reshape((h * w, c), name="grid")(outputs)
+            outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
         super().__init__(inputs=pixels, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -65,18 +73,21 @@ class ResNet50Encoder(Encoder):
         self.weights_source = weights
         self.frozen = frozen
         self.batchnorm_momentum = batchnorm_momentum
+        self.return_sequence = return_sequence
 
     def get_config(self):
         config = super().get_config()
         # The weights travel in the saved file; reloading must not download or read them.
         config.update({"image_size": self.image_size, "weights": None, "frozen": self.frozen,
-                       "batchnorm_momentum": self.batchnorm_momentum})
+                       "batchnorm_momentum": self.batchnorm_momentum,
+                       "return_sequence": self.return_sequence})
         return config
 
 
 @register_encoder("resnet50")
-def build_resnet50(input_config, vocabulary=None):
+def build_resnet50(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return ResNet50Encoder(image_size=list(input_config.image_hw), weights=cfg.weights,
                            frozen=not cfg.trainable,
-                           batchnorm_momentum=cfg.batchnorm_momentum, name=f"{input_config.name}_encoder")
+                           batchnorm_momentum=cfg.batchnorm_momentum,
+                           return_sequence=return_sequence, name=f"{input_config.name}_encoder")

@@ -4,6 +4,7 @@ import keras
 
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
+from tfmm.layers.sequence import SequenceMask
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -23,6 +24,9 @@ class TextCNNEncoder(Encoder):
         dropout: float. Dropout on the pooled features.
         vocabulary: list of str or None. The adapted vocabulary (kept for preprocessing).
         standardize: str. The vectorizer's standardization.
+        return_sequence: bool. Output the per-token features instead: the convolutions
+            run with "same" padding and their outputs are concatenated per token
+            ([batch, sequence_length, filters * len(kernel_sizes)], padding masked).
 
     Example:
 
@@ -37,23 +41,30 @@ class TextCNNEncoder(Encoder):
 
     def __init__(self, vocab_size, sequence_length, embedding_dim=128, kernel_sizes=(3, 4, 5),
                  filters=100, dropout=0.5, vocabulary=None,
-                 standardize="lower_and_strip_punctuation", **kwargs):
+                 standardize="lower_and_strip_punctuation", return_sequence=False, **kwargs):
         # === Layers ===
         embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
-        convs = [keras.layers.Conv1D(filters, k, activation="relu", name=f"conv_{k}")
-                 for k in kernel_sizes]
+        padding = "same" if return_sequence else "valid"
+        convs = [keras.layers.Conv1D(filters, k, activation="relu", padding=padding,
+                                     name=f"conv_{k}") for k in kernel_sizes]
         pools = [keras.layers.GlobalMaxPooling1D(name=f"max_pool_{k}") for k in kernel_sizes]
         drop = keras.layers.Dropout(dropout, name="dropout")
 
         # === Functional Model ===
         token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
         x = embedding(token_ids)
-        branches = [pool(conv(x)) for conv, pool in zip(convs, pools)]
+        if return_sequence:
+            branches = [conv(x) for conv in convs]
+        else:
+            branches = [pool(conv(x)) for conv, pool in zip(convs, pools)]
         if len(branches) > 1:
             x = keras.layers.Concatenate(name="concat_branches")(branches)
         else:
             x = branches[0]
         outputs = drop(x)
+        if return_sequence:
+            outputs = {"sequence": outputs,
+                       "mask": SequenceMask("nonzero", name="mask")(token_ids)}
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -65,6 +76,7 @@ class TextCNNEncoder(Encoder):
         self.dropout = dropout
         self.vocabulary = None if vocabulary is None else list(vocabulary)
         self.standardize = standardize
+        self.return_sequence = return_sequence
 
     def get_config(self):
         config = super().get_config()
@@ -72,13 +84,13 @@ class TextCNNEncoder(Encoder):
             "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
             "embedding_dim": self.embedding_dim, "kernel_sizes": self.kernel_sizes,
             "filters": self.filters, "dropout": self.dropout, "vocabulary": self.vocabulary,
-            "standardize": self.standardize,
+            "standardize": self.standardize, "return_sequence": self.return_sequence,
         })
         return config
 
 
 @register_encoder("textcnn")
-def build_textcnn(input_config, vocabulary=None):
+def build_textcnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     if vocabulary is not None and len(vocabulary) > cfg.vocab_size:
         raise ValueError(f"input {input_config.name!r}: the vocabulary has {len(vocabulary)} "
@@ -87,4 +99,4 @@ def build_textcnn(input_config, vocabulary=None):
         vocab_size=cfg.vocab_size, sequence_length=cfg.sequence_length,
         embedding_dim=cfg.embedding_dim, kernel_sizes=cfg.kernel_sizes, filters=cfg.filters,
         dropout=cfg.dropout, vocabulary=vocabulary, standardize=cfg.standardize,
-        name=f"{input_config.name}_encoder")
+        return_sequence=return_sequence, name=f"{input_config.name}_encoder")

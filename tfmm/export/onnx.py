@@ -33,6 +33,21 @@ def portable_copy(model, config, vocabularies):
     return rebuilt
 
 
+def export_view(model, config, vocabularies):
+    """What an export serves: the portable copy with its inspection outputs
+    (`tfmm.models.inspection_model`) and without auxiliary heads."""
+    from tfmm.models.builder import inspection_model
+
+    full = inspection_model(portable_copy(model, config, vocabularies))
+    aux = {name for name, _, _ in config.auxiliary_outputs()}
+    if not aux:
+        return full
+    import keras
+
+    outputs = {n: t for n, t in full.output.items() if n not in aux}
+    return keras.Model(full.input, outputs, name=full.name)
+
+
 def write_onnx(model, config, path, opset=OPSET):
     """Converts `model` to ONNX at `path` with tf2onnx. The ONNX inputs keep the model's
     input names; its outputs are named after the config's outputs. Returns `path`.
@@ -47,22 +62,36 @@ def write_onnx(model, config, path, opset=OPSET):
     names = [t.name for t in model.inputs]
     specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]
 
+    served = served_outputs(model, config)
+
     def forward(*tensors):
         out = model(dict(zip(names, tensors)), training=False)
-        return [tf.cast(out[o.name], tf.float32) for o in config.outputs]
+        return [tf.cast(out[name], tf.float32) for name in served]
 
     fn = tf.function(forward, input_signature=specs, autograph=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # np.object probe in the patch
         patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
-    rename = {out.name: o.name for out, o in zip(proto.graph.output, config.outputs)}
+    rename = {out.name: name for out, name in zip(proto.graph.output, served)}
+    # A served tensor may also feed other nodes (the gate feeds the weighted sum), so
+    # every reference is renamed, not just the producing node's.
     for node in proto.graph.node:
         node.output[:] = [rename.get(n, n) for n in node.output]
+        node.input[:] = [rename.get(n, n) for n in node.input]
     for out in proto.graph.output:
         out.name = rename[out.name]
     onnx.save(proto, path)
     return path
+
+
+def served_outputs(model, config):
+    """Output names an export serves: the config's outputs, then inspection outputs
+    (`fusion_gate`) when the model has them."""
+    from tfmm.models.builder import INSPECTION_OUTPUTS
+
+    names = [o.name for o in config.outputs]
+    return names + [n for n in INSPECTION_OUTPUTS if n in model.output]
 
 
 def onnx_session(path):
@@ -76,13 +105,14 @@ def onnx_session(path):
 
 def onnx_predict(session, config, inputs):
     """Runs an ONNX session on the core model's tensors (dict name -> array); returns
-    {output name: probabilities/values} in the config's output order."""
+    {output name: probabilities/values} (and `fusion_gate` for a gated fusion)."""
     names = [i.name for i in session.get_inputs()]
     feed = {n: np.asarray(inputs[n]) for n in names}
     outputs = session.run(None, feed)
     by_name = dict(zip([o.name for o in session.get_outputs()], outputs))
     if set(by_name) >= {o.name for o in config.outputs}:
-        return {o.name: by_name[o.name] for o in config.outputs}
+        return {name: value for name, value in by_name.items()
+                if name in {o.name for o in config.outputs} or name == "fusion_gate"}
     # tf2onnx names dict outputs by position when it cannot keep the keys.
     return {o.name: out for o, out in zip(config.outputs, outputs)}
 

@@ -49,8 +49,11 @@ def load_export(path):
 
         def predict_raw(raw):
             named = serve(**{k: tf.constant(v, tf.string) for k, v in raw.items()})
-            return {o.name: expected_probs({k: v.numpy() for k, v in named.items()}, o)
-                    for o in config.outputs}
+            named = {k: v.numpy() for k, v in named.items()}
+            out = {o.name: expected_probs(named, o) for o in config.outputs}
+            if "fusion_gate" in named:
+                out["fusion_gate"] = named["fusion_gate"]
+            return out
     return config, vocabularies, predict_raw
 
 
@@ -64,8 +67,11 @@ def read_raw(config, manifest_path):
         values = columns[i.column]
         if i.type == "text":
             raw[i.name] = [v.encode() if isinstance(v, str) else v for v in values]
+            if i.pair_column:
+                raw[f"{i.name}_pair"] = [v.encode() for v in columns[i.pair_column]]
         else:
-            raw[i.name] = [_read(p) for p in values]
+            # An optional input's empty path is sent as empty bytes ("missing").
+            raw[i.name] = [_read(p) if p else b"" for p in values]
     return raw
 
 
@@ -83,5 +89,5 @@ def predict_export(path, manifest_path, out_csv=None):
     n = len(next(iter(raw.values())))
     parts = [predict_raw({k: v[s:s + BATCH] for k, v in raw.items()})
              for s in range(0, n, BATCH)]
-    preds = {o.name: np.concatenate([p[o.name] for p in parts]) for o in config.outputs}
+    preds = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return prediction_rows(config, preds, out_csv)

@@ -6,9 +6,7 @@ TensorFlow ops (no `py_function`), so TF Serving can run them.
 
 import tensorflow as tf
 
-from tfmm.data.audio import decode_audio
-from tfmm.data.image import decode_image
-from tfmm.data.preprocessor import Preprocessor
+from tfmm.data.preprocessor import Preprocessor, audio_tensors, image_tensor, present_flag
 
 
 def tensor_specs(model):
@@ -20,7 +18,11 @@ def tensor_specs(model):
 def raw_specs(config):
     """{input name: TensorSpec} of the raw-input signature: one string per example (the
     text itself, encoded JPEG/PNG/BMP/GIF bytes, or WAV bytes)."""
-    return {i.name: tf.TensorSpec([None], tf.string, name=i.name) for i in config.inputs}
+    specs = {i.name: tf.TensorSpec([None], tf.string, name=i.name) for i in config.inputs}
+    for i in config.inputs:
+        if i.pair_column:
+            specs[f"{i.name}_pair"] = tf.TensorSpec([None], tf.string, name=f"{i.name}_pair")
+    return specs
 
 
 def raw_features(config, preprocessor, raw):
@@ -28,16 +30,17 @@ def raw_features(config, preprocessor, raw):
     x = {}
     for i in config.inputs:
         values = raw[i.name]
+        if i.optional:
+            x[f"{i.name}_present"] = present_flag(values)
         if i.type == "text":
-            x.update(preprocessor.text[i.name](values))
+            x.update(preprocessor.text[i.name](values, raw.get(f"{i.name}_pair")))
         elif i.type == "image":
             x[i.name] = tf.map_fn(
-                lambda b, i=i: decode_image(b, i.image_hw, i.resize, name=i.name), values,
+                lambda b, i=i: image_tensor(i, b), values,
                 fn_output_signature=tf.TensorSpec([*i.image_hw, 3], tf.float32))
         else:
             wave, length = tf.map_fn(
-                lambda b, i=i: decode_audio(b, i.sample_rate, i.num_samples,
-                                            resample=i.resample, name=i.name),
+                lambda b, i=i: audio_tensors(i, b),
                 values, fn_output_signature=(tf.TensorSpec([i.num_samples], tf.float32),
                                              tf.TensorSpec([], tf.int32)))
             x[i.name], x[f"{i.name}_length"] = wave, length
@@ -51,9 +54,12 @@ def named_outputs(config, predictions):
     - binary: `{name}_probability` float32 [batch] (of the second label), `{name}_label`;
     - multilabel: `{name}_probabilities`, `{name}_labels` (the labels above 0.5, joined by
       the output's `label_separator`);
-    - regression: `{name}_values` float32 [batch, targets].
+    - regression: `{name}_values` float32 [batch, targets];
+    - gated fusion: `fusion_gate` float32 [batch, inputs], the modality weights.
     """
     out = {}
+    if "fusion_gate" in predictions:
+        out["fusion_gate"] = tf.cast(predictions["fusion_gate"], tf.float32)
     for o in config.outputs:
         p = tf.cast(predictions[o.name], tf.float32)
         if o.type == "regression":

@@ -2,19 +2,22 @@
 
 import keras
 
-from tfmm.fusion.registry import register_fusion
+from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
 
 
 @register_fusion("concat")
-def concat_fusion(features, config):
+def concat_fusion(features, config, presence=None, outputs=()):
     """`Concatenate` of the modality vectors, then Dense/Dropout layers.
 
     The layers are added to the fused model's own graph (not nested), so its summary shows
-    every branch meeting at the one `fusion_concat` layer.
+    every branch meeting at the one `fusion_concat` layer. A missing modality's vector is
+    zeroed (after the optional LayerNorm, so it is exactly zero).
 
     Args:
         features: dict of input name -> [batch, dim] tensor.
         config: `tfmm.config.ConcatFusionConfig`.
+        presence: None or float32 [batch, modalities].
+        outputs: unused.
 
     Example:
 
@@ -24,13 +27,10 @@ def concat_fusion(features, config):
     >>> concat_fusion(f, ConcatFusionConfig(hidden_units=[4])).shape
     (None, 4)
     """
-    vectors = list(features.values())
+    vectors = dict(features)
     if config.normalize:
-        vectors = [keras.layers.LayerNormalization(name=f"fusion_norm_{name}")(v)
-                   for name, v in features.items()]
-    x = keras.layers.Concatenate(name="fusion_concat")(vectors)
-    for i, units in enumerate(config.hidden_units):
-        x = keras.layers.Dense(units, activation=config.activation, name=f"fusion_dense_{i}")(x)
-        if config.dropout:
-            x = keras.layers.Dropout(config.dropout, name=f"fusion_dropout_{i}")(x)
-    return x
+        vectors = {name: keras.layers.LayerNormalization(name=f"fusion_norm_{name}")(v)
+                   for name, v in vectors.items()}
+    vectors = with_presence(vectors, presence, "fusion_presence")
+    x = keras.layers.Concatenate(name="fusion_concat")(list(vectors.values()))
+    return dense_stack(x, config)

@@ -18,6 +18,8 @@ class Head(keras.layers.Layer):
         task: str. "multiclass", "binary", "multilabel" or "regression".
         units: int. Output width.
         labels: list of str or None. One per unit (two for binary: negative, positive).
+        project: bool. Apply a Dense layer (True) or only the activation, to inputs that
+            already are logits of width `units` (late fusion).
 
     Example:
 
@@ -26,7 +28,7 @@ class Head(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, task, units, labels=None, **kwargs):
+    def __init__(self, task, units, labels=None, project=True, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if task not in _ACTIVATIONS:
@@ -40,19 +42,27 @@ class Head(keras.layers.Layer):
         self.task = task
         self.units = units
         self.labels = None if labels is None else [str(x) for x in labels]
-        self.dense = keras.layers.Dense(units, activation=_ACTIVATIONS[task], dtype="float32",
-                                        name="dense")
+        self.project = project
+        if project:
+            self.dense = keras.layers.Dense(units, activation=_ACTIVATIONS[task],
+                                            dtype="float32", name="dense")
+        else:
+            self.activation = keras.layers.Activation(_ACTIVATIONS[task], dtype="float32",
+                                                      name="activation")
 
     def build(self, input_shape):
-        self.dense.build(input_shape)
+        if self.project:
+            self.dense.build(input_shape)
 
     def call(self, x):
-        return self.dense(keras.ops.cast(x, "float32"))
+        x = keras.ops.cast(x, "float32")
+        return self.dense(x) if self.project else self.activation(x)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"task": self.task, "units": self.units, "labels": self.labels})
+        config.update({"task": self.task, "units": self.units, "labels": self.labels,
+                       "project": self.project})
         return config

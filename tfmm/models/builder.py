@@ -3,7 +3,9 @@
 import keras
 
 from tfmm.encoders import build_encoder
-from tfmm.fusion import build_fusion
+from tfmm.fusion import build_fusion, needs_sequences
+from tfmm.layers.fusion import MaskedMeanPooling, ModalityPresence
+from tfmm.layers.heads import Head
 from tfmm.models.heads import build_head, loss_for, metrics_for
 
 
@@ -48,9 +50,11 @@ def build_model(config, vocabularies=None):
     if unknown:
         raise ValueError(f"vocabularies given for unknown inputs {sorted(unknown)}; inputs: "
                          f"{[i.name for i in config.inputs]}")
-    inputs, features = {}, {}
+    sequences = needs_sequences(config.fusion)
+    inputs, features, encoded = {}, {}, {}
     for input_config in config.inputs:
-        encoder = build_encoder(input_config, vocabulary=vocabularies.get(input_config.name))
+        encoder = build_encoder(input_config, vocabulary=vocabularies.get(input_config.name),
+                                return_sequence=sequences)
         names = encoder.input_names_for(input_config.name)
         inner = {}
         for t in encoder.inputs:
@@ -61,9 +65,73 @@ def build_model(config, vocabularies=None):
             features[input_config.name] = encoder(next(iter(inner.values())))
         else:
             features[input_config.name] = encoder(inner)
-    fused = build_fusion(features, config.fusion)
-    outputs = {o.name: build_head(o, fused) for o in config.outputs}
+        if input_config.optional:
+            name = f"{input_config.name}_present"
+            inputs[name] = keras.Input((), dtype="float32", name=name)
+    presence = _presence(config, inputs, features)
+    fused = build_fusion(features, config.fusion, presence, config.outputs)
+    outputs = {}
+    for o in config.outputs:
+        if isinstance(fused, dict):  # late fusion: already the head's logits
+            outputs[o.name] = Head(o.type, o.units, labels=o.labels, project=False,
+                                   name=f"head_{o.name}")(fused[o.name])
+        else:
+            outputs[o.name] = build_head(o, fused)
+    for aux_name, o, input_name in config.auxiliary_outputs():
+        vector = features[input_name]
+        if isinstance(vector, dict):
+            if input_name not in encoded:
+                encoded[input_name] = MaskedMeanPooling(name=f"aux_pool_{input_name}")(
+                    vector["sequence"], vector["mask"])
+            vector = encoded[input_name]
+        outputs[aux_name] = build_head(o, vector, name=f"head_{aux_name}")
     return keras.Model(inputs=inputs, outputs=outputs, name=config.name)
+
+
+def _presence(config, inputs, features):
+    """The [batch, modalities] presence tensor, or None when every modality is always
+    present and there is no modality dropout."""
+    optional = [i.optional for i in config.inputs]
+    rate = config.fusion.modality_dropout
+    if not any(optional) and not rate:
+        return None
+    refs = []
+    for i in config.inputs:
+        if i.optional:
+            refs.append(inputs[f"{i.name}_present"])
+        else:
+            f = features[i.name]
+            refs.append(f["mask"] if isinstance(f, dict) else f)
+    return ModalityPresence(optional, rate=rate, seed=config.data.seed,
+                            name="modality_presence")(refs)
+
+
+def inspection_model(model):
+    """The model with the fusion's inspection outputs added: `fusion_gate` (the gated
+    fusion's per-example modality weights, [batch, modalities] in config input order).
+
+    Training outputs stay as they are (Keras's `fit` needs a target for every output);
+    use this for prediction and export. A model without such layers is returned as is.
+
+    Example:
+
+    ```python
+    gates = tfmm.models.inspection_model(model).predict(x)["fusion_gate"]
+    ```
+    """
+    extra = {}
+    for name in INSPECTION_OUTPUTS:
+        try:
+            extra[name] = model.get_layer(name).output
+        except ValueError:
+            continue
+    if not extra:
+        return model
+    return keras.Model(model.input, {**model.output, **extra}, name=model.name)
+
+
+# Layer names whose output `inspection_model` exposes.
+INSPECTION_OUTPUTS = ("fusion_gate",)
 
 
 def compile_model(model, config, optimizer=None, jit_compile=False):
@@ -71,11 +139,13 @@ def compile_model(model, config, optimizer=None, jit_compile=False):
     if optimizer is None:
         optimizer = keras.optimizers.AdamW(config.training.learning_rate,
                                            weight_decay=config.training.weight_decay)
-    model.compile(
-        optimizer=optimizer,
-        loss={o.name: loss_for(o) for o in config.outputs},
-        loss_weights={o.name: o.loss_weight for o in config.outputs},
-        metrics={o.name: metrics_for(o) for o in config.outputs},
-        jit_compile=jit_compile,
-    )
+    losses = {o.name: loss_for(o) for o in config.outputs}
+    weights = {o.name: o.loss_weight for o in config.outputs}
+    metrics = {o.name: metrics_for(o) for o in config.outputs}
+    for aux_name, o, _ in config.auxiliary_outputs():
+        losses[aux_name] = loss_for(o)
+        weights[aux_name] = o.loss_weight * config.fusion.auxiliary_loss_weight
+        metrics[aux_name] = metrics_for(o)
+    model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics,
+                  jit_compile=jit_compile)
     return model

@@ -5,7 +5,7 @@ import keras
 from tfmm.layers.heads import Head
 
 
-def build_head(output_config, x):
+def build_head(output_config, x, name=None):
     """Adds the head for `output_config` on top of the fused tensor `x`."""
     units = output_config.units
     if units is None:
@@ -13,7 +13,7 @@ def build_head(output_config, x):
                          f"outputs[].labels in the config, or build the model through "
                          f"tfmm.data (which reads them from the training split).")
     return Head(output_config.type, units, labels=output_config.labels,
-                name=f"head_{output_config.name}")(x)
+                name=name or f"head_{output_config.name}")(x)
 
 
 def loss_for(output_config):

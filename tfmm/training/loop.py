@@ -312,14 +312,19 @@ def evaluate(model, config, source, vocabularies, run_dir=None):
 
 
 def predict(model, config, source, vocabularies, out_csv=None):
-    """Label strings (or values) and probabilities per row of `source`."""
-    preds, _ = _predict(model, config, source, vocabularies, with_labels=False)
+    """Label strings (or values) and probabilities per row of `source` (and the gated
+    fusion's modality weights)."""
+    from tfmm.models import inspection_model
+
+    preds, _ = _predict(inspection_model(model), config, source, vocabularies,
+                        with_labels=False)
     return prediction_rows(config, preds, out_csv)
 
 
 def prediction_rows(config, preds, out_csv=None):
     """Rows of `tfmm predict` from {output name: probabilities or values}: the label
-    string(s) and each label's probability per row; written to `out_csv` if given."""
+    string(s) and each label's probability per row, and `fusion_gate_{input}` weights
+    when `preds` has them; written to `out_csv` if given."""
     rows = []
     n = len(next(iter(preds.values())))
     for k in range(n):
@@ -337,6 +342,10 @@ def prediction_rows(config, preds, out_csv=None):
                     lab for lab, v in zip(o.labels, p) if v > 0.5)
             else:
                 row[o.name] = o.label_separator.join(f"{v:.6g}" for v in p)
+        if "fusion_gate" in preds:
+            gate = np.asarray(preds["fusion_gate"])[k]
+            row.update({f"fusion_gate_{i.name}": float(v)
+                        for i, v in zip(config.inputs, gate)})
         rows.append(row)
     if out_csv:
         with open(out_csv, "w", newline="") as f:

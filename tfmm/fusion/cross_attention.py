@@ -1,0 +1,78 @@
+"""Cross-attention fusion: one modality's tokens attend to the others'."""
+
+import keras
+
+from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
+from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
+
+
+@register_fusion("cross_attention", needs_sequences=True)
+def cross_attention_fusion(features, config, presence=None, outputs=()):
+    """Token-level fusion with `keras.layers.MultiHeadAttention`.
+
+    Every sequence is projected to `config.dim`. The query input's tokens (`fusion.query`,
+    by default the first text input) attend in turn to each other input's tokens (the
+    ResNet feature grid, the LSTM frames, a second text), each attention followed by a
+    residual connection and LayerNorm; a feed-forward block closes each of the
+    `num_layers` layers. With a single input, its tokens attend to themselves. Each
+    sequence is then mean-pooled over its valid tokens, and the pooled vectors are
+    concatenated and go through `hidden_units`.
+
+    A missing modality is masked out of the keys, its attention output is zeroed, and
+    its pooled vector is zeroed; when the query modality is missing, the other pooled
+    vectors carry the example.
+
+    Args:
+        features: dict of input name -> {"sequence", "mask"}.
+        config: `tfmm.config.CrossAttentionFusionConfig`.
+        presence: None or float32 [batch, modalities].
+        outputs: unused.
+
+    Example:
+
+    >>> import keras
+    >>> from tfmm.config import CrossAttentionFusionConfig
+    >>> f = {n: {"sequence": keras.Input((t, 6)), "mask": keras.Input((t,), dtype="bool")}
+    ...      for n, t in (("text", 5), ("image", 4))}
+    >>> cfg = CrossAttentionFusionConfig(query="text", dim=8, num_heads=2, hidden_units=[3])
+    >>> cross_attention_fusion(f, cfg).shape
+    (None, 3)
+    """
+    names = list(features)
+    index = {name: k for k, name in enumerate(names)}
+    # Config validation fills in the default (the first text input, else the first).
+    query = config.query if config.query in features else names[0]
+    seqs = {name: keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
+            for name, f in features.items()}
+    masks = with_presence({name: f["mask"] for name, f in features.items()}, presence,
+                          "fusion_mask")
+    others = [n for n in names if n != query] or [query]
+    q = seqs[query]
+    for layer in range(config.num_layers):
+        for other in others:
+            attended = keras.layers.MultiHeadAttention(
+                config.num_heads, config.dim // config.num_heads, dropout=config.dropout,
+                name=f"fusion_attend_{other}_{layer}")(
+                q, seqs[other], query_mask=masks[query], value_mask=masks[other])
+            if presence is not None:
+                attended = ApplyPresence(index[other],
+                                         name=f"fusion_attend_presence_{other}_{layer}")(
+                    attended, presence)
+            q = keras.layers.Add(name=f"fusion_residual_{other}_{layer}")([q, attended])
+            q = keras.layers.LayerNormalization(name=f"fusion_norm_{other}_{layer}")(q)
+        h = keras.layers.Dense(2 * config.dim, activation=config.activation,
+                               name=f"fusion_ffn_in_{layer}")(q)
+        h = keras.layers.Dense(config.dim, name=f"fusion_ffn_out_{layer}")(h)
+        if config.dropout:
+            h = keras.layers.Dropout(config.dropout, name=f"fusion_ffn_dropout_{layer}")(h)
+        q = keras.layers.Add(name=f"fusion_ffn_residual_{layer}")([q, h])
+        q = keras.layers.LayerNormalization(name=f"fusion_ffn_norm_{layer}")(q)
+    pooled = {}
+    for name in names:
+        seq = q if name == query else seqs[name]
+        pooled[name] = MaskedMeanPooling(name=f"fusion_pool_{name}")(seq, masks[name])
+    pooled = with_presence(pooled, presence, "fusion_pooled_presence")
+    vectors = list(pooled.values())
+    x = vectors[0] if len(vectors) == 1 else \
+        keras.layers.Concatenate(name="fusion_concat")(vectors)
+    return dense_stack(x, config)
