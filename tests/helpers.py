@@ -20,13 +20,24 @@ TINY_INPUTS = {
     "audio": {"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": TINY_LSTM},
 }
 TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0}
+# Every fusion strategy at tiny sizes, keyed by its `fusion.type`.
+TINY_FUSIONS = {
+    "concat": TINY_FUSION,
+    "gated": {"type": "gated", "dim": 8, "hidden_units": [8], "dropout": 0.0},
+    "cross_attention": {"type": "cross_attention", "dim": 8, "num_heads": 2,
+                        "hidden_units": [8], "dropout": 0.0},
+    "single_stream": {"type": "single_stream", "dim": 8, "num_heads": 2, "num_layers": 1,
+                      "intermediate_dim": 16, "dropout": 0.0},
+    "late": {"type": "late", "hidden_units": [4], "dropout": 0.0},
+}
 
 
-def tiny_config(modalities=("text", "image", "audio"), outputs=None, **extra):
-    """A validated config with tiny encoders for the given modalities."""
+def tiny_config(modalities=("text", "image", "audio"), outputs=None, optional=(), **extra):
+    """A validated config with tiny encoders for the given modalities (those named in
+    `optional` marked `optional: true`)."""
     outputs = outputs or [{"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]}]
-    data = {"inputs": [TINY_INPUTS[m] for m in modalities], "fusion": TINY_FUSION,
-            "outputs": outputs, **extra}
+    inputs = [{**TINY_INPUTS[m], "optional": m in optional} for m in modalities]
+    data = {"inputs": inputs, "fusion": TINY_FUSION, "outputs": outputs, **extra}
     return tfmm.config_from_dict(data)
 
 
@@ -36,7 +47,9 @@ def random_inputs(model, batch=4, seed=0):
     x = {}
     for t in model.inputs:
         shape = (batch, *t.shape[1:])
-        if t.name.endswith("_length"):
+        if t.name.endswith("_present"):
+            x[t.name] = np.ones(shape, "float32")
+        elif t.name.endswith("_length"):
             x[t.name] = rng.integers(0, t_len(model, t.name) + 1, size=batch).astype("int32")
         elif t.name.endswith("segment_ids"):
             x[t.name] = np.zeros(shape, t.dtype)

@@ -13,7 +13,7 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfmm import data, layers, training  # noqa: E402,F401  (registers custom layers)
+from tfmm import data, fusion, layers, models, pretraining, training  # noqa: E402,F401
 from tfmm.config import Config, ConfigError, config_from_dict, load_config  # noqa: E402
 from tfmm.models import build_model, compile_model  # noqa: E402
 

@@ -89,6 +89,22 @@ def _cmd_train(args):
     return 0
 
 
+def _cmd_pretrain(args):
+    import tfmm
+    from tfmm.pretraining import pretrain
+
+    overrides = list(args.set)
+    if args.strategy:
+        overrides.append(f"training.strategy={args.strategy}")
+    config = tfmm.load_config(args.config, overrides=overrides)
+    out = args.out or os.path.join("runs", f"{config.name}-{args.objective}")
+    pretrain(config, out, objective=args.objective, input_name=args.input,
+             projection_dim=args.projection_dim)
+    print(f"tfmm pretrain: run directory {out}; start training from it with "
+          f"--set training.init_from={out}")
+    return 0
+
+
 def _headline(metrics):
     return {name: {k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "auroc",
                                                        "mae", "rmse", "n")}
@@ -170,6 +186,18 @@ def build_parser():
     p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored",
                                           "multiworker", "tpu"])
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("pretrain", help="pretrain the encoders without labels (contrastive "
+                                        "alignment of paired modalities, or masked LM)")
+    p.add_argument("config")
+    p.add_argument("--objective", choices=["contrastive", "mlm"], required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", help="run directory (default runs/NAME-OBJECTIVE)")
+    p.add_argument("--input", help="mlm: the bert input to pretrain (if several)")
+    p.add_argument("--projection-dim", type=int, default=64,
+                   help="contrastive: width of the projection heads")
+    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored",
+                                          "multiworker", "tpu"])
+    p.set_defaults(func=_cmd_pretrain)
     for verb, helptext, fn in (("evaluate", "metrics of a run on a labelled manifest",
                                 _cmd_evaluate),
                                ("predict", "labels and probabilities per manifest row",

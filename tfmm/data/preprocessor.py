@@ -40,11 +40,10 @@ class Preprocessor:
                      for i in config.inputs if i.type == "text"}
         self.label_tables = {}
         for o in config.outputs:
-            if o.type == "regression":
+            if o.type == "regression" or o.labels is None:
+                # Unknown labels are only an error when targets are asked for (features
+                # alone, as pretraining reads them, need none).
                 continue
-            if o.labels is None:
-                raise ValueError(f"output {o.name!r}: labels unknown; run "
-                                 f"tfmm.data.fit_preprocessing first or set outputs[].labels")
             self.label_tables[o.name] = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(
                     tf.constant(o.labels), tf.range(len(o.labels), dtype=tf.int64)), -1)
@@ -76,6 +75,9 @@ class Preprocessor:
                 target = tf.strings.to_number(parts, tf.float32)
                 y[o.name] = tf.ensure_shape(target, [o.num_targets]) if o.num_targets else target
                 continue
+            if o.name not in self.label_tables:
+                raise ValueError(f"output {o.name!r}: labels unknown; run "
+                                 f"tfmm.data.fit_preprocessing first or set outputs[].labels")
             table = self.label_tables[o.name]
             if o.type == "multilabel":
                 parts = tf.strings.split(value, o.label_separator)
@@ -163,10 +165,16 @@ def fit_preprocessing(config, manifest):
         dict of text input name -> vocabulary.
     """
     manifest.require([o.column for o in config.outputs], what="label column")
-    manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     for o in config.outputs:
         if o.type != "regression" and o.labels is None:
             o.labels = infer_labels(o, manifest.columns[o.column])
+    return fit_text_vocabularies(config, manifest)
+
+
+def fit_text_vocabularies(config, manifest):
+    """The text vocabularies of `config`'s text inputs (textcnn: adapted on the
+    manifest's text; bert: the WordPiece vocabulary). Reads no label column."""
+    manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     vocabularies = {}
     for i in config.inputs:
         if i.type != "text":

@@ -169,6 +169,14 @@ def train(config, run_dir, log=print, verbose="auto"):
     train_rows = len(next(iter(load_manifest(config, train_manifest, report_dir=run_dir,
                                              log=log).values())))
     vocabularies = fit_preprocessing(config, train_manifest)
+    init_from = config.resolve_path(config.training.init_from)
+    if init_from:
+        from tfmm.pretraining.weights import read_vocabularies
+
+        # A pretrained TextCNN's embedding rows belong to its own vocabulary.
+        for name, vocab in read_vocabularies(init_from).items():
+            if name in vocabularies and config.input(name).encoder.type == "textcnn":
+                vocabularies[name] = vocab
     _save_run_state(config, vocabularies, run_dir)
 
     replicas = strategy.num_replicas_in_sync
@@ -197,6 +205,10 @@ def train(config, run_dir, log=print, verbose="auto"):
     pretrained = pretrained_encoders(config)
     with strategy.scope():
         model = build_model(config, vocabularies)
+    if init_from:
+        from tfmm.pretraining.weights import initialise_from
+
+        initialise_from(model, config, init_from, log=log)
     for k, (first, end, lr, frozen) in enumerate(phases):
         done = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
         backup = os.path.join(run_dir, "backup", f"phase{k + 1}") if len(phases) > 1 \

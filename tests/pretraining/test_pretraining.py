@@ -1,0 +1,133 @@
+"""Contrastive and masked-LM pretraining, and `training.init_from`."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+import tfmm
+from tests.helpers import run_tfmm, write_tiny_train_config
+from tfmm.pretraining import info_nce, retrieval_recall
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_contrastive_loss_is_lower_on_aligned_than_on_shuffled_pairs():
+    rng = np.random.default_rng(0)
+    text = _unit(rng.normal(size=(16, 8))).astype("float32")
+    image = _unit(text + 0.05 * rng.normal(size=text.shape)).astype("float32")
+    aligned = float(np.mean(info_nce(text, image, 10.0)))
+    shuffled = float(np.mean(info_nce(text, image[rng.permutation(16)], 10.0)))
+    # Aligned pairs: near zero. Shuffled: near or above chance, log(16) = 2.77.
+    assert aligned < 0.25 and shuffled > 1.5
+
+
+def test_global_negatives_split_across_replicas_equal_one_device():
+    """Each replica's rows, scored against the gathered batch, give exactly the rows of
+    the one-device loss: the loss of a global batch does not depend on the split."""
+    rng = np.random.default_rng(1)
+    a = _unit(rng.normal(size=(8, 4))).astype("float32")
+    b = _unit(rng.normal(size=(8, 4))).astype("float32")
+    whole = np.asarray(info_nce(a, b, 5.0))
+    for replica in (0, 1):
+        rows = slice(4 * replica, 4 * replica + 4)
+        part = np.asarray(info_nce(a[rows], b[rows], 5.0, anchor_all=a, other_all=b,
+                                   labels=np.arange(4) + 4 * replica))
+        np.testing.assert_allclose(part, whole[rows], rtol=1e-5)
+
+
+def test_retrieval_recall():
+    e = np.eye(6, dtype="float32")
+    assert retrieval_recall(e, e) == {"recall@1": 1.0, "recall@5": 1.0}
+    shifted = e[[1, 2, 3, 4, 5, 0]]
+    assert retrieval_recall(e, shifted)["recall@1"] == 0.0
+
+
+@pytest.mark.slow
+def test_contrastive_pretraining_initialises_training(train_data, tmp_path):
+    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
+                                          epochs=2)
+    pre = str(tmp_path / "pre")
+    code, out = run_tfmm(["pretrain", config_path, "--objective", "contrastive", "--out", pre,
+                          "--projection-dim", "8"])
+    assert code == 0, out
+    summary = json.load(open(os.path.join(pre, "pretrain.json")))
+    assert summary["objective"] == "contrastive"
+    assert summary["encoders"] == ["audio", "text"]
+    for key in ("text_to_audio_recall@1", "audio_to_text_recall@5"):
+        assert 0.0 <= summary["metrics"][key] <= 1.0
+    assert summary["metrics"]["eval_split"] == "val"
+    assert len(open(os.path.join(pre, "history.csv")).read().splitlines()) == 3
+
+    # The encoders of a model built for training start from exactly these weights.
+    config = tfmm.load_config(config_path, overrides=[f"training.init_from={pre}"])
+    vocabs = json.load(open(os.path.join(pre, "vocabularies.json")))
+    model = tfmm.build_model(_with_labels(config), vocabs)
+    done = tfmm.pretraining.initialise_from(model, config, pre, log=lambda *a: None)
+    assert done == ["text", "audio"]
+    with np.load(os.path.join(pre, "encoders", "audio.weights.npz")) as saved:
+        for k, w in enumerate(model.get_layer("audio_encoder").get_weights()):
+            np.testing.assert_array_equal(w, saved[f"w{k:04d}"])
+
+    # And `tfmm train` with init_from runs, logging what it initialised.
+    run = str(tmp_path / "run")
+    code, out = run_tfmm(["train", config_path, "--out", run, "--set",
+                          f"training.init_from={pre}", "--set", "training.epochs=1"])
+    assert code == 0, out
+    assert "encoders initialised from" in out and "text, audio" in out
+
+
+@pytest.mark.slow
+def test_init_from_names_the_input_whose_encoder_differs(train_data, tmp_path):
+    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
+                                          epochs=1)
+    pre = str(tmp_path / "pre")
+    tfmm.pretraining.pretrain(tfmm.load_config(config_path), pre, log=lambda *a: None,
+                              verbose=0)
+    config = tfmm.load_config(config_path, overrides=["inputs.audio.encoder.units=[5]"])
+    model = tfmm.build_model(_with_labels(config))
+    with pytest.raises(ValueError, match=r"input 'audio': weight .*lstm.* has shape "
+                                         r"\(8, 20\) but .*audio\.weights\.npz holds \(8, 16\)"):
+        tfmm.pretraining.initialise_from(model, config, pre)
+    with pytest.raises(FileNotFoundError, match=r"init_from: no directory"):
+        tfmm.pretraining.initialise_from(model, config, str(tmp_path / "nothing"))
+
+
+def _with_labels(config):
+    for o in config.outputs:
+        o.labels = o.labels or [f"c{k}" for k in range(8)]
+    return config
+
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "green", "square",
+         "circle", "triangle", "small", "large", "of", "the", "and", "with"]
+
+
+@pytest.mark.slow
+def test_mlm_pretraining_of_a_bert_encoder(train_data, tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n")
+    bert = {"type": "bert", "vocabulary": str(vocab), "num_layers": 1, "num_heads": 2,
+            "hidden_dim": 8, "intermediate_dim": 16, "sequence_length": 12,
+            "max_sequence_length": 16}
+    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
+                                          epochs=2, inputs={"text": {"encoder": bert}})
+    config = tfmm.load_config(config_path)
+    pre = str(tmp_path / "mlm")
+    metrics = tfmm.pretraining.pretrain(config, pre, objective="mlm", log=lambda *a: None,
+                                        verbose=0)
+    assert 0.0 <= metrics["val_masked_accuracy"] <= 1.0 and np.isfinite(metrics["val_loss"])
+    assert sorted(os.listdir(os.path.join(pre, "encoders"))) == ["text.weights.npz"]
+    # The pretrained backbone differs from a fresh one and loads into the train model.
+    model = tfmm.build_model(_with_labels(tfmm.load_config(config_path)))
+    fresh = [w.copy() for w in model.get_layer("text_encoder").get_weights()]
+    tfmm.pretraining.initialise_from(model, config, pre, log=lambda *a: None)
+    loaded = model.get_layer("text_encoder").get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(fresh, loaded))
+    with pytest.raises(ValueError, match=r"mlm pretrains one bert text encoder"):
+        tfmm.pretraining.pretrain(tfmm.load_config(config_path, overrides=[
+            "inputs.text.encoder={type: textcnn}"]), str(tmp_path / "x"), objective="mlm")

@@ -1,0 +1,171 @@
+"""`tfmm pretrain`: one `model.fit` per objective, then the encoders' weights on disk."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import yaml
+
+from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
+from tfmm.data.pipeline import load_manifest
+from tfmm.pretraining.weights import ENCODERS_DIR, save_encoder_weights
+
+OBJECTIVES = ("contrastive", "mlm")
+
+
+def pretrain(config, run_dir, objective="contrastive", input_name=None, projection_dim=64,
+             log=print, verbose="auto"):
+    """Pretrains the encoders of `config` on its manifests, without labels.
+
+    - `contrastive`: CLIP-style alignment of each input with the anchor input (the first
+      text input): projection heads, symmetric InfoNCE with a learnable temperature,
+      in-batch negatives (global across replicas under a strategy). Reports retrieval
+      recall@1 and @5 in both directions on the validation split (or on the training
+      split when there is none).
+    - `mlm`: masked-language-model pretraining of the bert input (`input_name`, or the
+      only one) on the manifest's text, with keras-hub's `BertMaskedLM`. Reports masked
+      token accuracy on the validation split.
+
+    Uses the config's `data` (train, val, batch_size, seed) and `training` (epochs,
+    optimizer, learning_rate, strategy, steps_per_epoch); label columns are not read. A
+    kill resumes from the last finished epoch, like `tfmm train`.
+
+    Writes `run_dir/encoders/{input}.weights.npz`, `config.yaml`, `vocabularies.json`,
+    `history.csv` and `pretrain.json` (objective and metrics). Point
+    `training.init_from` at `run_dir` to start `tfmm train` from these encoders.
+
+    Returns:
+        dict of metrics.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"pretrain: objective must be one of {list(OBJECTIVES)}. "
+                         f"Received: objective={objective!r}")
+    if os.path.exists(os.path.join(run_dir, "pretrain.json")):
+        raise FileExistsError(f"run directory {run_dir!r} holds a finished pretraining run "
+                              f"(pretrain.json); give another --out")
+    if config.data.train is None:
+        raise ValueError("data.train: required to pretrain (a manifest of the examples)")
+    os.makedirs(run_dir, exist_ok=True)
+    keras.utils.set_random_seed(config.data.seed)
+    keras.mixed_precision.set_global_policy("float32")
+    if objective == "contrastive":
+        metrics, encoders, vocabularies = _contrastive(config, run_dir, projection_dim, log,
+                                                       verbose)
+    else:
+        metrics, encoders, vocabularies = _mlm(config, run_dir, input_name, log, verbose)
+    for name, encoder in encoders.items():
+        save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR,
+                                                   f"{name}.weights.npz"))
+    with open(os.path.join(run_dir, "config.yaml"), "w") as f:
+        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    with open(os.path.join(run_dir, "vocabularies.json"), "w") as f:
+        json.dump(vocabularies, f)
+    summary = {"objective": objective, "encoders": sorted(encoders), "metrics": metrics}
+    tmp = os.path.join(run_dir, "pretrain.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(summary, f, indent=2)
+    os.replace(tmp, os.path.join(run_dir, "pretrain.json"))
+    log(f"tfmm pretrain: encoders {', '.join(sorted(encoders))} -> "
+        f"{os.path.join(run_dir, ENCODERS_DIR)}; metrics {json.dumps(metrics)}")
+    return metrics
+
+
+def _callbacks(run_dir, log):
+    from tfmm.training.callbacks import Backup, TerminateOnNaNWithMessage
+
+    return [Backup(os.path.join(run_dir, "backup"), log=log),
+            keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+            TerminateOnNaNWithMessage()]
+
+
+def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
+    from tfmm.training.loop import TrainingError
+    from tfmm.training.callbacks import TerminateOnNaNWithMessage
+
+    callbacks = _callbacks(run_dir, log)
+    model.fit(dataset, epochs=config.training.epochs, steps_per_epoch=steps,
+              validation_data=validation, callbacks=callbacks, verbose=verbose,
+              shuffle=False)
+    nan = next(c for c in callbacks if isinstance(c, TerminateOnNaNWithMessage))
+    if nan.message:
+        raise TrainingError(nan.message)
+
+
+def _contrastive(config, run_dir, projection_dim, log, verbose):
+    from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall
+    from tfmm.training.loop import _optimizer
+    from tfmm.training.strategy import describe, get_strategy
+
+    strategy = get_strategy(config.training.strategy)
+    train_src = config.resolve_path(config.data.train)
+    manifest = Manifest(train_src)
+    rows = len(next(iter(load_manifest(config, manifest, with_labels=False,
+                                       report_dir=run_dir, log=log).values())))
+    vocabularies = fit_text_vocabularies(config, manifest)
+    global_batch = config.data.batch_size * strategy.num_replicas_in_sync
+    log(f"tfmm pretrain: contrastive on {rows} rows; strategy {describe(strategy)}; "
+        f"global batch {global_batch} (in-batch negatives: {global_batch - 1} per example)")
+
+    def fn(ctx):
+        return make_dataset(config, train_src, vocabularies, training=True,
+                            input_context=ctx, batch_size=global_batch, with_labels=False,
+                            report_dir=run_dir, repeat=True)
+    dataset = strategy.distribute_datasets_from_function(fn)
+    steps = config.training.steps_per_epoch or max(rows // global_batch, 1)
+    with strategy.scope():
+        model = build_pretrainer(config, vocabularies, projection_dim=projection_dim)
+        model.compile(optimizer=_optimizer(config, steps))
+    _fit(model, dataset, config, steps, run_dir, log, verbose)
+
+    eval_src = config.resolve_path(config.data.val or config.data.train)
+    emb = model.predict(make_dataset(config, eval_src, vocabularies, with_labels=False),
+                        verbose=0)
+    metrics = {"temperature": float(1.0 / np.asarray(model.logit_scale)),
+               "eval_split": "val" if config.data.val else "train", "n": len(emb[model.anchor])}
+    for name in emb:
+        if name == model.anchor:
+            continue
+        for q, c in ((model.anchor, name), (name, model.anchor)):
+            for k, v in retrieval_recall(emb[q], emb[c]).items():
+                metrics[f"{q}_to_{c}_{k}"] = v
+    return metrics, dict(model.encoders), vocabularies
+
+
+def _mlm(config, run_dir, input_name, log, verbose):
+    from tfmm.data.preprocessor import bert_vocabulary
+    from tfmm.encoders import build_encoder
+    from tfmm.pretraining.mlm import masked_lm, mlm_input, text_dataset
+    from tfmm.training.loop import _optimizer
+
+    i = mlm_input(config, input_name)
+    vocab = bert_vocabulary(i.encoder)
+    train_src = config.resolve_path(config.data.train)
+    texts = _texts(config, train_src, i, run_dir, log)
+    log(f"tfmm pretrain: masked LM on input {i.name!r}: {len(texts)} texts")
+    encoder = build_encoder(i, vocabulary=vocab)
+    model, preprocessor = masked_lm(encoder, i, vocab, seed=config.data.seed)
+    batch = config.data.batch_size
+    dataset = text_dataset(texts, preprocessor, batch, training=True,
+                           seed=config.data.seed).repeat()
+    steps = config.training.steps_per_epoch or max(len(texts) // batch, 1)
+    val = None
+    if config.data.val:
+        val = text_dataset(_texts(config, config.resolve_path(config.data.val), i, run_dir,
+                                  log), preprocessor, batch, training=False,
+                           seed=config.data.seed)
+    model.compile(optimizer=_optimizer(config, steps),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    _fit(model, dataset, config, steps, run_dir, log, verbose, validation=val)
+    metrics = {}
+    if val is not None:
+        result = model.evaluate(val, verbose=0, return_dict=True)
+        metrics = {"val_masked_accuracy": float(result["accuracy"]),
+                   "val_loss": float(result["loss"])}
+    return metrics, {i.name: encoder}, {i.name: vocab}
+
+
+def _texts(config, source, input_config, run_dir, log):
+    columns = load_manifest(config, source, with_labels=False, report_dir=run_dir, log=log)
+    return [t for c in input_config.columns for t in columns[c] if t.strip()]
