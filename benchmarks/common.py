@@ -39,3 +39,18 @@ def timed(fn, repeats=3):
 
 def percentile_ms(samples, q):
     return float(np.percentile(np.asarray(samples) * 1000, q))
+
+
+def write_section(name, text, path=None):
+    """Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
+    BENCHMARKS.md."""
+    path = path or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "BENCHMARKS.md")
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    start, stop = doc.index(begin) + len(begin), doc.index(end)
+    with open(path, "w") as f:
+        f.write(doc[:start] + "\n" + text + "\n" + doc[stop:])

@@ -1,0 +1,84 @@
+"""8. Contrastive pretraining with 10% of the labels: the encoders are pretrained
+(`tfmm pretrain --objective contrastive`) on every training row without labels, then the
+model is trained on a random 10% of the labelled rows, from the pretrained encoders
+(`training.init_from`) and from scratch, with the same budget; test accuracy for 3 seeds.
+Writes its own table into BENCHMARKS.md (between the `pretraining` markers)."""
+
+import csv
+import os
+import shutil
+import statistics
+
+import keras
+import numpy as np
+
+import tfmm
+from benchmarks.common import demo_data, write_section
+from tfmm.data.demo import demo_config
+
+NAME = "pretraining"
+
+
+def labelled_subset(train_csv, fraction, seed):
+    """Writes a manifest with `fraction` of the rows of `train_csv` beside it (same
+    relative media paths); returns its path."""
+    with open(train_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    rng = np.random.default_rng(seed)
+    keep = sorted(rng.choice(len(rows), size=max(int(len(rows) * fraction), 8),
+                             replace=False))
+    path = os.path.join(os.path.dirname(train_csv), f"train_{int(fraction * 100)}pct_{seed}.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows[k] for k in keep)
+    return path
+
+
+def run(work, quick=False, write=True, fraction=0.1):
+    n, seeds, pre_epochs, epochs = (200, (0,), 2, 3) if quick else (600, (0, 1, 2), 8, 15)
+    data = demo_data(work, n)
+    root = os.path.join(work, "pretraining_runs")
+    shutil.rmtree(root, ignore_errors=True)
+    results = {"scratch": [], "pretrained": []}
+    recalls = []
+    for seed in seeds:
+        cfg = demo_config(data, epochs=pre_epochs)
+        cfg["data"]["seed"] = seed
+        pre_dir = os.path.join(root, f"pre-{seed}")
+        keras.utils.clear_session()
+        pre = tfmm.pretraining.pretrain(tfmm.config_from_dict(cfg), pre_dir,
+                                        log=lambda *a: None, verbose=0)
+        recalls.append(pre["text_to_image_recall@1"])
+        subset = labelled_subset(os.path.join(data, "train.csv"), fraction, seed)
+        for kind in results:
+            cfg = demo_config(data, epochs=epochs, batch_size=8)
+            cfg["data"].update(seed=seed, train=subset)
+            if kind == "pretrained":
+                cfg["training"]["init_from"] = pre_dir
+            keras.utils.clear_session()
+            _, metrics = tfmm.training.train(tfmm.config_from_dict(cfg),
+                                             os.path.join(root, f"{kind}-{seed}"),
+                                             log=lambda *a: None, verbose=0)
+            results[kind].append(metrics["label"]["accuracy"])
+            print(f"seed {seed} {kind:<10}: test accuracy {results[kind][-1]:.3f}", flush=True)
+    mean = {k: statistics.mean(v) for k, v in results.items()}
+    std = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in results.items()}
+    rows = len(open(subset).read().splitlines()) - 1
+    text = "\n".join([
+        f"Demo data ({n} examples); labelled subset: {rows} training rows "
+        f"({fraction:.0%}); contrastive pretraining on all training rows without labels, "
+        f"{pre_epochs} epochs, batch 32; then {epochs} epochs at batch 8; seeds "
+        f"{list(seeds)}.", "",
+        "| start | test accuracy (mean ± std) | per seed |", "|---|---|---|",
+        *[f"| {k} | {mean[k]:.3f} ± {std[k]:.3f} | "
+          f"{', '.join(f'{a:.3f}' for a in results[k])} |" for k in results],
+        "", f"Text-to-image retrieval recall@1 after pretraining (validation split): "
+            f"{statistics.mean(recalls):.3f}."])
+    print("\n" + text)
+    if write and not quick:
+        write_section("pretraining", text)
+    return {"ratio": mean["pretrained"] / max(mean["scratch"], 1e-9),
+            "goal": "> 1 if pretraining helps", "scratch": mean["scratch"],
+            "pretrained": mean["pretrained"], "recall@1": statistics.mean(recalls)}
