@@ -37,9 +37,12 @@ def test_train_tpu_example_without_a_tpu_says_so_and_fails(tmp_path):
     assert "no TPU found by TPUClusterResolver" in proc.stderr
 
 
-@pytest.mark.parametrize("name", ["tri_modal.yaml"])
-def test_example_configs_load(name):
+@pytest.mark.parametrize("name", ["tri_modal.yaml", "cross_attention_missing_audio.yaml"])
+def test_example_configs_load_and_build(name):
     import tfmm
 
     config = tfmm.load_config(os.path.join(EXAMPLES, name))
     assert [i.name for i in config.inputs] == ["text", "image", "audio"]
+    config.outputs[0].labels = ["a", "b"]
+    model = tfmm.build_model(config, {"text": ["", "[UNK]", "cat"]})
+    assert model.output["label"].shape == (None, 2)

@@ -131,3 +131,45 @@ def test_mlm_pretraining_of_a_bert_encoder(train_data, tmp_path):
     with pytest.raises(ValueError, match=r"mlm pretrains one bert text encoder"):
         tfmm.pretraining.pretrain(tfmm.load_config(config_path, overrides=[
             "inputs.text.encoder={type: textcnn}"]), str(tmp_path / "x"), objective="mlm")
+
+
+MIRRORED_SCRIPT = """
+import csv, json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import tfmm
+config_path, out = sys.argv[1], sys.argv[2]
+histories = {}
+for strategy, per_replica in (("default", 8), ("mirrored", 4)):
+    config = tfmm.load_config(config_path, overrides=[
+        f"training.strategy={strategy}", f"data.batch_size={per_replica}",
+        "data.deterministic=true"])
+    tfmm.pretraining.pretrain(config, f"{out}/{strategy}", verbose=0)
+    with open(f"{out}/{strategy}/history.csv") as f:
+        histories[strategy] = [float(r["loss"]) for r in csv.DictReader(f)]
+print("RESULT " + json.dumps(histories))
+"""
+
+
+@pytest.mark.slow
+def test_contrastive_negatives_are_global_across_replicas(train_data, tmp_path):
+    """Two replicas of 4 with negatives gathered from both give the losses of one device
+    with a batch of 8 (with only local negatives, each row would have 3, not 7)."""
+    import subprocess
+    import sys
+
+    config = write_tiny_train_config(tmp_path, train_data, epochs=3)
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), config, str(tmp_path)],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "global batch 8 (in-batch negatives: 7 per example)" in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    h = json.loads(line[len("RESULT "):])
+    assert len(h["default"]) == len(h["mirrored"]) == 3
+    for one, two in zip(h["default"], h["mirrored"]):
+        assert two == pytest.approx(one, rel=1e-4)
+    assert h["default"][-1] < h["default"][0]

@@ -70,6 +70,7 @@ class TextPreprocessor:
         if self.kind == "textcnn":
             return {self.name: tf.cast(self.layer(text), tf.int32)}
         if self.kind == "bert":
-            out = self.layer(text if pair is None else (text, pair))
+            # By keyword: a positional tuple would be read as (x, y).
+            out = self.layer(x=text if pair is None else (text, pair))
             return {f"{self.name}_{k}": v for k, v in out.items()}
         return {self.name: text}
