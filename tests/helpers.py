@@ -142,18 +142,17 @@ def _batch(x):
     return len(x)
 
 
-def write_tiny_train_config(root, data_dir, modalities=("text", "audio"), epochs=2,
-                            batch_size=4, training=None, data=None, inputs=None):
-    """Writes `root/config.yaml`: the demo config with tiny encoders and no dropout (so two
-    runs on the same data can be compared number for number). Returns its path.
+def tiny_demo_dict(data_dir, modalities=("text", "image", "audio"), epochs=2,
+                   batch_size=4, inputs=None):
+    """The demo config (a dict) for the dataset in `data_dir`, with tiny encoders and no
+    dropout, so two runs on the same data can be compared number for number.
 
     `inputs` maps an input name to keys merged into its config."""
-    import yaml
-
     from tfmm.data.demo import demo_config
 
     cfg = demo_config(str(data_dir), modalities=modalities, epochs=epochs,
                       batch_size=batch_size)
+    cfg["inputs"] = [dict(i) for i in cfg["inputs"]]
     for i in cfg["inputs"]:
         if i["type"] == "audio":
             i["encoder"] = {"type": "lstm", "num_mel_bins": 8, "units": [4]}
@@ -162,12 +161,47 @@ def write_tiny_train_config(root, data_dir, modalities=("text", "audio"), epochs
             i["encoder"] = dict(i["encoder"], embedding_dim=4, filters=4, dropout=0.0)
         i.update((inputs or {}).get(i["name"], {}))
     cfg["fusion"] = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": True}
+    return cfg
+
+
+def write_tiny_train_config(root, data_dir, modalities=("text", "audio"), epochs=2,
+                            batch_size=4, training=None, data=None, inputs=None):
+    """Writes `root/config.yaml` (`tiny_demo_dict`, with `training` and `data` keys
+    merged in) and returns its path."""
+    import yaml
+
+    cfg = tiny_demo_dict(data_dir, modalities, epochs, batch_size, inputs)
     cfg["training"].update(training or {})
     cfg["data"].update(data or {})
     path = os.path.join(str(root), "config.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return path
+
+
+SPLIT_CPU = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def run_on_two_logical_cpus(body, args, tmp_path, timeout=300):
+    """Runs the Python `body` in a fresh process whose CPU is split into two logical
+    devices first (it must happen before TensorFlow initialises), with `args` as
+    sys.argv[1:]. The body prints one line `RESULT <json>`. Returns (result, stdout)."""
+    import json
+    import subprocess
+    import sys
+
+    script = os.path.join(str(tmp_path), "two_cpus.py")
+    with open(script, "w") as f:
+        f.write(SPLIT_CPU + body)
+    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):]), proc.stdout
 
 
 def run_tfmm(args, env=None, timeout=300):

@@ -212,3 +212,23 @@ def test_token_fusions_export_with_the_resnet_grid(kind, tmp_path):
     paths = export_model(model, config, {"text": vocab}, str(tmp_path / "out"),
                          log=lambda *a: None)
     assert set(paths) == {"version_dir", "savedmodel", "onnx"}
+
+
+def test_modality_dropout_acts_in_training_only():
+    config = tiny_config(("text", "audio"), fusion=fusion("concat", modality_dropout=0.5))
+    model = tfmm.build_model(config)
+    x = random_inputs(model, batch=16)
+    inference = [np.asarray(model(x, training=False)["label"]) for _ in range(2)]
+    np.testing.assert_array_equal(inference[0], inference[1])
+    training = [np.asarray(model(x, training=True)["label"]) for _ in range(2)]
+    assert np.abs(training[0] - training[1]).max() > 1e-4
+
+
+def test_predict_rows_carry_the_gate_weights():
+    from tfmm.training.loop import prediction_rows
+
+    config = tiny_config(("text", "audio"), fusion=fusion("gated"))
+    rows = prediction_rows(config, {"label": np.array([[0.2, 0.7, 0.1]]),
+                                    "fusion_gate": np.array([[0.25, 0.75]])})
+    assert rows == [{"row": 1, "label": "b", "label_p_a": 0.2, "label_p_b": 0.7,
+                     "label_p_c": 0.1, "fusion_gate_text": 0.25, "fusion_gate_audio": 0.75}]

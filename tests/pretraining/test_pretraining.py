@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import tfmm
-from tests.helpers import run_tfmm, write_tiny_train_config
+from tests.helpers import run_on_two_logical_cpus, run_tfmm, write_tiny_train_config
 from tfmm.pretraining import info_nce, retrieval_recall
 
 
@@ -135,9 +135,6 @@ def test_mlm_pretraining_of_a_bert_encoder(train_data, tmp_path):
 
 MIRRORED_SCRIPT = """
 import csv, json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import tfmm
 config_path, out = sys.argv[1], sys.argv[2]
 histories = {}
@@ -156,19 +153,9 @@ print("RESULT " + json.dumps(histories))
 def test_contrastive_negatives_are_global_across_replicas(train_data, tmp_path):
     """Two replicas of 4 with negatives gathered from both give the losses of one device
     with a batch of 8 (with only local negatives, each row would have 3, not 7)."""
-    import subprocess
-    import sys
-
     config = write_tiny_train_config(tmp_path, train_data, epochs=3)
-    script = tmp_path / "mirrored.py"
-    script.write_text(MIRRORED_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), config, str(tmp_path)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "global batch 8 (in-batch negatives: 7 per example)" in proc.stdout
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    h = json.loads(line[len("RESULT "):])
+    h, stdout = run_on_two_logical_cpus(MIRRORED_SCRIPT, [config, str(tmp_path)], tmp_path)
+    assert "global batch 8 (in-batch negatives: 7 per example)" in stdout
     assert len(h["default"]) == len(h["mirrored"]) == 3
     for one, two in zip(h["default"], h["mirrored"]):
         assert two == pytest.approx(one, rel=1e-4)

@@ -10,14 +10,10 @@ import sys
 
 import pytest
 
-from tests.helpers import write_tiny_train_config
+from tests.helpers import run_on_two_logical_cpus, write_tiny_train_config
 
-# Runs in a fresh process: the CPU must be split before TensorFlow initialises.
 MIRRORED_SCRIPT = """
 import csv, json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import tfmm
 config_path, out = sys.argv[1], sys.argv[2]
 histories = {}
@@ -36,16 +32,9 @@ print("RESULT " + json.dumps(histories))
 @pytest.mark.slow
 def test_mirrored_two_cpus_reaches_the_same_loss_as_one_device(train_data, tmp_path):
     config = write_tiny_train_config(tmp_path, train_data, epochs=3)
-    script = tmp_path / "mirrored.py"
-    script.write_text(MIRRORED_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), config, str(tmp_path)],
-                          capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "MirroredStrategy with 2 replica(s)" in proc.stdout
-    assert "global batch 8 = 4 per replica x 2" in proc.stdout
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    h = json.loads(line[len("RESULT "):])
+    h, stdout = run_on_two_logical_cpus(MIRRORED_SCRIPT, [config, str(tmp_path)], tmp_path)
+    assert "MirroredStrategy with 2 replica(s)" in stdout
+    assert "global batch 8 = 4 per replica x 2" in stdout
     assert len(h["default"]) == len(h["mirrored"]) == 3
     # Same weights, same batches in the same order, gradients summed across replicas:
     # the losses agree to float32 round-off (stated tolerance: 1e-4 relative).
