@@ -160,3 +160,18 @@ def test_contrastive_negatives_are_global_across_replicas(train_data, tmp_path):
     for one, two in zip(h["default"], h["mirrored"]):
         assert two == pytest.approx(one, rel=1e-4)
     assert h["default"][-1] < h["default"][0]
+
+
+def test_init_from_encoders_count_as_pretrained_for_freezing(tmp_path):
+    from tfmm.training.loop import pretrained_encoders
+
+    run = tmp_path / "pre"
+    (run / "encoders").mkdir(parents=True)
+    (run / "encoders" / "audio.weights.npz").write_bytes(b"")
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text"}, {"name": "audio", "type": "audio"}],
+        "outputs": [{"name": "y", "labels": ["a", "b"]}],
+        "training": {"init_from": str(run), "freeze_pretrained_epochs": 1}})
+    assert pretrained_encoders(config) == ["audio_encoder"]
+    config.training.init_from = None
+    assert pretrained_encoders(config) == []

@@ -51,12 +51,19 @@ def _set_precision(config, strategy):
 
 def pretrained_encoders(config):
     """Names of the encoder sublayers that start from pretrained weights and may train:
-    resnet50 with `weights`, bert with a `preset`, hub models marked trainable."""
+    resnet50 with `weights`, bert with a `preset`, hub models marked trainable, and the
+    encoders that `training.init_from` provides."""
+    from tfmm.pretraining.weights import ENCODERS_DIR
+
+    init = config.resolve_path(config.training.init_from)
     names = []
     for i in config.inputs:
         e = i.encoder
+        from_run = bool(init) and (
+            os.path.exists(os.path.join(init, ENCODERS_DIR, f"{i.name}.weights.npz"))
+            or not os.path.isdir(os.path.join(init, ENCODERS_DIR)))
         pretrained = bool(getattr(e, "weights", None) or getattr(e, "preset", None)
-                          or e.type == "hub")
+                          or e.type == "hub" or from_run)
         if pretrained and getattr(e, "trainable", True):
             names.append(f"{i.name}_encoder")
     return names
