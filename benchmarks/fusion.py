@@ -19,6 +19,8 @@ NAME = "fusion"
 STRATEGIES = {
     "concat": {"type": "concat", "hidden_units": [64], "dropout": 0.1, "normalize": True},
     "gated": {"type": "gated", "dim": 64, "hidden_units": [64], "dropout": 0.1},
+    "gated (concat)": {"type": "gated", "combine": "concat", "dim": 64, "hidden_units": [64],
+                       "dropout": 0.1},
     "cross_attention": {"type": "cross_attention", "dim": 64, "num_heads": 4,
                         "num_layers": 1, "hidden_units": [64], "dropout": 0.1},
     "single_stream": {"type": "single_stream", "dim": 64, "num_heads": 4, "num_layers": 2,

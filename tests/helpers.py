@@ -24,6 +24,8 @@ TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0}
 TINY_FUSIONS = {
     "concat": TINY_FUSION,
     "gated": {"type": "gated", "dim": 8, "hidden_units": [8], "dropout": 0.0},
+    "gated_concat": {"type": "gated", "combine": "concat", "dim": 8, "hidden_units": [8],
+                     "dropout": 0.0},
     "cross_attention": {"type": "cross_attention", "dim": 8, "num_heads": 2,
                         "hidden_units": [8], "dropout": 0.0},
     "single_stream": {"type": "single_stream", "dim": 8, "num_heads": 2, "num_layers": 1,

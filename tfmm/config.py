@@ -370,15 +370,20 @@ class ConcatFusionConfig(FusionBase):
 @dataclass
 class GatedFusionConfig(FusionBase):
     """Each modality vector projected to `dim`; a softmax gate computed from all of them
-    weighs the projections per example; the weighted sum goes through `hidden_units`.
+    weighs the projections per example; their weighted sum (`combine: sum`, the gated
+    multimodal unit) or the concatenation of the weighted projections (`combine: concat`,
+    which keeps each modality's features apart) goes through `hidden_units`.
     The gate weights are the `fusion_gate` layer's output (see
     `tfmm.models.inspection_model`) and an extra output of every export."""
 
     type: Literal["gated"] = "gated"
+    combine: Literal["sum", "concat"] = "sum"
     dim: int = 256
     hidden_units: list[int] = field(default_factory=lambda: [256])
     dropout: float = 0.2
     activation: str = "relu"
+    # LayerNormalization on each modality vector first (see concat's `normalize`).
+    normalize: bool = True
 
 
 @dataclass
@@ -386,7 +391,8 @@ class CrossAttentionFusionConfig(FusionBase):
     """Token-level fusion: the `query` input's sequence attends to every other input's
     sequence (BERT/TextCNN tokens, the ResNet feature grid, LSTM frames) with
     `MultiHeadAttention`, residual and layer norm; each sequence is then mean-pooled over
-    its valid tokens and the pooled vectors are concatenated."""
+    its valid tokens and the pooled vectors are concatenated. Each projected sequence is
+    layer-normalised, so ResNet's large activations cannot swamp the attention."""
 
     type: Literal["cross_attention"] = "cross_attention"
     # Input whose tokens are the queries; default: the first text input, else the first.
@@ -403,7 +409,8 @@ class CrossAttentionFusionConfig(FusionBase):
 class SingleStreamFusionConfig(FusionBase):
     """All modalities' tokens projected to `dim`, a learned modality-type embedding added,
     concatenated into one sequence and run through keras-hub `TransformerEncoder` layers,
-    then mean-pooled over the valid tokens."""
+    then mean-pooled over the valid tokens. Each projected sequence is layer-normalised
+    before the type embedding is added."""
 
     type: Literal["single_stream"] = "single_stream"
     dim: int = 128
@@ -430,6 +437,8 @@ class LateFusionConfig(FusionBase):
     hidden_units: list[int] = field(default_factory=lambda: [64])
     dropout: float = 0.2
     activation: str = "relu"
+    # LayerNormalization on each modality vector first (see concat's `normalize`).
+    normalize: bool = True
 
 
 FusionConfig = Union[ConcatFusionConfig, GatedFusionConfig, CrossAttentionFusionConfig,

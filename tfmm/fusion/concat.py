@@ -2,7 +2,7 @@
 
 import keras
 
-from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
+from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
 
 
 @register_fusion("concat")
@@ -27,10 +27,7 @@ def concat_fusion(features, config, presence=None, outputs=()):
     >>> concat_fusion(f, ConcatFusionConfig(hidden_units=[4])).shape
     (None, 4)
     """
-    vectors = dict(features)
-    if config.normalize:
-        vectors = {name: keras.layers.LayerNormalization(name=f"fusion_norm_{name}")(v)
-                   for name, v in vectors.items()}
+    vectors = normalized(features, config.normalize, "fusion_norm")
     vectors = with_presence(vectors, presence, "fusion_presence")
     x = keras.layers.Concatenate(name="fusion_concat")(list(vectors.values()))
     return dense_stack(x, config)

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
+from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
 from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 
 
@@ -10,7 +10,7 @@ from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 def cross_attention_fusion(features, config, presence=None, outputs=()):
     """Token-level fusion with `keras.layers.MultiHeadAttention`.
 
-    Every sequence is projected to `config.dim`. The query input's tokens (`fusion.query`,
+    Every sequence is projected to `config.dim` and layer-normalised. The query input's tokens (`fusion.query`,
     by default the first text input) attend in turn to each other input's tokens (the
     ResNet feature grid, the LSTM frames, a second text), each attention followed by a
     residual connection and LayerNorm; a feed-forward block closes each of the
@@ -44,6 +44,7 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
     query = config.query if config.query in features else names[0]
     seqs = {name: keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
             for name, f in features.items()}
+    seqs = normalized(seqs, True, "fusion_project_norm")
     masks = with_presence({name: f["mask"] for name, f in features.items()}, presence,
                           "fusion_mask")
     others = [n for n in names if n != query] or [query]

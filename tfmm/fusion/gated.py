@@ -2,18 +2,23 @@
 
 import keras
 
-from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
-from tfmm.layers.fusion import GateWeights, WeightedSum
+from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
+from tfmm.layers.fusion import ApplyPresence, GateWeights, WeightedSum
 
 
 @register_fusion("gated")
 def gated_fusion(features, config, presence=None, outputs=()):
     """A learned, per-example weighting of the modalities.
 
-    Each modality vector is projected to `config.dim` (Dense, tanh). A Dense layer reads
+    Each modality vector is layer-normalised (`normalize`) and projected to `config.dim`
+    (Dense, tanh). A Dense layer reads
     all projections together and gives one logit per modality; `GateWeights` (the layer
     named `fusion_gate`) turns them into softmax weights over the modalities present. The
-    fused vector is the weighted sum of the projections, then `hidden_units`.
+    fused vector is the weighted sum of the projections (`combine: sum`), or the
+    projections each scaled by its weight times the number of modalities and
+    concatenated (`combine: concat`), then `hidden_units`. The sum suits modalities that
+    carry the same information (the gate picks the most reliable); concat suits
+    complementary ones.
 
     The gate weights are not a training output (Keras's `fit` wants a target for every
     output); `tfmm.models.inspection_model(model)` returns them as `fusion_gate`, and
@@ -35,14 +40,23 @@ def gated_fusion(features, config, presence=None, outputs=()):
     """
     projected = {name: keras.layers.Dense(config.dim, activation="tanh",
                                           name=f"fusion_project_{name}")(v)
-                 for name, v in features.items()}
+                 for name, v in normalized(features, config.normalize,
+                                           "fusion_norm").items()}
     # Zeroed before the gate reads them, so a missing modality's content cannot move the
     # other modalities' weights either.
     projected = with_presence(projected, presence, "fusion_presence")
     vectors = list(projected.values())
     joined = vectors[0] if len(vectors) == 1 else \
         keras.layers.Concatenate(name="fusion_gate_input")(vectors)
-    logits = keras.layers.Dense(len(vectors), name="fusion_gate_logits")(joined)
+    # Zero-initialised: the gate starts uniform and moves only as far as the loss asks.
+    logits = keras.layers.Dense(len(vectors), kernel_initializer="zeros",
+                                name="fusion_gate_logits")(joined)
     gate = GateWeights(name="fusion_gate")(logits, presence)
-    x = WeightedSum(name="fusion_weighted_sum")(vectors, gate)
+    if config.combine == "sum" or len(vectors) == 1:
+        x = WeightedSum(name="fusion_weighted_sum")(vectors, gate)
+    else:
+        # Scaled by n, so that equal weights leave the projections as they are.
+        weighted = [ApplyPresence(k, scale=len(vectors), name=f"fusion_gated_{name}")(v, gate)
+                    for k, (name, v) in enumerate(projected.items())]
+        x = keras.layers.Concatenate(name="fusion_concat")(weighted)
     return dense_stack(x, config)

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfmm.fusion.registry import dense_stack, register_fusion
+from tfmm.fusion.registry import dense_stack, normalized, register_fusion
 from tfmm.layers.fusion import LateCombine
 
 
@@ -10,7 +10,7 @@ from tfmm.layers.fusion import LateCombine
 def late_fusion(features, config, presence=None, outputs=()):
     """Each modality predicts every output on its own; the predictions are combined.
 
-    Per modality: `hidden_units` Dense layers, then per output one Dense layer of the
+    Per modality: a LayerNorm (`normalize`), `hidden_units` Dense layers, then per output one Dense layer of the
     head's width (logits). Per output, `LateCombine` (named `fusion_late_{output}`)
     averages the modalities' logits over the modalities present (`combine: mean`) or
     weighs them by learned softmax weights (`combine: learned`). The heads then only
@@ -37,7 +37,7 @@ def late_fusion(features, config, presence=None, outputs=()):
     (None, 3)
     """
     hidden = {name: dense_stack(v, config, prefix=f"fusion_{name}")
-              for name, v in features.items()}
+              for name, v in normalized(features, config.normalize, "fusion_norm").items()}
     combined = {}
     for o in outputs:
         if o.units is None:

@@ -10,7 +10,7 @@ from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
 def single_stream_fusion(features, config, presence=None, outputs=()):
     """Concatenates all tokens into one sequence and runs Transformer encoder layers.
 
-    Each modality's tokens are projected to `config.dim` and get that modality's learned
+    Each modality's tokens are projected to `config.dim`, layer-normalised, and get that modality's learned
     type embedding (`fusion_type_{name}`), so the Transformer knows which tokens are text,
     image grid cells or audio frames. The sequences and their masks are concatenated
     along the token axis, go through `num_layers` keras-hub `TransformerEncoder` layers
@@ -42,6 +42,7 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
                                       presence, "fusion_mask")
     for name, f in features.items():
         t = keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
+        t = keras.layers.LayerNormalization(name=f"fusion_project_norm_{name}")(t)
         tokens.append(ModalityTypeEmbedding(name=f"fusion_type_{name}")(t))
     if len(tokens) == 1:
         x, mask = tokens[0], next(iter(masks.values()))

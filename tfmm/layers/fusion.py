@@ -72,10 +72,12 @@ class ModalityPresence(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfmm")
 class ApplyPresence(keras.layers.Layer):
-    """Zeroes a modality's tensor (or clears its boolean mask) where it is missing.
+    """Zeroes a modality's tensor (or clears its boolean mask) where it is missing; more
+    generally, scales it by one column of a [batch, modalities] weight tensor.
 
     Args:
-        index: int. The modality's column in the presence tensor.
+        index: int. The modality's column in the presence (or weight) tensor.
+        scale: float. A constant factor on the column (the gated fusion's `concat`).
 
     Example:
 
@@ -84,16 +86,17 @@ class ApplyPresence(keras.layers.Layer):
     array([1., 0.], dtype=float32)
     """
 
-    def __init__(self, index, **kwargs):
+    def __init__(self, index, scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.index = index
+        self.scale = scale
         self.supports_masking = True
 
     def call(self, x, presence):
         p = presence[:, self.index]
         if x.dtype == "bool":
             return ops.logical_and(x, ops.expand_dims(p > 0, 1))
-        p = ops.reshape(ops.cast(p, x.dtype), (-1,) + (1,) * (len(x.shape) - 1))
+        p = ops.reshape(ops.cast(p * self.scale, x.dtype), (-1,) + (1,) * (len(x.shape) - 1))
         return x * p
 
     def compute_output_spec(self, x, presence):
@@ -101,7 +104,7 @@ class ApplyPresence(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["index"] = self.index
+        config.update({"index": self.index, "scale": self.scale})
         return config
 
 
