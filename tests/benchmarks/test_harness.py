@@ -23,3 +23,26 @@ def test_every_benchmark_module_has_a_name_and_run():
     for name in bench.BENCHMARKS:
         module = importlib.import_module(f"benchmarks.{name}")
         assert module.NAME == name and callable(module.run)
+
+
+def test_a_benchmark_section_is_added_once_then_rewritten(tmp_path):
+    from benchmarks.common import write_section
+
+    doc = tmp_path / "B.md"
+    doc.write_text("# top\n")
+    write_section("fusion", "table one", path=str(doc))
+    write_section("fusion", "table two", path=str(doc))
+    assert doc.read_text() == "# top\n\n<!-- fusion:begin -->\ntable two\n<!-- fusion:end -->\n"
+
+
+def test_labelled_subset_keeps_a_fraction_of_rows_beside_the_manifest(tmp_path):
+    from benchmarks.pretraining import labelled_subset
+
+    train = tmp_path / "train.csv"
+    train.write_text("caption,label\n" + "".join(f"t{k},l{k % 3}\n" for k in range(100)))
+    path = labelled_subset(str(train), 0.1, seed=0)
+    rows = open(path).read().splitlines()
+    assert rows[0] == "caption,label" and len(rows) == 11
+    assert set(rows[1:]) <= set(train.read_text().splitlines()[1:])
+    assert labelled_subset(str(train), 0.1, seed=0) == path
+    assert open(path).read().splitlines() == rows  # same seed, same rows
