@@ -38,7 +38,7 @@ class BertEncoder(Encoder):
     >>> enc = BertEncoder(backbone, sequence_length=8, pooling="mean")
     >>> x = {"token_ids": np.ones((2, 8), "int32"), "segment_ids": np.zeros((2, 8), "int32"),
     ...      "padding_mask": np.ones((2, 8), "bool")}
-    >>> enc(x).shape
+    >>> tuple(enc(x).shape)
     (2, 8)
     """
 

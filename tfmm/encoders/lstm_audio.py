@@ -31,8 +31,8 @@ class LSTMAudioEncoder(Encoder):
 
     >>> import numpy as np
     >>> enc = LSTMAudioEncoder(num_samples=4000, num_mel_bins=8, units=[6])
-    >>> enc({"waveform": np.zeros((2, 4000), "float32"),
-    ...      "length": np.array([4000, 100])}).shape
+    >>> tuple(enc({"waveform": np.zeros((2, 4000), "float32"),
+    ...            "length": np.array([4000, 100])}).shape)
     (2, 6)
     """
 

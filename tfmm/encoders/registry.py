@@ -1,7 +1,7 @@
 """Encoder registry: the config's `encoder.type` string -> a builder function.
 
-A builder takes `(input_config, vocabulary=None, return_sequence=False)` and returns an `Encoder` named
-`{input_name}_encoder`.
+A builder takes `(input_config, vocabulary=None, return_sequence=False)` and returns an
+`Encoder` named `{input_name}_encoder`.
 """
 
 ENCODERS = {}

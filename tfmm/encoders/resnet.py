@@ -32,7 +32,7 @@ class ResNet50Encoder(Encoder):
 
     >>> import numpy as np
     >>> enc = ResNet50Encoder(image_size=[32, 32])
-    >>> enc(np.zeros((1, 32, 32, 3), "float32")).shape
+    >>> tuple(enc(np.zeros((1, 32, 32, 3), "float32")).shape)
     (1, 2048)
     """
 

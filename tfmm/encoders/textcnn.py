@@ -33,7 +33,7 @@ class TextCNNEncoder(Encoder):
     >>> import numpy as np
     >>> enc = TextCNNEncoder(vocab_size=50, sequence_length=8, embedding_dim=4,
     ...                      kernel_sizes=[2, 3], filters=3)
-    >>> enc(np.ones((2, 8), "int32")).shape
+    >>> tuple(enc(np.ones((2, 8), "int32")).shape)
     (2, 6)
     """
 

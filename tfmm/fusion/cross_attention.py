@@ -10,8 +10,8 @@ from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 def cross_attention_fusion(features, config, presence=None, outputs=()):
     """Token-level fusion with `keras.layers.MultiHeadAttention`.
 
-    Every sequence is projected to `config.dim` and layer-normalised. The query input's tokens (`fusion.query`,
-    by default the first text input) attend in turn to each other input's tokens (the
+    Every sequence is projected to `config.dim` and layer-normalised. The query input's
+    tokens (`fusion.query`, by default the first text input) attend in turn to each other input's tokens (the
     ResNet feature grid, the LSTM frames, a second text), each attention followed by a
     residual connection and LayerNorm; a feed-forward block closes each of the
     `num_layers` layers. With a single input, its tokens attend to themselves. Each

@@ -250,7 +250,7 @@ class ModalityTypeEmbedding(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> ModalityTypeEmbedding()(np.zeros((1, 2, 3))).shape
+    >>> tuple(ModalityTypeEmbedding()(np.zeros((1, 2, 3))).shape)
     (1, 2, 3)
     """
 

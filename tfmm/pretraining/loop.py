@@ -135,7 +135,7 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
 def _mlm(config, run_dir, input_name, log, verbose):
     from tfmm.data.preprocessor import bert_vocabulary
     from tfmm.encoders import build_encoder
-    from tfmm.pretraining.mlm import masked_lm, mlm_input, text_dataset
+    from tfmm.pretraining.mlm import masked_lm, mlm_input, set_pooler_trainable, text_dataset
     from tfmm.training.loop import _optimizer
 
     i = mlm_input(config, input_name)
@@ -158,6 +158,7 @@ def _mlm(config, run_dir, input_name, log, verbose):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     _fit(model, dataset, config, steps, run_dir, log, verbose, validation=val)
+    set_pooler_trainable(encoder.backbone, True)
     metrics = {}
     if val is not None:
         result = model.evaluate(val, verbose=0, return_dict=True)

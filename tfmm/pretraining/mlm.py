@@ -26,8 +26,19 @@ def masked_lm(encoder, input_config, vocabulary, mask_rate=0.15, seed=0):
     preprocessor = keras_hub.models.BertMaskedLMPreprocessor(
         tokenizer, sequence_length=seq, mask_selection_rate=mask_rate,
         mask_selection_length=max(1, int(round(seq * mask_rate)) + 1))
+    # The masked-LM loss never reaches BERT's pooler; frozen, it is left out of the
+    # optimizer (instead of a "gradients do not exist" warning every run).
+    set_pooler_trainable(encoder.backbone, False)
     model = keras_hub.models.BertMaskedLM(encoder.backbone, preprocessor=None)
     return model, preprocessor
+
+
+def set_pooler_trainable(backbone, trainable):
+    """Freezes or unfreezes BERT's pooler (`pooled_dense`), if the backbone has one."""
+    try:
+        backbone.get_layer("pooled_dense").trainable = trainable
+    except ValueError:
+        pass
 
 
 def text_dataset(texts, preprocessor, batch_size, training, seed):
