@@ -18,6 +18,7 @@ from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_
                                      publish, remove_staging, staging_dir, write_saved_model,
                                      write_sidecar)
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
+from tfmm.models.builder import INSPECTION_OUTPUTS
 
 FORMATS = ("savedmodel", "onnx")
 
@@ -70,8 +71,7 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
             got = onnx_predict(onnx_session(onnx_path), config,
                                {k: v.numpy() for k, v in probe.items()})
             want = {o.name: expected_probs(expected, o) for o in config.outputs}
-            if "fusion_gate" in expected:
-                want["fusion_gate"] = expected["fusion_gate"]
+            want.update({k: expected[k] for k in INSPECTION_OUTPUTS if k in expected})
             _compare(want, got, "ONNX", atol=1e-4)
         write_sidecar(config, vocabularies, staging)
         version_dir = next_version_dir(out_dir)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor
 from tfmm.export.signatures import raw_features
+from tfmm.models.builder import INSPECTION_OUTPUTS
 
 # tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
 # years all run.
@@ -88,8 +89,6 @@ def write_onnx(model, config, path, opset=OPSET):
 def served_outputs(model, config):
     """Output names an export serves: the config's outputs, then inspection outputs
     (`fusion_gate`) when the model has them."""
-    from tfmm.models.builder import INSPECTION_OUTPUTS
-
     names = [o.name for o in config.outputs]
     return names + [n for n in INSPECTION_OUTPUTS if n in model.output]
 
@@ -111,8 +110,8 @@ def onnx_predict(session, config, inputs):
     outputs = session.run(None, feed)
     by_name = dict(zip([o.name for o in session.get_outputs()], outputs))
     if set(by_name) >= {o.name for o in config.outputs}:
-        return {name: value for name, value in by_name.items()
-                if name in {o.name for o in config.outputs} or name == "fusion_gate"}
+        served = {o.name for o in config.outputs} | set(INSPECTION_OUTPUTS)
+        return {name: value for name, value in by_name.items() if name in served}
     # tf2onnx names dict outputs by position when it cannot keep the keys.
     return {o.name: out for o, out in zip(config.outputs, outputs)}
 

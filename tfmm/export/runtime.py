@@ -9,6 +9,7 @@ import tensorflow as tf
 import yaml
 
 from tfmm.config import config_from_dict
+from tfmm.models.builder import INSPECTION_OUTPUTS
 
 BATCH = 32
 
@@ -51,8 +52,7 @@ def load_export(path):
             named = serve(**{k: tf.constant(v, tf.string) for k, v in raw.items()})
             named = {k: v.numpy() for k, v in named.items()}
             out = {o.name: expected_probs(named, o) for o in config.outputs}
-            if "fusion_gate" in named:
-                out["fusion_gate"] = named["fusion_gate"]
+            out.update({k: named[k] for k in INSPECTION_OUTPUTS if k in named})
             return out
     return config, vocabularies, predict_raw
 

@@ -7,6 +7,7 @@ TensorFlow ops (no `py_function`), so TF Serving can run them.
 import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor, audio_tensors, image_tensor, present_flag
+from tfmm.models.builder import INSPECTION_OUTPUTS
 
 
 def tensor_specs(model):
@@ -57,9 +58,8 @@ def named_outputs(config, predictions):
     - regression: `{name}_values` float32 [batch, targets];
     - gated fusion: `fusion_gate` float32 [batch, inputs], the modality weights.
     """
-    out = {}
-    if "fusion_gate" in predictions:
-        out["fusion_gate"] = tf.cast(predictions["fusion_gate"], tf.float32)
+    out = {name: tf.cast(predictions[name], tf.float32) for name in INSPECTION_OUTPUTS
+           if name in predictions}
     for o in config.outputs:
         p = tf.cast(predictions[o.name], tf.float32)
         if o.type == "regression":

@@ -106,6 +106,10 @@ def _presence(config, inputs, features):
                             name="modality_presence")(refs)
 
 
+# Layer names whose output `inspection_model` exposes (and every export serves).
+INSPECTION_OUTPUTS = ("fusion_gate",)
+
+
 def inspection_model(model):
     """The model with the fusion's inspection outputs added: `fusion_gate` (the gated
     fusion's per-example modality weights, [batch, modalities] in config input order).
@@ -128,10 +132,6 @@ def inspection_model(model):
     if not extra:
         return model
     return keras.Model(model.input, {**model.output, **extra}, name=model.name)
-
-
-# Layer names whose output `inspection_model` exposes.
-INSPECTION_OUTPUTS = ("fusion_gate",)
 
 
 def compile_model(model, config, optimizer=None, jit_compile=False):

@@ -80,16 +80,15 @@ def _callbacks(run_dir, log):
 
 
 def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
+    from tfmm.training.callbacks import nan_message
     from tfmm.training.loop import TrainingError
-    from tfmm.training.callbacks import TerminateOnNaNWithMessage
 
     callbacks = _callbacks(run_dir, log)
     model.fit(dataset, epochs=config.training.epochs, steps_per_epoch=steps,
               validation_data=validation, callbacks=callbacks, verbose=verbose,
               shuffle=False)
-    nan = next(c for c in callbacks if isinstance(c, TerminateOnNaNWithMessage))
-    if nan.message:
-        raise TrainingError(nan.message)
+    if nan_message(callbacks):
+        raise TrainingError(nan_message(callbacks))
 
 
 def _contrastive(config, run_dir, projection_dim, log, verbose):

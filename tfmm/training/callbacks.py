@@ -143,6 +143,15 @@ class TerminateOnNaNWithMessage(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def nan_message(callbacks):
+    """The message of the `TerminateOnNaNWithMessage` among `callbacks` if it stopped the
+    run on a NaN loss, else None."""
+    for c in callbacks:
+        if isinstance(c, TerminateOnNaNWithMessage):
+            return c.message
+    return None
+
+
 def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None):
     t = config.training
     monitor = t.monitor if config.data.val else t.monitor.replace("val_", "")

@@ -13,7 +13,7 @@ from tfmm.config import config_from_dict
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.models import build_model, compile_model
-from tfmm.training.callbacks import TerminateOnNaNWithMessage, build_callbacks
+from tfmm.training.callbacks import build_callbacks, nan_message
 from tfmm.training.metrics import classification_report
 from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
                                     keras_multiworker_fixes)
@@ -245,9 +245,8 @@ def train(config, run_dir, log=print, verbose="auto"):
             model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=first,
                       steps_per_epoch=steps, validation_steps=val_steps,
                       callbacks=callbacks, verbose=verbose, shuffle=False)
-        nan = next(c for c in callbacks if isinstance(c, TerminateOnNaNWithMessage))
-        if nan.message:
-            raise TrainingError(nan.message)
+        if nan_message(callbacks):
+            raise TrainingError(nan_message(callbacks))
     model_path = os.path.join(run_dir, "model.keras")
     model.save(model_path)
     _plot_history(run_dir)
