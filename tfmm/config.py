@@ -187,7 +187,39 @@ class LSTMAudioConfig:
         _unit_interval(self, path, "dropout")
 
 
-EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, LSTMAudioConfig]
+@dataclass
+class CNNConfig:
+    """A compact CNN for small data (`tfmm.encoders.cnn`): on images directly, on audio
+    over the log-mel spectrogram (time x frequency). The audio front-end keys apply to
+    audio inputs only."""
+
+    type: Literal["cnn"] = "cnn"
+    filters: list[int] = field(default_factory=lambda: [32, 64, 128])
+    # Convolutions per stage; null = 2 for images, 1 for audio.
+    convs_per_stage: Optional[int] = None
+    norm: Literal["batch", "group", "none"] = "batch"
+    dropout: float = 0.0
+    frame_length: int = 400
+    frame_step: int = 160
+    fft_length: int = 512
+    num_mel_bins: int = 64
+    lower_edge_hertz: float = 20.0
+    upper_edge_hertz: Optional[float] = None
+
+    def validate(self, path):
+        if not self.filters or any(f <= 0 for f in self.filters):
+            raise ConfigError(f"{path}.filters: must be a non-empty list of positive ints. "
+                              f"Received: filters={self.filters}")
+        _positive(self, path, "convs_per_stage", "frame_length", "frame_step", "fft_length",
+                  "num_mel_bins")
+        if self.fft_length < self.frame_length:
+            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
+                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        _unit_interval(self, path, "dropout")
+
+
+EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, LSTMAudioConfig,
+                      CNNConfig]
 
 ENCODER_CONFIGS: dict[str, type] = {
     "textcnn": TextCNNConfig,
@@ -195,12 +227,13 @@ ENCODER_CONFIGS: dict[str, type] = {
     "hub": HubConfig,
     "resnet50": ResNet50Config,
     "lstm": LSTMAudioConfig,
+    "cnn": CNNConfig,
 }
 
 MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "text": ("textcnn", "bert", "hub"),
-    "image": ("resnet50", "hub"),
-    "audio": ("lstm",),
+    "image": ("cnn", "resnet50", "hub"),
+    "audio": ("cnn", "lstm"),
 }
 
 DEFAULT_ENCODER = {"text": "textcnn", "image": "resnet50", "audio": "lstm"}
@@ -628,10 +661,33 @@ class Config:
             return p
         return os.path.join(self.base_dir, p)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, absolute_paths: bool = False) -> dict:
+        """The config as a plain dict (what YAML holds).
+
+        With `absolute_paths`, every relative path (data splits, `training.init_from`,
+        encoder weights, presets, vocabularies and SavedModels that exist) is resolved
+        against `base_dir` (the working directory when None), so the dict means the same
+        wherever it is saved (a run directory's config.yaml)."""
         d = dataclasses.asdict(self)
         d.pop("base_dir")
+        if absolute_paths:
+            for key in ("train", "val", "test"):
+                d["data"][key] = _absolute(self.resolve_path(d["data"][key]))
+            d["training"]["init_from"] = _absolute(
+                self.resolve_path(d["training"]["init_from"]))
+            for i in d["inputs"]:
+                for key in ("weights", "preset", "vocabulary", "handle"):
+                    value = i["encoder"].get(key)
+                    if isinstance(value, str) and value and not os.path.isabs(value) and \
+                            os.path.exists(self.resolve_path(value)):
+                        i["encoder"][key] = _absolute(self.resolve_path(value))
         return d
+
+
+def _absolute(p: Optional[str]) -> Optional[str]:
+    if p is None or p.startswith("tfds:"):
+        return p
+    return os.path.abspath(p)
 
 
 # ============================================================================

@@ -169,6 +169,33 @@ def test_lstm_that_asked_for_cudnn_still_exports(tmp_path):
     assert reference.get_layer("audio_encoder").get_layer("lstm_0").use_cudnn is False
 
 
+@pytest.mark.parametrize("fusion", ["concat", "single_stream"])
+def test_cnn_encoders_export_to_both_runtimes(tmp_path, fusion):
+    # Image and audio CNNs (vectors, and grid cells / frames for a token-level fusion)
+    # through the SavedModel raw signature's tensor twin and onnxruntime, two batch sizes.
+    from tests.helpers import TINY_FUSIONS, random_inputs
+
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "image", "type": "image", "image_size": 16,
+                    "encoder": {"type": "cnn", "filters": [4, 8]}},
+                   {"name": "audio", "type": "audio", "clip_seconds": 0.25,
+                    "encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}}],
+        "fusion": TINY_FUSIONS[fusion],
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+    model = tfmm.build_model(config)
+    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
+    session = onnx_session(paths["onnx"])
+    loaded = tfmm.export.load_saved_model(paths["savedmodel"])
+    for batch in (1, 4):
+        x = random_inputs(model, batch=batch, seed=batch)
+        want = model(x, training=False)["label"].numpy()
+        np.testing.assert_allclose(onnx_predict(session, config, x)["label"], want,
+                                   atol=1e-4)
+        got = loaded.signatures["predict_tensors"](**{k: tf.constant(v)
+                                                      for k, v in x.items()})
+        np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+
+
 def test_unknown_format_is_refused_by_name(tmp_path):
     config = tfmm.config_from_dict({
         "inputs": [{"name": "text", "type": "text",

@@ -139,3 +139,105 @@ class FrameMask(keras.layers.Layer):
         config = super().get_config()
         config.update({"num_frames": self.num_frames, "frame_step": self.frame_step})
         return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class MaskedNormalize(keras.layers.Layer):
+    """Per-clip normalisation of log-mel frames over the valid frames only.
+
+    Each clip's log-mel values are shifted and scaled by their own mean and standard
+    deviation over its valid frames and all mel bins (the gain and the recording level
+    go; the spectral shape stays), and the padded frames are set to 0. Padding
+    (log(1e-6) ≈ -13.8 per bin) never reaches the statistics, so a short clip is
+    normalised like a long one. (A per-frame LayerNorm over the mel bins instead scales
+    silence and noise frames up to the level of the signal.)
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0, 3.0], [1.0, 3.0], [-13.8, -13.8]]], "float32")
+    >>> (MaskedNormalize()(x, np.array([[True, True, False]])).numpy().round(3) + 0.0).tolist()
+    [[[-1.0, 1.0], [-1.0, 1.0], [0.0, 0.0]]]
+    """
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, x, mask):
+        m = keras.ops.expand_dims(keras.ops.cast(mask, x.dtype), -1)
+        count = keras.ops.maximum(keras.ops.sum(m, axis=(1, 2)) * x.shape[-1], 1.0)
+        mean = keras.ops.sum(x * m, axis=(1, 2)) / count
+        mean = keras.ops.reshape(mean, (-1, 1, 1))
+        var = keras.ops.sum(keras.ops.square(x - mean) * m, axis=(1, 2)) / count
+        std = keras.ops.sqrt(keras.ops.reshape(var, (-1, 1, 1)) + self.epsilon)
+        return (x - mean) / std * m
+
+    def compute_output_shape(self, x_shape, mask_shape=None):
+        return x_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class DownsampleMask(keras.layers.Layer):
+    """A [batch, frames] mask for a sequence pooled in time by `stride` ("same"
+    padding): a pooled step is valid when its first frame is.
+
+    Example:
+
+    >>> import numpy as np
+    >>> DownsampleMask(2)(np.array([[True, True, True, False, False]])).numpy().tolist()
+    [[True, True, False]]
+    """
+
+    def __init__(self, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, mask):
+        return mask[:, ::self.stride]
+
+    def compute_output_shape(self, input_shape):
+        n = input_shape[1]
+        return (input_shape[0], None if n is None else -(-n // self.stride))
+
+    def compute_output_spec(self, mask):
+        n = mask.shape[1]
+        return keras.KerasTensor((mask.shape[0], None if n is None else -(-n // self.stride)),
+                                 dtype="bool")
+
+    def get_config(self):
+        config = super().get_config()
+        config["stride"] = self.stride
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class MaskedMeanMaxPooling(keras.layers.Layer):
+    """[batch, steps, dim] and a [batch, steps] mask -> [batch, 2 * dim]: the mean and
+    the maximum over the valid steps, concatenated. The maximum keeps a short event in a
+    long clip from being averaged away; a row with no valid step pools to zeros.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[[1.0], [3.0], [100.0]]], "float32")
+    >>> MaskedMeanMaxPooling()(x, np.array([[True, True, False]])).numpy().tolist()
+    [[2.0, 3.0]]
+    """
+
+    def call(self, x, mask):
+        m = keras.ops.expand_dims(keras.ops.cast(mask, x.dtype), -1)
+        count = keras.ops.maximum(keras.ops.sum(m, axis=1), 1.0)
+        mean = keras.ops.sum(x * m, axis=1) / count
+        low = keras.ops.min(x, axis=1, keepdims=True) - 1.0
+        peak = keras.ops.max(x * m + low * (1.0 - m), axis=1)
+        peak = peak * keras.ops.cast(keras.ops.sum(m, axis=1) > 0, x.dtype)
+        return keras.ops.concatenate([mean, peak], axis=-1)
+
+    def compute_output_shape(self, x_shape, mask_shape=None):
+        return (x_shape[0], 2 * x_shape[-1])

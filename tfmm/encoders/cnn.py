@@ -1,0 +1,243 @@
+"""Compact convolutional encoders for small data: images, and audio as log-mel images.
+
+A few blocks of 3x3 convolutions with BatchNorm (or GroupNorm) and ReLU, pooled between
+blocks, then global pooling. At the widths of the defaults (32-64-128) a model has about
+0.3M parameters: it trains from scratch on a few hundred examples, where ResNet50's 24M
+overfit or do not move (measured in BENCHMARKS.md). One encoder type, `cnn`, for both
+modalities; the input's type picks the front end.
+"""
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import register_encoder
+from tfmm.layers.audio import (DownsampleMask, FrameMask, LogMelSpectrogram,
+                               MaskedMeanMaxPooling, MaskedNormalize)
+from tfmm.layers.sequence import SequenceMask
+
+
+def _norm(kind, filters, name):
+    if kind == "batch":
+        # A short run from scratch needs moving statistics that follow the weights.
+        return keras.layers.BatchNormalization(momentum=0.9, name=name)
+    if kind == "group":
+        return keras.layers.GroupNormalization(groups=min(8, filters), name=name)
+    return keras.layers.Identity(name=name)
+
+
+def _conv_blocks(filters, convs_per_stage, norm, prefix):
+    """[(stage layers, pool or None)]: convolutions, norm and ReLU, then a 2x2 max pool
+    after every stage but the last."""
+    stages = []
+    for s, f in enumerate(filters):
+        layers = []
+        for c in range(convs_per_stage):
+            layers += [keras.layers.Conv2D(f, 3, padding="same", use_bias=norm == "none",
+                                           kernel_initializer="he_normal",
+                                           name=f"{prefix}{s}_conv{c}"),
+                       _norm(norm, f, f"{prefix}{s}_norm{c}"),
+                       keras.layers.ReLU(name=f"{prefix}{s}_relu{c}")]
+        pool = keras.layers.MaxPooling2D(2, padding="same", name=f"{prefix}{s}_pool") \
+            if s < len(filters) - 1 else None
+        stages.append((layers, pool))
+    return stages
+
+
+def _check(filters, convs_per_stage, norm, dropout):
+    if not filters or any(int(f) <= 0 for f in filters):
+        raise ValueError(f"cnn encoder: filters must be a non-empty list of positive ints. "
+                         f"Received: filters={filters}")
+    if convs_per_stage < 1:
+        raise ValueError(f"cnn encoder: convs_per_stage must be >= 1. "
+                         f"Received: convs_per_stage={convs_per_stage}")
+    if norm not in ("batch", "group", "none"):
+        raise ValueError(f"cnn encoder: norm must be 'batch', 'group' or 'none'. "
+                         f"Received: norm={norm!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"cnn encoder: dropout must be in [0, 1). Received: "
+                         f"dropout={dropout}")
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class ImageCNNEncoder(Encoder):
+    """RGB images [batch, height, width, 3] in [0, 255] -> [batch, filters[-1]].
+
+    Pixels are scaled to [-1, 1] inside the model, then `len(filters)` stages of
+    `convs_per_stage` 3x3 convolutions (norm, ReLU), a 2x2 max pool between stages, and
+    a global average.
+
+    Args:
+        image_size: [height, width].
+        filters: list of int. Channels per stage.
+        convs_per_stage: int. Convolutions per stage.
+        norm: "batch", "group" or "none".
+        dropout: float. Dropout on the pooled vector.
+        return_sequence: bool. Output the last feature map as grid cells
+            ({"sequence": [batch, cells, filters[-1]], "mask": all True}).
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8])
+    >>> tuple(enc(np.zeros((2, 16, 16, 3), "float32")).shape)
+    (2, 8)
+    """
+
+    primary_input = "pixels"
+
+    def __init__(self, image_size=(64, 64), filters=(32, 64, 128), convs_per_stage=2,
+                 norm="batch", dropout=0.0, return_sequence=False, **kwargs):
+        filters = [int(f) for f in filters]
+        _check(filters, convs_per_stage, norm, dropout)
+        image_size = list(image_size)
+        # === Layers ===
+        scale = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")
+        stages = _conv_blocks(filters, convs_per_stage, norm, "stage")
+        pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+
+        # === Functional Model ===
+        pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
+        x = scale(pixels)
+        for layers, down in stages:
+            for layer in layers:
+                x = layer(x)
+            if down is not None:
+                x = down(x)
+        if return_sequence:
+            h, w, c = x.shape[1:]
+            grid = keras.layers.Reshape((h * w, c), name="grid")(x)
+            outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
+        else:
+            outputs = pool(x)
+            if drop is not None:
+                outputs = drop(outputs)
+        super().__init__(inputs=pixels, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.image_size = image_size
+        self.filters = filters
+        self.convs_per_stage = convs_per_stage
+        self.norm = norm
+        self.dropout = dropout
+        self.return_sequence = return_sequence
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in (
+            "image_size", "filters", "convs_per_stage", "norm", "dropout",
+            "return_sequence")})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class AudioCNNEncoder(Encoder):
+    """Waveforms [batch, num_samples] and valid lengths [batch] -> [batch, 2 * filters[-1]].
+
+    The log-mel front end (in the model, as for the LSTM encoder) gives [frames, mel bins];
+    each clip is normalised over its valid frames (`MaskedNormalize`), then 2-D
+    convolution stages run over time x frequency with 2x2 max pools between them. Each
+    pooled time step's frequency x channel features are projected to `filters[-1]`, and
+    the valid steps are pooled by their mean and maximum (`MaskedMeanMaxPooling`), so an
+    event anywhere in the clip counts and padding never does.
+
+    Args:
+        num_samples: int. Samples per (padded) clip.
+        sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
+            lower_edge_hertz, upper_edge_hertz: front-end settings (`LogMelSpectrogram`).
+        filters, convs_per_stage, norm, dropout: as `ImageCNNEncoder`.
+        return_sequence: bool. Output the projected time steps with their mask.
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = AudioCNNEncoder(num_samples=4000, num_mel_bins=8, filters=[4, 8])
+    >>> tuple(enc({"waveform": np.zeros((2, 4000), "float32"),
+    ...            "length": np.array([4000, 100])}).shape)
+    (2, 16)
+    """
+
+    primary_input = "waveform"
+
+    def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
+                 fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
+                 upper_edge_hertz=None, filters=(32, 64, 128), convs_per_stage=1,
+                 norm="batch", dropout=0.0, return_sequence=False, **kwargs):
+        filters = [int(f) for f in filters]
+        _check(filters, convs_per_stage, norm, dropout)
+        # === Layers ===
+        front_end = LogMelSpectrogram(
+            sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
+            fft_length=fft_length, num_mel_bins=num_mel_bins,
+            lower_edge_hertz=lower_edge_hertz, upper_edge_hertz=upper_edge_hertz,
+            dtype="float32", name="log_mel")
+        num_frames = front_end.num_frames(num_samples)
+        frame_mask = FrameMask(num_frames=num_frames, frame_step=frame_step, name="frame_mask")
+        normalize = MaskedNormalize(name="mel_norm", dtype="float32")
+        stages = _conv_blocks(filters, convs_per_stage, norm, "stage")
+        project = keras.layers.Dense(filters[-1], activation="relu", name="project")
+        pool = MaskedMeanMaxPooling(name="pool")
+        drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
+
+        # === Functional Model ===
+        waveform = keras.Input((num_samples,), dtype="float32", name="waveform")
+        length = keras.Input((), dtype="int32", name="length")
+        mask = frame_mask(length)
+        x = normalize(front_end(waveform), mask)
+        x = keras.layers.Reshape((num_frames, num_mel_bins, 1), name="as_image")(x)
+        for s, (layers, down) in enumerate(stages):
+            for layer in layers:
+                x = layer(x)
+            if down is not None:
+                x = down(x)
+                mask = DownsampleMask(2, name=f"stage{s}_mask")(mask)
+        steps, bins, channels = x.shape[1:]
+        x = keras.layers.Reshape((steps, bins * channels), name="steps")(x)
+        x = project(x)
+        if return_sequence:
+            outputs = {"sequence": x, "mask": keras.layers.Identity(name="mask")(mask)}
+        else:
+            outputs = pool(x, mask)
+            if drop is not None:
+                outputs = drop(outputs)
+        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=outputs,
+                         **kwargs)
+
+        # === Config ===
+        self.num_samples = num_samples
+        self.sample_rate = sample_rate
+        self.frame_length = frame_length
+        self.frame_step = frame_step
+        self.fft_length = fft_length
+        self.num_mel_bins = num_mel_bins
+        self.lower_edge_hertz = lower_edge_hertz
+        self.upper_edge_hertz = upper_edge_hertz
+        self.filters = filters
+        self.convs_per_stage = convs_per_stage
+        self.norm = norm
+        self.dropout = dropout
+        self.return_sequence = return_sequence
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in (
+            "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
+            "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "filters",
+            "convs_per_stage", "norm", "dropout", "return_sequence")})
+        return config
+
+
+@register_encoder("cnn")
+def build_cnn(input_config, vocabulary=None, return_sequence=False):
+    cfg = input_config.encoder
+    common = dict(filters=cfg.filters, norm=cfg.norm, dropout=cfg.dropout,
+                  return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+    if input_config.type == "image":
+        return ImageCNNEncoder(image_size=list(input_config.image_hw),
+                               convs_per_stage=cfg.convs_per_stage or 2, **common)
+    return AudioCNNEncoder(
+        num_samples=input_config.num_samples, sample_rate=input_config.sample_rate,
+        frame_length=cfg.frame_length, frame_step=cfg.frame_step, fft_length=cfg.fft_length,
+        num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
+        upper_edge_hertz=cfg.upper_edge_hertz, convs_per_stage=cfg.convs_per_stage or 1,
+        **common)
