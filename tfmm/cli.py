@@ -113,10 +113,18 @@ def _headline(metrics):
 
 def _cmd_evaluate(args):
     from tfmm.training import evaluate, load_run
+    from tfmm.training.loop import evaluation_dir
 
     model, config, vocabs = load_run(args.run)
-    out_dir = args.run if os.path.isdir(args.run) else None
-    metrics = evaluate(model, config, os.path.abspath(args.manifest), vocabs, run_dir=out_dir)
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(
+        args.run))
+    out_dir = args.out or evaluation_dir(run_dir, args.manifest)
+    os.makedirs(out_dir, exist_ok=True)
+    manifest = os.path.abspath(args.manifest)
+    metrics = evaluate(model, config, manifest, vocabs, run_dir=out_dir,
+                       split=os.path.basename(args.manifest))
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        json.dump({"manifest": manifest, **metrics}, f, indent=2)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -126,24 +134,29 @@ def _cmd_evaluate(args):
             for label, pc in m.get("per_class", {}).items():
                 print(f"  {label:<24} precision {pc['precision']:.3f}  recall "
                       f"{pc['recall']:.3f}  n={pc['support']}")
+    print(f"tfmm evaluate: report (metrics.json, confusion matrix) in {out_dir}",
+          file=sys.stderr)
     return 0
 
 
 def _cmd_predict(args):
     from tfmm.export.runtime import is_export, predict_export
     from tfmm.training import load_run, predict
+    from tfmm.training.loop import write_predictions
 
+    keep = [c.strip() for c in (args.keep_columns or "").split(",") if c.strip()]
+    manifest = os.path.abspath(args.manifest)
     if is_export(args.run):
-        rows = predict_export(args.run, os.path.abspath(args.manifest), out_csv=args.out)
+        rows = predict_export(args.run, manifest, keep_columns=keep)
     else:
         model, config, vocabs = load_run(args.run)
-        rows = predict(model, config, os.path.abspath(args.manifest), vocabs,
-                       out_csv=args.out)
+        rows = predict(model, config, manifest, vocabs, keep_columns=keep)
     if args.out:
-        print(f"tfmm predict: {len(rows)} rows -> {args.out}")
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            write_predictions(rows, f, args.format)
+        print(f"tfmm predict: {len(rows)} rows -> {args.out}", file=sys.stderr)
     else:
-        for row in rows:
-            print(row)
+        write_predictions(rows, sys.stdout, args.format)
     return 0
 
 
@@ -168,85 +181,114 @@ def _cmd_demo(args):
     return 0
 
 
+_STRATEGIES = ["auto", "default", "one_device", "mirrored", "multiworker", "tpu"]
+_SET_HELP = "override a config key (repeatable), e.g. --set training.epochs=2"
+
+
+def _set_option(p):
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=_SET_HELP)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfmm", description="Multimodal Keras models.")
+    from tfmm import __version__
+
+    parser = argparse.ArgumentParser(prog="tfmm", description="Multimodal (text, image, "
+                                     "audio) Keras models: data, training, export.")
+    parser.add_argument("--version", action="version", version=f"tfmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("summary", help="build the model of a config and print its summary")
-    p.add_argument("config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable), e.g. training.epochs=2")
+    p.add_argument("config", help="YAML config file")
+    _set_option(p)
     p.add_argument("--expand", action="store_true", help="expand nested encoders")
     p.set_defaults(func=_cmd_summary)
 
     p = sub.add_parser("train", help="train a config with model.fit")
-    p.add_argument("config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", help="run directory (default runs/NAME)")
-    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored",
-                                          "multiworker", "tpu"])
+    p.add_argument("config", help="YAML config file")
+    _set_option(p)
+    p.add_argument("--out", help="run directory (default runs/NAME); started again after a "
+                                 "kill, the same command resumes")
+    p.add_argument("--strategy", choices=_STRATEGIES,
+                   help="tf.distribute strategy (default: training.strategy, auto)")
     p.set_defaults(func=_cmd_train)
     p = sub.add_parser("pretrain", help="pretrain the encoders without labels (contrastive "
                                         "alignment of paired modalities, or masked LM)")
-    p.add_argument("config")
-    p.add_argument("--objective", choices=["contrastive", "mlm"], required=True)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--objective", choices=["contrastive", "mlm"], required=True,
+                   help="contrastive: align each input with the first text input; "
+                        "mlm: masked-LM on a bert input's text")
+    _set_option(p)
     p.add_argument("--out", help="run directory (default runs/NAME-OBJECTIVE)")
     p.add_argument("--input", help="mlm: the bert input to pretrain (if several)")
     p.add_argument("--projection-dim", type=int, default=64,
-                   help="contrastive: width of the projection heads")
-    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored",
-                                          "multiworker", "tpu"])
+                   help="contrastive: width of the projection heads (default 64)")
+    p.add_argument("--strategy", choices=_STRATEGIES,
+                   help="tf.distribute strategy (default: training.strategy, auto)")
     p.set_defaults(func=_cmd_pretrain)
-    for verb, helptext, fn in (("evaluate", "metrics of a run on a labelled manifest",
-                                _cmd_evaluate),
-                               ("predict", "labels and probabilities per manifest row",
-                                _cmd_predict)):
-        p = sub.add_parser(verb, help=helptext)
-        p.add_argument("run", help="run directory, or a model.keras beside its config.yaml" +
-                       ("; or an export (SavedModel version directory, .onnx file)"
-                        if verb == "predict" else ""))
-        p.add_argument("--manifest", required=True)
-        if verb == "evaluate":
-            p.add_argument("--json", action="store_true")
-        else:
-            p.add_argument("--out", help="CSV to write")
-        p.set_defaults(func=fn)
+
+    p = sub.add_parser("evaluate", help="metrics of a run on a labelled manifest")
+    p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
+    p.add_argument("--manifest", required=True, help="labelled CSV/JSONL manifest")
+    p.add_argument("--json", action="store_true",
+                   help="print the metrics as JSON instead of a table")
+    p.add_argument("--out", help="report folder (metrics.json, confusion matrix); default "
+                                 "a new RUN/eval-MANIFEST folder, never the training-time "
+                                 "files")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("predict", help="labels and probabilities per manifest row, as CSV "
+                                       "(or JSON Lines) on stdout")
+    p.add_argument("run", help="run directory, a model.keras beside its config.yaml, or an "
+                               "export (SavedModel version directory, .onnx file)")
+    p.add_argument("--manifest", required=True, help="CSV/JSONL manifest (labels not needed)")
+    p.add_argument("--out", help="file to write instead of stdout")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv",
+                   help="output format (default csv)")
+    p.add_argument("--keep-columns", metavar="COL,...",
+                   help="manifest columns to carry into each output row (e.g. an id)")
+    p.set_defaults(func=_cmd_predict)
     p = sub.add_parser("export", help="SavedModel (TF Serving) and/or ONNX, checked in "
                                       "their runtimes")
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
-    p.add_argument("--format", choices=["savedmodel", "onnx", "all"], default="all")
+    p.add_argument("--format", choices=["savedmodel", "onnx", "all"], default="all",
+                   help="what to write (default all)")
     p.add_argument("--out", help="base directory; versions go in OUT/1, OUT/2, ... "
                                  "(default savedmodels/NAME)")
     p.set_defaults(func=_cmd_export)
-    p = sub.add_parser("demo", help="demo data, fused vs single-modality models, compared")
-    p.add_argument("--out", default="demo_run")
-    p.add_argument("--n", type=int, default=600)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--export-dir", default=os.path.join("savedmodels", "demo"))
-    p.add_argument("--no-export", action="store_true")
+    p = sub.add_parser("demo", help="demo data, fused vs single-modality models, compared, "
+                                    "then the fused model exported")
+    p.add_argument("--out", default="demo_run",
+                   help="folder for the data, runs and results (default demo_run)")
+    p.add_argument("--n", type=int, default=600,
+                   help="examples to generate (default 600)")
+    p.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    p.add_argument("--epochs", type=int, default=8,
+                   help="training epochs of each model (default 8)")
+    p.add_argument("--export-dir", default=os.path.join("savedmodels", "demo"),
+                   help="base directory of the export (default savedmodels/demo)")
+    p.add_argument("--no-export", action="store_true", help="skip the export")
     p.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="datasets: demo, check, tfrecord")
     dsub = data.add_subparsers(dest="data_command", required=True)
     p = dsub.add_parser("demo", help="write the demo multimodal dataset as real files")
-    p.add_argument("--out", default="demo_data")
-    p.add_argument("--n", type=int, default=600)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="demo_data", help="output folder (default demo_data)")
+    p.add_argument("--n", type=int, default=600, help="examples (default 600)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.set_defaults(func=_cmd_data_demo)
     p = dsub.add_parser("check", help="report every problem of a manifest; exit 1 if any")
-    p.add_argument("manifest")
+    p.add_argument("manifest", help="CSV/JSONL manifest")
     p.add_argument("--config", help="config whose inputs/outputs name the columns "
                                     "(default: the demo dataset's columns)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _set_option(p)
     p.set_defaults(func=_cmd_data_check)
     p = dsub.add_parser("tfrecord", help="write a manifest's examples to TFRecord shards")
-    p.add_argument("manifest")
-    p.add_argument("--out", required=True)
-    p.add_argument("--shards", type=int, default=4)
-    p.add_argument("--config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("manifest", help="CSV/JSONL manifest")
+    p.add_argument("--out", required=True, help="output folder of the shards")
+    p.add_argument("--shards", type=int, default=4, help="number of shards (default 4)")
+    p.add_argument("--config", help="config whose inputs/outputs name the columns "
+                                    "(default: the demo dataset's columns)")
+    _set_option(p)
     p.set_defaults(func=_cmd_data_tfrecord)
     return parser
 
@@ -254,6 +296,9 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tfmm._quiet import start_tensorflow
+
+    start_tensorflow()
     from tfmm.config import ConfigError
     from tfmm.data.errors import DataError
 

@@ -6,6 +6,7 @@ import time
 
 import keras
 
+from tfmm._quiet import drop_cross_model_retracing_warnings
 from tfmm.config import config_from_dict
 from tfmm.data.demo import demo_config, make_demo_dataset
 from tfmm.training import train
@@ -20,6 +21,7 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
     test split and prints a table; exports the fused model to `export_dir` (SavedModel and
     ONNX, next version) unless it is None. Returns the table as a dict."""
     start = time.time()
+    drop_cross_model_retracing_warnings()  # four models in one process: see _quiet
     data_dir = os.path.join(out_dir, "data")
     if not os.path.exists(os.path.join(data_dir, "test.csv")):
         make_demo_dataset(data_dir, n=n, seed=seed)
@@ -42,7 +44,8 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
         runs[name] = run_dir
         m = metrics["label"]
         results[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                         "auroc": m["auroc"], "seconds": round(time.time() - t0, 1)}
+                         "auroc": m["auroc"], "seconds": round(time.time() - t0, 1),
+                         "peak_rss_mb": peak_rss_mb()}
     lines = ["", "model          test accuracy  macro-F1  AUROC   train+eval s",
              "-------------  -------------  --------  ------  ------------"]
     for name, r in results.items():
@@ -59,6 +62,7 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
         exported = _export_and_check(runs["fused"], export_dir,
                                      os.path.join(data_dir, "test.csv"), log)
         results["export"] = exported
+        exported["peak_rss_mb"] = peak_rss_mb()
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     log(f"\ntfmm demo: done in {time.time() - start:.0f} s. Data: {data_dir}; runs (model.keras, "
@@ -66,6 +70,18 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
         f"table: {os.path.join(out_dir, 'results.json')}" +
         (f"; exports: {exported['version_dir']}" if exported else ""))
     return results
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MB (VmHWM; None off Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return None
 
 
 def _export_and_check(run_dir, export_dir, test_csv, log):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfmm.data.audio import decode_audio, diagnose_audio
 from tfmm.data.errors import Problem
 from tfmm.data.image import decode_image, diagnose_image
+from tfmm.progress import Progress
 
 
 def check_manifest(config, manifest, with_labels=True):
@@ -73,7 +74,14 @@ def _failing_rows(input_config, paths):
     ds = (tf.data.Dataset.from_tensor_slices((np.array(rows, np.int64), files))
           .map(try_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors())
-    ok = {int(r) for r, _ in ds.as_numpy_iterator()}
+    progress = Progress(len(rows), f"checking {input_config.type} column "
+                                   f"{input_config.column!r}")
+    ok = set()
+    for r, _ in ds.as_numpy_iterator():
+        ok.add(int(r))
+        progress.update()
+    progress.done = len(rows)  # the failing rows were skipped by ignore_errors
+    progress.close()
     return [r for r in rows if r not in ok]
 
 

@@ -145,7 +145,10 @@ def make_demo_dataset(out_dir, n=600, seed=0, sample_rate=16000, image_size=64):
 
 def demo_config(data_dir, modalities=("text", "image", "audio"), image_size=32, epochs=8,
                 batch_size=32):
-    """The config dict of `tfmm demo` for the dataset in `data_dir` (tiny, CPU-friendly)."""
+    """The config dict of `tfmm demo` for the dataset in `data_dir` (tiny, CPU-friendly:
+    compact CNNs for images and audio, a TextCNN for text). Its data paths are absolute,
+    so the config means the same from any working directory."""
+    data_dir = os.path.abspath(data_dir)
     inputs = {
         "text": {"name": "text", "type": "text", "column": "caption",
                  "encoder": {"type": "textcnn", "vocab_size": 200, "sequence_length": 16,
@@ -153,10 +156,10 @@ def demo_config(data_dir, modalities=("text", "image", "audio"), image_size=32, 
                              "dropout": 0.2}},
         "image": {"name": "image", "type": "image", "column": "image_path",
                   "image_size": image_size,
-                  "encoder": {"type": "resnet50", "batchnorm_momentum": 0.9}},
+                  "encoder": {"type": "cnn", "filters": [16, 32, 64]}},
         "audio": {"name": "audio", "type": "audio", "column": "audio_path",
                   "clip_seconds": 1.0, "sample_rate": 16000,
-                  "encoder": {"type": "lstm", "num_mel_bins": 32, "units": [32],
+                  "encoder": {"type": "cnn", "filters": [16, 32, 64], "num_mel_bins": 32,
                               "frame_length": 400, "frame_step": 320}},
     }
     return {

@@ -33,12 +33,14 @@ def raw_columns(config, with_labels=True):
     return list(dict.fromkeys(cols))
 
 
-def load_manifest(config, source, with_labels=True, report_dir=None, log=print):
+def load_manifest(config, source, with_labels=True, report_dir=None, log=print,
+                  with_row_numbers=False):
     """Reads and checks a manifest under the config's bad-input policy.
 
     Returns a dict of column -> list of str (media paths resolved), with bad rows dropped
     under `on_bad_example: skip` (reported, and written to `report_dir/bad_examples.csv`),
-    or raises `DataError` under `fail`.
+    or raises `DataError` under `fail`. With `with_row_numbers`, returns (that dict, the
+    manifest's 1-based numbers of the rows kept).
     """
     manifest = source if isinstance(source, Manifest) else Manifest(source)
     problems = check_manifest(config, manifest, with_labels=with_labels)
@@ -66,7 +68,7 @@ def load_manifest(config, source, with_labels=True, report_dir=None, log=print):
         if col in media:
             values = [manifest.resolve(v) for v in values]
         columns[col] = ["" if v is None else v for v in values]
-    return columns
+    return (columns, keep) if with_row_numbers else columns
 
 
 def make_dataset(config, source, vocabularies=None, training=False, input_context=None,
@@ -81,7 +83,8 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     Args:
         config: `tfmm.Config` with labels filled (see `fit_preprocessing`).
         source: str. A manifest (.csv/.jsonl), a TFRecord file or glob, or
-            `tfds:NAME/SPLIT`. Relative paths resolve against the config's folder.
+            `tfds:NAME/SPLIT`. Relative paths resolve against the config's folder. Or a
+            dict of column -> list of str that `load_manifest` returned.
         vocabularies: dict of text input name -> vocabulary.
         training: bool. Shuffle (seeded by `data.seed`) and drop the last partial batch.
         input_context: `tf.distribute.InputContext` or None.
@@ -101,7 +104,8 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     model.fit(ds, epochs=3)
     ```
     """
-    source = config.resolve_path(source)
+    columns = source if isinstance(source, dict) else None
+    source = "<columns>.csv" if columns is not None else config.resolve_path(source)
     batch_size = batch_size or config.data.batch_size
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
@@ -112,11 +116,18 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     # (num_parallel_calls), and the training step keeps the intra-op pool to itself.
     options.threading.max_intra_op_parallelism = 1
     if kind == "manifest":
-        columns = load_manifest(config, source, with_labels, report_dir)
+        if columns is None:
+            columns = load_manifest(config, source, with_labels, report_dir)
+        rows = len(next(iter(columns.values())))
         if training and not config.data.cache:
             ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
         else:
             ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
+        if not repeat:
+            # A known length, so `fit` shows "n/N" and an ETA from the first epoch, and
+            # does not warn that the input "ran out of data".
+            ds = ds.apply(tf.data.experimental.assert_cardinality(
+                _shard_rows(rows, input_context)))
         media = media_columns(config)
         optional = {i.column for i in config.inputs if i.optional}
 
@@ -209,6 +220,15 @@ def _shuffled_rows(columns, seed, repeat, input_context):
 
     order = _shard(epochs.flat_map(epoch_order), input_context)
     return order.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
+
+
+def _shard_rows(rows, input_context):
+    """Rows of a manifest that this input pipeline reads (`Dataset.shard` keeps every
+    n-th row, starting at the pipeline's id)."""
+    if input_context is None or input_context.num_input_pipelines <= 1:
+        return rows
+    return len(range(input_context.input_pipeline_id, rows,
+                     input_context.num_input_pipelines))
 
 
 def _shard(ds, input_context):

@@ -9,6 +9,7 @@ paths = export("runs/demo", "savedmodels/demo", formats=("savedmodel", "onnx"))
 """
 
 import os
+import time
 
 import numpy as np
 
@@ -53,6 +54,11 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
         raise ValueError(f"onnx: input {strings[0]!r} takes strings (a hub text encoder); "
                          f"ONNX runtimes have no TensorFlow string ops. Export "
                          f"--format savedmodel for this model.")
+    def stage(text):
+        log(f"tfmm export: {text} ({time.monotonic() - start:.0f} s)")
+
+    start = time.monotonic()
+    stage("rebuilding the model for export")
     portable = export_view(model, config, vocabularies)
     staging = staging_dir(out_dir)
     result = {}
@@ -60,13 +66,17 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
         probe = _probe_inputs(portable)
         expected = named_outputs(config, portable(probe, training=False))
         if "savedmodel" in formats:
+            stage("tracing the serving signatures and writing the SavedModel")
             write_saved_model(portable, config, vocabularies, staging)
+            stage("checking the SavedModel against Keras")
             loaded = load_saved_model(staging)
             got = loaded.signatures["predict_tensors"](**probe)
             _compare(expected, got, "SavedModel predict_tensors", atol=1e-5)
         if "onnx" in formats:
+            stage("converting to ONNX (tf2onnx)")
             onnx_path = os.path.join(staging, "model.onnx")
             write_onnx(portable, config, onnx_path)
+            stage("checking the ONNX model in onnxruntime against Keras")
             check_onnx_loads(onnx_path)
             got = onnx_predict(onnx_session(onnx_path), config,
                                {k: v.numpy() for k, v in probe.items()})

@@ -1,7 +1,9 @@
 """ONNX export of the core tensor model (tf2onnx through `model.export`), checked in
 onnxruntime, and the helper that makes its inputs from raw inputs."""
 
+import contextlib
 import copy
+import logging
 import os
 import warnings
 
@@ -70,7 +72,7 @@ def write_onnx(model, config, path, opset=OPSET):
         return [tf.cast(out[name], tf.float32) for name in served]
 
     fn = tf.function(forward, input_signature=specs, autograph=False)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_meta_graph_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # np.object probe in the patch
         patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
@@ -84,6 +86,26 @@ def write_onnx(model, config, path, opset=OPSET):
         out.name = rename[out.name]
     onnx.save(proto, path)
     return path
+
+
+class _DropMetaGraphWarning(logging.Filter):
+    # tf2onnx exports a v1 meta graph of the traced function; the graph's lookup-table
+    # initializer collection (TextVectorization's, unused by the tensor model) has no
+    # CollectionDef form, and TensorFlow says so, twice, "probably safe to ignore". The
+    # ONNX file does not use that collection, and is checked in onnxruntime afterwards.
+    def filter(self, record):
+        return "Issue encountered when serializing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_meta_graph_warnings():
+    logger = logging.getLogger("tensorflow")
+    f = _DropMetaGraphWarning()
+    logger.addFilter(f)
+    try:
+        yield
+    finally:
+        logger.removeFilter(f)
 
 
 def served_outputs(model, config):

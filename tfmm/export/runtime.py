@@ -57,11 +57,13 @@ def load_export(path):
     return config, vocabularies, predict_raw
 
 
-def read_raw(config, manifest_path):
-    """{input name: list of raw values} of a manifest: text as is, media files' bytes."""
+def read_raw(config, manifest_path, with_row_numbers=False):
+    """{input name: list of raw values} of a manifest: text as is, media files' bytes
+    (and the kept rows' numbers, with `with_row_numbers`)."""
     from tfmm.data.pipeline import load_manifest
 
-    columns = load_manifest(config, manifest_path, with_labels=False)
+    columns, row_numbers = load_manifest(config, manifest_path, with_labels=False,
+                                         with_row_numbers=True)
     raw = {}
     for i in config.inputs:
         values = columns[i.column]
@@ -72,7 +74,7 @@ def read_raw(config, manifest_path):
         else:
             # An optional input's empty path is sent as empty bytes ("missing").
             raw[i.name] = [_read(p) if p else b"" for p in values]
-    return raw
+    return (raw, row_numbers) if with_row_numbers else raw
 
 
 def _read(path):
@@ -80,14 +82,16 @@ def _read(path):
         return f.read()
 
 
-def predict_export(path, manifest_path, out_csv=None):
-    """`tfmm predict` rows for an export on a manifest (batches of 32)."""
-    from tfmm.training.loop import prediction_rows
+def predict_export(path, manifest_path, out_csv=None, keep_columns=()):
+    """`tfmm predict` rows for an export on a manifest (batches of 32), with the
+    manifest's `keep_columns` carried through."""
+    from tfmm.training.loop import kept_columns, prediction_rows
 
     config, _, predict_raw = load_export(path)
-    raw = read_raw(config, manifest_path)
+    raw, row_numbers = read_raw(config, manifest_path, with_row_numbers=True)
     n = len(next(iter(raw.values())))
     parts = [predict_raw({k: v[s:s + BATCH] for k, v in raw.items()})
              for s in range(0, n, BATCH)]
     preds = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return prediction_rows(config, preds, out_csv)
+    return prediction_rows(config, preds, out_csv, row_numbers=row_numbers,
+                           kept=kept_columns(manifest_path, keep_columns, row_numbers))

@@ -64,13 +64,44 @@ def write_sidecar(config, vocabularies, directory):
 
 def publish(staging, version_dir):
     """Moves a fully written export into place in one rename: TF Serving, which polls the
-    base directory, never sees a half-written version."""
+    base directory, never sees a half-written version. The version is made readable by
+    every user first (folders 0755, files 0644): a server often runs as another user."""
+    make_world_readable(staging)
     os.rename(staging, version_dir)
 
 
+def make_world_readable(root):
+    """Folders 0755 and files 0644 under (and including) `root`."""
+    os.chmod(root, 0o755)
+    for folder, dirs, files in os.walk(root):
+        for d in dirs:
+            os.chmod(os.path.join(folder, d), 0o755)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o644)
+
+
+_STAGING = re.compile(r"\.staging-(\d+)-")
+
+
 def staging_dir(base_dir):
+    """A new private folder `base_dir/.staging-PID-XXXX` to write an export into. The
+    staging folders of exports whose process is gone (killed) are removed first."""
     os.makedirs(base_dir, exist_ok=True)
-    return tempfile.mkdtemp(prefix=".staging-", dir=base_dir)
+    for name in os.listdir(base_dir):
+        m = _STAGING.match(name)
+        if m and not _alive(int(m.group(1))):
+            shutil.rmtree(os.path.join(base_dir, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=base_dir)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def load_saved_model(path):

@@ -58,7 +58,7 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
         save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR,
                                                    f"{name}.weights.npz"))
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+        yaml.safe_dump(config.to_dict(absolute_paths=True), f, sort_keys=False)
     with open(os.path.join(run_dir, "vocabularies.json"), "w") as f:
         json.dump(vocabularies, f)
     summary = {"objective": objective, "encoders": sorted(encoders), "metrics": metrics}

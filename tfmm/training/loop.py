@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import sys
 
 import keras
 import numpy as np
@@ -158,6 +159,9 @@ def train(config, run_dir, log=print, verbose="auto"):
     model, metrics = tfmm.training.train(config, "runs/try1")
     ```
     """
+    if verbose == "auto":
+        # A redrawn progress bar on a terminal; one line per epoch in a log file.
+        verbose = 1 if sys.stdout.isatty() else 2
     if os.path.exists(os.path.join(run_dir, "model.keras")):
         raise FileExistsError(f"run directory {run_dir!r} holds a finished run (model.keras); "
                               f"give another --out, or delete it to train again")
@@ -256,7 +260,9 @@ def train(config, run_dir, log=print, verbose="auto"):
         # the strategy: prediction under it would need every worker in step.
         model = keras.saving.load_model(model_path, safe_mode=True)
     if config.data.test and is_chief:
-        metrics = evaluate(model, config, config.data.test, vocabularies, run_dir=run_dir)
+        metrics = evaluate(model, config, config.resolve_path(config.data.test), vocabularies,
+                           run_dir=run_dir,
+                           split="the test split (data.test)")
     with open(os.path.join(run_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     if len(phases) > 1:
@@ -273,7 +279,7 @@ def train(config, run_dir, log=print, verbose="auto"):
 
 def _save_run_state(config, vocabularies, run_dir):
     with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+        yaml.safe_dump(config.to_dict(absolute_paths=True), f, sort_keys=False)
     with open(os.path.join(run_dir, "vocabularies.json"), "w") as f:
         json.dump(vocabularies, f)
 
@@ -295,9 +301,19 @@ def load_run(path):
     return model, config, vocabularies_from_model(model)
 
 
+def _user_path(source):
+    # A path given to evaluate/predict is the caller's: relative to the working
+    # directory, not to the run directory the config was loaded from.
+    return source if str(source).startswith("tfds:") else os.path.abspath(source)
+
+
+def _features_only(x, y):
+    return x
+
+
 def _predict(model, config, source, vocabularies, with_labels):
-    ds = make_dataset(config, source, vocabularies, with_labels=with_labels)
-    xs = ds.map(lambda x, y: x) if with_labels else ds
+    ds = make_dataset(config, _user_path(source), vocabularies, with_labels=with_labels)
+    xs = ds.map(_features_only) if with_labels else ds
     preds = model.predict(xs, verbose=0)
     targets = None
     if with_labels:
@@ -306,9 +322,11 @@ def _predict(model, config, source, vocabularies, with_labels):
     return preds, targets
 
 
-def evaluate(model, config, source, vocabularies, run_dir=None):
-    """Metrics per output on a labelled source; writes confusion matrix PNGs to run_dir."""
+def evaluate(model, config, source, vocabularies, run_dir=None, split=None):
+    """Metrics per output on a labelled source; writes confusion matrix PNGs, titled
+    with `split` (default: the source's file name), to `run_dir`."""
     preds, targets = _predict(model, config, source, vocabularies, with_labels=True)
+    split = split or os.path.splitext(os.path.basename(str(source)))[0]
     out = {}
     for o in config.outputs:
         p, t = np.asarray(preds[o.name]), targets[o.name]
@@ -317,7 +335,8 @@ def evaluate(model, config, source, vocabularies, run_dir=None):
             if run_dir:
                 _plot_confusion(out[o.name], os.path.join(run_dir, "confusion_matrix.png"
                                                           if len(config.outputs) == 1 else
-                                                          f"confusion_matrix_{o.name}.png"))
+                                                          f"confusion_matrix_{o.name}.png"),
+                                title=f"{o.name} on {split}")
         elif o.type == "binary":
             two = np.concatenate([1 - p, p], -1)
             out[o.name] = classification_report(t.reshape(-1).astype(int), two, o.labels)
@@ -329,24 +348,58 @@ def evaluate(model, config, source, vocabularies, run_dir=None):
     return out
 
 
-def predict(model, config, source, vocabularies, out_csv=None):
-    """Label strings (or values) and probabilities per row of `source` (and the gated
-    fusion's modality weights)."""
+def evaluation_dir(run_dir, manifest):
+    """A new folder for `tfmm evaluate`'s report inside the run: `eval-STEM`, or
+    `eval-STEM-2`, ... so that no earlier report (nor the training-time files) is
+    overwritten."""
+    stem = os.path.splitext(os.path.basename(manifest))[0]
+    base = os.path.join(run_dir, f"eval-{stem}")
+    path, k = base, 1
+    while os.path.exists(path):
+        k += 1
+        path = f"{base}-{k}"
+    return path
+
+
+def predict(model, config, source, vocabularies, out_csv=None, keep_columns=()):
+    """Label strings (or values) and probabilities per row of the manifest `source` (and
+    the gated fusion's modality weights), with the manifest's `keep_columns` (an id)
+    carried through."""
     from tfmm.models import inspection_model
 
-    preds, _ = _predict(inspection_model(model), config, source, vocabularies,
-                        with_labels=False)
-    return prediction_rows(config, preds, out_csv)
+    source = _user_path(source)
+    columns, row_numbers = load_manifest(config, source,
+                                         with_labels=False, with_row_numbers=True)
+    ds = make_dataset(config, columns, vocabularies, with_labels=False)
+    preds = inspection_model(model).predict(ds, verbose=0)
+    return prediction_rows(config, preds, out_csv,
+                           row_numbers=row_numbers,
+                           kept=kept_columns(source, keep_columns,
+                                             row_numbers))
 
 
-def prediction_rows(config, preds, out_csv=None):
-    """Rows of `tfmm predict` from {output name: probabilities or values}: the label
-    string(s) and each label's probability per row, and `fusion_gate_{input}` weights
-    when `preds` has them; written to `out_csv` if given."""
+def kept_columns(manifest_path, names, row_numbers):
+    """{column: values of the rows kept} of a manifest, for `--keep-columns`; the
+    error names a missing column."""
+    if not names:
+        return {}
+    manifest = Manifest(manifest_path)
+    manifest.require(list(names), what="column to keep")
+    return {c: ["" if manifest.columns[c][r - 1] is None else manifest.columns[c][r - 1]
+                for r in row_numbers] for c in names}
+
+
+def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
+    """Rows of `tfmm predict` from {output name: probabilities or values}: the manifest
+    row number, any `kept` input columns, the label string(s) and each label's
+    probability per row, and `fusion_gate_{input}` weights when `preds` has them;
+    written to `out_csv` if given."""
     rows = []
     n = len(next(iter(preds.values())))
+    kept = kept or {}
     for k in range(n):
-        row = {"row": k + 1}
+        row = {"row": row_numbers[k] if row_numbers else k + 1}
+        row.update({c: values[k] for c, values in kept.items()})
         for o in config.outputs:
             p = np.asarray(preds[o.name])[k]
             if o.type == "multiclass":
@@ -367,40 +420,75 @@ def prediction_rows(config, preds, out_csv=None):
         rows.append(row)
     if out_csv:
         with open(out_csv, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+            write_predictions(rows, f, "csv")
     return rows
 
 
+def write_predictions(rows, stream, fmt="csv"):
+    """Writes prediction rows to a text stream as CSV (a header, then a line per row) or
+    JSON Lines (an object per line)."""
+    if fmt == "jsonl":
+        for row in rows:
+            stream.write(json.dumps(row) + "\n")
+        return
+    if not rows:
+        return
+    w = csv.DictWriter(stream, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+
+
+def history_series(run_dir):
+    """(epochs numbered from 1 as the console counts them, {metric: values per epoch},
+    best) from a run's `history.csv`; `best` is `best.json` ({"epoch", "monitor",
+    "value"}: the epoch `best.keras` holds) or None. ([], {}, None) without a history."""
+    path = os.path.join(run_dir, "history.csv")
+    if not os.path.exists(path):
+        return [], {}, None
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return [], {}, None
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    keys = [k for k in rows[0] if k != "epoch" and not k.endswith("learning_rate")]
+    series = {k: [float(r[k]) for r in rows] for k in keys}
+    best = None
+    if os.path.exists(os.path.join(run_dir, "best.json")):
+        with open(os.path.join(run_dir, "best.json")) as f:
+            best = json.load(f)
+    return epochs, series, best
+
+
 def _plot_history(run_dir):
+    """learning_curves.png: losses and metrics per epoch of both splits, the epoch
+    `best.keras` holds marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = os.path.join(run_dir, "history.csv")
-    if not os.path.exists(path):
+    epochs, series, best = history_series(run_dir)
+    if not epochs:
         return
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    keys = [k for k in rows[0] if k != "epoch" and not k.endswith("learning_rate")]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for k in keys:
+    for k, values in series.items():
         ax = axes[0] if "loss" in k else axes[1]
-        ax.plot([float(r[k]) for r in rows], label=k)
+        split = "validation" if k.startswith("val_") else "training"
+        ax.plot(epochs, values, marker=".", label=f"{k} ({split})")
     for ax, title in zip(axes, ("loss", "metrics")):
-        ax.set_title(title)
+        if best:
+            ax.axvline(best["epoch"], color="grey", linestyle="--",
+                       label=f"best epoch {best['epoch']} ({best['monitor']})")
+        ax.set_title(f"{title}: training and validation splits")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(run_dir, "learning_curves.png"), dpi=80)
     plt.close(fig)
 
 
-def _plot_confusion(report, path):
+def _plot_confusion(report, path, title=""):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -416,7 +504,7 @@ def _plot_confusion(report, path):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"accuracy {report['accuracy']:.3f}")
+    ax.set_title(f"{title}: accuracy {report['accuracy']:.3f}".lstrip(": "), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
