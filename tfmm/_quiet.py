@@ -9,6 +9,7 @@ machine that has an NVIDIA device the CUDA lines are kept (there they mean a bro
 driver). Library users (`import tfmm`) are left alone.
 """
 
+import contextlib
 import glob
 import os
 import re
@@ -85,3 +86,38 @@ def drop_cross_model_retracing_warnings():
     logger = logging.getLogger("tensorflow")
     if not any(isinstance(f, _CrossModelRetracing) for f in logger.filters):
         logger.addFilter(_CrossModelRetracing())
+
+
+# What image decoders write straight to stderr while `tfmm data check` decodes bad
+# files on purpose: TensorFlow's own log lines from its JPEG/PNG/GIF readers, and
+# libjpeg's and libpng's raw messages. The check reports each of those files by
+# manifest, row, column and reason, so the raw lines only repeat it without the row.
+_DECODER_NOISE = re.compile(
+    r"(jpeg_mem|png_io|gif_io|decode_image_op)\.cc:\d+\]|^Input file read error|"
+    r"Improper call to JPEG library|Corrupt JPEG data|Premature end of JPEG|"
+    r"Not a JPEG file|^libpng (warning|error)")
+
+
+@contextlib.contextmanager
+def decoder_messages_dropped():
+    """Captures file descriptor 2 in the block and writes back every line except the
+    image decoders' own messages (`_DECODER_NOISE`). Yields a text stream on the real
+    stderr, for progress to be shown live meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    live = os.fdopen(os.dup(saved), "w", buffering=1)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield live
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            live.close()
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines()
+                    if line.strip() and not _DECODER_NOISE.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)

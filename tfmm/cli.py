@@ -35,6 +35,7 @@ def _cmd_data_demo(args):
 
 def _cmd_data_check(args):
     import tfmm
+    from tfmm._quiet import decoder_messages_dropped
     from tfmm.data import Manifest, check_manifest
 
     if args.config:
@@ -43,7 +44,9 @@ def _cmd_data_check(args):
         config = _config_for_manifest(args.manifest)
     manifest = Manifest(args.manifest)
     with_labels = all(o.column in manifest.columns for o in config.outputs)
-    problems = check_manifest(config, manifest, with_labels=with_labels)
+    with decoder_messages_dropped() as stderr:
+        problems = check_manifest(config, manifest, with_labels=with_labels,
+                                  progress_stream=stderr)
     for p in problems:
         print(p)
     bad_rows = len({p.row for p in problems})

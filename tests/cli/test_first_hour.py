@@ -198,3 +198,40 @@ def test_make_dataset_has_a_cardinality(finished_run):
                                    training=True, batch_size=4)
     train_rows = len(tfmm.data.Manifest(str(root / "data" / "train.csv")))
     assert int(train.cardinality()) == train_rows // 4 == sum(1 for _ in train)
+
+
+def test_data_check_reports_a_bad_jpeg_by_row_without_decoder_noise(tmp_path):
+    import tfmm
+
+    paths = tfmm.data.make_demo_dataset(str(tmp_path / "d"), n=16, seed=0)
+    with open(paths["test"]) as f:
+        first = list(csv.DictReader(f))[0]["image_path"]
+    assert first.endswith(".jpg")
+    image = tmp_path / "d" / first
+    image.write_bytes(image.read_bytes()[:400])  # truncated JPEG
+    proc = _tfmm("data", "check", paths["test"], cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines[0] == (f"{paths['test']!r} row 1 column 'image_path' file {first!r}: "
+                        f"cannot decode image (corrupt or truncated JPEG)")
+    assert lines[1:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
+
+
+def test_progress_is_plain_lines_in_a_log_and_a_bar_on_a_terminal():
+    from tfmm.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    log, tty = io.StringIO(), Tty()
+    for stream in (log, tty):
+        p = Progress(20, "checking rows", stream=stream, min_seconds=0)
+        for _ in range(20):
+            p.update()
+        p.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and "\x1b" not in log.getvalue()
+    assert lines[0] == "checking rows: 1/20 (5%)" and lines[-1] == "checking rows: 20/20 (100%)"
+    assert len(lines) == 11  # once per tenth, and the end
+    assert tty.getvalue().count("\r") == 21 and tty.getvalue().endswith("(100%)\n")

@@ -9,7 +9,7 @@ from tfmm.data.image import decode_image, diagnose_image
 from tfmm.progress import Progress
 
 
-def check_manifest(config, manifest, with_labels=True):
+def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     """Returns a list of `Problem`s, one per bad cell (empty when the manifest is clean).
 
     Media files are first decoded by a parallel tf.data pass that only records which rows
@@ -19,6 +19,7 @@ def check_manifest(config, manifest, with_labels=True):
         config: `tfmm.Config`. Output labels, when known, are used to find unknown labels.
         manifest: `tfmm.data.Manifest`.
         with_labels: bool. Check the label columns too.
+        progress_stream: text stream for the progress bar (default stderr).
     """
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     if with_labels:
@@ -41,7 +42,7 @@ def check_manifest(config, manifest, with_labels=True):
         for row, p in enumerate(paths, start=1):
             if p is None and not i.optional:
                 problems.append(Problem(src, row, i.column, "empty path"))
-        for row in _failing_rows(i, paths):
+        for row in _failing_rows(i, paths, progress_stream):
             reason, file = (diagnose_image(paths[row - 1]) if i.type == "image" else
                             diagnose_audio(paths[row - 1], i.sample_rate, i.resample))
             if reason is None:
@@ -54,7 +55,7 @@ def check_manifest(config, manifest, with_labels=True):
     return problems
 
 
-def _failing_rows(input_config, paths):
+def _failing_rows(input_config, paths, progress_stream=None):
     """1-based rows whose file fails to read or decode, found in one parallel pass."""
     rows = [r for r, p in enumerate(paths, start=1) if p is not None]
     if not rows:
@@ -75,7 +76,7 @@ def _failing_rows(input_config, paths):
           .map(try_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors())
     progress = Progress(len(rows), f"checking {input_config.type} column "
-                                   f"{input_config.column!r}")
+                                   f"{input_config.column!r}", stream=progress_stream)
     ok = set()
     for r, _ in ds.as_numpy_iterator():
         ok.add(int(r))
