@@ -40,7 +40,9 @@ def main(argv=None):
         loss={o.name: loss_for(o) for o in config.outputs},
         metrics={o.name: metrics_for(o) for o in config.outputs},
     )
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs)
+    # The pipeline already shuffles (a fresh permutation of the rows every epoch); Keras
+    # 3.15 warns that its own `shuffle=True` default cannot apply to a dataset.
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, shuffle=False)
     results = model.evaluate(tfmm.data.make_dataset(config, config.data.test, vocabularies),
                              return_dict=True)
     print("test:", {k: round(float(v), 4) for k, v in results.items()})
