@@ -27,10 +27,11 @@ Usage: `python -m benchmarks.hard_data OUT --variant complementary --n 1000 --se
 """
 
 import argparse
-import csv
 import os
 
 import numpy as np
+
+from tfmm.data.demo import write_split_manifests
 
 SHAPES = ["circle", "square", "triangle", "cross", "star", "ring", "diamond", "bar",
           "arrow", "hexagon"]
@@ -204,20 +205,7 @@ def make_hard_dataset(out_dir, variant="complementary", n=1000, seed=0, sample_r
         arel = f"audio/{k:05d}.wav"
         tf.io.write_file(os.path.join(out_dir, arel), tf.audio.encode_wav(wave, rate))
         rows.append([text, rel, arel, labels[c]])
-    order = rng.permutation(n)
-    n_train, n_val = int(0.7 * n), int(0.15 * n)
-    splits = {"train": order[:n_train], "val": order[n_train:n_train + n_val],
-              "test": order[n_train + n_val:]}
-    paths = {}
-    for split, idx in splits.items():
-        path = os.path.join(out_dir, f"{split}.csv")
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["caption", "image_path", "audio_path", "label"])
-            for i in sorted(idx):
-                w.writerow(rows[i])
-        paths[split] = path
-    return paths
+    return write_split_manifests(out_dir, rows, rng)
 
 
 def main(argv=None):

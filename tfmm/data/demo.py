@@ -125,6 +125,17 @@ def make_demo_dataset(out_dir, n=600, seed=0, sample_rate=16000, image_size=64):
         audio_rel = f"audio/{k:05d}.wav"
         tf.io.write_file(os.path.join(out_dir, audio_rel), tf.audio.encode_wav(wave, sample_rate))
         rows.append([_caption(rng, stormy), image_rel, audio_rel, LABELS[label_id]])
+    paths = write_split_manifests(out_dir, rows, rng)
+    with open(os.path.join(out_dir, "README.txt"), "w", encoding="utf-8") as f:
+        f.write(f"tfmm demo dataset: n={n}, seed={seed}.\n\n{__doc__}")
+    return paths
+
+
+def write_split_manifests(out_dir, rows, rng):
+    """Writes `rows` ([caption, image path, audio path, label]) as 70/15/15 train/val/test
+    manifests in `out_dir`, split by one permutation drawn from `rng`; rows keep their
+    generation order within a split. Returns {split: path}."""
+    n = len(rows)
     order = rng.permutation(n)
     n_train, n_val = int(0.7 * n), int(0.15 * n)
     splits = {"train": order[:n_train], "val": order[n_train:n_train + n_val],
@@ -138,8 +149,6 @@ def make_demo_dataset(out_dir, n=600, seed=0, sample_rate=16000, image_size=64):
             for i in sorted(idx):
                 w.writerow(rows[i])
         paths[split] = path
-    with open(os.path.join(out_dir, "README.txt"), "w", encoding="utf-8") as f:
-        f.write(f"tfmm demo dataset: n={n}, seed={seed}.\n\n{__doc__}")
     return paths
 
 
