@@ -268,6 +268,12 @@ class InputConfig:
             fused output.
         pair_column: str. Second text column packed into the same BERT input as segment
             1 (question + context, history + turn); bert encoders only.
+        augment: bool. Random augmentation inside the model, in training only (absent
+            from evaluation, prediction and exports): images get a random horizontal
+            flip, rotation (up to 18 degrees), zoom (up to 15%) and shift (up to 10%);
+            audio gets SpecAugment time and frequency masks on its log-mel frames
+            (cnn and lstm encoders); text gets token dropout (10% of the tokens become
+            the out-of-vocabulary id; textcnn encoders).
     """
 
     name: str
@@ -281,6 +287,7 @@ class InputConfig:
     resample: bool = False
     optional: bool = False
     pair_column: Optional[str] = None
+    augment: bool = False
 
     # Which fields are meaningful for which modality; others must keep their default.
     _MODALITY_FIELDS = {
@@ -325,6 +332,14 @@ class InputConfig:
             raise ConfigError(f"{path}.encoder.type: encoder {self.encoder.type!r} cannot "
                               f"read a {self.type} input; allowed for {self.type}: "
                               f"{list(allowed)}.")
+        if self.augment and self.type == "text" and self.encoder.type != "textcnn":
+            raise ConfigError(f"{path}.augment: text augmentation (token dropout) works on "
+                              f"textcnn token ids only. Received: encoder.type="
+                              f"{self.encoder.type!r}")
+        if self.augment and self.type == "audio" and self.encoder.type not in ("cnn", "lstm"):
+            raise ConfigError(f"{path}.augment: audio augmentation (SpecAugment) works in "
+                              f"the cnn and lstm encoders only. Received: encoder.type="
+                              f"{self.encoder.type!r}")
         if self.pair_column is not None and self.encoder.type != "bert":
             raise ConfigError(f"{path}.pair_column: only a bert encoder packs two text "
                               f"fields into one input. Received: encoder.type="
@@ -583,7 +598,16 @@ class TrainingConfig:
     strategy: Literal["auto", "default", "one_device", "mirrored", "multiworker", "tpu"] = "auto"
     mixed_precision: bool = False
     jit_compile: bool = False
+    # Linear warmup from 0 to learning_rate over this many epochs (fractions allowed),
+    # then the lr_schedule.
+    warmup_epochs: float = 0.0
+    # Multiclass targets become (1 - s) one-hot + s / classes; binary and multilabel
+    # targets move s / 2 towards 0.5. Regression heads ignore it.
+    label_smoothing: float = 0.0
     monitor: str = "val_loss"
+    # At the end of training the model takes the weights of its best epoch on `monitor`
+    # (best.keras), so model.keras, the test metrics, evaluate and export use them.
+    restore_best: bool = True
     early_stopping_patience: Optional[int] = None
     reduce_lr_patience: Optional[int] = None
     steps_per_epoch: Optional[int] = None
@@ -599,6 +623,12 @@ class TrainingConfig:
 
     def validate(self, path):
         _positive(self, path, "epochs", "learning_rate")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(f"{path}.warmup_epochs: must be between 0 and epochs "
+                              f"({self.epochs}). Received: warmup_epochs={self.warmup_epochs}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"{path}.label_smoothing: must be in [0, 1). Received: "
+                              f"label_smoothing={self.label_smoothing}")
         if not 0 <= self.freeze_pretrained_epochs <= self.epochs:
             raise ConfigError(f"{path}.freeze_pretrained_epochs: must be between 0 and "
                               f"epochs ({self.epochs}). Received: "

@@ -92,6 +92,9 @@ class Preprocessor:
                 _assert_known(idx, o.name)
                 y[o.name] = (tf.cast(tf.reshape(idx, [1]), tf.float32) if o.type == "binary"
                              else idx)
+        # The auxiliary per-modality heads learn the same target as their output.
+        for aux_name, o, _ in self.config.auxiliary_outputs():
+            y[aux_name] = y[o.name]
         return y
 
     def __call__(self, raw, with_labels=True):

@@ -13,6 +13,7 @@ from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
 from tfmm.layers.audio import (DownsampleMask, FrameMask, LogMelSpectrogram,
                                MaskedMeanMaxPooling, MaskedNormalize)
+from tfmm.layers.augment import SpecAugment
 from tfmm.layers.sequence import SequenceMask
 
 
@@ -146,6 +147,7 @@ class AudioCNNEncoder(Encoder):
         sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
             lower_edge_hertz, upper_edge_hertz: front-end settings (`LogMelSpectrogram`).
         filters, convs_per_stage, norm, dropout: as `ImageCNNEncoder`.
+        augment: bool. SpecAugment masks on the normalised log-mel frames in training.
         return_sequence: bool. Output the projected time steps with their mask.
 
     Example:
@@ -162,10 +164,11 @@ class AudioCNNEncoder(Encoder):
     def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
                  fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
                  upper_edge_hertz=None, filters=(32, 64, 128), convs_per_stage=1,
-                 norm="batch", dropout=0.0, return_sequence=False, **kwargs):
+                 norm="batch", dropout=0.0, augment=False, return_sequence=False, **kwargs):
         filters = [int(f) for f in filters]
         _check(filters, convs_per_stage, norm, dropout)
         # === Layers ===
+        spec_augment = SpecAugment(name="spec_augment") if augment else None
         front_end = LogMelSpectrogram(
             sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
             fft_length=fft_length, num_mel_bins=num_mel_bins,
@@ -184,6 +187,8 @@ class AudioCNNEncoder(Encoder):
         length = keras.Input((), dtype="int32", name="length")
         mask = frame_mask(length)
         x = normalize(front_end(waveform), mask)
+        if spec_augment is not None:
+            x = spec_augment(x)
         x = keras.layers.Reshape((num_frames, num_mel_bins, 1), name="as_image")(x)
         for s, (layers, down) in enumerate(stages):
             for layer in layers:
@@ -216,6 +221,7 @@ class AudioCNNEncoder(Encoder):
         self.convs_per_stage = convs_per_stage
         self.norm = norm
         self.dropout = dropout
+        self.augment = augment
         self.return_sequence = return_sequence
 
     def get_config(self):
@@ -223,7 +229,7 @@ class AudioCNNEncoder(Encoder):
         config.update({k: getattr(self, k) for k in (
             "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
             "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "filters",
-            "convs_per_stage", "norm", "dropout", "return_sequence")})
+            "convs_per_stage", "norm", "dropout", "augment", "return_sequence")})
         return config
 
 
@@ -240,4 +246,4 @@ def build_cnn(input_config, vocabulary=None, return_sequence=False):
         frame_length=cfg.frame_length, frame_step=cfg.frame_step, fft_length=cfg.fft_length,
         num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
         upper_edge_hertz=cfg.upper_edge_hertz, convs_per_stage=cfg.convs_per_stage or 1,
-        **common)
+        augment=input_config.augment, **common)

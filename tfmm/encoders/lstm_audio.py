@@ -5,6 +5,7 @@ import keras
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
 from tfmm.layers.audio import FrameMask, LogMelSpectrogram
+from tfmm.layers.augment import SpecAugment
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -24,6 +25,7 @@ class LSTMAudioEncoder(Encoder):
         bidirectional: bool. Wrap each LSTM in `Bidirectional` (output width doubles).
         dropout: float. Dropout on each LSTM's inputs.
         use_cudnn: "auto" or bool. Passed to the LSTMs; exports rebuild with False.
+        augment: bool. SpecAugment masks on the normalised log-mel frames in training.
         return_sequence: bool. Output the last LSTM's per-frame states with the frame mask
             ({"sequence": [batch, frames, units[-1]], "mask"}) instead of the final state.
 
@@ -41,8 +43,9 @@ class LSTMAudioEncoder(Encoder):
     def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
                  fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
                  upper_edge_hertz=None, units=(128,), bidirectional=False, dropout=0.0,
-                 use_cudnn="auto", return_sequence=False, **kwargs):
+                 use_cudnn="auto", augment=False, return_sequence=False, **kwargs):
         # === Layers ===
+        spec_augment = SpecAugment(name="spec_augment") if augment else None
         front_end = LogMelSpectrogram(
             sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
             fft_length=fft_length, num_mel_bins=num_mel_bins,
@@ -67,6 +70,8 @@ class LSTMAudioEncoder(Encoder):
         length = keras.Input((), dtype="int32", name="length")
         mask = frame_mask(length)
         x = norm(front_end(waveform))
+        if spec_augment is not None:
+            x = spec_augment(x)
         for rnn in rnns:
             x = rnn(x, mask=mask)
         if return_sequence:
@@ -86,6 +91,7 @@ class LSTMAudioEncoder(Encoder):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.use_cudnn = use_cudnn
+        self.augment = augment
         self.return_sequence = return_sequence
 
     def get_config(self):
@@ -93,7 +99,7 @@ class LSTMAudioEncoder(Encoder):
         config.update({k: getattr(self, k) for k in (
             "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
             "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "units", "bidirectional",
-            "dropout", "use_cudnn", "return_sequence")})
+            "dropout", "use_cudnn", "augment", "return_sequence")})
         return config
 
 
@@ -107,5 +113,5 @@ def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
         upper_edge_hertz=cfg.upper_edge_hertz, units=cfg.units,
         bidirectional=cfg.bidirectional, dropout=cfg.dropout,
         use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
-        return_sequence=return_sequence,
+        augment=input_config.augment, return_sequence=return_sequence,
         name=f"{input_config.name}_encoder")

@@ -4,6 +4,7 @@ import keras
 
 from tfmm.encoders import build_encoder
 from tfmm.fusion import build_fusion, needs_sequences
+from tfmm.layers.augment import ImageAugmentation, TokenDropout
 from tfmm.layers.fusion import MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
 from tfmm.models.heads import build_head, loss_for, metrics_for
@@ -61,6 +62,10 @@ def build_model(config, vocabularies=None):
             outer = keras.Input(t.shape[1:], dtype=t.dtype, name=names[t.name])
             inputs[names[t.name]] = outer
             inner[t.name] = outer
+        if input_config.augment and input_config.type in ("image", "text"):
+            # Audio is augmented inside its encoder, on the log-mel frames.
+            key = encoder.primary_input
+            inner[key] = _augmenter(input_config, config.data.seed)(inner[key])
         if len(inner) == 1:
             features[input_config.name] = encoder(next(iter(inner.values())))
         else:
@@ -86,6 +91,14 @@ def build_model(config, vocabularies=None):
             vector = encoded[input_name]
         outputs[aux_name] = build_head(o, vector, name=f"head_{aux_name}")
     return keras.Model(inputs=inputs, outputs=outputs, name=config.name)
+
+
+def _augmenter(input_config, seed):
+    """The training-only augmentation layer in front of an image or textcnn encoder."""
+    name = f"{input_config.name}_augment"
+    if input_config.type == "image":
+        return ImageAugmentation(seed=seed, name=name)
+    return TokenDropout(0.1, seed=seed, name=name)
 
 
 def _presence(config, inputs, features):
@@ -139,11 +152,12 @@ def compile_model(model, config, optimizer=None, jit_compile=False):
     if optimizer is None:
         optimizer = keras.optimizers.AdamW(config.training.learning_rate,
                                            weight_decay=config.training.weight_decay)
-    losses = {o.name: loss_for(o) for o in config.outputs}
+    smoothing = config.training.label_smoothing
+    losses = {o.name: loss_for(o, smoothing) for o in config.outputs}
     weights = {o.name: o.loss_weight for o in config.outputs}
     metrics = {o.name: metrics_for(o) for o in config.outputs}
     for aux_name, o, _ in config.auxiliary_outputs():
-        losses[aux_name] = loss_for(o)
+        losses[aux_name] = loss_for(o, smoothing)
         weights[aux_name] = o.loss_weight * config.fusion.auxiliary_loss_weight
         metrics[aux_name] = metrics_for(o)
     model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics,

@@ -16,6 +16,7 @@ from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message
 from tfmm.training.metrics import classification_report
+from tfmm.training.schedules import LinearWarmup
 from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
                                     keras_multiworker_fixes)
 
@@ -24,12 +25,17 @@ class TrainingError(RuntimeError):
     """Training could not finish (for example, the loss became NaN)."""
 
 
-def _optimizer(config, steps_per_epoch, learning_rate=None, epochs=None):
+def _optimizer(config, steps_per_epoch, learning_rate=None, epochs=None, warmup=True):
     t = config.training
     lr = learning_rate or t.learning_rate
-    if t.lr_schedule == "cosine" and steps_per_epoch:
+    total = (epochs or t.epochs) * (steps_per_epoch or 0)
+    warmup_steps = int(round(t.warmup_epochs * (steps_per_epoch or 0))) if warmup else 0
+    if t.lr_schedule == "cosine" and total:
         lr = keras.optimizers.schedules.CosineDecay(
-            lr, decay_steps=(epochs or t.epochs) * steps_per_epoch)
+            lr / warmup_steps if warmup_steps else lr, decay_steps=max(total - warmup_steps, 1),
+            warmup_target=lr if warmup_steps else None, warmup_steps=warmup_steps)
+    elif warmup_steps:
+        lr = LinearWarmup(lr, warmup_steps)
     if t.optimizer == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=t.weight_decay)
     if t.optimizer == "adam":
@@ -227,7 +233,8 @@ def train(config, run_dir, log=print, verbose="auto"):
         for name in pretrained:
             model.get_layer(name).trainable = name not in frozen
         with strategy.scope():
-            compile_model(model, config, optimizer=_optimizer(config, steps, lr, end - first),
+            compile_model(model, config,
+                          optimizer=_optimizer(config, steps, lr, end - first, warmup=k == 0),
                           jit_compile=config.training.jit_compile)
             if strategy.num_replicas_in_sync > 1:
                 _build_from_spec(model, train_ds.element_spec)
@@ -251,6 +258,8 @@ def train(config, run_dir, log=print, verbose="auto"):
                       callbacks=callbacks, verbose=verbose, shuffle=False)
         if nan_message(callbacks):
             raise TrainingError(nan_message(callbacks))
+    if config.training.restore_best:
+        _restore_best(model, run_dir, config.training.epochs, log)
     model_path = os.path.join(run_dir, "model.keras")
     model.save(model_path)
     _plot_history(run_dir)
@@ -275,6 +284,23 @@ def train(config, run_dir, log=print, verbose="auto"):
             os.rmdir(os.path.join(run_dir, "backup"))
     keras.mixed_precision.set_global_policy("float32")
     return model, metrics
+
+
+def _restore_best(model, run_dir, epochs, log):
+    """Loads the best epoch's weights (`best.keras`) into `model`, and says so."""
+    best_path = os.path.join(run_dir, "best.keras")
+    meta_path = os.path.join(run_dir, "best.json")
+    if not (os.path.exists(best_path) and os.path.exists(meta_path)):
+        log("tfmm train: no best epoch was recorded (the monitored value never came); "
+            "model.keras holds the last epoch")
+        return
+    with open(meta_path) as f:
+        best = json.load(f)
+    if best["epoch"] != epochs:
+        model.load_weights(best_path)
+    log(f"tfmm train: model.keras holds epoch {best['epoch']} of {epochs}, the best "
+        f"{best['monitor']} ({best['value']:.4g}); set training.restore_best: false "
+        f"for the last epoch")
 
 
 def _save_run_state(config, vocabularies, run_dir):

@@ -1,0 +1,174 @@
+"""The training recipes of the learning issue: augmentation, label smoothing, warmup,
+the best epoch's weights, auxiliary heads through the pipeline."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmm
+from tfmm.export.ops import saved_model_ops
+from tfmm.models.heads import SparseCategoricalCrossentropyWithSmoothing
+from tests.helpers import (TINY_FUSION, random_inputs, random_targets, run_model_saving_test,
+                           tiny_demo_dict)
+
+TINY_CNN = {"type": "cnn", "filters": [4, 8], "norm": "none"}
+
+
+def _augmented_config(augment=True, **training):
+    return tfmm.config_from_dict({
+        "inputs": [
+            {"name": "text", "type": "text", "augment": augment,
+             "encoder": {"type": "textcnn", "vocab_size": 40, "sequence_length": 8,
+                         "embedding_dim": 4, "kernel_sizes": [2], "filters": 3,
+                         "dropout": 0.0}},
+            {"name": "image", "type": "image", "image_size": 16, "augment": augment,
+             "encoder": TINY_CNN},
+            {"name": "audio", "type": "audio", "clip_seconds": 0.25, "augment": augment,
+             "encoder": {**TINY_CNN, "num_mel_bins": 8}}],
+        "fusion": TINY_FUSION,
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}],
+        "training": training})
+
+
+def _inputs(model, seed=0):
+    x = random_inputs(model, batch=4, seed=seed)
+    x["text"] = np.random.default_rng(seed).integers(2, 40, (4, 8)).astype("int32")
+    x["audio_length"] = np.full((4,), x["audio"].shape[1], "int32")
+    return x
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_augmentation_changes_training_inputs_and_never_evaluation_inputs(augment):
+    # No dropout and no batch statistics: training and inference differ only by the
+    # augmentation, so without it (the control) they agree exactly.
+    model = tfmm.build_model(_augmented_config(augment))
+    x = _inputs(model)
+    evaluation = [model(x, training=False)["label"].numpy() for _ in range(2)]
+    np.testing.assert_array_equal(evaluation[0], evaluation[1])
+    trained = model(x, training=True)["label"].numpy()
+    assert np.abs(trained - evaluation[0]).max() > 1e-6 if augment else \
+        np.allclose(trained, evaluation[0], atol=1e-6)
+    if augment:
+        layers = {"text": model.get_layer("text_augment"),
+                  "image": model.get_layer("image_augment"),
+                  "audio": model.get_layer("audio_encoder").get_layer("spec_augment")}
+        features = {"text": x["text"], "image": x["image"],
+                    "audio": np.random.default_rng(0).normal(size=(4, 23, 8)).astype("f4")}
+        for name, layer in layers.items():
+            v = features[name]
+            np.testing.assert_array_equal(layer(v, training=False), v, err_msg=name)
+            assert not np.array_equal(layer(v, training=True), v), name
+
+
+def test_augmentation_is_absent_from_the_export_but_present_in_a_training_trace(tmp_path):
+    config = _augmented_config(True)
+    vocabularies = {"text": [f"w{i}" for i in range(30)]}
+    model = tfmm.build_model(config, vocabularies)
+    paths = tfmm.export.export_model(model, config, vocabularies, str(tmp_path / "sm"),
+                                     formats=("savedmodel",), log=lambda *a: None)
+    exported = [op for op in saved_model_ops(paths["savedmodel"]) if "Random" in op]
+    assert exported == []
+    # The control: the same model traced for training holds random ops.
+    x = {k: tf.constant(v) for k, v in _inputs(model).items()}
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(x).graph
+    assert any("Random" in op.type for op in graph.get_operations())
+
+
+def test_token_dropout_keeps_padding_and_drops_about_its_rate():
+    from tfmm.layers.augment import TokenDropout
+
+    ids = np.tile(np.array([[5, 6, 7, 8, 9, 10, 0, 0]], "int32"), (500, 1))
+    out = TokenDropout(0.2, seed=1)(ids, training=True).numpy()
+    assert (out[:, 6:] == 0).all()
+    dropped = out[:, :6] == 1
+    assert 0.17 < dropped.mean() < 0.23
+    assert ((out[:, :6] == ids[:, :6]) | dropped).all()
+
+
+def test_label_smoothing_loss_matches_categorical_crossentropy_with_smoothing():
+    rng = np.random.default_rng(0)
+    probs = keras.ops.softmax(rng.normal(size=(6, 4))).numpy()
+    y = np.array([0, 1, 2, 3, 0, 1])
+    got = float(SparseCategoricalCrossentropyWithSmoothing(0.2)(y, probs))
+    want = float(keras.losses.CategoricalCrossentropy(label_smoothing=0.2)(
+        np.eye(4)[y], probs))
+    plain = float(keras.losses.SparseCategoricalCrossentropy()(y, probs))
+    assert got == pytest.approx(want, rel=1e-5)
+    assert abs(got - plain) > 1e-3
+
+
+def test_all_recipes_train_a_step_and_reload_with_safe_mode(tmp_path):
+    config = _augmented_config(True, label_smoothing=0.1, warmup_epochs=1,
+                               lr_schedule="cosine")
+    model = tfmm.build_model(config)
+    from tfmm.training.loop import _optimizer
+
+    tfmm.compile_model(model, config, optimizer=_optimizer(config, steps_per_epoch=4))
+    x, y = _inputs(model), random_targets(config, batch=4)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    history = model.fit(x, y, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.trainable_weights))
+    reloaded = run_model_saving_test(model, x, tmp_path)
+    # The smoothed loss came back with the model: the same loss on the same batch.
+    assert reloaded.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        model.evaluate(x, y, verbose=0, return_dict=True)["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_warmup_rises_linearly_then_follows_the_schedule(schedule):
+    from tfmm.training.loop import _optimizer
+
+    config = _augmented_config(False, learning_rate=1e-2, epochs=4, warmup_epochs=1,
+                               lr_schedule=schedule)
+    optimizer = _optimizer(config, steps_per_epoch=10)
+    at = []
+    for step in (0, 4, 9, 10, 39):
+        optimizer.iterations.assign(step)
+        at.append(float(optimizer.learning_rate))
+    assert at[0] < at[1] < at[2] <= 1e-2 + 1e-9
+    assert at[0] <= 2e-3
+    if schedule == "constant":
+        assert at[3] == pytest.approx(1e-2) and at[4] == pytest.approx(1e-2)
+    else:
+        assert at[3] == pytest.approx(1e-2, rel=0.05) and at[4] < 1e-3
+
+
+def test_restore_best_loads_the_best_epoch_and_says_so(tmp_path):
+    from tfmm.training.loop import _restore_best
+
+    config = _augmented_config(False)
+    model = tfmm.build_model(config)
+    model.save(tmp_path / "best.keras")
+    best = [w.copy() for w in model.get_weights()]
+    with open(tmp_path / "best.json", "w") as f:
+        json.dump({"monitor": "val_loss", "value": 0.5, "epoch": 2}, f)
+    model.set_weights([w + 1.0 for w in best])
+    lines = []
+    _restore_best(model, str(tmp_path), 5, lines.append)
+    for a, b in zip(model.get_weights(), best):
+        np.testing.assert_array_equal(a, b)
+    assert "epoch 2 of 5" in lines[0] and "val_loss" in lines[0]
+
+
+def test_a_run_keeps_its_best_epoch_and_auxiliary_heads_train_from_files(train_data,
+                                                                         tmp_path):
+    # Auxiliary heads get their targets from the pipeline (the run failed before with
+    # "y_true and y_pred have different structures").
+    cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=3)
+    cfg["fusion"]["auxiliary_loss_weight"] = 0.5
+    lines = []
+    model, metrics = tfmm.training.train(tfmm.config_from_dict(cfg), str(tmp_path / "run"),
+                                         log=lines.append, verbose=0)
+    run = tmp_path / "run"
+    best = json.loads((run / "best.json").read_text())
+    assert any(f"holds epoch {best['epoch']} of 3" in line for line in lines)
+    saved = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    kept = keras.saving.load_model(run / "best.keras", safe_mode=True)
+    for a, b in zip(saved.get_weights(), kept.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert "label_aux_text_loss" in (run / "history.csv").read_text()
+    assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
