@@ -378,16 +378,28 @@ class FusionBase:
             per input, on that modality alone (model outputs `{output}_aux_{input}`),
             trained with this fraction of the output's loss weight. The fused heads stay
             the model's outputs for prediction and export.
+        balance: "none" or "gradient_blending". Gradient-Blending (Wang, Tran and
+            Feiszli, CVPR 2020): after every epoch each auxiliary head's weight is set
+            from its overfitting-to-generalisation ratio on the validation split (how
+            much its validation loss fell, over the square of how much its gap to the
+            training loss grew), so a modality that starts to memorise pushes its
+            encoder less. Needs `auxiliary_loss_weight` > 0 (the largest weight) and a
+            validation split.
     """
 
     modality_dropout: float = 0.0
     auxiliary_loss_weight: float = 0.0
+    balance: Literal["none", "gradient_blending"] = "none"
 
     def validate(self, path):
         _unit_interval(self, path, "modality_dropout")
         if self.auxiliary_loss_weight < 0:
             raise ConfigError(f"{path}.auxiliary_loss_weight: must be >= 0. Received: "
                               f"auxiliary_loss_weight={self.auxiliary_loss_weight}")
+        if self.balance == "gradient_blending" and not self.auxiliary_loss_weight:
+            raise ConfigError(f"{path}.balance: gradient_blending weighs the auxiliary "
+                              f"per-modality heads; set {path}.auxiliary_loss_weight > 0 "
+                              f"(for example 0.5). Received: auxiliary_loss_weight=0")
         if getattr(self, "hidden_units", None) and any(u <= 0 for u in self.hidden_units):
             raise ConfigError(f"{path}.hidden_units: must be positive ints. "
                               f"Received: hidden_units={self.hidden_units}")

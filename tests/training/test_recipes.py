@@ -172,3 +172,56 @@ def test_a_run_keeps_its_best_epoch_and_auxiliary_heads_train_from_files(train_d
         np.testing.assert_array_equal(a, b)
     assert "label_aux_text_loss" in (run / "history.csv").read_text()
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+
+
+def _grads(model, x, y, output, layer):
+    weights = model.get_layer(layer).trainable_weights
+    with tf.GradientTape() as tape:
+        out = model(x, training=False)
+        loss = keras.losses.SparseCategoricalCrossentropy()(y, out[output])
+    return [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, weights)]
+
+
+def test_gradient_blending_scales_each_auxiliary_heads_gradient_into_its_encoder():
+    config = _augmented_config(False)
+    config.fusion.auxiliary_loss_weight = 0.5
+    config.fusion.balance = "gradient_blending"
+    model = tfmm.build_model(config)
+    x, y = _inputs(model), np.array([0, 1, 2, 0])
+    full = _grads(model, x, y, "label_aux_text", "text_encoder")
+    fused = _grads(model, x, y, "label", "text_encoder")
+    model.get_layer("blend_label_aux_text").scale.assign(0.25)
+    quarter = _grads(model, x, y, "label_aux_text", "text_encoder")
+    assert max(np.abs(g).max() for g in full) > 0
+    for a, b in zip(full, quarter):
+        np.testing.assert_allclose(b, 0.25 * a, rtol=1e-5, atol=1e-9)
+    # The fused head's gradient is not touched.
+    for a, b in zip(fused, _grads(model, x, y, "label", "text_encoder")):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_gradient_blending_needs_auxiliary_heads():
+    with pytest.raises(tfmm.config.ConfigError, match="auxiliary_loss_weight > 0"):
+        tfmm.config_from_dict({
+            "inputs": [{"name": "text", "type": "text"}],
+            "fusion": {"type": "concat", "balance": "gradient_blending"},
+            "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+
+
+def test_gradient_blending_sets_weights_from_the_logged_losses(train_data, tmp_path):
+    cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=3)
+    cfg["fusion"].update(auxiliary_loss_weight=0.5, balance="gradient_blending")
+    tfmm.training.train(tfmm.config_from_dict(cfg), str(tmp_path / "run"),
+                        log=lambda *a: None, verbose=0)
+    import csv
+
+    from tfmm.training.balance import blend_weights
+
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    heads = ["label_aux_text", "label_aux_audio"]
+    assert [float(rows[0][f"blend_{h}"]) for h in heads] == [1.0, 1.0]
+    for before, after in zip(rows, rows[1:]):
+        want = blend_weights({k: float(v) for k, v in before.items()},
+                             {k: float(v) for k, v in after.items()}, heads)
+        got = {h: float(after[f"blend_{h}"]) for h in heads}
+        assert got == pytest.approx(want, rel=1e-5)

@@ -2,13 +2,16 @@
 
 from tfmm.layers.audio import (DownsampleMask, FrameMask, LogMelSpectrogram,
                                MaskedMeanMaxPooling, MaskedNormalize)
-from tfmm.layers.fusion import (ApplyPresence, GateWeights, LateCombine, MaskedMeanPooling,
+from tfmm.layers.augment import ImageAugmentation, SpecAugment, TokenDropout
+from tfmm.layers.fusion import (ApplyPresence, GateWeights, GradientScale, LateCombine,
+                                MaskedMeanPooling,
                                 ModalityPresence, ModalityTypeEmbedding, WeightedSum)
 from tfmm.layers.heads import Head
 from tfmm.layers.image import CaffePreprocess
 from tfmm.layers.sequence import SequenceMask
 
 __all__ = ["ApplyPresence", "CaffePreprocess", "DownsampleMask", "FrameMask", "GateWeights",
-           "Head", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
+           "GradientScale", "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
            "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",
-           "ModalityTypeEmbedding", "SequenceMask", "WeightedSum"]
+           "ModalityTypeEmbedding", "SequenceMask", "SpecAugment", "TokenDropout",
+           "WeightedSum"]

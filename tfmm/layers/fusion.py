@@ -265,3 +265,49 @@ class ModalityTypeEmbedding(keras.layers.Layer):
 
     def call(self, x):
         return x + ops.cast(self.embedding, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class GradientScale(keras.layers.Layer):
+    """The identity forward; backward, the gradient times `scale` (a non-trainable
+    weight, saved with the model). Gradient-Blending puts one between each encoder and
+    its auxiliary head, so the head's loss reaches the encoder with its blend weight
+    (`tfmm.training.balance.GradientBlending` sets it after every epoch).
+
+    Example:
+
+    >>> import numpy as np, tensorflow as tf
+    >>> layer = GradientScale(initial_scale=0.25)
+    >>> x = tf.constant([[1.0, 2.0]])
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = tf.reduce_sum(layer(x))
+    >>> tape.gradient(y, x).numpy().tolist()
+    [[0.25, 0.25]]
+    """
+
+    def __init__(self, initial_scale=1.0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.initial_scale = float(initial_scale)
+        self.scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(
+            self.initial_scale), trainable=False, name="scale")
+
+    def call(self, x):
+        import tensorflow as tf
+
+        scale = ops.cast(self.scale, x.dtype)
+
+        @tf.custom_gradient
+        def scaled(t):
+            return tf.identity(t), lambda dy: dy * scale
+
+        return scaled(x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config["initial_scale"] = self.initial_scale
+        return config

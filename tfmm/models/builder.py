@@ -5,7 +5,7 @@ import keras
 from tfmm.encoders import build_encoder
 from tfmm.fusion import build_fusion, needs_sequences
 from tfmm.layers.augment import ImageAugmentation, TokenDropout
-from tfmm.layers.fusion import MaskedMeanPooling, ModalityPresence
+from tfmm.layers.fusion import GradientScale, MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
 from tfmm.models.heads import build_head, loss_for, metrics_for
 
@@ -89,6 +89,8 @@ def build_model(config, vocabularies=None):
                 encoded[input_name] = MaskedMeanPooling(name=f"aux_pool_{input_name}")(
                     vector["sequence"], vector["mask"])
             vector = encoded[input_name]
+        if config.fusion.balance == "gradient_blending":
+            vector = GradientScale(name=f"blend_{aux_name}")(vector)
         outputs[aux_name] = build_head(o, vector, name=f"head_{aux_name}")
     return keras.Model(inputs=inputs, outputs=outputs, name=config.name)
 

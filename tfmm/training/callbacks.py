@@ -163,6 +163,12 @@ def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None):
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
         TerminateOnNaNWithMessage(),
     ]
+    if config.fusion.balance == "gradient_blending":
+        from tfmm.training.balance import GradientBlending
+
+        # Before the loggers, so that the history shows the weights it set.
+        callbacks.insert(0, GradientBlending([a for a, _, _ in config.auxiliary_outputs()],
+                                             log=log))
     if t.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                        patience=t.early_stopping_patience,
