@@ -19,7 +19,7 @@ TINY_INPUTS = {
               "encoder": {"type": "resnet50"}},
     "audio": {"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": TINY_LSTM},
 }
-TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0}
+TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": False}
 # Every fusion strategy at tiny sizes, keyed by its `fusion.type`.
 TINY_FUSIONS = {
     "concat": TINY_FUSION,

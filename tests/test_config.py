@@ -21,9 +21,12 @@ def test_defaults_filled_in():
 
 
 def test_default_encoder_per_modality():
-    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "photo", "type": "image"}]))
-    assert config.inputs[0].encoder.type == "resnet50"
+    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "photo", "type": "image"},
+                                                {"name": "clip", "type": "audio"},
+                                                {"name": "note", "type": "text"}]))
+    assert [i.encoder.type for i in config.inputs] == ["cnn", "cnn", "textcnn"]
     assert config.inputs[0].image_hw == (224, 224)
+    assert config.fusion.normalize is True
 
 
 def test_encoder_shorthand_string():
@@ -54,7 +57,7 @@ def test_encoder_shorthand_string():
      r"outputs\[0\]\.labels: a binary output has exactly 2 labels"),
     (_cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
      r"inputs\[0\]\.image_size: only applies to image inputs, not text"),
-    (_cfg(inputs=[{"name": "p", "type": "image", "image_size": 16}]),
+    (_cfg(inputs=[{"name": "p", "type": "image", "image_size": 16, "encoder": "resnet50"}]),
      r"inputs\[0\]\.image_size: ResNet50 needs at least 32x32 pixels"),
     (_cfg(inputs=[dict(TINY_INPUTS["text"]), dict(TINY_INPUTS["text"])]),
      r"inputs: duplicate input name 'text'"),

@@ -34,7 +34,7 @@ def test_readme_config_example_is_valid():
     import yaml
 
     config = tfmm.config_from_dict(yaml.safe_load(block))
-    assert [i.encoder.type for i in config.inputs] == ["textcnn", "resnet50", "lstm"]
+    assert [i.encoder.type for i in config.inputs] == ["textcnn", "cnn", "cnn"]
 
 
 def test_example_config_builds_with_three_branches_at_one_concatenate():
@@ -44,7 +44,10 @@ def test_example_config_builds_with_three_branches_at_one_concatenate():
     concat = model.get_layer("fusion_concat")
     sources = [t._keras_history.operation.name
                for t in concat._inbound_nodes[0].input_tensors]
-    assert sources == ["text_encoder", "image_encoder", "audio_encoder"]
+    assert sources == ["fusion_norm_text", "fusion_norm_image", "fusion_norm_audio"]
+    norms = [model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+             for n in sources]
+    assert norms == ["text_encoder", "image_encoder", "audio_encoder"]
 
 
 @pytest.mark.slow

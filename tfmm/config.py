@@ -236,7 +236,9 @@ MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "audio": ("cnn", "lstm"),
 }
 
-DEFAULT_ENCODER = {"text": "textcnn", "image": "resnet50", "audio": "lstm"}
+# The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,
+# quality): compact CNNs for images and audio; ResNet50 from scratch collapses there.
+DEFAULT_ENCODER = {"text": "textcnn", "image": "cnn", "audio": "cnn"}
 
 
 # ============================================================================
@@ -424,7 +426,7 @@ class ConcatFusionConfig(FusionBase):
     activation: str = "relu"
     # LayerNormalization on each modality vector before the Concatenate, so that a wide
     # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
-    normalize: bool = False
+    normalize: bool = True
 
 
 @dataclass
