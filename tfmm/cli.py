@@ -124,6 +124,8 @@ def _cmd_evaluate(args):
     out_dir = args.out or evaluation_dir(run_dir, args.manifest)
     os.makedirs(out_dir, exist_ok=True)
     manifest = os.path.abspath(args.manifest)
+    if args.missing:
+        return _evaluate_missing(model, config, manifest, vocabs, out_dir, args.json)
     metrics = evaluate(model, config, manifest, vocabs, run_dir=out_dir,
                        split=os.path.basename(args.manifest))
     with open(os.path.join(out_dir, "metrics.json"), "w") as f:
@@ -139,6 +141,27 @@ def _cmd_evaluate(args):
                       f"{pc['recall']:.3f}  n={pc['support']}")
     print(f"tfmm evaluate: report (metrics.json, confusion matrix) in {out_dir}",
           file=sys.stderr)
+    return 0
+
+
+def _evaluate_missing(model, config, manifest, vocabs, out_dir, as_json):
+    from tfmm.training.loop import evaluate_missing
+
+    rows = evaluate_missing(model, config, manifest, vocabs)
+    table = [{"removed": removed or "none", **{
+        f"{name}_{k}": v for name, m in _headline(metrics).items() for k, v in m.items()
+        if k != "n"}} for removed, metrics in rows]
+    with open(os.path.join(out_dir, "missing.json"), "w") as f:
+        json.dump({"manifest": manifest, "rows": table}, f, indent=2)
+    if as_json:
+        print(json.dumps(table, indent=2))
+    else:
+        keys = [k for k in table[0] if k != "removed"]
+        print("removed".ljust(12) + "".join(k.rjust(18) for k in keys))
+        for row in table:
+            print(row["removed"].ljust(12) + "".join(f"{row[k]:18.4f}" for k in keys))
+    print(f"tfmm evaluate: each modality removed in turn (presence 0); table in "
+          f"{os.path.join(out_dir, 'missing.json')}", file=sys.stderr)
     return 0
 
 
@@ -235,6 +258,9 @@ def build_parser():
     p.add_argument("--manifest", required=True, help="labelled CSV/JSONL manifest")
     p.add_argument("--json", action="store_true",
                    help="print the metrics as JSON instead of a table")
+    p.add_argument("--missing", action="store_true",
+                   help="the metrics with each modality removed in turn (its presence set "
+                        "to 0), one row per modality, beside the full model's")
     p.add_argument("--out", help="report folder (metrics.json, confusion matrix); default "
                                  "a new RUN/eval-MANIFEST folder, never the training-time "
                                  "files")

@@ -225,3 +225,27 @@ def test_gradient_blending_sets_weights_from_the_logged_losses(train_data, tmp_p
                              {k: float(v) for k, v in after.items()}, heads)
         got = {h: float(after[f"blend_{h}"]) for h in heads}
         assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_evaluate_missing_reports_one_row_per_modality(train_data, tmp_path, capsys):
+    from tfmm.cli import main
+
+    cfg = tiny_demo_dict(train_data, modalities=("text", "image", "audio"), epochs=2)
+    cfg["inputs"][1]["encoder"] = {"type": "cnn", "filters": [4, 8]}
+    cfg["inputs"][1]["image_size"] = 16
+    cfg["fusion"]["modality_dropout"] = 0.3
+    run = tmp_path / "run"
+    model, metrics = tfmm.training.train(tfmm.config_from_dict(cfg), str(run),
+                                         log=lambda *a: None, verbose=0)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--manifest", str(train_data / "test.csv"),
+                 "--missing", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["removed"] for r in rows] == ["none", "text", "image", "audio"]
+    # Nothing removed: the plain evaluation's numbers.
+    assert rows[0]["label_accuracy"] == pytest.approx(metrics["label"]["accuracy"])
+    assert rows[0]["label_macro_f1"] == pytest.approx(metrics["label"]["macro_f1"])
+    # Removing a modality changes the predictions (AUROC moves with any probability).
+    assert all(r["label_auroc"] != rows[0]["label_auroc"] for r in rows[1:])
+    saved = json.loads(next(run.glob("eval-test*/missing.json")).read_text())
+    assert saved["rows"] == rows

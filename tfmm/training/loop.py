@@ -353,6 +353,46 @@ def evaluate(model, config, source, vocabularies, run_dir=None, split=None):
     with `split` (default: the source's file name), to `run_dir`."""
     preds, targets = _predict(model, config, source, vocabularies, with_labels=True)
     split = split or os.path.splitext(os.path.basename(str(source)))[0]
+    return _reports(config, preds, targets, run_dir, split)
+
+
+def evaluate_missing(model, config, source, vocabularies):
+    """The metrics with every modality present, then with each one removed in turn
+    (its presence 0, as a missing optional input): [(removed input name or None,
+    metrics per output)].
+
+    Works for any run: the model is rebuilt with every input optional (presence flags
+    add no weights) and takes the run's weights by variable path.
+    """
+    import copy
+
+    twin_config = copy.deepcopy(config)
+    for i in twin_config.inputs:
+        i.optional = True
+    twin = build_model(twin_config, vocabularies)
+    source_vars = {v.path: v for v in model.weights}
+    for v in twin.weights:
+        if v.path in source_vars:
+            v.assign(source_vars[v.path])
+        elif v.trainable:
+            raise ValueError(f"evaluate --missing: the rebuilt model has a weight "
+                             f"{v.path!r} that the run's model lacks")
+    ds = make_dataset(twin_config, _user_path(source), vocabularies, with_labels=True)
+    targets = {o.name: np.concatenate([y[o.name].numpy() for _, y in ds])
+               for o in config.outputs}
+    rows = []
+    for removed in [None] + [i.name for i in config.inputs]:
+        def drop(x, y, removed=removed):
+            x = dict(x)
+            if removed is not None:
+                x[f"{removed}_present"] = tf.zeros_like(x[f"{removed}_present"])
+            return x
+        preds = twin.predict(ds.map(drop), verbose=0)
+        rows.append((removed, _reports(config, preds, targets, None, None)))
+    return rows
+
+
+def _reports(config, preds, targets, run_dir, split):
     out = {}
     for o in config.outputs:
         p, t = np.asarray(preds[o.name]), targets[o.name]
