@@ -1,0 +1,33 @@
+"""The regression test for the concat collapse: on a small complementary hard set, the
+default fused model's *training* loss falls well below ln(classes) within six epochs
+(the collapsed recipe stayed at ln(12) ≈ 2.48 from epoch 2 on)."""
+
+import csv
+import math
+
+import pytest
+
+import tfmm
+from benchmarks.hard_data import make_hard_dataset
+
+
+@pytest.mark.slow
+def test_default_fused_model_fits_its_training_set_on_hard_data(tmp_path):
+    paths = make_hard_dataset(str(tmp_path / "data"), "complementary", n=192, seed=0)
+    # Only the columns, the sizes and the budget: every model choice is the default.
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text", "column": "caption"},
+                   {"name": "image", "type": "image", "column": "image_path",
+                    "image_size": 32, "resize": "pad"},
+                   {"name": "audio", "type": "audio", "column": "audio_path",
+                    "clip_seconds": 1.0, "resample": True}],
+        "outputs": [{"name": "label", "column": "label"}],
+        "data": {"train": paths["train"], "val": paths["val"], "batch_size": 16},
+        "training": {"epochs": 6}})
+    tfmm.training.train(config, str(tmp_path / "run"), log=lambda *a: None, verbose=0)
+    with open(tmp_path / "run" / "history.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    chance = math.log(12)
+    # Measured: the default 3.27 -> 0.61 by epoch 6; the ResNet50 + LSTM recipe that
+    # collapsed on 700 rows, 3.48 -> 2.23 (it fails here).
+    assert min(losses) < 0.45 * chance, losses
