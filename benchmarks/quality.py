@@ -32,7 +32,8 @@ def _inputs(image_encoder, audio_encoder):
     ]
 
 
-# name -> (image encoder, audio encoder, fusion, modalities)
+# name -> (image encoder, audio encoder, fusion, modalities[, {augment: inputs, training:
+# keys}])
 MODELS = {
     # examples/tri_modal.yaml as it stood (ResNet50 from scratch, LSTM), normalize on.
     "readme_resnet_lstm": ({"type": "resnet50", "batchnorm_momentum": 0.9},
@@ -42,6 +43,18 @@ MODELS = {
     "cnn": ({"type": "cnn"}, {"type": "cnn"},
             {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True},
             ("text", "image", "audio")),
+    # The recipes of the learning issue on top of `cnn` (the documented default).
+    "cnn_gradient_blending": ({"type": "cnn"}, {"type": "cnn"},
+                              {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                               "normalize": True, "auxiliary_loss_weight": 0.5,
+                               "balance": "gradient_blending"}, ("text", "image", "audio")),
+    "cnn_aux_augment": ({"type": "cnn"}, {"type": "cnn"},
+                        {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                         "normalize": True, "auxiliary_loss_weight": 0.5,
+                         "modality_dropout": 0.2}, ("text", "image", "audio"),
+                        {"augment": ("text", "image"),
+                         "training": {"label_smoothing": 0.1, "warmup_epochs": 1,
+                                      "lr_schedule": "cosine"}}),
     "cnn_text_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("text",)),
     "cnn_image_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("image",)),
     "cnn_audio_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("audio",)),
@@ -64,14 +77,17 @@ def run_tfmm(name, data_dir, run_dir, seed):
     import tfmm
     from tfmm.training import train
 
-    image, audio, fusion, modalities = MODELS[name]
-    inputs = [i for i in _inputs(image, audio) if i["name"] in modalities]
+    image, audio, fusion, modalities, *extra = MODELS[name]
+    extra = extra[0] if extra else {}
+    inputs = [dict(i, augment=i["name"] in extra.get("augment", ()))
+              for i in _inputs(image, audio) if i["name"] in modalities]
     cfg = {"name": name, "inputs": inputs,
            "fusion": fusion or {"type": "concat", "hidden_units": [128], "dropout": 0.2,
                                 "normalize": True},
            "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
            "data": {s: os.path.join(data_dir, f"{s}.csv") for s in ("train", "val", "test")},
-           "training": {"epochs": EPOCHS, "learning_rate": 1e-3}}
+           "training": {"epochs": EPOCHS, "learning_rate": 1e-3,
+                        **extra.get("training", {})}}
     cfg["data"].update({"batch_size": 32, "seed": seed})
     keras.utils.clear_session()
     _, metrics = train(tfmm.config_from_dict(cfg), run_dir, log=lambda *a: None, verbose=0)
