@@ -37,6 +37,7 @@ def _cmd_data_check(args):
     import tfmm
     from tfmm._quiet import decoder_messages_dropped
     from tfmm.data import Manifest, check_manifest
+    from tfmm.data.check import media_summary
 
     if args.config:
         config = tfmm.load_config(args.config, overrides=args.set)
@@ -49,6 +50,8 @@ def _cmd_data_check(args):
                                   progress_stream=stderr)
     for p in problems:
         print(p)
+    for line in media_summary(config, manifest):
+        print(line)
     bad_rows = len({p.row for p in problems})
     print(f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "
           f"({len(problems)} problems)")

@@ -214,7 +214,31 @@ def test_data_check_reports_a_bad_jpeg_by_row_without_decoder_noise(tmp_path):
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert lines[0] == (f"{paths['test']!r} row 1 column 'image_path' file {first!r}: "
                         f"cannot decode image (corrupt or truncated JPEG)")
-    assert lines[1:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
+    assert lines[1].startswith("audio column 'audio_path': 3 clips of ")
+    assert lines[2:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
+
+
+def test_data_check_says_how_many_clips_clip_seconds_crops_and_pads(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    import tfmm
+    from tfmm.data.check import media_summary
+
+    rows = ["clip"]
+    for k, seconds in enumerate([0.5, 1.0, 1.5, 2.0, 3.0]):
+        wave = np.zeros((int(seconds * 8000), 1), "float32")
+        tf.io.write_file(str(tmp_path / f"{k}.wav"), tf.audio.encode_wav(wave, 8000))
+        rows.append(f"{k}.wav")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "clip", "type": "audio", "sample_rate": 8000,
+                    "clip_seconds": 1.0}],
+        "outputs": [{"name": "y", "type": "regression"}]})
+    [line] = media_summary(config, tfmm.data.Manifest(str(tmp_path / "m.csv")))
+    assert line == ("audio column 'clip': 5 clips of 0.50-3.00 s (median 1.50 s); "
+                    "clip_seconds 1 crops 3 (60%) and pads 1 (20%). Raise clip_seconds to "
+                    "about 2.8 to keep 95% whole")
 
 
 def test_progress_is_plain_lines_in_a_log_and_a_bar_on_a_terminal():
