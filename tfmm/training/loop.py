@@ -148,7 +148,9 @@ def train(config, run_dir, log=print, verbose="auto"):
     Started again with the same arguments after a kill, it resumes from the last finished
     epoch (see `tfmm.training.callbacks.Backup`). Writes: `config.yaml` (resolved, with
     labels), `vocabularies.json`, `best.keras`, `model.keras`, `history.csv`, `logs/`,
-    `metrics.json` (test split, if any) and plots.
+    `metrics.json` (test split, if any) and plots. With `training.restore_best` (the
+    default) `model.keras` and the test metrics hold the best epoch's weights
+    (`best.keras`, on `training.monitor`), and the log says which epoch that was.
 
     With `training.freeze_pretrained_epochs: N`, the pretrained encoders are frozen for the
     first N epochs, then unfrozen and trained at `training.finetune_learning_rate`: two
