@@ -85,3 +85,36 @@ def test_head_keeps_labels_and_float32():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_log_mel_front_end_stays_fixed_in_training(encoder, tmp_path):
+    # The STFT kernels are the Fourier basis, not parameters: a training step, toggling
+    # `trainable` (as the fine-tuning phases do) and a reload must leave them untouched.
+    import tfmm
+    from tests.helpers import TINY_FUSION, TINY_LSTM, random_inputs, random_targets
+
+    enc = dict(TINY_LSTM)
+    if encoder == "cnn":
+        del enc["units"]
+        enc.update(type="cnn", filters=[4])
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": enc}],
+        "fusion": TINY_FUSION,
+        "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b"]}]})
+    model = tfmm.build_model(config)
+    stft = [w for w in model.weights if "stft" in w.path]
+    assert len(stft) == 2 and not any(w.trainable for w in stft)
+    before = [np.array(w) for w in stft]
+    model.trainable = False
+    model.trainable = True
+    assert not any("stft" in w.path for w in model.trainable_weights)
+    assert any("stft" in w.path for w in model.non_trainable_weights)
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="sparse_categorical_crossentropy")
+    x, y = random_inputs(model), random_targets(config)
+    model.train_on_batch(x, y)
+    for w, b in zip(stft, before):
+        np.testing.assert_array_equal(np.array(w), b)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert not any("stft" in w.path for w in reloaded.trainable_weights)

@@ -71,9 +71,24 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.stft = keras.layers.STFTSpectrogram(
             mode="psd", frame_length=frame_length, frame_step=frame_step,
             fft_length=fft_length, window="hann", padding="valid", name="stft",
-            dtype="float32")
+            dtype="float32", trainable=False)
         self._mel = mel_matrix(num_mel_bins, fft_length // 2 + 1, sample_rate,
                                lower_edge_hertz, upper_edge_hertz)
+
+    # The STFT kernels are the fixed Fourier basis times the window, not parameters:
+    # trained (Keras's default for STFTSpectrogram), Adam moves every one of them by about
+    # the learning rate per step and scrambles the spectrum early in training. Setting
+    # `trainable` on an enclosing layer or model (fine-tuning phases, reloading) must not
+    # turn them on again.
+    @property
+    def trainable(self):
+        return keras.layers.Layer.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        keras.layers.Layer.trainable.fset(self, value)
+        if "stft" in self.__dict__:
+            self.stft.trainable = False
 
     def num_frames(self, num_samples):
         return 1 + (num_samples - self.frame_length) // self.frame_step
