@@ -77,13 +77,16 @@ def test_bad_media_named_by_row_column_file(demo_dir, tmp_path, column, action, 
     d = _copy_demo(demo_dir, tmp_path)
     rel = _damage(d, 3, column, action)
     config = small_demo_config(d)
+    before = {p: p.read_bytes() for p in (d / "train.csv", d / rel) if p.exists()}
     with pytest.raises(DataError) as err:
         tfmm.data.make_dataset(config, str(d / "train.csv"), {"text": ["", "[UNK]"]})
     msg = str(err.value)
     assert f"train.csv' row 3 column '{column}' file '{rel}': " in msg
     assert __import__("re").search(reason, msg), msg
-    # Nothing lost: the file the user has is untouched by the check.
+    # One problem, and nothing lost: the manifest and the bad file are untouched.
     assert len(err.value.problems) == 1
+    assert {p: p.read_bytes() for p in before} == before
+    assert (d / rel).exists() == (action is not _missing)
 
 
 def test_empty_and_non_utf8_text(demo_dir, tmp_path):
@@ -183,6 +186,8 @@ def test_random_bytes_get_a_clean_error(tmp_path, image_bytes, audio_bytes):
                     "clip_seconds": 0.1}],
         "outputs": [{"name": "label", "labels": ["a", "b"]}]})
     problems = tfmm.data.check_manifest(config, tfmm.data.Manifest(str(d / "m.csv")))
-    for p in problems:
-        assert p.row == 1 and p.file in ("x.jpg", "x.wav") and p.message
-    assert {p.column for p in problems} >= {"audio_path"} or len(problems) <= 2
+    # Neither file can be valid (a JPEG marker or "RIFF" then random bytes): each is
+    # reported once, by row, column and file.
+    assert sorted((p.row, p.column, p.file) for p in problems) == [
+        (1, "audio_path", "x.wav"), (1, "image_path", "x.jpg")], problems
+    assert all(p.message for p in problems)

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfmm
+from tfmm.data.errors import DataError
 from tests.data.conftest import small_demo_config
 from tfmm.data import Manifest, check_manifest
 
@@ -97,5 +98,6 @@ def test_bert_packs_two_text_columns_with_segment_ids(tmp_path):
     # A missing pair column is named.
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nwhat,red\n")
-    with pytest.raises(Exception, match=r"context"):
+    with pytest.raises(DataError, match=r"bad\.csv': missing input column 'context'\. Columns: "
+                                        r"\['question', 'answer'\]"):
         tfmm.data.fit_preprocessing(config, Manifest(str(bad)))
