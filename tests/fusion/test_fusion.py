@@ -195,6 +195,15 @@ def test_exports_match_in_tf_serving_signature_and_onnxruntime(kind, tmp_path):
     assert ("fusion_gate" in onnx) == kind.startswith("gated")
     assert ("fusion_gate" in got) == kind.startswith("gated")
     assert not any("aux" in k for k in list(got) + list(onnx))
+    if kind.startswith("gated"):
+        # The served gate is the Keras inspection model's, columns in config order
+        # (text, audio): the missing clip's row puts all weight on text.
+        from tfmm.models.builder import inspection_model
+
+        gate = np.asarray(inspection_model(model)(feed)["fusion_gate"])
+        np.testing.assert_allclose(got["fusion_gate"].numpy(), gate, atol=1e-5)
+        np.testing.assert_allclose(onnx["fusion_gate"], gate[:2], atol=1e-4)
+        np.testing.assert_allclose(gate[1], [1.0, 0.0], atol=1e-6)
 
 
 @pytest.mark.slow

@@ -131,3 +131,20 @@ def test_bert_input_in_fused_model(tmp_path):
     assert {t.name for t in model.inputs} == {"q_token_ids", "q_segment_ids",
                                               "q_padding_mask", "audio", "audio_length"}
     run_model_saving_test(model, random_inputs(model, batch=2), tmp_path)
+
+
+def test_total_loss_is_the_loss_weighted_sum_of_the_heads():
+    config = tiny_config(("text",), outputs=[
+        {"name": "topic", "type": "multiclass", "labels": ["a", "b", "c"], "loss_weight": 0.3},
+        {"name": "value", "type": "regression", "loss_weight": 2.0}])
+    model = tfmm.compile_model(tfmm.build_model(config), config)
+    x, y = random_inputs(model, batch=8), random_targets(config, batch=8)
+    pred = model(x)
+    topic = float(np.mean(keras.losses.sparse_categorical_crossentropy(y["topic"],
+                                                                       pred["topic"])))
+    value = float(np.mean(keras.losses.get(
+        tfmm.models.heads.loss_for(config.outputs[1]))(y["value"], pred["value"])))
+    got = model.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
+    np.testing.assert_allclose([got["topic_loss"], got["value_loss"]], [topic, value],
+                               rtol=1e-5)
+    np.testing.assert_allclose(got["loss"], 0.3 * topic + 2.0 * value, rtol=1e-5)
