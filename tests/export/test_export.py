@@ -237,6 +237,14 @@ def test_bert_model_exports_to_both_runtimes(tmp_path):
         np.testing.assert_allclose(got, expected, atol=1e-4)
         raw = serve(text=tf.constant(texts[:batch]))["label_probabilities"].numpy()
         np.testing.assert_allclose(raw, expected, atol=1e-5)
+    # The negative control of the core-op check: BERT's in-graph WordPiece tokenizer
+    # needs tensorflow-text's ops, which a stock TF Serving build lacks.
+    proc = subprocess.run([sys.executable, "-m", "tfmm.export.ops", paths["savedmodel"]],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    missing = json.loads(proc.stdout.strip().splitlines()[-1])["not_in_core_tensorflow"]
+    assert any("Wordpiece" in op for op in missing), missing
 
 
 def test_textcnn_resnet_lstm_export_needs_only_core_tensorflow_ops(run):
