@@ -36,7 +36,11 @@ def test_pipeline_equals_a_straightforward_reference_decode(demo_dir):
     x, y = _collect(tfmm.data.make_dataset(config, _train(demo_dir), vocabs, batch_size=5))
     n = len(manifest)
     assert x["image"].shape == (n, 32, 32, 3) and x["audio"].shape == (n, 8000)
-    for row in range(3):
+    paths = manifest.columns["image_path"]
+    jpeg = [i for i, p in enumerate(paths) if p.endswith(".jpg")][:2]
+    png = [i for i, p in enumerate(paths) if p.endswith(".png")][:2]
+    assert len(jpeg) == len(png) == 2, "the demo data should hold both formats"
+    for row in jpeg + png:
         # Image: PIL decode + the same bilinear resize.
         from PIL import Image
 
@@ -62,15 +66,40 @@ def test_pipeline_equals_a_straightforward_reference_decode(demo_dir):
         assert y["label"][row] == config.outputs[0].labels.index(manifest.columns["label"][row])
 
 
+def _pil_bytes(pixels, fmt):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt)
+    return buf.getvalue()
+
+
 def test_image_formats_modes_and_pad_resize():
-    rgb = np.random.default_rng(0).integers(0, 255, (6, 12, 3), dtype=np.uint8)
+    # Four colours, so that GIF's palette holds them exactly.
+    rng = np.random.default_rng(0)
+    palette = np.array([[200, 30, 30], [20, 180, 40], [10, 20, 220], [250, 250, 250]],
+                       np.uint8)
+    rgb = palette[rng.integers(0, 4, (6, 12))]
     gray = rgb[..., :1]
     rgba = np.concatenate([rgb, np.full((6, 12, 1), 255, np.uint8)], -1)
-    for data in (tf.io.encode_png(rgb), tf.io.encode_png(gray), tf.io.encode_png(rgba),
-                 tf.io.encode_jpeg(rgb), tf.io.encode_bmp(rgb) if hasattr(tf.io, "encode_bmp")
-                 else tf.io.encode_png(rgb)):
-        out = decode_image(data, (6, 12))
-        assert out.shape == (6, 12, 3)
+    exact = {"png": tf.io.encode_png(rgb), "png rgba": tf.io.encode_png(rgba),
+             "bmp": _pil_bytes(rgb, "BMP"), "gif": _pil_bytes(rgb, "GIF")}
+    assert exact["bmp"][:2] == b"BM" and exact["gif"][:3] == b"GIF"
+    for name, data in exact.items():
+        out = decode_image(tf.constant(data), (6, 12)).numpy()
+        np.testing.assert_array_equal(out, rgb.astype(np.float32), err_msg=name)
+    # JPEG is lossy: compare with PIL's decode of the same bytes (decoders may differ by
+    # a little rounding).
+    import io
+
+    from PIL import Image
+
+    data = _pil_bytes(rgb, "JPEG")
+    jpeg = decode_image(tf.constant(data), (6, 12)).numpy()
+    ref = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+    assert jpeg.shape == (6, 12, 3) and np.abs(jpeg - ref).mean() < 3.0
     np.testing.assert_allclose(decode_image(tf.io.encode_png(gray), (6, 12)).numpy(),
                                np.repeat(gray, 3, -1).astype(np.float32))
     padded = decode_image(tf.io.encode_png(rgb), (12, 12), resize="pad").numpy()
@@ -142,6 +171,21 @@ def test_training_shuffle_is_seeded_and_drops_remainder(demo_dir):
     assert first == second
     n = len(tfmm.data.Manifest(_train(demo_dir)))
     assert len(first) == n - n % 4
+    # Each pass over the dataset (an epoch) is a fresh permutation of the rows: no row
+    # twice, every row but the dropped remainder, a different order each epoch.
+    ds = tfmm.data.make_dataset(config, _train(demo_dir), vocabs, training=True,
+                                batch_size=4)
+    reference = _collect(tfmm.data.make_dataset(config, _train(demo_dir), vocabs))[0]
+    rows = {hashlib.sha1(reference["image"][i].tobytes() + reference["text"][i].tobytes())
+            .hexdigest(): i for i in range(n)}
+    assert len(rows) == n
+    epochs = [[rows[hashlib.sha1(x["image"][i].numpy().tobytes()
+                                 + x["text"][i].numpy().tobytes()).hexdigest()]
+               for x, _ in ds for i in range(len(x["image"]))] for _ in range(3)]
+    for e in epochs:
+        assert len(e) == len(set(e)) == n - n % 4
+    assert epochs[0] != epochs[1] != epochs[2] and epochs[0] != epochs[2]
+    assert epochs[0] != sorted(epochs[0])
 
 
 def test_demo_dataset_is_deterministic(tmp_path):

@@ -211,7 +211,7 @@ def _shuffled_rows(columns, seed, repeat, input_context):
     table = {k: tf.constant(v) for k, v in columns.items()}
     n = len(next(iter(columns.values())))
     epochs = tf.data.Dataset.counter() if repeat else \
-        tf.data.Dataset.random(seed=seed).take(1)
+        tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
 
     def epoch_order(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
