@@ -37,6 +37,31 @@ def test_readme_config_example_is_valid():
     assert [i.encoder.type for i in config.inputs] == ["textcnn", "cnn", "cnn"]
 
 
+def test_readme_recipe_is_the_example_config_and_the_measured_one():
+    # The README's recipe, examples/tri_modal.yaml and the quality benchmark's `cnn`
+    # model (the figures in BENCHMARKS.md) are one model.
+    import dataclasses
+
+    import yaml
+
+    from benchmarks import quality
+
+    block = re.search(r"## A config\n\n```yaml\n(.*?)```", _read("README.md"), re.S).group(1)
+    readme = tfmm.config_from_dict(yaml.safe_load(block))
+    example = tfmm.load_config(os.path.join(ROOT, "examples", "tri_modal.yaml"))
+    image, audio, fusion, _ = quality.MODELS["cnn"]
+    measured = tfmm.config_from_dict({
+        "inputs": quality._inputs(image, audio), "fusion": fusion,
+        "outputs": [{"name": "label", "type": "multiclass"}]})
+    for config in (readme, example, measured):
+        assert dataclasses.asdict(config.fusion) == dataclasses.asdict(readme.fusion)
+        assert [(i.name, i.augment, dataclasses.asdict(i.encoder)) for i in config.inputs] \
+            == [(i.name, i.augment, dataclasses.asdict(i.encoder)) for i in readme.inputs]
+        assert [i.encoder.type for i in config.inputs] == ["textcnn", "cnn", "cnn"]
+    assert readme.training.learning_rate == example.training.learning_rate == \
+        quality.LEARNING_RATE == tfmm.config.TrainingConfig().learning_rate
+
+
 def test_example_config_builds_with_three_branches_at_one_concatenate():
     config = tfmm.load_config(os.path.join(ROOT, "examples", "tri_modal.yaml"))
     config.outputs[0].labels = ["cat", "dog", "bird"]
