@@ -214,8 +214,10 @@ def test_data_check_reports_a_bad_jpeg_by_row_without_decoder_noise(tmp_path):
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert lines[0] == (f"{paths['test']!r} row 1 column 'image_path' file {first!r}: "
                         f"cannot decode image (corrupt or truncated JPEG)")
-    assert lines[1].startswith("audio column 'audio_path': 3 clips of ")
-    assert lines[2:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
+    # Sizes of the 2 images whose header reads (the cut JPEG's is gone).
+    assert lines[1].startswith("image column 'image_path': 2 images, shorter side 64-64 px")
+    assert lines[2].startswith("audio column 'audio_path': 3 clips of ")
+    assert lines[3:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
 
 
 def test_data_check_says_how_many_clips_clip_seconds_crops_and_pads(tmp_path):
@@ -239,6 +241,29 @@ def test_data_check_says_how_many_clips_clip_seconds_crops_and_pads(tmp_path):
     assert line == ("audio column 'clip': 5 clips of 0.50-3.00 s (median 1.50 s); "
                     "clip_seconds 1 crops 3 (60%) and pads 1 (20%). Raise clip_seconds to "
                     "about 2.8 to keep 95% whole")
+
+
+def test_data_check_says_how_image_size_meets_the_images(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    import tfmm
+    from tfmm.data.check import media_summary
+
+    rows = ["photo"]
+    for k, (h, w) in enumerate([(20, 30), (64, 64), (100, 300), (300, 200), (500, 400)]):
+        pixels = np.zeros((h, w, 3), "uint8")
+        encode = tf.io.encode_png if k % 2 else tf.io.encode_jpeg
+        tf.io.write_file(str(tmp_path / f"{k}.img"), encode(pixels))
+        rows.append(f"{k}.img")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "photo", "type": "image", "image_size": 64}],
+        "outputs": [{"name": "y", "type": "regression"}]})
+    [line] = media_summary(config, tfmm.data.Manifest(str(tmp_path / "m.csv")))
+    assert line == ("image column 'photo': 5 images, shorter side 20-400 px (median 100), "
+                    "aspect ratio up to 3.0; image_size 64 upscales 1 (20%) and shrinks 1 "
+                    "(20%) more than 4x (resize: plain)")
 
 
 def test_progress_is_plain_lines_in_a_log_and_a_bar_on_a_terminal():

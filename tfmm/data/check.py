@@ -132,11 +132,52 @@ def audio_durations(paths):
     return out
 
 
+def image_sizes(paths):
+    """(width, height) per image file from its header (Pillow reads the header only; no
+    decoding); None for a file it cannot read (the check reports those)."""
+    try:
+        from PIL import Image
+    except ImportError:  # Pillow comes with matplotlib; without it, no sizes
+        return [None] * len(paths)
+    out = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                out.append(im.size)
+        except Exception:  # noqa: BLE001 - any unreadable header: no size
+            out.append(None)
+    return out
+
+
+def _image_line(i, paths):
+    found = [s for s in image_sizes(paths) if s is not None]
+    if not found:
+        return None
+    short = np.array([min(w, h) for w, h in found])
+    aspect = np.array([max(w, h) / max(min(w, h), 1) for w, h in found])
+    target = min(i.image_hw)
+    up = int((short < target).sum())
+    down = int((short > 4 * target).sum())
+    n = len(found)
+    return (f"image column {i.column!r}: {n} images, shorter side {short.min()}-{short.max()}"
+            f" px (median {int(np.median(short))}), aspect ratio up to {aspect.max():.1f}; "
+            f"image_size {i.image_size} upscales {up} ({100 * up / n:.0f}%) and shrinks "
+            f"{down} ({100 * down / n:.0f}%) more than 4x"
+            + (f" (resize: {i.resize})" if aspect.max() > 1.5 else ""))
+
+
 def media_summary(config, manifest):
-    """Lines that say how the audio settings meet the data: each audio column's clip
+    """Lines that say how the media settings meet the data: each image column's sizes and
+    how many `image_size` upscales or shrinks more than 4x; each audio column's clip
     durations (min, median, max) and how many clips `clip_seconds` crops or pads."""
     lines = []
     for i in config.inputs:
+        if i.type == "image":
+            line = _image_line(i, [p for p in (manifest.resolve(v)
+                                               for v in manifest.columns[i.column]) if p])
+            if line:
+                lines.append(line)
+            continue
         if i.type != "audio":
             continue
         paths = [manifest.resolve(v) for v in manifest.columns[i.column]]
