@@ -595,6 +595,9 @@ class DataConfig:
     deterministic: bool = False
     on_bad_example: Literal["fail", "skip"] = "fail"
     tfds_features: dict[str, str] = field(default_factory=dict)
+    # Where TFDS keeps prepared datasets (tfds.load's data_dir); None: TFDS's default
+    # (~/tensorflow_datasets or $TFDS_DATA_DIR).
+    tfds_data_dir: Optional[str] = None
 
     def validate(self, path):
         _positive(self, path, "batch_size")
@@ -621,7 +624,13 @@ class TrainingConfig:
     # Multiclass targets become (1 - s) one-hot + s / classes; binary and multilabel
     # targets move s / 2 towards 0.5. Regression heads ignore it.
     label_smoothing: float = 0.0
-    monitor: str = "val_loss"
+    # The value whose best epoch `restore_best`, early stopping and LR reduction follow.
+    # "auto": the validation accuracy of the first multiclass or binary output (val_loss
+    # when there is none). On small data a model that memorises its training rows sees
+    # its val_loss rise for its overconfident misses while its val accuracy still climbs:
+    # the best val_loss epoch came 3-6 epochs before the best accuracy on the hard data
+    # (BENCHMARKS.md, quality).
+    monitor: str = "auto"
     # At the end of training the model takes the weights of its best epoch on `monitor`
     # (best.keras), so model.keras, the test metrics, evaluate and export use them.
     restore_best: bool = True
@@ -718,7 +727,7 @@ class Config:
         d = dataclasses.asdict(self)
         d.pop("base_dir")
         if absolute_paths:
-            for key in ("train", "val", "test"):
+            for key in ("train", "val", "test", "tfds_data_dir"):
                 d["data"][key] = _absolute(self.resolve_path(d["data"][key]))
             d["training"]["init_from"] = _absolute(
                 self.resolve_path(d["training"]["init_from"]))

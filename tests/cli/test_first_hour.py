@@ -156,7 +156,7 @@ def test_learning_curves_count_epochs_from_one_and_mark_the_best(finished_run):
     epochs, series, best = history_series(str(run))
     assert epochs == [1, 2]
     assert "loss" in series and "val_loss" in series
-    assert best["epoch"] in (1, 2) and best["monitor"] == "val_loss"
+    assert best["epoch"] in (1, 2) and best["monitor"] == "val_accuracy"
 
 
 def test_export_is_readable_by_others_and_cleans_dead_staging(finished_run, tmp_path):

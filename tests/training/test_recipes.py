@@ -170,8 +170,30 @@ def test_a_run_keeps_its_best_epoch_and_auxiliary_heads_train_from_files(train_d
     kept = keras.saving.load_model(run / "best.keras", safe_mode=True)
     for a, b in zip(saved.get_weights(), kept.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert "label_aux_text_loss" in (run / "history.csv").read_text()
+    history = (run / "history.csv").read_text()
+    assert "label_aux_text_loss" in history
+    # monitor "auto" follows the fused head's accuracy, by the name Keras logs it under.
+    assert best["monitor"] == "val_label_accuracy" and best["monitor"] in history.split("\n")[0]
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+
+
+def test_monitor_auto_is_the_first_classification_heads_validation_accuracy():
+    from tfmm.training.callbacks import resolve_monitor
+
+    def config(outputs, val=True, aux=0.0, monitor="auto"):
+        return tfmm.config_from_dict({
+            "inputs": [{"name": "text", "type": "text"}], "outputs": outputs,
+            "fusion": {"type": "concat", "auxiliary_loss_weight": aux},
+            "data": {"val": "val.csv" if val else None}, "training": {"monitor": monitor}})
+
+    label = {"name": "label", "labels": ["a", "b"]}
+    score = {"name": "score", "type": "regression"}
+    assert resolve_monitor(config([label])) == ("val_accuracy", "max")
+    assert resolve_monitor(config([label], aux=0.5)) == ("val_label_accuracy", "max")
+    assert resolve_monitor(config([score, label])) == ("val_label_accuracy", "max")
+    assert resolve_monitor(config([score])) == ("val_loss", "min")
+    assert resolve_monitor(config([label], val=False)) == ("accuracy", "max")
+    assert resolve_monitor(config([label], monitor="val_loss")) == ("val_loss", "min")
 
 
 def _grads(model, x, y, output, layer):

@@ -152,10 +152,42 @@ def nan_message(callbacks):
     return None
 
 
+def resolve_monitor(config):
+    """(`training.monitor` with "auto" resolved, "min" or "max").
+
+    "auto" is the validation accuracy of the first multiclass or binary output, named as
+    Keras logs it (`val_accuracy` for a model with one output, `val_NAME_accuracy` when
+    it has several, auxiliary heads included), else `val_loss`. Without a validation
+    split the training value of the same name is followed.
+
+    Example:
+
+    >>> import tfmm
+    >>> config = tfmm.config_from_dict({
+    ...     "inputs": [{"name": "text", "type": "text"}],
+    ...     "outputs": [{"name": "label", "labels": ["a", "b"]}],
+    ...     "data": {"val": "val.csv"}})
+    >>> resolve_monitor(config)
+    ('val_accuracy', 'max')
+    """
+    t = config.training
+    monitor = t.monitor
+    if monitor == "auto":
+        monitor = "val_loss"
+        heads = len(config.outputs) + len(config.auxiliary_outputs())
+        for o in config.outputs:
+            if o.type in ("multiclass", "binary"):
+                monitor = "val_accuracy" if heads == 1 else f"val_{o.name}_accuracy"
+                break
+    if not config.data.val:
+        monitor = monitor.replace("val_", "", 1)
+    mode = "max" if any(k in monitor for k in ("accuracy", "auc", "f1")) else "min"
+    return monitor, mode
+
+
 def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None):
     t = config.training
-    monitor = t.monitor if config.data.val else t.monitor.replace("val_", "")
-    mode = "max" if any(k in monitor for k in ("accuracy", "auc", "f1")) else "min"
+    monitor, mode = resolve_monitor(config)
     callbacks = [
         Backup(backup_dir or os.path.join(run_dir, "backup"), log=log, done_path=done_path),
         BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor=monitor, mode=mode),
