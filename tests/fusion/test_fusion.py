@@ -26,9 +26,13 @@ def test_every_strategy_is_registered():
 
 @pytest.mark.parametrize("kind", FUSIONS)
 def test_builds_for_every_subset_of_modalities(kind):
+    # The one every-subset build test (concat is the builder's default).
+    expected_inputs = {"text": {"text"}, "image": {"image"}, "audio": {"audio", "audio_length"}}
     for subset in SUBSETS:
         config = tiny_config(subset, fusion=fusion(kind))
         model = tfmm.build_model(config)
+        assert {t.name for t in model.inputs} == set().union(
+            *(expected_inputs[m] for m in subset)), (kind, subset)
         probs = np.asarray(model(random_inputs(model, batch=2))["label"])
         assert probs.shape == (2, 3), (kind, subset)
         np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5, err_msg=f"{kind} {subset}")

@@ -1,5 +1,3 @@
-import itertools
-
 import keras
 import numpy as np
 import pytest
@@ -9,7 +7,6 @@ from tests.helpers import (random_inputs, random_targets, run_model_saving_test,
                            tiny_config)
 
 ALL = ("text", "image", "audio")
-SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(ALL, r)]
 
 
 @pytest.fixture(scope="module")
@@ -18,18 +15,6 @@ def tri_modal():
         {"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]},
         {"name": "score", "type": "regression", "num_targets": 2}])
     return config, tfmm.build_model(config)
-
-
-@pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
-def test_every_subset_of_modalities_builds_and_predicts(modalities):
-    config = tiny_config(modalities)
-    model = tfmm.build_model(config)
-    expected_inputs = {"text": {"text"}, "image": {"image"}, "audio": {"audio", "audio_length"}}
-    assert {t.name for t in model.inputs} == set().union(*(expected_inputs[m]
-                                                            for m in modalities))
-    y = model.predict(random_inputs(model, batch=2), verbose=0)
-    assert y["label"].shape == (2, 3)
-    np.testing.assert_allclose(y["label"].sum(-1), 1.0, atol=1e-5)
 
 
 def test_branches_meet_at_one_concatenate(tri_modal):

@@ -53,9 +53,13 @@ def decode_image(data, size, resize="plain", name="image"):
         image = data
         if image.shape.rank == 4:  # an animation: first frame
             image = image[0]
-        channels = tf.shape(image)[-1]
-        image = tf.cond(channels == 1, lambda: tf.image.grayscale_to_rgb(image),
-                        lambda: image[..., :3])
+        static = image.shape[-1]
+        if static is not None:
+            # Both branches of a cond are traced: grayscale_to_rgb refuses a static 3.
+            image = tf.image.grayscale_to_rgb(image) if static == 1 else image[..., :3]
+        else:
+            image = tf.cond(tf.shape(image)[-1] == 1,
+                            lambda: tf.image.grayscale_to_rgb(image), lambda: image[..., :3])
     image = tf.cast(image, tf.float32)
     image.set_shape([None, None, 3])
     if resize == "pad":

@@ -24,6 +24,8 @@ def read_tfds(config, source, input_context=None, with_labels=True, data_dir=Non
     import tensorflow_datasets as tfds
 
     name, split = parse_source(source)
+    if data_dir is None and config.data.tfds_data_dir:
+        data_dir = config.resolve_path(config.data.tfds_data_dir)
     mapping = config.data.tfds_features
     if not mapping:
         raise DataError(f"{source}: set data.tfds_features, a mapping from the dataset's "
@@ -65,6 +67,8 @@ def tfds_label_names(config, source, data_dir=None):
     import tensorflow_datasets as tfds
 
     name, _ = parse_source(source)
+    if data_dir is None and config.data.tfds_data_dir:
+        data_dir = config.resolve_path(config.data.tfds_data_dir)
     info = tfds.builder(name, data_dir=data_dir).info
     out = {}
     for feat, col in config.data.tfds_features.items():
