@@ -63,3 +63,67 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_finishes(train_data, tm
     # The same command on a finished run refuses instead of training again on top of it.
     third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert third.returncode == 2 and "holds a finished run" in third.stderr
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_path,
+                                                               monkeypatch):
+    # Fast twin of the SIGKILL test: the run dies after epoch 2's backup, the same call
+    # resumes. The resumed fit must start from exactly the weights and optimizer state
+    # the backup holds (epoch 3, not one late or early) and continue one history.
+    import keras
+    import numpy as np
+
+    import tfmm
+    from tests.helpers import tiny_demo_dict
+    from tfmm.training import loop
+
+    cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=3)
+    cfg["training"]["restore_best"] = False
+    seen = {}
+
+    class Probe(keras.callbacks.Callback):
+        def __init__(self, kill_after):
+            super().__init__()
+            self.kill_after = kill_after
+
+        def on_train_begin(self, logs=None):
+            seen.setdefault("begin", []).append(
+                ([w.copy() for w in self.model.get_weights()],
+                 int(self.model.optimizer.iterations.numpy())))
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.setdefault("epochs", []).append(epoch)
+            if epoch == self.kill_after:
+                seen["at_kill"] = ([w.copy() for w in self.model.get_weights()],
+                                   int(self.model.optimizer.iterations.numpy()))
+                raise _Killed()
+
+    original = loop.build_callbacks
+
+    def with_probe(kill_after):
+        def build(*args, **kwargs):
+            return original(*args, **kwargs) + [Probe(kill_after)]
+        return build
+
+    run = str(tmp_path / "run")
+    monkeypatch.setattr(loop, "build_callbacks", with_probe(kill_after=1))
+    with pytest.raises(_Killed):
+        tfmm.training.train(tfmm.config_from_dict(cfg), run, log=lambda *a: None, verbose=0)
+    assert not os.path.exists(os.path.join(run, "model.keras"))
+    monkeypatch.setattr(loop, "build_callbacks", with_probe(kill_after=None))
+    lines = []
+    tfmm.training.train(tfmm.config_from_dict(cfg), run, log=lines.append, verbose=0)
+
+    assert seen["epochs"] == [0, 1, 2]  # epoch 3 (index 2) once, after the resume
+    assert any("after epoch 2" in line for line in lines), lines
+    weights, iterations = seen["begin"][1]
+    kill_weights, kill_iterations = seen["at_kill"]
+    assert iterations == kill_iterations > 0
+    for a, b in zip(weights, kill_weights):
+        np.testing.assert_array_equal(a, b)
+    with open(os.path.join(run, "history.csv")) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
