@@ -310,3 +310,61 @@ def test_onnx_inference_example(run, train_data, capsys):
     assert module.main([str(base / "1"), str(train_data / "test.csv")]) == 0
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("row ")]
     assert len(lines) == len(tfmm.data.Manifest(str(train_data / "test.csv")))
+
+
+def test_every_head_type_is_served_by_value(tmp_path):
+    # multiclass, binary, multilabel and regression heads: each served output (SavedModel
+    # raw signature and onnxruntime) against the Keras model's own outputs and the labels
+    # they imply. Heads get large random kernels so that thresholds are crossed both ways.
+    import tensorflow as tf
+
+    from tfmm.export import OnnxInputs
+
+    outputs = [{"name": "kind", "type": "multiclass", "labels": ["a", "b", "c"]},
+               {"name": "spam", "type": "binary", "labels": ["no", "yes"]},
+               {"name": "tags", "type": "multilabel", "labels": ["x", "y", "z"]},
+               {"name": "score", "type": "regression", "num_targets": 2}]
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text",
+                    "encoder": {"type": "textcnn", "vocab_size": 30, "sequence_length": 6,
+                                "embedding_dim": 4, "kernel_sizes": [2], "filters": 4,
+                                "dropout": 0.0}}],
+        "fusion": {"type": "concat", "hidden_units": [8]}, "outputs": outputs})
+    vocab = ["", "[UNK]"] + [f"w{i}" for i in range(20)]
+    model = tfmm.build_model(config, {"text": vocab})
+    rng = np.random.default_rng(0)
+    model.get_layer("text_encoder").set_weights(
+        [rng.normal(0, 1, w.shape).astype("float32")
+         for w in model.get_layer("text_encoder").get_weights()])
+    for layer in model.layers:
+        if layer.name.startswith("head_") or layer.name.startswith("fusion_dense"):
+            # Zero-mean pre-activations: kernels random, biases zero.
+            layer.set_weights([rng.normal(0, 1, w.shape).astype("float32") if w.ndim > 1
+                               else np.zeros_like(w) for w in layer.get_weights()])
+    paths = export_model(model, config, {"text": vocab}, str(tmp_path / "out"),
+                         log=lambda *a: None)
+    text = np.array([f"w{i} w{(i * 7) % 20} w{(i * 3) % 20}".encode() for i in range(12)])
+    feed = OnnxInputs(config, {"text": vocab})({"text": text})
+    want = {k: np.asarray(v) for k, v in model(feed).items()}
+    serve = tf.saved_model.load(paths["savedmodel"]).signatures["serving_default"]
+    got = {k: v.numpy() for k, v in serve(text=tf.constant(text)).items()}
+    onnx = onnx_predict(onnx_session(paths["onnx"]), config, feed)
+    for name in ("kind", "spam", "tags", "score"):
+        np.testing.assert_allclose(onnx[name], want[name], atol=1e-5, err_msg=name)
+
+    np.testing.assert_allclose(got["kind_probabilities"], want["kind"], atol=1e-5)
+    assert [s.decode() for s in got["kind_label"]] == \
+        [["a", "b", "c"][k] for k in want["kind"].argmax(-1)]
+    np.testing.assert_allclose(got["spam_probability"], want["spam"][:, 0], atol=1e-5)
+    assert [s.decode() for s in got["spam_label"]] == \
+        ["yes" if p > 0.5 else "no" for p in want["spam"][:, 0]]
+    np.testing.assert_allclose(got["tags_probabilities"], want["tags"], atol=1e-5)
+    expected_tags = ["|".join(t for t, p in zip("xyz", row) if p > 0.5)
+                     for row in want["tags"]]
+    sep = config.outputs[2].label_separator
+    assert [s.decode() for s in got["tags_labels"]] == [t.replace("|", sep)
+                                                        for t in expected_tags]
+    np.testing.assert_allclose(got["score_values"], want["score"], atol=1e-5)
+    # The examples cross each threshold both ways, so a flipped comparison would show.
+    assert len(set(got["spam_label"])) == 2 and len(set(got["kind_label"])) > 1
+    assert len(set(expected_tags)) > 1
