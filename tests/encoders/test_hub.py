@@ -56,3 +56,26 @@ def test_hub_image_encoder_picks_output_and_scales_pixels(tmp_path):
 def test_hub_missing_path_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"no SavedModel directory at '.*nowhere'"):
         HubEncoder(str(tmp_path / "nowhere"), modality="text")
+
+
+def test_a_hub_text_model_is_refused_for_onnx_and_exports_as_savedmodel(tmp_path):
+    import tfmm
+    from tfmm.export import export_model
+
+    path = _save(_TextModule(), str(tmp_path / "text_sm"))
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "caption", "type": "text",
+                    "encoder": {"type": "hub", "handle": path}}],
+        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    model = tfmm.build_model(config)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"onnx: input 'caption' takes strings .* "
+                                         r"--format savedmodel"):
+        export_model(model, config, {}, str(out), log=lambda *a: None)
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    paths = export_model(model, config, {}, str(out), formats=("savedmodel",),
+                         log=lambda *a: None)
+    serve = tf.saved_model.load(paths["savedmodel"]).signatures["serving_default"]
+    text = np.array([b"the cat sat", b"a dog"])
+    np.testing.assert_allclose(serve(caption=tf.constant(text))["label_probabilities"],
+                               model({"caption": text})["label"], atol=1e-5)
