@@ -31,7 +31,7 @@ def tiny_run(tmp_path_factory):
 
 
 def test_run_directory_has_everything(tiny_run):
-    _, run = tiny_run
+    root, run = tiny_run
     for name in ("config.yaml", "vocabularies.json", "model.keras", "best.keras",
                  "history.csv", "metrics.json", "learning_curves.png",
                  "confusion_matrix.png"):
@@ -41,7 +41,25 @@ def test_run_directory_has_everything(tiny_run):
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     metrics = json.loads((run / "metrics.json").read_text())["label"]
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and len(metrics["per_class"]) == 8
+    assert len(metrics["per_class"]) == 8
+    # The reported test accuracy is the saved model's, recomputed from its predictions on
+    # the test manifest (not just any number in [0, 1]).
+    from tfmm.training.loop import load_run
+
+    model, config, vocabularies = load_run(str(run))
+    test_csv = root / "data" / "test.csv"
+    probs = model.predict(tfmm.data.make_dataset(config, str(test_csv), vocabularies,
+                                                 with_labels=False), verbose=0)["label"]
+    with open(test_csv, newline="") as f:
+        truth = [r["label"] for r in csv.DictReader(f)]
+    predicted = [config.outputs[0].labels[k] for k in probs.argmax(-1)]
+    assert metrics["accuracy"] == pytest.approx(
+        np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-9)
+    recall = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    for c, r in recall.items():
+        rows = [p == t for p, t in zip(predicted, truth) if t == c]
+        if rows:
+            assert r == pytest.approx(np.mean(rows), abs=1e-9), c
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert len(saved["outputs"][0]["labels"]) == 8
 
