@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-import yaml
 
 import tfmm
 from tests.helpers import run_on_two_logical_cpus, run_tfmm, write_tiny_train_config
@@ -175,3 +174,60 @@ def test_init_from_encoders_count_as_pretrained_for_freezing(tmp_path):
     assert pretrained_encoders(config) == ["audio_encoder"]
     config.training.init_from = None
     assert pretrained_encoders(config) == []
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_path,
+                                                               monkeypatch):
+    # Killed after epoch 1's backup, the same call resumes at epoch 2 from the backup's
+    # weights and optimizer step; the history is one run of 3 epochs.
+    import csv
+
+    import keras
+
+    from tfmm.pretraining import loop
+
+    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
+                                          epochs=3)
+    seen = {"epochs": [], "begin": []}
+
+    class Probe(keras.callbacks.Callback):
+        def __init__(self, kill):
+            super().__init__()
+            self.kill = kill
+
+        def on_train_begin(self, logs=None):
+            seen["begin"].append(([w.copy() for w in self.model.get_weights()],
+                                  int(self.model.optimizer.iterations.numpy())))
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen["epochs"].append(epoch)
+            if self.kill and epoch == 0:
+                seen["kill"] = ([w.copy() for w in self.model.get_weights()],
+                                int(self.model.optimizer.iterations.numpy()))
+                raise _Killed()
+
+    original = loop._callbacks
+    pre = str(tmp_path / "pre")
+    for kill in (True, False):
+        monkeypatch.setattr(loop, "_callbacks",
+                            lambda *a, kill=kill: original(*a) + [Probe(kill)])
+        config = tfmm.load_config(config_path)
+        if kill:
+            with pytest.raises(_Killed):
+                tfmm.pretraining.pretrain(config, pre, objective="contrastive",
+                                          projection_dim=8, log=lambda *a: None, verbose=0)
+        else:
+            tfmm.pretraining.pretrain(config, pre, objective="contrastive",
+                                      projection_dim=8, log=lambda *a: None, verbose=0)
+    assert seen["epochs"] == [0, 1, 2]
+    weights, step = seen["begin"][1]
+    assert step == seen["kill"][1] > 0
+    for a, b in zip(weights, seen["kill"][0]):
+        np.testing.assert_array_equal(a, b)
+    with open(os.path.join(pre, "history.csv")) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
+    assert os.path.exists(os.path.join(pre, "encoders", "text.weights.npz"))

@@ -91,6 +91,11 @@ class ContrastivePretrainer(keras.Model):
         self.log_scale = self.add_weight(
             shape=(), name="log_scale",
             initializer=keras.initializers.Constant(float(np.log(1.0 / init_temperature))))
+        # Built here, from the encoders' output widths, not on the first batch: resuming
+        # from a backup loads weights before `fit` has seen any data.
+        for name, encoder in self.encoders.items():
+            self.projections[name].build(tuple(encoder.output.shape))
+        self.built = True
 
     def call(self, x, training=False):
         out = {}
