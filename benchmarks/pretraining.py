@@ -50,21 +50,16 @@ def hard_config(data_dir, epochs, batch_size=32):
             "training": {"epochs": epochs, "learning_rate": LEARNING_RATE}}
 
 
-def run_hard(work, seeds=(0, 1, 2), fraction=0.1, pre_epochs=8, epochs=15, log=print):
-    """The same comparison on the redundant hard variant (`benchmarks.hard_data`: the same
-    label in every modality, so the modalities share content to align), with the quality
-    benchmark's default model. Returns {"scratch": [...], "pretrained": [...],
-    "recall@1": [...]} (test accuracy per seed; text-to-image recall@1)."""
-    from benchmarks.hard_data import make_hard_dataset
-
-    data = os.path.join(work, "hard_redundant")
-    if not os.path.exists(os.path.join(data, "test.csv")):
-        make_hard_dataset(data, "redundant", n=1000, seed=0)
-    root = os.path.join(work, "pretraining_hard_runs")
+def compare(data, make_config, root, seeds, fraction, pre_epochs, epochs, log=print):
+    """Per seed: contrastive pretraining on every training row of `data` without labels,
+    then training on `fraction` of the labelled rows from scratch and from the pretrained
+    encoders. `make_config(epochs, batch_size)` gives the config dict. Returns
+    {"scratch": [...], "pretrained": [...], "recall@1": [...]} (test accuracy per seed;
+    text-to-image recall@1 after pretraining)."""
     shutil.rmtree(root, ignore_errors=True)
     out = {"scratch": [], "pretrained": [], "recall@1": []}
     for seed in seeds:
-        cfg = hard_config(data, pre_epochs)
+        cfg = make_config(pre_epochs, 32)
         cfg["data"]["seed"] = seed
         pre_dir = os.path.join(root, f"pre-{seed}")
         keras.utils.clear_session()
@@ -73,7 +68,7 @@ def run_hard(work, seeds=(0, 1, 2), fraction=0.1, pre_epochs=8, epochs=15, log=p
         out["recall@1"].append(pre["text_to_image_recall@1"])
         subset = labelled_subset(os.path.join(data, "train.csv"), fraction, seed)
         for kind in ("scratch", "pretrained"):
-            cfg = hard_config(data, epochs, batch_size=8)
+            cfg = make_config(epochs, 8)
             cfg["data"].update(seed=seed, train=subset)
             if kind == "pretrained":
                 cfg["training"]["init_from"] = pre_dir
@@ -82,41 +77,36 @@ def run_hard(work, seeds=(0, 1, 2), fraction=0.1, pre_epochs=8, epochs=15, log=p
                                              os.path.join(root, f"{kind}-{seed}"),
                                              log=lambda *a: None, verbose=0)
             out[kind].append(metrics["label"]["accuracy"])
-            log(f"redundant seed {seed} {kind:<10}: test accuracy {out[kind][-1]:.3f} "
+            log(f"seed {seed} {kind:<10}: test accuracy {out[kind][-1]:.3f} "
                 f"(recall@1 after pretraining {out['recall@1'][-1]:.3f})")
+    out["labelled_rows"] = len(open(subset).read().splitlines()) - 1
     return out
+
+
+def run_hard(work, seeds=(0, 1, 2), fraction=0.1, pre_epochs=8, epochs=15, log=print):
+    """The same comparison on the redundant hard variant (`benchmarks.hard_data`: the same
+    label in every modality, so the modalities share content to align), with the quality
+    benchmark's default model; returns what `compare` does."""
+    from benchmarks.hard_data import make_hard_dataset
+
+    data = os.path.join(work, "hard_redundant")
+    if not os.path.exists(os.path.join(data, "test.csv")):
+        make_hard_dataset(data, "redundant", n=1000, seed=0)
+    return compare(data, lambda e, b: hard_config(data, e, b),
+                   os.path.join(work, "pretraining_hard_runs"), seeds, fraction,
+                   pre_epochs, epochs, log=log)
 
 
 def run(work, quick=False, write=True, fraction=0.1):
     n, seeds, pre_epochs, epochs = (200, (0,), 2, 3) if quick else (600, (0, 1, 2), 8, 15)
     data = demo_data(work, n)
-    root = os.path.join(work, "pretraining_runs")
-    shutil.rmtree(root, ignore_errors=True)
-    results = {"scratch": [], "pretrained": []}
-    recalls = []
-    for seed in seeds:
-        cfg = demo_config(data, epochs=pre_epochs)
-        cfg["data"]["seed"] = seed
-        pre_dir = os.path.join(root, f"pre-{seed}")
-        keras.utils.clear_session()
-        pre = tfmm.pretraining.pretrain(tfmm.config_from_dict(cfg), pre_dir,
-                                        log=lambda *a: None, verbose=0)
-        recalls.append(pre["text_to_image_recall@1"])
-        subset = labelled_subset(os.path.join(data, "train.csv"), fraction, seed)
-        for kind in results:
-            cfg = demo_config(data, epochs=epochs, batch_size=8)
-            cfg["data"].update(seed=seed, train=subset)
-            if kind == "pretrained":
-                cfg["training"]["init_from"] = pre_dir
-            keras.utils.clear_session()
-            _, metrics = tfmm.training.train(tfmm.config_from_dict(cfg),
-                                             os.path.join(root, f"{kind}-{seed}"),
-                                             log=lambda *a: None, verbose=0)
-            results[kind].append(metrics["label"]["accuracy"])
-            print(f"seed {seed} {kind:<10}: test accuracy {results[kind][-1]:.3f}", flush=True)
+    out = compare(data, lambda e, b: demo_config(data, epochs=e, batch_size=b),
+                  os.path.join(work, "pretraining_runs"), seeds, fraction, pre_epochs,
+                  epochs, log=lambda line: print(line, flush=True))
+    results = {k: out[k] for k in ("scratch", "pretrained")}
+    recalls, rows = out["recall@1"], out["labelled_rows"]
     mean = {k: statistics.mean(v) for k, v in results.items()}
     std = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in results.items()}
-    rows = len(open(subset).read().splitlines()) - 1
     text = "\n".join([
         f"Demo data ({n} examples); labelled subset: {rows} training rows "
         f"({fraction:.0%}); contrastive pretraining on all training rows without labels, "

@@ -24,8 +24,7 @@ def read_tfds(config, source, input_context=None, with_labels=True, data_dir=Non
     import tensorflow_datasets as tfds
 
     name, split = parse_source(source)
-    if data_dir is None and config.data.tfds_data_dir:
-        data_dir = config.resolve_path(config.data.tfds_data_dir)
+    data_dir = _data_dir(config, data_dir)
     mapping = config.data.tfds_features
     if not mapping:
         raise DataError(f"{source}: set data.tfds_features, a mapping from the dataset's "
@@ -67,8 +66,7 @@ def tfds_label_names(config, source, data_dir=None):
     import tensorflow_datasets as tfds
 
     name, _ = parse_source(source)
-    if data_dir is None and config.data.tfds_data_dir:
-        data_dir = config.resolve_path(config.data.tfds_data_dir)
+    data_dir = _data_dir(config, data_dir)
     info = tfds.builder(name, data_dir=data_dir).info
     out = {}
     for feat, col in config.data.tfds_features.items():
@@ -76,6 +74,13 @@ def tfds_label_names(config, source, data_dir=None):
         if names is not None:
             out[col] = list(names)
     return out
+
+
+def _data_dir(config, data_dir):
+    """`data_dir` if given, else `data.tfds_data_dir` (resolved), else None (TFDS's own)."""
+    if data_dir is None and config.data.tfds_data_dir:
+        return config.resolve_path(config.data.tfds_data_dir)
+    return data_dir
 
 
 def _columns(config, with_labels):
