@@ -1,47 +1,60 @@
-"""Running a tfmm ONNX export with onnxruntime, from raw files.
+"""Running a tfmm ONNX export from raw files, without TensorFlow.
 
     tfmm demo                       # writes savedmodels/demo/N/model.onnx
     python examples/onnx_inference.py savedmodels/demo/1 demo_run/data/test.csv
 
-The ONNX model is the core tensor model; `tfmm/` beside it holds the config, the text
-vocabularies and the labels. `OnnxInputs` turns raw inputs (text, image bytes, WAV bytes)
-into the ONNX inputs with exactly the training run's preprocessing.
+Needs only onnxruntime, numpy and Pillow (`pip install --no-deps tfmm && pip install
+onnxruntime numpy pillow`): `tfmm.client.OnnxClient` reads the vocabularies, image sizes,
+sample rates and labels from the ONNX file's metadata and turns raw inputs (text, image
+and WAV files) into the model's inputs with the training run's preprocessing.
 """
 
 import argparse
-import json
+import csv
 import os
 
-import numpy as np
+from tfmm.client import OnnxClient
 
-from tfmm.export import OnnxInputs, onnx_predict, onnx_session
-from tfmm.export.runtime import load_export, read_raw
+
+def read_manifest(path, client):
+    """{input name: raw values} from a CSV manifest: the text as is, media paths resolved
+    against the manifest's folder."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    base = os.path.dirname(os.path.abspath(path))
+    raw = {}
+    for i in client.inputs:
+        values = [row[i["column"]] for row in rows]
+        if i["type"] != "text":
+            values = [os.path.join(base, v) if v else "" for v in values]
+        raw[i["name"]] = values
+    return raw
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("version_dir", help="an export's version directory")
-    parser.add_argument("manifest", help="CSV/JSONL with the config's input columns")
+    parser.add_argument("version_dir", help="an export's version directory (or model.onnx)")
+    parser.add_argument("manifest", help="CSV with the config's input columns")
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args(argv)
 
-    onnx_path = os.path.join(args.version_dir, "model.onnx")
-    config, vocabularies, _ = load_export(onnx_path)
-    with open(os.path.join(args.version_dir, "tfmm", "labels.json")) as f:
-        labels = json.load(f)
-    session = onnx_session(onnx_path)
-    print("ONNX inputs:", [(i.name, i.shape, i.type) for i in session.get_inputs()])
-
-    make_inputs = OnnxInputs(config, vocabularies)
-    raw = read_raw(config, args.manifest)  # text strings and the files' bytes
+    client = OnnxClient(args.version_dir)
+    print("ONNX inputs:", [(i.name, i.shape, i.type) for i in client.session.get_inputs()])
+    raw = read_manifest(args.manifest, client)
     n = len(next(iter(raw.values())))
     for start in range(0, n, args.batch):
-        feed = make_inputs({k: v[start:start + args.batch] for k, v in raw.items()})
-        probabilities = onnx_predict(session, config, feed)
-        for name, p in probabilities.items():
-            for row, dist in enumerate(p, start=start + 1):
-                k = int(np.argmax(dist))
-                print(f"row {row}: {name} = {labels[name][k]} (p={dist[k]:.3f})")
+        out = client.predict({k: v[start:start + args.batch] for k, v in raw.items()})
+        for o in client.outputs:
+            name = o["name"]
+            if o["type"] == "multiclass":
+                for row, (label, p) in enumerate(zip(out[f"{name}_label"],
+                                                     out[f"{name}_probabilities"]),
+                                                 start=start + 1):
+                    print(f"row {row}: {name} = {label} (p={p.max():.3f})")
+            else:
+                key = next(k for k in out if k.startswith(name + "_"))
+                for row, value in enumerate(out[key], start=start + 1):
+                    print(f"row {row}: {key} = {value}")
     return 0
 
 

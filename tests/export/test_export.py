@@ -368,3 +368,83 @@ def test_every_head_type_is_served_by_value(tmp_path):
     # The examples cross each threshold both ways, so a flipped comparison would show.
     assert len(set(got["spam_label"])) == 2 and len(set(got["kind_label"])) > 1
     assert len(set(expected_tags)) > 1
+
+
+_NO_TENSORFLOW = """
+import importlib.abc, json, sys
+class _Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "keras_hub", "tf2onnx", "tf_keras",
+                                  "tensorflow_hub", "tensorflow_datasets", "yaml"):
+            raise ImportError(f"{name} is not installed here")
+sys.meta_path.insert(0, _Refuse())
+from tfmm.client import OnnxClient
+raw = json.load(open(sys.argv[2]))
+client = OnnxClient(sys.argv[1])
+out = client.predict(raw)
+assert "tensorflow" not in sys.modules
+print(json.dumps({"labels": out["label_label"],
+                  "probabilities": out["label_probabilities"].tolist()}))
+"""
+
+
+def test_onnx_client_without_tensorflow_gives_the_savedmodel_labels(run, train_data, tmp_path):
+    """The numpy + Pillow client, in a process where importing TensorFlow fails, on the
+    whole test split's real files (paths), against the SavedModel's raw signature."""
+    _, base = run
+    config = tfmm.training.load_run(str(run[0]))[1]
+    manifest = tfmm.data.Manifest(str(train_data / "test.csv"))
+    raw = {i.name: [str(train_data / v) if i.type != "text" else v
+                    for v in manifest.columns[i.column]] for i in config.inputs}
+    (tmp_path / "raw.json").write_text(json.dumps(raw))
+    done = subprocess.run([sys.executable, "-c", _NO_TENSORFLOW, str(base / "1"),
+                           str(tmp_path / "raw.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+
+    served = tf.saved_model.load(str(base / "1")).signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in read_raw(config, str(train_data / "test.csv")).items()})
+    assert got["labels"] == [x.decode() for x in served["label_label"].numpy()]
+    np.testing.assert_allclose(got["probabilities"], served["label_probabilities"].numpy(),
+                               atol=1e-4)
+
+
+def test_onnx_file_describes_itself(run, train_data):
+    import onnx
+
+    from tfmm.client import METADATA_KEY
+
+    _, base = run
+    model = onnx.load(str(base / "1" / "model.onnx"))
+    meta = {p.key: p.value for p in model.metadata_props}
+    config = tfmm.training.load_run(str(run[0]))[1]
+    assert json.loads(meta["tfmm.labels"]) == {"label": config.outputs[0].labels}
+    assert meta["tfmm.version"] == tfmm.__version__
+    assert json.loads(meta["tfmm.config"])["inputs"][1]["image_size"] == \
+        config.inputs[1].image_size
+    inputs = json.loads(meta["tfmm.inputs"])
+    assert sorted(inputs) == sorted(i.name for i in model.graph.input)
+    assert inputs["audio_length"] == "int32 [batch]: valid samples of the waveform"
+    spec = json.loads(meta[METADATA_KEY])
+    assert [i["name"] for i in spec["inputs"]] == ["text", "image", "audio"]
+    assert spec["inputs"][0]["vocabulary"] == tfmm.training.load_run(str(run[0]))[2]["text"]
+    for value in (*model.graph.input, *model.graph.output):
+        assert value.type.tensor_type.shape.dim[0].dim_param == "batch", value.name
+
+
+def test_onnx_client_names_the_input_and_example_of_bad_bytes(run, train_data):
+    from tfmm.client import ClientError, OnnxClient
+
+    _, base = run
+    client = OnnxClient(str(base / "1"))
+    good = {"text": ["a calm day", "a loud day"],
+            "image": [str(train_data / "images" / sorted(os.listdir(train_data / "images"))[0])] * 2,
+            "audio": [str(train_data / "audio" / sorted(os.listdir(train_data / "audio"))[0])] * 2}
+    assert len(client.predict(good)["label_label"]) == 2
+    with pytest.raises(ClientError, match=r"input `audio`: not a WAV file .*\(example 2\)"):
+        client.predict({**good, "audio": [good["audio"][0], b"garbage"]})
+    with pytest.raises(ClientError, match=r"different batch sizes"):
+        client.predict({**good, "text": ["one"]})
+    with pytest.raises(ClientError, match=r"missing input 'image'"):
+        client.predict({"text": good["text"], "audio": good["audio"]})

@@ -19,6 +19,9 @@ def sniff_image_format(data: bytes):
 def decode_image(data, size, resize="plain", name="image"):
     """Decodes JPEG/PNG/BMP/GIF (first frame) bytes and resizes them.
 
+    JPEG is decoded with the accurate integer DCT (`dct_method="INTEGER_ACCURATE"`), as
+    libjpeg and Pillow decode it.
+
     Grayscale and RGBA become RGB. Undecodable bytes raise InvalidArgumentError whose
     message names the input. A tensor that is already decoded (uint8/float [h, w, c], as
     TFDS gives) is only converted and resized.
@@ -47,8 +50,15 @@ def decode_image(data, size, resize="plain", name="image"):
         tf.debugging.assert_equal(known, True, message=f"input `{name}`: not a JPEG, PNG, "
                                   f"BMP or GIF image (unrecognised first bytes)",
                                   name=f"check_{name}")
-        image = tf.io.decode_image(data, channels=3, expand_animations=False,
-                                   name=f"decode_{name}")
+        image = tf.cond(
+            tf.equal(tf.strings.substr(data, 0, 3), b"\xff\xd8\xff"),
+            # The accurate integer DCT: libjpeg's own default (Pillow's, so the ONNX
+            # client decodes the same pixels), where TensorFlow's is the fast one (up to
+            # 7/255 off).
+            lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE",
+                                      name=f"decode_{name}"),
+            lambda: tf.io.decode_image(data, channels=3, expand_animations=False,
+                                       name=f"decode_{name}"))
     else:
         image = data
         if image.shape.rank == 4:  # an animation: first frame

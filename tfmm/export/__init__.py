@@ -75,7 +75,7 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
         if "onnx" in formats:
             stage("converting to ONNX (tf2onnx)")
             onnx_path = os.path.join(staging, "model.onnx")
-            write_onnx(portable, config, onnx_path)
+            write_onnx(portable, config, onnx_path, vocabularies)
             stage("checking the ONNX model in onnxruntime against Keras")
             check_onnx_loads(onnx_path)
             got = onnx_predict(onnx_session(onnx_path), config,

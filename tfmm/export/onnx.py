@@ -51,9 +51,12 @@ def export_view(model, config, vocabularies):
     return keras.Model(full.input, outputs, name=full.name)
 
 
-def write_onnx(model, config, path, opset=OPSET):
+def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     """Converts `model` to ONNX at `path` with tf2onnx. The ONNX inputs keep the model's
-    input names; its outputs are named after the config's outputs. Returns `path`.
+    input names; its outputs are named after the config's outputs; the batch dimension
+    of each is named `batch`. The file describes itself in `metadata_props`
+    (`onnx_metadata`): the TensorFlow-free client's spec, labels, inputs, config and
+    tfmm version. Returns `path`.
 
     (Keras's own `model.export(format="onnx")` passes a dict-input model its inputs as a
     list, so the function is given to tf2onnx directly, taking positional tensors.)
@@ -84,8 +87,78 @@ def write_onnx(model, config, path, opset=OPSET):
         node.input[:] = [rename.get(n, n) for n in node.input]
     for out in proto.graph.output:
         out.name = rename[out.name]
+    for value in (*proto.graph.input, *proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+    for key, value in onnx_metadata(model, config, vocabularies or {}).items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = "tfmm"
     onnx.save(proto, path)
     return path
+
+
+def client_spec(model, config, vocabularies):
+    """What `tfmm.client.OnnxClient` needs to turn raw inputs into this model's inputs
+    without TensorFlow (JSON-able dict)."""
+    inputs = []
+    for i in config.inputs:
+        spec = {"name": i.name, "type": i.type, "column": i.column,
+                "optional": bool(i.optional)}
+        if i.type == "text":
+            spec["encoder"] = i.encoder.type
+            if i.encoder.type == "textcnn":
+                spec.update(vocabulary=list(vocabularies[i.name]),
+                            sequence_length=int(i.encoder.sequence_length),
+                            standardize=i.encoder.standardize)
+        elif i.type == "image":
+            spec.update(image_hw=list(i.image_hw), resize=i.resize)
+        else:
+            spec.update(sample_rate=int(i.sample_rate), num_samples=int(i.num_samples),
+                        resample=bool(i.resample))
+        inputs.append(spec)
+    outputs = [{"name": o.name, "type": o.type, "labels": o.labels,
+                "label_separator": o.label_separator} for o in config.outputs]
+    return {"format": 1, "inputs": inputs, "outputs": outputs,
+            "served": served_outputs(model, config)}
+
+
+def input_meanings(model, config):
+    """{ONNX input name: what it holds, in words}."""
+    out = {}
+    for i in config.inputs:
+        if i.optional:
+            out[f"{i.name}_present"] = f"float32 [batch]: 1 where {i.name} is given, 0 missing"
+        if i.type == "text":
+            out[i.name] = (f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
+                           f"text (0 padding, 1 out of vocabulary)"
+                           if i.encoder.type == "textcnn" else f"{i.encoder.type} text tensors")
+        elif i.type == "image":
+            h, w = i.image_hw
+            out[i.name] = (f"float32 [batch, {h}, {w}, 3]: RGB pixels in [0, 255], "
+                           f"resized ({i.resize})")
+        else:
+            out[i.name] = (f"float32 [batch, {i.num_samples}]: mono waveform at "
+                           f"{i.sample_rate} Hz in [-1, 1], zero-padded")
+            out[f"{i.name}_length"] = "int32 [batch]: valid samples of the waveform"
+    names = [t.name for t in model.inputs]
+    return {n: out.get(n, "model tensor") for n in names}
+
+
+def onnx_metadata(model, config, vocabularies):
+    """The ONNX file's `metadata_props` (string -> string; JSON values)."""
+    import json
+
+    import tfmm
+    from tfmm.client import METADATA_KEY
+
+    labels = {o.name: o.labels for o in config.outputs if o.labels}
+    return {METADATA_KEY: json.dumps(client_spec(model, config, vocabularies)),
+            "tfmm.version": tfmm.__version__,
+            "tfmm.labels": json.dumps(labels),
+            "tfmm.inputs": json.dumps(input_meanings(model, config)),
+            "tfmm.outputs": json.dumps(served_outputs(model, config)),
+            "tfmm.config": json.dumps(config.to_dict())}
 
 
 class _DropMetaGraphWarning(logging.Filter):
