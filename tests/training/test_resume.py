@@ -127,3 +127,48 @@ def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_p
         np.testing.assert_array_equal(a, b)
     with open(os.path.join(run, "history.csv")) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
+
+
+def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(train_data, tmp_path,
+                                                                       monkeypatch):
+    # The final model.keras is written through a temporary file, and the last epoch's
+    # backup stays until it is whole: a kill mid-save leaves no model.keras (never a
+    # truncated one), and the same command then finishes from the backup, training no
+    # epoch again.
+    import keras
+    import numpy as np
+
+    import tfmm
+    from tests.helpers import tiny_demo_dict
+    from tfmm.training import callbacks, loop
+
+    cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=2)
+    run = tmp_path / "run"
+    real = callbacks.save_model_atomically
+
+    def killed_mid_write(model, path):
+        with open(path[: -len(".keras")] + ".tmp.keras", "wb") as f:
+            f.write(b"PK\x03\x04 half a zip")  # what a kill leaves behind
+        raise _Killed()
+
+    monkeypatch.setattr(loop, "save_model_atomically", killed_mid_write)
+    with pytest.raises(_Killed):
+        tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None,
+                            verbose=0)
+    assert not (run / "model.keras").exists()
+    state = json.loads((run / "backup" / "state.json").read_text())
+    assert state["epoch"] == 2
+
+    monkeypatch.setattr(loop, "save_model_atomically", real)
+    logs = []
+    model, metrics = tfmm.training.train(tfmm.config_from_dict(cfg), str(run),
+                                         log=logs.append, verbose=0)
+    assert any("resuming from the backup" in line and "after epoch 2" in line
+               for line in logs), logs
+    with open(run / "history.csv") as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1"]
+    reloaded = keras.saving.load_model(str(run / "model.keras"), safe_mode=True)
+    for a, b in zip(reloaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not (run / "backup").exists() and not (run / "model.tmp.keras").exists()
+    assert "accuracy" in metrics["label"]

@@ -17,6 +17,16 @@ def _write_json_atomically(path, data):
     os.replace(tmp, path)
 
 
+def save_model_atomically(model, path):
+    """`model.save(path)` (a `.keras` file) through a temporary name in the same folder, so
+    `path` is either absent, the old file or the whole new one — never half-written."""
+    tmp = path[: -len(".keras")] + ".tmp.keras"
+    model.save(tmp, overwrite=True)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 class Backup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` whose backup on disk is never half-written.
 
@@ -25,10 +35,14 @@ class Backup(keras.callbacks.BackupAndRestore):
     weights one epoch ahead of the metadata. Here each backup is written to its own file
     (`epoch-0003.weights.h5`, through a temporary name), and one small JSON file, replaced
     atomically, says which file is current: it is the single commit point.
+
+    With `delete_checkpoint=False` the backup stays when fit ends: the last phase of a run
+    keeps it until `model.keras` is committed, so a kill during that final save resumes
+    from the last epoch instead of losing the run.
     """
 
-    def __init__(self, backup_dir, log=None, done_path=None):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+    def __init__(self, backup_dir, log=None, done_path=None, delete_checkpoint=True):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=delete_checkpoint)
         # Where the weights go when fit finishes, before the backup is deleted (the
         # hand-over between the phases of a fine-tuning run).
         self._done_path = done_path
@@ -114,9 +128,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not np.isfinite(value) or not self._better(float(value)):
             return
         self.best = float(value)
-        tmp = self.filepath[: -len(".keras")] + ".tmp.keras"
-        self.model.save(tmp, overwrite=True)
-        os.replace(tmp, self.filepath)
+        save_model_atomically(self.model, self.filepath)
         _write_json_atomically(self._meta, {"monitor": self.monitor, "value": self.best,
                                             "epoch": epoch + 1})
 
@@ -185,11 +197,13 @@ def resolve_monitor(config):
     return monitor, mode
 
 
-def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None):
+def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None,
+                    keep_backup=False):
     t = config.training
     monitor, mode = resolve_monitor(config)
     callbacks = [
-        Backup(backup_dir or os.path.join(run_dir, "backup"), log=log, done_path=done_path),
+        Backup(backup_dir or os.path.join(run_dir, "backup"), log=log, done_path=done_path,
+               delete_checkpoint=not keep_backup),
         BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor=monitor, mode=mode),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),

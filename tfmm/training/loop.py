@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import sys
 
 import keras
@@ -14,7 +15,7 @@ from tfmm.config import config_from_dict
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.models import build_model, compile_model
-from tfmm.training.callbacks import build_callbacks, nan_message
+from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.training.metrics import classification_report
 from tfmm.training.schedules import LinearWarmup
 from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
@@ -253,7 +254,7 @@ def train(config, run_dir, log=print, verbose="auto"):
                                            ", all encoders trainable"))
         last = k == len(phases) - 1
         callbacks = build_callbacks(config, run_dir, backup_dir=backup, log=log,
-                                    done_path=None if last else done)
+                                    done_path=None if last else done, keep_backup=last)
         with keras_multiworker_fixes(strategy):
             model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=first,
                       steps_per_epoch=steps, validation_steps=val_steps,
@@ -263,7 +264,10 @@ def train(config, run_dir, log=print, verbose="auto"):
     if config.training.restore_best:
         _restore_best(model, run_dir, config.training.epochs, log)
     model_path = os.path.join(run_dir, "model.keras")
-    model.save(model_path)
+    # The commit point of the run: until model.keras is whole, the last epoch's backup
+    # stays, so a kill here resumes from it (and runs no epoch again).
+    save_model_atomically(model, model_path)
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
     _plot_history(run_dir)
     metrics = {}
     if is_multiworker(strategy):
