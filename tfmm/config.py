@@ -598,9 +598,13 @@ class DataConfig:
     # Where TFDS keeps prepared datasets (tfds.load's data_dir); None: TFDS's default
     # (~/tensorflow_datasets or $TFDS_DATA_DIR).
     tfds_data_dir: Optional[str] = None
+    # Media files larger than this are refused by name (before any read), as are paths
+    # that are not regular files (directories, FIFOs, devices): nothing hangs or fills
+    # memory on them.
+    max_file_mb: float = 256.0
 
     def validate(self, path):
-        _positive(self, path, "batch_size")
+        _positive(self, path, "batch_size", "max_file_mb")
 
 
 @dataclass

@@ -191,3 +191,78 @@ def test_random_bytes_get_a_clean_error(tmp_path, image_bytes, audio_bytes):
     assert sorted((p.row, p.column, p.file) for p in problems) == [
         (1, "audio_path", "x.wav"), (1, "image_path", "x.jpg")], problems
     assert all(p.message for p in problems)
+
+
+def _point_at(d, row, column, target):
+    rows = _rows(d / "train.csv")
+    rows[row][rows[0].index(column)] = str(target)
+    _write_rows(d / "train.csv", rows)
+
+
+@pytest.mark.parametrize("column", ["image_path", "audio_path"])
+@pytest.mark.parametrize("kind,reason", [
+    ("fifo", "not a regular file (a FIFO)"),
+    ("directory", "not a regular file (a directory)"),
+    ("device", "not a regular file (a character device)"),
+])
+def test_paths_that_are_not_files_are_named_quickly_and_skipped(demo_dir, tmp_path, column,
+                                                                 kind, reason):
+    # A FIFO would block a reader forever; /dev/zero or /dev/urandom would fill memory.
+    import time
+
+    d = _copy_demo(demo_dir, tmp_path)
+    target = {"fifo": tmp_path / "pipe", "directory": tmp_path / "adir",
+              "device": "/dev/zero" if column == "image_path" else "/dev/urandom"}[kind]
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    _point_at(d, 2, column, target)
+    start = time.monotonic()
+    problems = tfmm.data.check_manifest(small_demo_config(d),
+                                        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [(p.row, p.column, p.message, p.file) for p in problems] == [
+        (2, column, reason, str(target))]
+    # Under skip, the row is dropped and the rest are read.
+    config = small_demo_config(d, on_bad_example="skip")
+    columns = tfmm.data.load_manifest(config, str(d / "train.csv"), log=lambda *a: None)
+    assert len(columns["caption"]) == len(_rows(d / "train.csv")) - 2
+    assert time.monotonic() - start < 30
+
+
+def test_a_file_over_the_size_limit_is_refused_by_name(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + bytes(2 * 1024 * 1024))
+    _point_at(d, 1, "image_path", big)
+    problems = tfmm.data.check_manifest(small_demo_config(d, max_file_mb=1),
+                                        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [(p.row, p.message) for p in problems] == [
+        (1, "file is 2 MB, over the 1 MB limit (data.max_file_mb)")]
+    # Within the default limit it is decoded (and found corrupt), not refused for size.
+    problems = tfmm.data.check_manifest(small_demo_config(d),
+                                        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [p.message for p in problems] == ["cannot decode image (corrupt or truncated JPEG)"]
+
+
+def test_a_fifo_as_manifest_is_refused():
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "m.csv")
+    os.mkfifo(path)
+    with pytest.raises(DataError, match=r"manifest '.*m\.csv': not a regular file \(a FIFO\)"):
+        tfmm.data.Manifest(path)
+
+
+def test_excel_byte_order_mark_long_cells_and_utf16(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    rows = _rows(d / "train.csv")
+    rows[1][0] = "long " * 40000  # 200 KB: over the csv module's default 128 KiB cap
+    _write_rows(d / "bom.csv", rows, encoding="utf-8-sig")
+    manifest = tfmm.data.Manifest(str(d / "bom.csv"))
+    assert list(manifest.columns)[0] == "caption"  # not '\ufeffcaption'
+    assert manifest.columns["caption"][0] == rows[1][0]
+    assert tfmm.data.check_manifest(small_demo_config(d), manifest) == []
+    _write_rows(d / "utf16.csv", rows[:3], encoding="utf-16")
+    with pytest.raises(DataError, match=r"utf16\.csv' is UTF-16 text; save it as UTF-8"):
+        tfmm.data.Manifest(str(d / "utf16.csv"))

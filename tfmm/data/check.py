@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmm.data.audio import decode_audio, diagnose_audio
-from tfmm.data.errors import Problem
+from tfmm.data.errors import Problem, file_problem
 from tfmm.data.image import decode_image, diagnose_image
 from tfmm.progress import Progress
 
@@ -39,9 +39,17 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
                     problems.append(Problem(src, row, i.column, "empty text (whitespace only)"))
             continue
         paths = [manifest.resolve(v) for v in values]
+        max_mb = config.data.max_file_mb
         for row, p in enumerate(paths, start=1):
             if p is None and not i.optional:
                 problems.append(Problem(src, row, i.column, "empty path"))
+            elif p is not None:
+                reason = file_problem(p, max_mb)
+                if reason is not None:
+                    # Not decoded at all: a FIFO would block the reader, a device or a
+                    # huge file would fill memory.
+                    problems.append(Problem(src, row, i.column, reason, values[row - 1]))
+                    paths[row - 1] = None
         for row in _failing_rows(i, paths, progress_stream):
             reason, file = (diagnose_image(paths[row - 1]) if i.type == "image" else
                             diagnose_audio(paths[row - 1], i.sample_rate, i.resample))

@@ -55,14 +55,52 @@ def write_report(problems, path):
     return path
 
 
-def read_for_diagnosis(path):
-    """(bytes, None) for a readable non-empty file, else (None, reason)."""
+MAX_FILE_MB = 256.0
+
+
+def file_problem(path, max_mb=MAX_FILE_MB):
+    """Why `path` cannot be read as a media file, from `os.stat` alone (nothing is
+    opened, so a FIFO cannot hang and `/dev/zero` cannot fill memory), or None.
+
+    >>> file_problem("/dev/null")
+    'not a regular file (a character device)'
+    """
+    import stat
+
     if path is None:
-        return None, "empty path"
-    if not os.path.exists(path):
-        return None, "file not found"
-    with open(path, "rb") as f:
-        data = f.read()
+        return "empty path"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as e:
+        return f"cannot read file ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
+                "a FIFO" if stat.S_ISFIFO(st.st_mode) else
+                "a character device" if stat.S_ISCHR(st.st_mode) else
+                "a block device" if stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        return f"not a regular file ({kind})"
+    if st.st_size == 0:
+        return "empty file (0 bytes)"
+    if st.st_size > max_mb * 1024 * 1024:
+        return (f"file is {st.st_size / 1024 / 1024:.0f} MB, over the {max_mb:g} MB limit "
+                f"(data.max_file_mb)")
+    return None
+
+
+def read_for_diagnosis(path, max_mb=MAX_FILE_MB):
+    """(bytes, None) for a readable, regular, non-empty file within `max_mb`, else
+    (None, reason)."""
+    reason = file_problem(path, max_mb)
+    if reason is not None:
+        return None, reason
+    try:
+        with open(path, "rb") as f:
+            data = f.read(int(max_mb * 1024 * 1024) + 1)
+    except OSError as e:
+        return None, f"cannot read file ({e.strerror})"
     if not data:
         return None, "empty file (0 bytes)"
     return data, None

@@ -9,7 +9,7 @@ import difflib
 import json
 import os
 
-from tfmm.data.errors import DataError, Problem
+from tfmm.data.errors import DataError, Problem, file_problem
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
 
@@ -36,6 +36,14 @@ class Manifest:
     def __init__(self, path):
         if not os.path.exists(path):
             raise DataError(f"manifest not found: {path!r}")
+        reason = file_problem(path, max_mb=float("inf"))
+        if reason is not None:
+            raise DataError(f"manifest {path!r}: {reason}")
+        with open(path, "rb") as f:
+            start = f.read(4)
+        if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise DataError(f"manifest {path!r} is UTF-16 text; save it as UTF-8 (in Excel: "
+                            f"CSV UTF-8)")
         self.path = path
         self.base_dir = os.path.dirname(os.path.abspath(path))
         self.problems = []
@@ -63,14 +71,17 @@ class Manifest:
         return value if value != "" else None
 
     def _read_csv(self, path):
-        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first name.
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             reader = csv.reader(f)
             try:
                 header = next(reader)
             except StopIteration:
                 raise DataError(f"manifest {path!r} is empty (no header row)") from None
+            except csv.Error as e:
+                raise DataError(f"manifest {path!r} header: {e}") from None
             columns = {h: [] for h in header}
-            for row, values in enumerate(reader, start=1):
+            for row, values in enumerate(_rows(reader, path), start=1):
                 if not values:
                     continue
                 if len(values) != len(header):
@@ -81,7 +92,7 @@ class Manifest:
         return columns
 
     def _read_jsonl(self, path):
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape") as f:
             records = []
             for row, line in enumerate((ln for ln in f if ln.strip()), start=1):
                 try:
@@ -117,3 +128,20 @@ class Manifest:
         if value is None or os.path.isabs(value):
             return value
         return os.path.join(self.base_dir, value)
+
+
+# A text cell may be long (a document); the csv module's default cap is 128 KiB.
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+def _rows(reader, path):
+    """The reader's rows; a malformed or oversized row raises DataError naming it."""
+    row = 0
+    while True:
+        row += 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(f"manifest {path!r} row {row}: {e}") from None
