@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
@@ -686,8 +687,20 @@ class Config:
             raise ConfigError(f"{path}inputs: at least one input is required. Received: []")
         if not self.outputs:
             raise ConfigError(f"{path}outputs: at least one output is required. Received: []")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name) or ".." in self.name:
+            raise ConfigError(f"{path}name: names the run's folder under runs/: letters, "
+                              f"digits, '.', '_' and '-', no '/' or '..'. Received: "
+                              f"name={self.name!r}")
         _unique([i.name for i in self.inputs], "inputs", "input name")
         _unique([o.name for o in self.outputs], "outputs", "output name")
+        readers = {}
+        for i in self.inputs:
+            column = i.column or i.name
+            other = readers.setdefault(column, i)
+            if other is not i and other.type != i.type:
+                raise ConfigError(f"inputs: {other.name!r} ({other.type}) and {i.name!r} "
+                                  f"({i.type}) both read column {column!r}; one column holds "
+                                  f"one kind of value. Set `column` on one of them.")
         clash = {i.name for i in self.inputs} & {o.name for o in self.outputs}
         if clash:
             raise ConfigError(f"outputs: names {sorted(clash)} are also input names; "

@@ -172,3 +172,21 @@ def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(train_data
         np.testing.assert_array_equal(a, b)
     assert not (run / "backup").exists() and not (run / "model.tmp.keras").exists()
     assert "accuracy" in metrics["label"]
+
+
+def test_a_second_train_on_the_same_run_directory_is_refused(train_data, tmp_path):
+    import tfmm
+    from tests.helpers import tiny_demo_dict
+    from tfmm.training.loop import run_lock
+
+    cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=1)
+    run = tmp_path / "run"
+    run.mkdir()
+    with run_lock(str(run)):  # what a running `tfmm train` holds
+        with pytest.raises(RuntimeError, match=rf"run directory '.*run' is in use by another "
+                                               rf"tfmm process \(pid {os.getpid()}\)"):
+            tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None,
+                                verbose=0)
+        assert sorted(os.listdir(run)) == [".lock"]  # nothing of the run was written
+    with run_lock(str(run)):  # released with its holder
+        pass

@@ -1,5 +1,6 @@
 """`tfmm train`, `evaluate` and `predict`: model.fit and nothing clever."""
 
+import contextlib
 import csv
 import json
 import os
@@ -179,6 +180,39 @@ def train(config, run_dir, log=print, verbose="auto"):
     strategy = get_strategy(config.training.strategy)
     run_dir, is_chief = _worker_run_dir(strategy, run_dir)
     os.makedirs(run_dir, exist_ok=True)
+    with run_lock(run_dir):
+        return _train(config, run_dir, strategy, is_chief, log, verbose)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Holds `run_dir/.lock` (an exclusive `flock`) for as long as a process trains in
+    it: a second `tfmm train` on the same run directory is refused, naming the first's
+    PID, instead of both writing the same files. The kernel releases the lock when its
+    process dies, so a killed run never leaves a stale lock."""
+    import fcntl
+
+    path = os.path.join(run_dir, ".lock")
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise RuntimeError(f"run directory {run_dir!r} is in use by another tfmm process "
+                           f"(pid {holder}); wait for it, or give another --out") from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+    finally:
+        f.close()
+
+
+def _train(config, run_dir, strategy, is_chief, log, verbose):
     policy = _set_precision(config, strategy)
     log(f"tfmm train: strategy {describe(strategy)}; precision {policy}")
     if config.data.train is None:
