@@ -57,6 +57,16 @@ def _zero_length_wav(path, *_):
     path.write_bytes(tf.audio.encode_wav(tf.zeros((0, 1)), 16000).numpy())
 
 
+def _zero_hz(path, *_):
+    data = bytearray(tf.audio.encode_wav(tf.zeros((800, 1)), 16000).numpy())
+    data[24:28] = b"\0\0\0\0"  # the fmt chunk's sample rate
+    path.write_bytes(bytes(data))
+
+
+def _header_cut(path, *_):
+    path.write_bytes(path.read_bytes()[:20])
+
+
 def _wrong_rate(path, *_):
     path.write_bytes(tf.audio.encode_wav(tf.zeros((800, 1)), 8000).numpy())
 
@@ -64,12 +74,14 @@ def _wrong_rate(path, *_):
 @pytest.mark.parametrize("column, action, reason", [
     ("image_path", _missing, r"file not found"),
     ("image_path", _truncate, r"cannot decode image \(corrupt or truncated (JPEG|PNG)\)"),
-    ("image_path", _not_an_image, r"not an image \(unrecognised format; first bytes "
-                                  r"b'%PDF-1\.4'\)"),
+    ("image_path", _not_an_image, r"not an image \(unrecognised format\); expected JPEG, "
+                                  r"PNG, BMP or GIF$"),
     ("audio_path", _missing, r"file not found"),
     ("audio_path", _truncate, r"cannot decode WAV \(truncated or corrupt\)"),
     ("audio_path", _not_an_image, r"not a WAV file"),
     ("audio_path", _zero_length_wav, r"0-length audio clip"),
+    ("audio_path", _zero_hz, r"WAV header says 0 Hz"),
+    ("audio_path", _header_cut, r"truncated WAV \(the header ends before its format chunk\)"),
     ("audio_path", _wrong_rate, r"sample rate 8000 Hz differs from the configured 16000 Hz "
                                 r"\(refused; set resample: true"),
 ])
@@ -266,3 +278,15 @@ def test_excel_byte_order_mark_long_cells_and_utf16(demo_dir, tmp_path):
     _write_rows(d / "utf16.csv", rows[:3], encoding="utf-16")
     with pytest.raises(DataError, match=r"utf16\.csv' is UTF-16 text; save it as UTF-8"):
         tfmm.data.Manifest(str(d / "utf16.csv"))
+
+
+def test_skip_summary_says_how_many_it_does_not_list(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    for row in range(1, 8):
+        _damage(d, row, "audio_path", _missing)
+    logs = []
+    tfmm.data.load_manifest(small_demo_config(d, on_bad_example="skip"),
+                            str(d / "train.csv"), log=logs.append)
+    assert logs[0].startswith("tfmm: skipped 7 of ")
+    assert [line.startswith("  '") for line in logs[1:6]] == [True] * 5
+    assert logs[6:] == ["  ... and 2 more"]

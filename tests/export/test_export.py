@@ -448,3 +448,26 @@ def test_onnx_client_names_the_input_and_example_of_bad_bytes(run, train_data):
         client.predict({**good, "text": ["one"]})
     with pytest.raises(ClientError, match=r"missing input 'image'"):
         client.predict({"text": good["text"], "audio": good["audio"]})
+
+
+def test_serving_refuses_bad_requests_naming_the_input(run, train_data):
+    """The training rules at serving time, each an InvalidArgument starting with the
+    input's name (not a shape or substr error from deep in the graph)."""
+    _, base = run
+    config = tfmm.training.load_run(str(run[0]))[1]
+    raw = {k: v[:2] for k, v in read_raw(config, str(train_data / "test.csv")).items()}
+    serve = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
+    cases = [
+        ({"audio": [raw["audio"][0], b""]}, "input `audio`: not a WAV file"),
+        ({"audio": [raw["audio"][0], b"RIFF"]}, "input `audio`: not a WAV file"),
+        ({"image": raw["image"][:1]}, "input `image`: a different number of examples "
+                                      "than input `text`"),
+        ({"text": [raw["text"][0], b"  "]}, "input `text`: empty text"),
+        ({k: [] for k in raw}, "input `text`: empty batch"),
+    ]
+    for change, message in cases:
+        request = {k: tf.constant(v, tf.string) for k, v in {**raw, **change}.items()}
+        with pytest.raises(tf.errors.InvalidArgumentError) as err:
+            serve(**request)
+        assert message in str(err.value), (change.keys(), str(err.value)[:300])
+    assert serve(**{k: tf.constant(v) for k, v in raw.items()})["label_label"].shape == (2,)

@@ -35,8 +35,10 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
     ((160,), 100)
     """
     if data.dtype == tf.string:
-        is_wav = tf.logical_and(tf.equal(tf.strings.substr(data, 0, 4), "RIFF"),
-                                tf.equal(tf.strings.substr(data, 8, 4), "WAVE"))
+        # Padded, so bytes shorter than a header fail the check instead of `substr`.
+        head = tf.strings.join([data, b"\0" * 12])
+        is_wav = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 4), "RIFF"),
+                                tf.equal(tf.strings.substr(head, 8, 4), "WAVE"))
         with tf.control_dependencies([tf.debugging.Assert(is_wav, [
                 f"input `{name}`: not a WAV file (no RIFF/WAVE header)"])]):
             decoded = tf.audio.decode_wav(data, name=f"decode_{name}")
@@ -51,6 +53,7 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
     tf.debugging.assert_greater(tf.size(wave), 0,
                                 message=f"input `{name}`: 0-length audio clip")
     if resample:
+        tf.debugging.assert_positive(rate, message=f"input `{name}`: WAV header says 0 Hz")
         wave = _resample_linear(wave, rate, sample_rate)
     else:
         tf.debugging.assert_equal(
@@ -104,8 +107,12 @@ def diagnose_audio(path, sample_rate, resample=False):
         return reason, path
     header = wav_header(data)
     if header is None:
-        return f"not a WAV file (first bytes {data[:8]!r}); expected 16-bit PCM WAV", path
+        if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+            return "truncated WAV (the header ends before its format chunk)", path
+        return "not a WAV file (unrecognised first bytes); expected 16-bit PCM WAV", path
     rate, channels, bits, data_len = header
+    if rate == 0:
+        return "WAV header says 0 Hz (a broken header)", path
     if bits != 16:
         return f"unsupported WAV: {bits}-bit samples; expected 16-bit PCM", path
     try:

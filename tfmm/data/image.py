@@ -43,13 +43,15 @@ def decode_image(data, size, resize="plain", name="image"):
     (4, 4, 3)
     """
     if data.dtype == tf.string:
-        tf.debugging.assert_greater(tf.strings.length(data), 0,
-                                    message=f"input `{name}`: empty image bytes")
+        checks = [tf.debugging.assert_greater(tf.strings.length(data), 0,
+                                              message=f"input `{name}`: empty image bytes")]
         known = tf.reduce_any([tf.equal(tf.strings.substr(data, 0, len(m)), m)
                                for m in _MAGIC])
-        tf.debugging.assert_equal(known, True, message=f"input `{name}`: not a JPEG, PNG, "
-                                  f"BMP or GIF image (unrecognised first bytes)",
-                                  name=f"check_{name}")
+        checks.append(tf.debugging.assert_equal(
+            known, True, message=f"input `{name}`: not a JPEG, PNG, BMP or GIF image "
+                                 f"(unrecognised first bytes)", name=f"check_{name}"))
+        with tf.control_dependencies(checks):
+            data = tf.identity(data)
         image = tf.cond(
             tf.equal(tf.strings.substr(data, 0, 3), b"\xff\xd8\xff"),
             # The accurate integer DCT: libjpeg's own default (Pillow's, so the ONNX
@@ -86,8 +88,8 @@ def diagnose_image(path):
         return reason, path
     kind = sniff_image_format(data)
     if kind is None:
-        return (f"not an image (unrecognised format; first bytes {data[:8]!r}); "
-                f"expected JPEG, PNG, BMP or GIF"), path
+        # The bytes themselves are not echoed: the file may hold anything.
+        return "not an image (unrecognised format); expected JPEG, PNG, BMP or GIF", path
     try:
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, UnicodeDecodeError):

@@ -57,6 +57,8 @@ def load_manifest(config, source, with_labels=True, report_dir=None, log=print,
             f"with bad input" + (f"; reasons in {report}" if report else ""))
         for p in problems[:5]:
             log(f"  {p}")
+        if len(problems) > 5:
+            log(f"  ... and {len(problems) - 5} more")
     keep = [r for r in range(1, len(manifest) + 1) if r not in set(bad_rows)]
     if not keep:
         raise DataError(f"manifest {manifest.path!r}: no usable rows ({len(manifest)} rows, "

@@ -27,8 +27,29 @@ def raw_specs(config):
 
 
 def raw_features(config, preprocessor, raw):
-    """Batched raw strings -> the model's input tensors, with tfmm's own preprocessing."""
+    """Batched raw strings -> the model's input tensors, with tfmm's own preprocessing.
+
+    The batch is checked as training checks examples: every input has the same number
+    of examples (at least one), and a required text input is not empty; each violation is
+    an InvalidArgumentError whose message starts with the input's name.
+    """
     x = {}
+    first = config.inputs[0].name
+    size = tf.shape(raw[first])[0]
+    checks = [tf.debugging.assert_greater(size, 0, message=f"input `{first}`: empty batch "
+                                                             f"(no examples)")]
+    for name in raw:
+        checks.append(tf.debugging.assert_equal(
+            tf.shape(raw[name])[0], size, message=f"input `{name}`: a different number of "
+                                                   f"examples than input `{first}`"))
+    for i in config.inputs:
+        if i.type == "text" and not i.optional:
+            checks.append(tf.debugging.assert_equal(
+                tf.reduce_all(tf.strings.length(tf.strings.strip(raw[i.name])) > 0), True,
+                message=f"input `{i.name}`: empty text (a required text input; training "
+                        f"refuses it too)"))
+    with tf.control_dependencies(checks):
+        raw = {k: tf.identity(v) for k, v in raw.items()}
     for i in config.inputs:
         values = raw[i.name]
         if i.optional:
