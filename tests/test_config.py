@@ -44,8 +44,8 @@ def test_encoder_shorthand_string():
                                                            "filters": "many"}}]),
      r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
-     r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', 'hub', "
-     r"'lstm', 'resnet50', 'textcnn'\]"),
+     r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', "
+     r"'efficientnet', 'hub', 'lstm', 'mobilenet', 'resnet50', 'textcnn'\]"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
      r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
      r"allowed for text: \['textcnn', 'bert', 'hub'\]"),

@@ -160,6 +160,36 @@ class ResNet50Config:
 
 
 @dataclass
+class MobileNetConfig:
+    """`keras.applications.MobileNetV3Small` / `Large` without its top, average-pooled:
+    a pretrained backbone of 1-3M parameters for small data."""
+
+    type: Literal["mobilenet"] = "mobilenet"
+    variant: Literal["small", "large"] = "small"
+    # None (random init), "imagenet" (downloads), or a path to a `.weights.h5` file.
+    weights: Optional[str] = None
+    trainable: bool = True
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        ResNet50Config.validate(self, path)
+
+
+@dataclass
+class EfficientNetConfig:
+    """`keras.applications.EfficientNetV2B0`..`B3` without its top, average-pooled."""
+
+    type: Literal["efficientnet"] = "efficientnet"
+    variant: Literal["b0", "b1", "b2", "b3"] = "b0"
+    weights: Optional[str] = None
+    trainable: bool = True
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        ResNet50Config.validate(self, path)
+
+
+@dataclass
 class LSTMAudioConfig:
     """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
 
@@ -219,21 +249,23 @@ class CNNConfig:
         _unit_interval(self, path, "dropout")
 
 
-EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, LSTMAudioConfig,
-                      CNNConfig]
+EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, MobileNetConfig,
+                      EfficientNetConfig, LSTMAudioConfig, CNNConfig]
 
 ENCODER_CONFIGS: dict[str, type] = {
     "textcnn": TextCNNConfig,
     "bert": BertConfig,
     "hub": HubConfig,
     "resnet50": ResNet50Config,
+    "mobilenet": MobileNetConfig,
+    "efficientnet": EfficientNetConfig,
     "lstm": LSTMAudioConfig,
     "cnn": CNNConfig,
 }
 
 MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "text": ("textcnn", "bert", "hub"),
-    "image": ("cnn", "resnet50", "hub"),
+    "image": ("cnn", "resnet50", "mobilenet", "efficientnet", "hub"),
     "audio": ("cnn", "lstm"),
 }
 
@@ -354,8 +386,11 @@ class InputConfig:
         if isinstance(self.image_size, int) and self.image_size <= 0:
             raise ConfigError(f"{path}.image_size: must be positive. "
                               f"Received: image_size={self.image_size}")
-        if self.type == "image" and self.encoder.type == "resnet50" and min(self.image_hw) < 32:
-            raise ConfigError(f"{path}.image_size: ResNet50 needs at least 32x32 pixels. "
+        if self.type == "image" and self.encoder.type in ("resnet50", "mobilenet",
+                                                          "efficientnet") \
+                and min(self.image_hw) < 32:
+            name = {"resnet50": "ResNet50"}.get(self.encoder.type, self.encoder.type)
+            raise ConfigError(f"{path}.image_size: {name} needs at least 32x32 pixels. "
                               f"Received: image_size={self.image_size}")
         _positive(self, path, "sample_rate", "clip_seconds")
         if self.type == "audio" and self.encoder.frame_length > self.num_samples:

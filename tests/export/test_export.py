@@ -179,7 +179,7 @@ def test_lstm_that_asked_for_cudnn_still_exports(tmp_path):
         np.testing.assert_allclose(got, plain(x)["label"].numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "single_stream"])
+@pytest.mark.parametrize("fusion", ["concat", "single_stream", "cross_attention"])
 def test_cnn_encoders_export_to_both_runtimes(tmp_path, fusion):
     # Image and audio CNNs (vectors, and grid cells / frames for a token-level fusion)
     # through the SavedModel raw signature's tensor twin and onnxruntime, two batch sizes.
@@ -471,3 +471,28 @@ def test_serving_refuses_bad_requests_naming_the_input(run, train_data):
             serve(**request)
         assert message in str(err.value), (change.keys(), str(err.value)[:300])
     assert serve(**{k: tf.constant(v) for k, v in raw.items()})["label_label"].shape == (2,)
+
+
+@pytest.mark.parametrize("family,variant", [("mobilenet", "small"), ("efficientnet", "b0")])
+def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, variant):
+    # MobileNetV3 (hard-swish, squeeze-excite) and EfficientNetV2 (its own rescaling and
+    # normalisation inside the model) through the SavedModel and onnxruntime, trained one
+    # step first so that BatchNorm statistics are not the initial ones.
+    from tests.helpers import random_inputs, random_targets
+
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "image", "type": "image", "image_size": 32,
+                    "encoder": {"type": family, "variant": variant}}],
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+    model = tfmm.build_model(config)
+    tfmm.compile_model(model, config)
+    model.fit(random_inputs(model, batch=8), random_targets(config, batch=8), epochs=1,
+              verbose=0)
+    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
+    session = onnx_session(paths["onnx"])
+    loaded = tfmm.export.load_saved_model(paths["savedmodel"])
+    x = random_inputs(model, batch=3, seed=5)
+    want = model(x, training=False)["label"].numpy()
+    np.testing.assert_allclose(onnx_predict(session, config, x)["label"], want, atol=1e-4)
+    got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
+    np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)

@@ -1,5 +1,6 @@
 """Encoders, one module each, registered by the config's `encoder.type`."""
 
+from tfmm.encoders.applications import ApplicationEncoder
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.bert import BertEncoder
 from tfmm.encoders.cnn import AudioCNNEncoder, ImageCNNEncoder
@@ -9,6 +10,6 @@ from tfmm.encoders.registry import ENCODERS, build_encoder, register_encoder
 from tfmm.encoders.resnet import ResNet50Encoder
 from tfmm.encoders.textcnn import TextCNNEncoder
 
-__all__ = ["ENCODERS", "AudioCNNEncoder", "BertEncoder", "Encoder", "HubEncoder",
+__all__ = ["ENCODERS", "ApplicationEncoder", "AudioCNNEncoder", "BertEncoder", "Encoder", "HubEncoder",
            "ImageCNNEncoder", "LSTMAudioEncoder", "ResNet50Encoder", "TextCNNEncoder",
            "build_encoder", "register_encoder"]

@@ -7,11 +7,11 @@ from tfmm.layers.fusion import (ApplyPresence, GateWeights, GradientScale, LateC
                                 MaskedMeanPooling,
                                 ModalityPresence, ModalityTypeEmbedding, WeightedSum)
 from tfmm.layers.heads import Head
-from tfmm.layers.image import CaffePreprocess
+from tfmm.layers.image import CaffePreprocess, TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
 
 __all__ = ["ApplyPresence", "CaffePreprocess", "DownsampleMask", "FrameMask", "GateWeights",
            "GradientScale", "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
            "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",
-           "ModalityTypeEmbedding", "SequenceMask", "SpecAugment", "TokenDropout",
+           "ModalityTypeEmbedding", "SequenceMask", "TorchPreprocess", "SpecAugment", "TokenDropout",
            "WeightedSum"]
