@@ -49,3 +49,37 @@ def test_data_demo_then_tfrecord_commands_keep_every_row(tmp_path, capsys):
     got = [labels[int(k)] for _, y in tfmm.data.make_dataset(
         config, str(shards / "*.tfrecord"), vocabs, batch_size=5) for k in y["label"]]
     assert sorted(got) == sorted(r["label"] for r in rows)
+
+
+def test_data_check_with_a_config_knows_the_training_labels(train_data, tmp_path, capsys):
+    # A val/test manifest is checked against the labels of data.train: a label the model
+    # never saw is a problem, by row; the training split gets its rows per class.
+    import csv
+
+    from tests.helpers import write_tiny_train_config
+    from tfmm.cli import main
+
+    config = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"))
+    with open(train_data / "val.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["audio_path"] = str(train_data / r["audio_path"])
+        r["image_path"] = str(train_data / r["image_path"])
+    rows[1]["label"] = "sunny-warm-low"
+    with open(tmp_path / "val.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assert main(["data", "check", str(tmp_path / "val.csv"), "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert "output 'label': 8 labels from the training split" in out
+    assert ("val.csv' row 2 column 'label': label 'sunny-warm-low' was not seen in "
+            "training") in out
+
+    assert main(["data", "check", str(train_data / "train.csv"), "--config", config]) == 0
+    out = capsys.readouterr().out
+    with open(train_data / "train.csv", newline="") as f:
+        labels = [r["label"] for r in csv.DictReader(f)]
+    first = sorted(set(labels))[0]
+    assert (f"output 'label': {len(set(labels))} classes in this manifest (rows per class: "
+            f"{first} {labels.count(first)}, ") in out
