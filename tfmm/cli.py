@@ -324,8 +324,8 @@ def build_parser():
     p = sub.add_parser("export", help="SavedModel (TF Serving) and/or ONNX, checked in "
                                       "their runtimes")
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
-    p.add_argument("--format", choices=["savedmodel", "onnx", "all"], default="all",
-                   help="what to write (default all)")
+    p.add_argument("--format", choices=["savedmodel", "onnx", "tflite", "all"], default="all",
+                   help="what to write (default all: savedmodel and onnx; tflite on request)")
     p.add_argument("--out", help="base directory; versions go in OUT/1, OUT/2, ... "
                                  "(default savedmodels/NAME)")
     p.set_defaults(func=_cmd_export)

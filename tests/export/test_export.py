@@ -496,3 +496,45 @@ def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, varian
     np.testing.assert_allclose(onnx_predict(session, config, x)["label"], want, atol=1e-4)
     got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
     np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+
+
+def test_tflite_export_matches_keras_in_the_interpreter(tmp_path):
+    # CNN image and audio encoders (log-mel front end included) and textcnn, float32 and
+    # float16 files, checked in the TFLite interpreter at two batch sizes.
+    from tests.helpers import random_inputs
+    from tfmm.export.tflite import tflite_predict, tflite_runner
+
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text",
+                    "encoder": {"type": "textcnn", "vocab_size": 20, "sequence_length": 4,
+                                "kernel_sizes": [2]}},
+                   {"name": "image", "type": "image", "image_size": 16,
+                    "encoder": {"type": "cnn", "filters": [4, 8]}},
+                   {"name": "audio", "type": "audio", "clip_seconds": 0.25,
+                    "encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}}],
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+    vocab = {"text": ["", "[UNK]", "w", "v"]}
+    model = tfmm.build_model(config, vocab)
+    paths = export_model(model, config, vocab, str(tmp_path / "out"), formats=("tflite",),
+                         log=lambda *a: None)
+    assert os.path.getsize(paths["tflite_fp16"]) < 0.8 * os.path.getsize(paths["tflite"])
+    for key, atol in (("tflite", 1e-5), ("tflite_fp16", 2e-2)):
+        runner = tflite_runner(paths[key])
+        for batch in (1, 4):
+            x = random_inputs(model, batch=batch, seed=batch)
+            want = model(x, training=False)["label"].numpy()
+            got = tflite_predict(runner, {k: np.asarray(v) for k, v in x.items()})["label"]
+            np.testing.assert_allclose(got, want, atol=atol)
+
+
+def test_tflite_refuses_an_lstm_encoder_by_name(tmp_path):
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "speech", "type": "audio", "clip_seconds": 0.25,
+                    "encoder": {"type": "lstm", "units": [4], "num_mel_bins": 8}}],
+        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    model = tfmm.build_model(config)
+    with pytest.raises(ValueError, match=r"tflite: input 'speech' uses the lstm encoder: "
+                                         r".*use encoder type cnn"):
+        export_model(model, config, {}, str(tmp_path / "out"), formats=("tflite",),
+                     log=lambda *a: None)
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")

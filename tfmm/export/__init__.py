@@ -21,7 +21,9 @@ from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
 from tfmm.models.builder import INSPECTION_OUTPUTS
 
-FORMATS = ("savedmodel", "onnx")
+FORMATS = ("savedmodel", "onnx")  # the default set (`--format all`)
+# Also on request: TFLite (float32 and float16 files, tfmm.export.tflite).
+ALL_FORMATS = FORMATS + ("tflite",)
 
 
 def export(run, out_dir, formats=FORMATS, log=print):
@@ -45,10 +47,14 @@ def export(run, out_dir, formats=FORMATS, log=print):
 
 def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=print):
     """`export` for a model already in memory."""
-    unknown = set(formats) - set(FORMATS)
+    unknown = set(formats) - set(ALL_FORMATS)
     if unknown or not formats:
-        raise ValueError(f"export formats must be among {list(FORMATS)}. Received: "
+        raise ValueError(f"export formats must be among {list(ALL_FORMATS)}. Received: "
                          f"{list(formats)}")
+    if "tflite" in formats:
+        from tfmm.export.tflite import check_convertible
+
+        check_convertible(config)
     strings = [t.name for t in model.inputs if t.dtype == "string"]
     if "onnx" in formats and strings:
         raise ValueError(f"onnx: input {strings[0]!r} takes strings (a hub text encoder); "
@@ -83,6 +89,20 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
             want = {o.name: expected_probs(expected, o) for o in config.outputs}
             want.update({k: expected[k] for k in INSPECTION_OUTPUTS if k in expected})
             _compare(want, got, "ONNX", atol=1e-4)
+        if "tflite" in formats:
+            from tfmm.export.onnx import served_outputs
+            from tfmm.export.tflite import tflite_predict, tflite_runner, write_tflite
+
+            stage("converting to TFLite (float32, float16)")
+            want = {name: np.asarray(expected_probs(expected, o)) for o in config.outputs
+                    for name in [o.name]}
+            served = served_outputs(portable, config)
+            for path in write_tflite(portable, config, staging, served):
+                got = tflite_predict(tflite_runner(path),
+                                     {k: v.numpy() for k, v in probe.items()})
+                # float16 weights move probabilities by about 1e-3.
+                _compare(want, got, f"TFLite {os.path.basename(path)}",
+                         atol=1e-4 if path.endswith("model.tflite") else 2e-2)
         write_sidecar(config, vocabularies, staging)
         version_dir = next_version_dir(out_dir)
         publish(staging, version_dir)
@@ -96,6 +116,10 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
     if "onnx" in formats:
         result["onnx"] = os.path.join(version_dir, "model.onnx")
         log(f"tfmm export: ONNX -> {result['onnx']}")
+    if "tflite" in formats:
+        result["tflite"] = os.path.join(version_dir, "model.tflite")
+        result["tflite_fp16"] = os.path.join(version_dir, "model.fp16.tflite")
+        log(f"tfmm export: TFLite -> {result['tflite']} (float16: {result['tflite_fp16']})")
     return result
 
 
@@ -153,6 +177,6 @@ def _compare(expected, got, what, atol):
                                f"{diff:.3g} (allowed {atol})")
 
 
-__all__ = ["FORMATS", "OnnxInputs", "SIGNATURES", "export", "export_model",
+__all__ = ["ALL_FORMATS", "FORMATS", "OnnxInputs", "SIGNATURES", "export", "export_model",
            "load_saved_model", "next_version_dir", "onnx_predict", "onnx_session",
            "portable_copy", "raw_specs", "tensor_specs", "write_onnx", "write_saved_model"]

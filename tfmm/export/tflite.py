@@ -1,0 +1,90 @@
+"""TFLite export of the core tensor model (for phones and edge devices), checked in the
+TFLite interpreter.
+
+Two files: `model.tflite` (float32) and `model.fp16.tflite` (float16 weights, about half
+the size). Both take the same tensors as the ONNX model (`predict_tensors`), with the
+batch dimension free; make them from raw inputs with `tfmm.client.OnnxClient.features` or
+`tfmm.export.OnnxInputs`.
+
+The conversion goes through Keras's `ExportArchive` (a SavedModel that tracks the model's
+variables) and `TFLiteConverter.from_saved_model`, TFLite builtin ops only. Encoders that
+do not convert to builtins are refused by name: `lstm` (a while loop over a dynamic batch)
+and `hub` (TF Hub graphs, strings).
+"""
+
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+UNSUPPORTED = {"lstm": "its recurrent loop over a dynamic batch is not a TFLite builtin; "
+                       "use encoder type cnn for audio",
+               "hub": "a TF Hub graph is not made of TFLite builtins"}
+
+VARIANTS = {"model.tflite": None, "model.fp16.tflite": "float16"}
+
+
+def check_convertible(config):
+    """Raises ValueError naming the first input whose encoder TFLite cannot take."""
+    for i in config.inputs:
+        kind = getattr(i.encoder, "type", None)
+        if kind in UNSUPPORTED:
+            raise ValueError(f"tflite: input {i.name!r} uses the {kind} encoder: "
+                             f"{UNSUPPORTED[kind]}. Export --format savedmodel or onnx for "
+                             f"this model.")
+
+
+def write_tflite(model, config, directory, served):
+    """Writes the TFLite variants (`VARIANTS`) of `model` into `directory`; returns their
+    paths. `served`: the output names, in order."""
+    import keras
+
+    check_convertible(config)
+    specs = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
+             for t in model.inputs}
+
+    def forward(inputs):
+        out = model(inputs, training=False)
+        return {name: tf.cast(out[name], tf.float32) for name in served}
+
+    paths = []
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", forward, input_signature=[specs])
+        archive.write_out(saved, verbose=False)
+        for name, quantize in VARIANTS.items():
+            converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+            converter.experimental_enable_resource_variables = True
+            if quantize == "float16":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                converter.target_spec.supported_types = [tf.float16]
+            try:
+                blob = converter.convert()
+            except Exception as e:  # the converter raises its own error types
+                first = str(e).strip().splitlines()[0][:300] if str(e).strip() else repr(e)
+                kinds = sorted({getattr(i.encoder, "type", "?") for i in config.inputs})
+                raise RuntimeError(f"tflite: conversion failed for encoders {kinds}: "
+                                   f"{first}") from e
+            path = os.path.join(directory, name)
+            with open(path, "wb") as f:
+                f.write(blob)
+            paths.append(path)
+    return paths
+
+
+def tflite_runner(path):
+    """The TFLite interpreter's signature runner of an exported `.tflite` file."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's move-to-LiteRT notice
+        interpreter = tf.lite.Interpreter(model_path=path)
+    return interpreter.get_signature_runner()
+
+
+def tflite_predict(runner, inputs):
+    """{output name: array} of a signature runner on the core model's tensors."""
+    names = runner.get_input_details()
+    return runner(**{k: np.asarray(inputs[k]) for k in names})
