@@ -45,15 +45,13 @@ def _cmd_data_check(args):
         config = _config_for_manifest(args.manifest)
     manifest = Manifest(args.manifest)
     with_labels = all(o.column in manifest.columns for o in config.outputs)
-    if with_labels:
-        for line in _labels_from_training(config, manifest):
-            print(line)
+    label_lines = _labels_from_training(config, manifest) if with_labels else []
     with decoder_messages_dropped() as stderr:
         problems = check_manifest(config, manifest, with_labels=with_labels,
                                   progress_stream=stderr)
     for p in problems:
         print(p)
-    for line in media_summary(config, manifest):
+    for line in media_summary(config, manifest) + label_lines:
         print(line)
     bad_rows = len({p.row for p in problems})
     print(f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "

@@ -203,21 +203,28 @@ def test_make_dataset_has_a_cardinality(finished_run):
 def test_data_check_reports_a_bad_jpeg_by_row_without_decoder_noise(tmp_path):
     import tfmm
 
-    paths = tfmm.data.make_demo_dataset(str(tmp_path / "d"), n=16, seed=0)
+    # 24 rows: the training split holds all 8 labels, so the test split's are known.
+    paths = tfmm.data.make_demo_dataset(str(tmp_path / "d"), n=24, seed=0)
     with open(paths["test"]) as f:
-        first = list(csv.DictReader(f))[0]["image_path"]
-    assert first.endswith(".jpg")
+        images = [r["image_path"] for r in csv.DictReader(f)]
+    row, first = next((k, p) for k, p in enumerate(images, start=1) if p.endswith(".jpg"))
     image = tmp_path / "d" / first
     image.write_bytes(image.read_bytes()[:400])  # truncated JPEG
     proc = _tfmm("data", "check", paths["test"], cwd=tmp_path)
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    assert lines[0] == (f"{paths['test']!r} row 1 column 'image_path' file {first!r}: "
+    assert lines[0] == (f"{paths['test']!r} row {row} column 'image_path' file {first!r}: "
                         f"cannot decode image (corrupt or truncated JPEG)")
-    # Sizes of the 2 images whose header reads (the cut JPEG's is gone).
-    assert lines[1].startswith("image column 'image_path': 2 images, shorter side 64-64 px")
-    assert lines[2].startswith("audio column 'audio_path': 3 clips of ")
-    assert lines[3:] == [f"{paths['test']}: 3 rows, 1 with problems (1 problems)"]
+    # Sizes of the images whose header reads (the cut JPEG's is gone).
+    n = len(images)
+    assert lines[1].startswith(f"image column 'image_path': {n - 1} images, shorter side "
+                               f"64-64 px")
+    assert lines[2].startswith(f"audio column 'audio_path': {n} clips of ")
+    # The labels come from the training split; this split's rows per class.
+    assert lines[3].startswith("output 'label': ") and "labels from the training split" \
+        in lines[3]
+    assert lines[4].startswith("output 'label': ") and "rows per class" in lines[4]
+    assert lines[5:] == [f"{paths['test']}: {n} rows, 1 with problems (1 problems)"]
 
 
 def test_data_check_says_how_many_clips_clip_seconds_crops_and_pads(tmp_path):
