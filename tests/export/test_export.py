@@ -214,8 +214,8 @@ def test_unknown_format_is_refused_by_name(tmp_path):
         "outputs": [{"name": "label", "labels": ["a", "b"]}]})
     model = tfmm.build_model(config, {"text": ["", "[UNK]", "a"]})
     with pytest.raises(ValueError, match=r"export formats must be among \['savedmodel', "
-                                         r"'onnx'\]. Received: \['tflite'\]"):
-        export_model(model, config, {}, str(tmp_path), formats=("tflite",))
+                                         r"'onnx', 'tflite'\]. Received: \['coreml'\]"):
+        export_model(model, config, {}, str(tmp_path), formats=("coreml",))
 
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "red", "blue", "square",
