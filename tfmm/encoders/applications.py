@@ -75,23 +75,10 @@ class ApplicationEncoder(Encoder):
                          pooling=None if return_sequence else "avg",
                          include_preprocessing=own)
         preprocess = None if own else TorchPreprocess(name="preprocess")
-        if weights not in (None, "imagenet"):
-            backbone.load_weights(weights)
-        if frozen:
-            backbone.trainable = False
-        if batchnorm_momentum is not None:
-            for layer in backbone.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.momentum = batchnorm_momentum
-
-        # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
-        x = pixels if preprocess is None else preprocess(pixels)
-        outputs = backbone(x, training=False if frozen else None)
-        if return_sequence:
-            h, w, c = outputs.shape[1:]
-            grid = keras.layers.Reshape((h * w, c), name="grid")(outputs)
-            outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
+        outputs = backbone_outputs(backbone, pixels if preprocess is None
+                                   else preprocess(pixels), weights, frozen,
+                                   batchnorm_momentum, return_sequence)
         super().__init__(inputs=pixels, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -111,6 +98,27 @@ class ApplicationEncoder(Encoder):
                        "batchnorm_momentum": self.batchnorm_momentum,
                        "return_sequence": self.return_sequence})
         return config
+
+
+def backbone_outputs(backbone, x, weights, frozen, batchnorm_momentum, return_sequence):
+    """A `keras.applications` backbone (built without top) on `x`: its weights file
+    loaded, frozen (BatchNorm in inference mode) or not, BatchNorm momentum overridden,
+    and its last feature map as {"sequence": grid cells, "mask"} with `return_sequence`
+    (the backbone then has no pooling). Shared by ResNet50, MobileNet and EfficientNet."""
+    if weights not in (None, "imagenet"):
+        backbone.load_weights(weights)
+    if frozen:
+        backbone.trainable = False
+    if batchnorm_momentum is not None:
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = batchnorm_momentum
+    outputs = backbone(x, training=False if frozen else None)
+    if return_sequence:
+        h, w, c = outputs.shape[1:]
+        grid = keras.layers.Reshape((h * w, c), name="grid")(outputs)
+        outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
+    return outputs
 
 
 def _builder(family):

@@ -4,10 +4,10 @@ import os
 
 import keras
 
+from tfmm.encoders.applications import backbone_outputs
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import register_encoder
 from tfmm.layers.image import CaffePreprocess
-from tfmm.layers.sequence import SequenceMask
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -50,22 +50,9 @@ class ResNet50Encoder(Encoder):
             include_top=False, weights="imagenet" if weights == "imagenet" else None,
             input_shape=(*image_size, 3), pooling=None if return_sequence else "avg",
             name="resnet50")
-        if weights not in (None, "imagenet"):
-            backbone.load_weights(weights)
-        if frozen:
-            backbone.trainable = False
-        if batchnorm_momentum is not None:
-            for layer in backbone.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.momentum = batchnorm_momentum
-
-        # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
-        outputs = backbone(preprocess(pixels), training=False if frozen else None)
-        if return_sequence:
-            h, w, c = outputs.shape[1:]
-            grid = keras.layers.Reshape((h * w, c), name="grid")(outputs)
-            outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
+        outputs = backbone_outputs(backbone, preprocess(pixels), weights, frozen,
+                                   batchnorm_momentum, return_sequence)
         super().__init__(inputs=pixels, outputs=outputs, **kwargs)
 
         # === Config ===
