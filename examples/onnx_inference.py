@@ -31,19 +31,11 @@ def read_manifest(path, client):
     return raw
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("version_dir", help="an export's version directory (or model.onnx)")
-    parser.add_argument("manifest", help="CSV with the config's input columns")
-    parser.add_argument("--batch", type=int, default=8)
-    args = parser.parse_args(argv)
-
-    client = OnnxClient(args.version_dir)
-    print("ONNX inputs:", [(i.name, i.shape, i.type) for i in client.session.get_inputs()])
-    raw = read_manifest(args.manifest, client)
+def print_predictions(client, raw, batch):
+    """One line per row and output: the label (and its probability) or the value."""
     n = len(next(iter(raw.values())))
-    for start in range(0, n, args.batch):
-        out = client.predict({k: v[start:start + args.batch] for k, v in raw.items()})
+    for start in range(0, n, batch):
+        out = client.predict({k: v[start:start + batch] for k, v in raw.items()})
         for o in client.outputs:
             name = o["name"]
             if o["type"] == "multiclass":
@@ -55,6 +47,18 @@ def main(argv=None):
                 key = next(k for k in out if k.startswith(name + "_"))
                 for row, value in enumerate(out[key], start=start + 1):
                     print(f"row {row}: {key} = {value}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version_dir", help="an export's version directory (or model.onnx)")
+    parser.add_argument("manifest", help="CSV with the config's input columns")
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    client = OnnxClient(args.version_dir)
+    print("ONNX inputs:", [(i.name, i.shape, i.type) for i in client.session.get_inputs()])
+    print_predictions(client, read_manifest(args.manifest, client), args.batch)
     return 0
 
 

@@ -7,6 +7,9 @@ it imports nothing else from tfmm, so it works where TensorFlow is not installed
 
 Everything it needs (vocabularies, image sizes, sample rates, labels) is read from the
 `.onnx` file's metadata (`tfmm.client`), written by `tfmm export --format onnx`.
+`TFLiteClient` does the same for the TFLite files (`tfmm export --format tflite`), with
+the spec from `tfmm/client.json` beside them and LiteRT's interpreter (`pip install
+ai-edge-litert`; TensorFlow's where that is missing).
 
 It mirrors tfmm's in-graph preprocessing (`tfmm/data/text.py`, `image.py`, `audio.py`):
 
@@ -223,44 +226,34 @@ def audio_tensors(data, sample_rate, num_samples, resample=False, name="audio"):
 # The client.
 # ---------------------------------------------------------------------------------------
 
-class OnnxClient:
-    """Raw inputs -> ONNX inputs -> named predictions, without TensorFlow.
+class Client:
+    """Raw inputs -> model inputs -> named predictions, from a client spec (JSON dict).
+
+    The runtime-free half of `OnnxClient` and `TFLiteClient`: `features` builds the
+    model's input tensors with numpy and Pillow; a subclass's `run` runs them.
 
     Args:
-        path: the export's `model.onnx`, or its version directory.
-        session: an existing `onnxruntime.InferenceSession` of the same file (optional).
-
-    Raw values per input, one per example: text as `str` (or UTF-8 bytes); images and
-    audio as encoded bytes or a file path. An optional input's `""`/`b""` is missing.
+        spec: dict. The export's client spec (`tfmm.client` in the ONNX metadata,
+            `tfmm/client.json` beside the files of a version).
+        dtypes: dict. {model input name: numpy dtype} of the runtime's inputs.
+        source: str. Where the spec came from, for messages.
     """
 
-    def __init__(self, path, session=None):
-        if os.path.isdir(path):
-            path = os.path.join(path, "model.onnx")
-        if session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        self.session = session
-        meta = session.get_modelmeta().custom_metadata_map
-        if METADATA_KEY not in meta:
-            raise ClientError(f"{path!r} has no {METADATA_KEY!r} metadata: export it again "
-                              f"with this tfmm version (tfmm export --format onnx)")
-        self.spec = json.loads(meta[METADATA_KEY])
-        self.inputs = self.spec["inputs"]
-        self.outputs = self.spec["outputs"]
+    def __init__(self, spec, dtypes, source="the export"):
+        self.spec = spec
+        self.inputs = spec["inputs"]
+        self.outputs = spec["outputs"]
         self._vocab = {i["name"]: _index(i["vocabulary"]) for i in self.inputs
                        if i["type"] == "text"}
         for i in self.inputs:
             if i["type"] == "text" and i["encoder"] != "textcnn":
                 raise ClientError(f"input {i['name']!r}: {i['encoder']} text inputs need "
-                                  f"TensorFlow's tokenizer; serve this model's SavedModel")
-        self._dtypes = {t.name: t.type for t in session.get_inputs()}
+                                  f"TensorFlow's tokenizer; serve this model's SavedModel "
+                                  f"({source})")
+        self._dtypes = dict(dtypes)
 
     def features(self, raw):
-        """{input name: list of raw values} -> {ONNX input name: numpy array}."""
+        """{input name: list of raw values} -> {model input name: numpy array}."""
         missing = [i["name"] for i in self.inputs if i["name"] not in raw]
         if missing:
             raise ClientError(f"missing input {missing[0]!r}; the model takes "
@@ -290,7 +283,7 @@ class OnnxClient:
                 feed[f"{name}_length"] = np.array([r[1] for r in rows], np.int32)
             else:
                 feed[name] = np.stack(rows)
-        return {k: v.astype(_NUMPY.get(self._dtypes.get(k), v.dtype), copy=False)
+        return {k: v.astype(self._dtypes.get(k, v.dtype), copy=False)
                 for k, v in feed.items()}
 
     def _one(self, i, value):
@@ -309,10 +302,8 @@ class OnnxClient:
         return audio_tensors(value, i["sample_rate"], i["num_samples"], i["resample"], name)
 
     def run(self, feed):
-        """ONNX inputs -> {output name: float32 array} (probabilities or values, and
-        `fusion_gate` for a gated fusion)."""
-        names = [o.name for o in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(None, feed)))
+        """Model inputs -> {output name: float32 array}."""
+        raise NotImplementedError
 
     def predict(self, raw):
         """Raw inputs -> the serving outputs, as the SavedModel's `serving_default` names
@@ -320,6 +311,97 @@ class OnnxClient:
         `NAME_label` (binary), `NAME_probabilities` and `NAME_labels` (multilabel),
         `NAME_values` (regression), and `fusion_gate` where the model has one."""
         return named_outputs(self.outputs, self.run(self.features(raw)))
+
+
+class OnnxClient(Client):
+    """Raw inputs -> ONNX inputs -> named predictions, without TensorFlow.
+
+    Args:
+        path: the export's `model.onnx`, or its version directory.
+        session: an existing `onnxruntime.InferenceSession` of the same file (optional).
+
+    Raw values per input, one per example: text as `str` (or UTF-8 bytes); images and
+    audio as encoded bytes or a file path. An optional input's `""`/`b""` is missing.
+    """
+
+    def __init__(self, path, session=None):
+        if os.path.isdir(path):
+            path = os.path.join(path, "model.onnx")
+        if session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.session = session
+        meta = session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise ClientError(f"{path!r} has no {METADATA_KEY!r} metadata: export it again "
+                              f"with this tfmm version (tfmm export --format onnx)")
+        super().__init__(json.loads(meta[METADATA_KEY]),
+                         {t.name: _NUMPY[t.type] for t in session.get_inputs()
+                          if t.type in _NUMPY}, source=path)
+
+    def run(self, feed):
+        """ONNX inputs -> {output name: float32 array} (probabilities or values, and
+        `fusion_gate` for a gated fusion)."""
+        names = [o.name for o in self.session.get_outputs()]
+        return dict(zip(names, self.session.run(None, feed)))
+
+
+def _tflite_interpreter(path):
+    """A TFLite interpreter from the lightest runtime installed: LiteRT
+    (`ai-edge-litert`), `tflite-runtime`, else TensorFlow's."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            try:
+                import tensorflow as tf
+            except ImportError:
+                raise ClientError("TFLiteClient needs a TFLite runtime: pip install "
+                                  "ai-edge-litert (or tensorflow)") from None
+            Interpreter = tf.lite.Interpreter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's move-to-LiteRT notice
+        return Interpreter(model_path=path)
+
+
+class TFLiteClient(Client):
+    """Raw inputs -> TFLite inputs -> named predictions, with the ONNX client's
+    preprocessing.
+
+    Args:
+        path: the export's version directory, or one of its `.tflite` files
+            (`model.tflite`, float32, by default; `model.fp16.tflite`).
+
+    The spec comes from `tfmm/client.json` in the version directory (written by
+    `tfmm export --format tflite`). The interpreter is LiteRT's (`pip install
+    ai-edge-litert`) where installed, else `tflite-runtime`'s or TensorFlow's.
+    """
+
+    def __init__(self, path):
+        if os.path.isdir(path):
+            path = os.path.join(path, "model.tflite")
+        spec_path = os.path.join(os.path.dirname(os.path.abspath(path)), "tfmm",
+                                 "client.json")
+        try:
+            with open(spec_path, encoding="utf-8") as f:
+                spec = json.load(f)
+        except FileNotFoundError:
+            raise ClientError(f"{spec_path!r} is missing: export the model again with this "
+                              f"tfmm version (tfmm export --format tflite)") from None
+        self.interpreter = _tflite_interpreter(path)
+        self.runner = self.interpreter.get_signature_runner()
+        details = self.runner.get_input_details()
+        super().__init__(spec, {k: d["dtype"] for k, d in details.items()}, source=path)
+
+    def run(self, feed):
+        """TFLite inputs -> {output name: float32 array}."""
+        names = self.runner.get_input_details()
+        return {k: np.asarray(v) for k, v in self.runner(**{k: feed[k] for k in names}).items()}
 
 
 def named_outputs(outputs, predictions):
@@ -366,6 +448,7 @@ def _raw_bytes(value, name, row):
                       f"Received: {type(value).__name__}")
 
 
-__all__ = ["ClientError", "METADATA_KEY", "OnnxClient", "audio_tensors", "decode_image",
+__all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
+           "audio_tensors", "decode_image",
            "decode_wav", "image_tensor", "named_outputs", "resize_bilinear",
            "resize_with_pad", "standardize_text", "text_ids"]

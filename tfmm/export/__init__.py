@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from tfmm.export.onnx import (OnnxInputs, check_onnx_loads, export_view, onnx_predict,
-                              onnx_session, portable_copy, write_onnx)
+from tfmm.export.onnx import (OnnxInputs, check_onnx_loads, client_spec, export_view,
+                              onnx_predict, onnx_session, portable_copy, write_onnx)
 from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_dir,
                                      publish, remove_staging, staging_dir, write_saved_model,
                                      write_sidecar)
@@ -103,7 +103,8 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
                 # float16 weights move probabilities by about 1e-3.
                 _compare(want, got, f"TFLite {os.path.basename(path)}",
                          atol=1e-4 if path.endswith("model.tflite") else 2e-2)
-        write_sidecar(config, vocabularies, staging)
+        write_sidecar(config, vocabularies, staging,
+                      client_spec(portable, config, vocabularies))
         version_dir = next_version_dir(out_dir)
         publish(staging, version_dir)
     except BaseException:

@@ -49,11 +49,16 @@ def write_saved_model(model, config, vocabularies, path):
     archive.write_out(path, verbose=False)
 
 
-def write_sidecar(config, vocabularies, directory):
+def write_sidecar(config, vocabularies, directory, client_spec=None):
     """`tfmm/` beside an export: the resolved config, vocabularies and label map, so the
-    ONNX model's inputs can be made from raw inputs (and `tfmm predict` can read them)."""
+    ONNX model's inputs can be made from raw inputs (and `tfmm predict` can read them),
+    and `client.json`, the TensorFlow-free client's spec (`tfmm.client.TFLiteClient`
+    reads it; the ONNX file carries the same in its metadata)."""
     side = os.path.join(directory, "tfmm")
     os.makedirs(side, exist_ok=True)
+    if client_spec is not None:
+        with open(os.path.join(side, "client.json"), "w") as f:
+            json.dump(client_spec, f)
     with open(os.path.join(side, "config.yaml"), "w") as f:
         yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     with open(os.path.join(side, "vocabularies.json"), "w") as f:
