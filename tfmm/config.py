@@ -638,9 +638,18 @@ class DataConfig:
     # that are not regular files (directories, FIFOs, devices): nothing hangs or fills
     # memory on them.
     max_file_mb: float = 256.0
+    # Caps read from headers before anything is decoded: an image over this many pixels
+    # (a decompression bomb: a small PNG that decodes to gigabytes) and a WAV clip longer
+    # than this are bad examples, named by row.
+    max_image_megapixels: float = 100.0
+    max_audio_seconds: float = 600.0
+    # When set, every media path (relative or absolute, after symlinks) must resolve
+    # inside this folder; others are bad examples. None: any readable path.
+    media_root: Optional[str] = None
 
     def validate(self, path):
-        _positive(self, path, "batch_size", "max_file_mb")
+        _positive(self, path, "batch_size", "max_file_mb", "max_image_megapixels",
+                  "max_audio_seconds")
 
 
 @dataclass
@@ -779,7 +788,7 @@ class Config:
         d = dataclasses.asdict(self)
         d.pop("base_dir")
         if absolute_paths:
-            for key in ("train", "val", "test", "tfds_data_dir"):
+            for key in ("train", "val", "test", "tfds_data_dir", "media_root"):
                 d["data"][key] = _absolute(self.resolve_path(d["data"][key]))
             d["training"]["init_from"] = _absolute(
                 self.resolve_path(d["training"]["init_from"]))

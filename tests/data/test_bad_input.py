@@ -290,3 +290,62 @@ def test_skip_summary_says_how_many_it_does_not_list(demo_dir, tmp_path):
     assert logs[0].startswith("tfmm: skipped 7 of ")
     assert [line.startswith("  '") for line in logs[1:6]] == [True] * 5
     assert logs[6:] == ["  ... and 2 more"]
+
+
+def _png_header(width, height):
+    """A PNG whose header says width x height, with one empty IDAT: a decompression bomb's
+    shape (the real ones are a few MB that decode to gigabytes), written in bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))
+
+
+def test_pixel_and_duration_caps_are_read_from_headers(demo_dir, tmp_path):
+    import time
+
+    d = _copy_demo(demo_dir, tmp_path)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header(30000, 30000))
+    _point_at(d, 1, "image_path", bomb)
+    long_clip = tmp_path / "long.wav"
+    long_clip.write_bytes(tf.audio.encode_wav(np.zeros((16000 * 3, 1), np.float32),
+                                              16000).numpy())
+    _point_at(d, 2, "audio_path", long_clip)
+    start = time.monotonic()
+    problems = tfmm.data.check_manifest(small_demo_config(d, max_audio_seconds=2.5),
+                                        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [(p.row, p.column, p.message, p.file) for p in problems] == [
+        (1, "image_path", "image is 30000x30000 (900 MP), over the 100 MP limit "
+                          "(data.max_image_megapixels)", str(bomb)),
+        (2, "audio_path", "clip is 3 s long, over the 2.5 s limit (data.max_audio_seconds)",
+         str(long_clip))]
+    assert time.monotonic() - start < 30  # nothing was decoded
+    # Within raised caps the clip is read, and the bomb's size is no longer the reason.
+    problems = tfmm.data.check_manifest(
+        small_demo_config(d, max_image_megapixels=1000, max_audio_seconds=3.5),
+        tfmm.data.Manifest(str(d / "train.csv")))
+    assert [(p.row, p.column) for p in problems] == [(1, "image_path")]
+    assert "limit" not in problems[0].message
+
+
+def test_media_root_refuses_paths_that_resolve_outside_it(demo_dir, tmp_path):
+    d = _copy_demo(demo_dir, tmp_path)
+    outside = tmp_path / "outside.jpg"
+    shutil.copy(d / _rows(d / "train.csv")[1][1], outside)
+    _point_at(d, 1, "image_path", outside)  # an absolute path outside the root
+    _point_at(d, 2, "image_path", "../outside.jpg")  # a relative one
+    os.symlink(outside, d / "link.jpg")  # inside by name, outside once followed
+    _point_at(d, 3, "image_path", "link.jpg")
+    manifest = tfmm.data.Manifest(str(d / "train.csv"))
+    assert tfmm.data.check_manifest(small_demo_config(d), manifest) == []  # no root: any
+    problems = tfmm.data.check_manifest(small_demo_config(d, media_root=str(d)), manifest)
+    reason = f"path resolves outside data.media_root {str(d)!r}"
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (r, "image_path", reason) for r in (1, 2, 3)]

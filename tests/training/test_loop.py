@@ -107,3 +107,28 @@ def test_metrics_against_hand_computed_values():
     assert auroc([0, 1, 1, 0], probs[:, 1]) == pytest.approx(0.5)
     assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
     assert auroc([1, 1], [0.1, 0.2]) is None
+
+
+def test_skipped_rows_are_reported_once_and_never_read(tiny_run, tmp_path, capsys):
+    # Each manifest is checked once: the datasets read the rows its check kept, and the
+    # skip summary goes through the run's log, not twice (once to stdout).
+    import shutil
+
+    root, _ = tiny_run
+    data = tmp_path / "data"
+    shutil.copytree(root / "data", data)
+    rows = list(csv.reader(open(data / "train.csv", newline="")))
+    col = rows[0].index("audio_path")
+    rows[2][col] = "audio/missing.wav"
+    with open(data / "train.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    config = tfmm.load_config(str(root / "config.yaml"), overrides=[
+        f"data.train={data / 'train.csv'}", "data.on_bad_example=skip",
+        "training.epochs=1"])
+    logs = []
+    tfmm.training.train(config, str(tmp_path / "run"), verbose=0, log=logs.append)
+    skipped = [line for line in logs if line.startswith("tfmm: skipped")]
+    assert skipped == [f"tfmm: skipped 1 of {len(rows) - 1} rows of "
+                       f"{str(data / 'train.csv')!r} with bad input; reasons in "
+                       f"{tmp_path / 'run' / 'bad_examples_train.csv'}"]
+    assert "skipped" not in capsys.readouterr().out

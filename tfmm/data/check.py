@@ -1,5 +1,7 @@
 """Finds every bad cell of a manifest before training: files, decoding, text, labels."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -39,12 +41,13 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
                     problems.append(Problem(src, row, i.column, "empty text (whitespace only)"))
             continue
         paths = [manifest.resolve(v) for v in values]
-        max_mb = config.data.max_file_mb
+        root = config.resolve_path(config.data.media_root)
         for row, p in enumerate(paths, start=1):
             if p is None and not i.optional:
                 problems.append(Problem(src, row, i.column, "empty path"))
             elif p is not None:
-                reason = file_problem(p, max_mb)
+                reason = (outside_root(p, root) or file_problem(p, config.data.max_file_mb)
+                          or header_problem(i.type, p, config.data))
                 if reason is not None:
                     # Not decoded at all: a FIFO would block the reader, a device or a
                     # huge file would fill memory.
@@ -125,6 +128,34 @@ def _label_problems(output_config, manifest):
     return out
 
 
+def outside_root(path, root):
+    """Why `path` may not be read under `data.media_root` (it resolves, symlinks
+    followed, outside `root`), or None (inside, or no root set)."""
+    if root is None:
+        return None
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, top]) != top:
+        return f"path resolves outside data.media_root {top!r}"
+    return None
+
+
+def header_problem(input_type, path, data):
+    """Why a media file is over `data`'s header caps (`max_image_megapixels`,
+    `max_audio_seconds`), read from its header without decoding, or None (within the
+    caps, or a header that cannot be read: decoding then names what is wrong)."""
+    if input_type == "image":
+        size = image_sizes([path])[0]
+        if size is not None and size[0] * size[1] > data.max_image_megapixels * 1e6:
+            return (f"image is {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP), over "
+                    f"the {data.max_image_megapixels:g} MP limit (data.max_image_megapixels)")
+        return None
+    seconds = audio_durations([path])[0]
+    if seconds is not None and seconds > data.max_audio_seconds:
+        return (f"clip is {seconds:.0f} s long, over the {data.max_audio_seconds:g} s limit "
+                f"(data.max_audio_seconds)")
+    return None
+
+
 def audio_durations(paths):
     """Seconds per WAV file from its header (stdlib `wave`; no decoding); None for a file
     whose header it cannot read (float WAVs, broken files: the check reports those)."""
@@ -148,12 +179,16 @@ def image_sizes(paths):
     except ImportError:  # Pillow comes with matplotlib; without it, no sizes
         return [None] * len(paths)
     out = []
-    for p in paths:
-        try:
-            with Image.open(p) as im:
-                out.append(im.size)
-        except Exception:  # noqa: BLE001 - any unreadable header: no size
-            out.append(None)
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # headers only: no bomb
+    try:
+        for p in paths:
+            try:
+                with Image.open(p) as im:
+                    out.append(im.size)
+            except Exception:  # noqa: BLE001 - any unreadable header: no size
+                out.append(None)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     return out
 
 

@@ -219,9 +219,10 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
         raise ValueError("data.train: required to train (a manifest, TFRecord glob or tfds:)")
     train_src = config.resolve_path(config.data.train)
     train_manifest = Manifest(train_src)
-    # Fail fast (or report what is skipped) before any model is built.
-    train_rows = len(next(iter(load_manifest(config, train_manifest, report_dir=run_dir,
-                                             log=log).values())))
+    # Fail fast (or report what is skipped) before any model is built; the rows kept are
+    # what the datasets read, so each manifest is checked (and reported) once.
+    train_columns = load_manifest(config, train_manifest, report_dir=run_dir, log=log)
+    train_rows = len(next(iter(train_columns.values())))
     vocabularies = fit_preprocessing(config, train_manifest)
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
@@ -249,8 +250,12 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
 
     val_steps, val_repeat = _eval_plan(config, config.data.val, global_batch, strategy) \
         if config.data.val else (None, False)
-    train_ds = dataset_fn(config.data.train, True)
-    val_ds = dataset_fn(config.data.val, False) if config.data.val else None
+    train_ds = dataset_fn(train_columns, True)
+    val_ds = None
+    if config.data.val:
+        val_src = config.resolve_path(config.data.val)
+        val_ds = dataset_fn(load_manifest(config, val_src, report_dir=run_dir, log=log)
+                            if source_kind(val_src) == "manifest" else val_src, False)
     # Always a known number of steps over a repeated dataset: when Keras finds the end of
     # a distributed dataset by running out of it, it runs one more (empty) step, and
     # Adam's momentum moves the weights on an empty batch.
