@@ -73,3 +73,25 @@ def test_unknown_variant_is_refused(tmp_path):
     with pytest.raises(ValueError, match="variant must be 'complementary' or 'redundant'. "
                                          "Received: variant='easy'"):
         make_hard_dataset(str(tmp_path), "easy", n=4)
+
+
+def test_redundant_rows_miss_each_signal_independently(tmp_path):
+    # Version 2: about a quarter of captions hold no topic word of their class, and a
+    # clip without its word is noise alone; the rest hold exactly one.
+    from benchmarks.hard_data import SIGNAL_DROPOUT, TOPICS, make_audio
+
+    paths = make_hard_dataset(str(tmp_path / "d"), "redundant", n=200, seed=4)
+    rows = [r for split in ("train", "val", "test") for r in _rows(paths[split])]
+    names = [f"{t[0]}" for t in TOPICS]
+    missing = 0
+    for r in rows:
+        topic = TOPICS[names.index(r["label"].split("-")[1])]
+        found = sum(w in topic for w in r["caption"].split())
+        assert found in (0, 1)
+        missing += found == 0
+    assert abs(missing / len(rows) - SIGNAL_DROPOUT) < 0.08
+    on = make_audio(np.random.default_rng(7), 3, 10, 16000)
+    off = make_audio(np.random.default_rng(7), 3, 10, 16000, present=False)
+    assert on.shape == off.shape and not np.allclose(on, off)
+    # Noise alone: the same noise as with the word, the word's part removed.
+    assert np.std(off) < np.std(on)
