@@ -119,6 +119,26 @@ def _cmd_data_tfrecord(args):
     return 0
 
 
+def _cmd_data_serve(args):
+    from tfmm.data.service import start_dispatcher, start_worker
+
+    if args.dispatcher == args.worker:
+        raise ValueError("data serve: give one of --dispatcher or --worker")
+    if args.dispatcher:
+        server = start_dispatcher(port=args.port)
+        print(f"tfmm data serve: dispatcher at {server.target} (data.service: "
+              f"grpc://HOST:{server.target.rsplit(':', 1)[1]})", flush=True)
+    else:
+        if not args.dispatcher_address:
+            raise ValueError("data serve --worker: --dispatcher-address HOST:PORT is required")
+        server = start_worker(args.dispatcher_address, port=args.port, host=args.host)
+        # WorkerServer keeps its bound address private; the port is printed when it has it.
+        bound = getattr(server, "_address", f"{args.host}:{args.port}")
+        print(f"tfmm data serve: worker of {args.dispatcher_address} at {bound}", flush=True)
+    server.join()
+    return 0
+
+
 def _cmd_train(args):
     import tfmm
     from tfmm.training import train
@@ -341,7 +361,7 @@ def build_parser():
     p.add_argument("--no-export", action="store_true", help="skip the export")
     p.set_defaults(func=_cmd_demo)
 
-    data = sub.add_parser("data", help="datasets: demo, check, tfrecord")
+    data = sub.add_parser("data", help="datasets: demo, check, tfrecord, serve")
     dsub = data.add_subparsers(dest="data_command", required=True)
     p = dsub.add_parser("demo", help="write the demo multimodal dataset as real files")
     p.add_argument("--out", default="demo_data", help="output folder (default demo_data)")
@@ -362,6 +382,17 @@ def build_parser():
                                     "(default: the demo dataset's columns)")
     _set_option(p)
     p.set_defaults(func=_cmd_data_tfrecord)
+    p = dsub.add_parser("serve", help="run a tf.data service dispatcher or worker (for "
+                                      "data.service); runs until stopped")
+    p.add_argument("--dispatcher", action="store_true", help="run the dispatcher")
+    p.add_argument("--worker", action="store_true", help="run a worker")
+    p.add_argument("--port", type=int, default=0,
+                   help="port to listen on (default 0: a free one, printed)")
+    p.add_argument("--dispatcher-address", help="HOST:PORT of the dispatcher (--worker)")
+    p.add_argument("--host", default="localhost",
+                   help="this machine's name as trainers reach it (--worker; default "
+                        "localhost)")
+    p.set_defaults(func=_cmd_data_serve)
     return parser
 
 

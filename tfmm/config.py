@@ -646,10 +646,21 @@ class DataConfig:
     # When set, every media path (relative or absolute, after symlinks) must resolve
     # inside this folder; others are bad examples. None: any readable path.
     media_root: Optional[str] = None
+    # grpc://HOST:PORT of a tf.data service dispatcher (`tfmm data serve`): the training
+    # pipeline's reading and decoding run on its workers, each example once per epoch.
+    # None: in this process.
+    service: Optional[str] = None
 
     def validate(self, path):
         _positive(self, path, "batch_size", "max_file_mb", "max_image_megapixels",
                   "max_audio_seconds")
+        if self.service is not None:
+            from tfmm.data.service import check_address
+
+            try:
+                check_address(self.service, f"{path}.service".lstrip("."))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
 
 @dataclass

@@ -11,6 +11,8 @@ from tfmm.data.manifest import MANIFEST_SUFFIXES, Manifest
 from tfmm.data.preprocessor import Preprocessor
 
 AUTOTUNE = tf.data.AUTOTUNE
+# Examples a tf.data service worker sends per request (`data.service`).
+SERVICE_CHUNK = 16
 
 
 def source_kind(source):
@@ -112,6 +114,11 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
     kind = source_kind(source)
+    # The training pipeline only: evaluation and prediction read in order, here.
+    service = config.data.service if training else None
+    if service and kind != "manifest":
+        raise ValueError(f"data.service: only manifest sources are sent to a tf.data "
+                         f"service. Received: {source!r}")
     options = tf.data.Options()
     options.deterministic = config.data.deterministic or not training
     # Each element's ops run on one thread: the parallelism is across elements
@@ -121,11 +128,15 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         if columns is None:
             columns = load_manifest(config, source, with_labels, report_dir)
         rows = len(next(iter(columns.values())))
-        if training and not config.data.cache:
+        if service:
+            # With cache, the repeat comes after it (a repeated source would never fill it).
+            ds = _service_rows(columns, config.data.seed, config.data.shuffle_buffer,
+                               repeat and not config.data.cache)
+        elif training and not config.data.cache:
             ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
         else:
             ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
-        if not repeat:
+        if not repeat and not service:
             # A known length, so `fit` shows "n/N" and an ETA from the first epoch, and
             # does not warn that the input "ran out of data".
             ds = ds.apply(tf.data.experimental.assert_cardinality(
@@ -183,6 +194,15 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                         reshuffle_each_iteration=True)
     ds = ds.map(process, num_parallel_calls=AUTOTUNE)
+    if service:
+        # Reading and decoding run on the service's workers. They send chunks of
+        # examples (one request per example costs more than decoding a small one), kept
+        # whole (no remainder dropped); the batches are made here, so each is full-size.
+        from tfmm.data.service import distribute
+
+        ds = distribute(ds.batch(SERVICE_CHUNK), service,
+                        job_name=f"tfmm-{config.name}-train" if input_context
+                        and input_context.num_input_pipelines > 1 else None).unbatch()
     if config.data.cache:
         ds = ds.cache()
         if training:
@@ -222,6 +242,19 @@ def _shuffled_rows(columns, seed, repeat, input_context):
 
     order = _shard(epochs.flat_map(epoch_order), input_context)
     return order.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
+
+
+def _service_rows(columns, seed, buffer, repeat):
+    """The manifest's rows for a tf.data service job: a range the dispatcher splits among
+    the workers as they ask (each row once per pass), shuffled on each worker through a
+    buffer (`data.shuffle_buffer`), not the full permutation of `_shuffled_rows`."""
+    table = {k: tf.constant(v) for k, v in columns.items()}
+    n = len(next(iter(columns.values())))
+    ds = tf.data.Dataset.range(n)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.shuffle(min(buffer, n), seed=seed, reshuffle_each_iteration=True)
+    return ds.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
 
 
 def _shard_rows(rows, input_context):
