@@ -216,3 +216,19 @@ def run_tfmm(args, env=None, timeout=300):
     proc = subprocess.run([sys.executable, "-m", "tfmm.cli", *args], env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def pcm_wav(width, frames=50):
+    """WAV bytes of `frames` samples at a quarter of full scale, `width` bytes each."""
+    import io
+    import wave
+
+    value = {1: bytes([128 + 32]), 2: (8192).to_bytes(2, "little", signed=True),
+             3: (2 ** 21).to_bytes(3, "little", signed=True)}[width]
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(width)
+        w.setframerate(16000)
+        w.writeframes(value * frames)
+    return buf.getvalue()

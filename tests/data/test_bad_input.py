@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import tfmm
 from tfmm.data import DataError
 from tests.data.conftest import small_demo_config
+from tests.helpers import pcm_wav
 
 
 def _copy_demo(demo_dir, tmp_path):
@@ -106,11 +107,14 @@ def test_empty_and_non_utf8_text(demo_dir, tmp_path):
     rows = _rows(d / "train.csv")
     rows[2][0] = ""
     rows[4][0] = "caf\udce9 latte"  # a lone latin-1 byte 0xE9: not UTF-8
+    rows[5][1] = "images/caf\udce9.jpg"  # a path: named as a path, once
     _write_rows(d / "train.csv", rows)
     problems = tfmm.data.check_manifest(small_demo_config(d), tfmm.data.Manifest(
         str(d / "train.csv")))
     assert [(p.row, p.column, p.message) for p in problems] == [
-        (2, "caption", "empty text"), (4, "caption", "text is not valid UTF-8")]
+        (2, "caption", "empty text"), (4, "caption", "text is not valid UTF-8"),
+        (5, "image_path", "path is not valid UTF-8 (save the manifest as UTF-8, or rename "
+                          "the file)")]
 
 
 def test_unknown_label_at_evaluation(demo_dir, tmp_path):
@@ -179,6 +183,12 @@ def test_serving_graph_errors_name_the_input():
         decode_audio(tf.constant(b"\x89PNG garbage bytes here"), 16000, 100, name="clip")
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `photo`: empty image"):
         decode_image(tf.constant(b""), (8, 8), name="photo")
+    for width in (1, 3):  # 8- and 24-bit PCM: decode_wav's own error names no input
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"input `clip`: WAV samples are not 16-bit PCM \(convert"):
+            decode_audio(tf.constant(pcm_wav(width)), 16000, 100, name="clip")
+    wave_, length = decode_audio(tf.constant(pcm_wav(2)), 16000, 100, name="clip")
+    assert int(length) == 50 and np.allclose(wave_.numpy()[:50], 0.25, atol=1e-4)
 
 
 @settings(max_examples=25, deadline=None,

@@ -15,7 +15,7 @@ import tfmm
 from tfmm.cli import main
 from tfmm.export import OnnxInputs, export_model, onnx_predict, onnx_session
 from tfmm.export.runtime import read_raw
-from tests.helpers import write_tiny_train_config
+from tests.helpers import pcm_wav, write_tiny_train_config
 
 
 @pytest.fixture(scope="module")
@@ -460,6 +460,8 @@ def test_serving_refuses_bad_requests_naming_the_input(run, train_data):
     cases = [
         ({"audio": [raw["audio"][0], b""]}, "input `audio`: not a WAV file"),
         ({"audio": [raw["audio"][0], b"RIFF"]}, "input `audio`: not a WAV file"),
+        ({"audio": [raw["audio"][0], pcm_wav(1)]},
+         "input `audio`: WAV samples are not 16-bit PCM"),
         ({"image": raw["image"][:1]}, "input `image`: a different number of examples "
                                       "than input `text`"),
         ({"text": [raw["text"][0], b"  "]}, "input `text`: empty text"),

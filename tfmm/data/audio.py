@@ -36,11 +36,20 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
     """
     if data.dtype == tf.string:
         # Padded, so bytes shorter than a header fail the check instead of `substr`.
-        head = tf.strings.join([data, b"\0" * 12])
+        head = tf.strings.join([data, b"\0" * 36])
         is_wav = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 4), "RIFF"),
                                 tf.equal(tf.strings.substr(head, 8, 4), "WAVE"))
+        # Bits per sample, where the fmt chunk comes first (as nearly every writer puts
+        # it); decode_wav's own "Can only read 16-bit WAV files" names no input.
+        bits = tf.io.decode_raw(tf.strings.substr(head, 34, 2), tf.uint16)[0]
+        is_16_bit = tf.logical_or(tf.not_equal(tf.strings.substr(head, 12, 4), "fmt "),
+                                  tf.equal(bits, 16))
         with tf.control_dependencies([tf.debugging.Assert(is_wav, [
                 f"input `{name}`: not a WAV file (no RIFF/WAVE header)"])]):
+            check_bits = tf.debugging.Assert(is_16_bit, [
+                f"input `{name}`: WAV samples are not 16-bit PCM (convert the clip to "
+                f"16-bit, e.g. sox in.wav -b 16 out.wav)"])
+        with tf.control_dependencies([check_bits]):
             decoded = tf.audio.decode_wav(data, name=f"decode_{name}")
         samples, rate = decoded.audio, decoded.sample_rate
         wave = tf.reduce_mean(samples, axis=-1)

@@ -1,5 +1,6 @@
 """Finds every bad cell of a manifest before training: files, decoding, text, labels."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -26,7 +27,11 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     if with_labels:
         manifest.require([o.column for o in config.outputs], what="label column")
-    problems = list(manifest.problems)
+    media = {i.column for i in config.inputs if i.type in ("image", "audio")}
+    # A cell that is not UTF-8 is read as missing; in a media column it is a path.
+    problems = [dataclasses.replace(p, message="path is not valid UTF-8 (save the manifest "
+                                               "as UTF-8, or rename the file)")
+                if p.column in media else p for p in manifest.problems]
     bad_utf8 = {(p.row, p.column) for p in problems}
     src = manifest.path
     for i in config.inputs:
@@ -44,7 +49,8 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
         root = config.resolve_path(config.data.media_root)
         for row, p in enumerate(paths, start=1):
             if p is None and not i.optional:
-                problems.append(Problem(src, row, i.column, "empty path"))
+                if (row, i.column) not in bad_utf8:
+                    problems.append(Problem(src, row, i.column, "empty path"))
             elif p is not None:
                 reason = (outside_root(p, root) or file_problem(p, config.data.max_file_mb)
                           or header_problem(i.type, p, config.data))
