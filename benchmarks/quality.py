@@ -60,6 +60,14 @@ MODELS = {
                         {"augment": ("text", "image"),
                          "training": {"label_smoothing": 0.1, "warmup_epochs": 1,
                                       "lr_schedule": "cosine"}}),
+    # Balanced training, one recipe at a time on top of the default.
+    "cnn_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
+                             {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                              "normalize": True, "modality_dropout": 0.3},
+                             ("text", "image", "audio")),
+    "cnn_aux": ({"type": "cnn"}, {"type": "cnn"},
+                {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True,
+                 "auxiliary_loss_weight": 0.5}, ("text", "image", "audio")),
     # The other fusion strategies, each at its own defaults (`fusion: {type: ...}`).
     "cnn_gated": ({"type": "cnn"}, {"type": "cnn"}, {"type": "gated"},
                   ("text", "image", "audio")),

@@ -125,7 +125,10 @@ class HubConfig:
 
     The SavedModel must map one input tensor (strings for text, float images in [0, 1]
     for images, as TF Hub image modules expect) to a [batch, dim] vector, or to a dict of
-    outputs of which `output_key` names the vector.
+    outputs of which `output_key` names the vector. For audio it takes one mono waveform
+    [samples] and returns per-frame outputs [frames, dim], as YAMNet does
+    (`handle: https://tfhub.dev/google/yamnet/1`, `output_key: output_1`, its embeddings;
+    `sample_rate: 16000` on the input); the frames inside each clip are pooled.
     """
 
     type: Literal["hub"] = "hub"
@@ -133,6 +136,8 @@ class HubConfig:
     output_key: Optional[str] = None
     signature: str = "serving_default"
     trainable: bool = False
+    # Audio: seconds between the starts of the model's output frames (YAMNet: 0.48).
+    frame_hop_seconds: float = 0.48
 
     def validate(self, path):
         if not self.handle:
@@ -266,7 +271,7 @@ ENCODER_CONFIGS: dict[str, type] = {
 MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "text": ("textcnn", "bert", "hub"),
     "image": ("cnn", "resnet50", "mobilenet", "efficientnet", "hub"),
-    "audio": ("cnn", "lstm"),
+    "audio": ("cnn", "lstm", "hub"),
 }
 
 # The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,
@@ -393,7 +398,8 @@ class InputConfig:
             raise ConfigError(f"{path}.image_size: {name} needs at least 32x32 pixels. "
                               f"Received: image_size={self.image_size}")
         _positive(self, path, "sample_rate", "clip_seconds")
-        if self.type == "audio" and self.encoder.frame_length > self.num_samples:
+        frame_length = getattr(self.encoder, "frame_length", 0)  # a hub model frames itself
+        if self.type == "audio" and frame_length > self.num_samples:
             raise ConfigError(f"{path}.clip_seconds: a clip of {self.num_samples} samples is "
                               f"shorter than one frame ({self.encoder.frame_length} samples). "
                               f"Received: clip_seconds={self.clip_seconds}")
