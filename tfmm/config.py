@@ -127,8 +127,10 @@ class HubConfig:
     for images, as TF Hub image modules expect) to a [batch, dim] vector, or to a dict of
     outputs of which `output_key` names the vector. For audio it takes one mono waveform
     [samples] and returns per-frame outputs [frames, dim], as YAMNet does
-    (`handle: https://tfhub.dev/google/yamnet/1`, `output_key: output_1`, its embeddings;
-    `sample_rate: 16000` on the input); the frames inside each clip are pooled.
+    (`handle: https://tfhub.dev/google/yamnet/1`, `output_key`: its embeddings output, as
+    the signature names it, e.g. `output_1` or `embeddings`; a wrong key is refused with
+    the outputs' names; `sample_rate: 16000` on the input); the frames inside each clip
+    are pooled.
     """
 
     type: Literal["hub"] = "hub"

@@ -6,7 +6,8 @@ handle to its local download folder.
 
 Audio follows YAMNet's interface (https://tfhub.dev/google/yamnet/1): one mono float32
 waveform [samples] in [-1, 1] at 16 kHz in, per-frame outputs [frames, dim] out
-(YAMNet's `output_1` is its 1024-wide embeddings, one per 0.96 s window every 0.48 s).
+(YAMNet's embeddings are 1024 wide, one per 0.96 s window every 0.48 s; `output_key`
+names them among the signature's outputs).
 """
 
 import os
