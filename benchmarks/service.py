@@ -6,49 +6,13 @@ service's cost and that it scales with workers, not the gain of adding machines.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import tfmm
 from benchmarks.common import config_for, demo_data
+from tfmm.data.service import start_local_service, stop_local_service
 
 NAME = "service"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port, timeout=60):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def start_servers(workers):
-    """(dispatcher address, processes): a dispatcher and `workers` worker processes."""
-    serve = [sys.executable, "-m", "tfmm.cli", "data", "serve"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    port = _free_port()
-    procs = [subprocess.Popen(serve + ["--dispatcher", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    _wait_for(port)
-    for _ in range(workers):
-        wport = _free_port()
-        procs.append(subprocess.Popen(
-            serve + ["--worker", "--dispatcher-address", f"127.0.0.1:{port}", "--port",
-                     str(wport), "--host", "127.0.0.1"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_for(wport)
-    return f"grpc://127.0.0.1:{port}", procs
 
 
 def examples_per_s(config, manifest, vocabs, passes):
@@ -72,7 +36,7 @@ def run(root, quick=True, log=print):
     results = {"local": examples_per_s(config, manifest, vocabs, passes)}
     log(f"local          {results['local']:8.1f} examples/s")
     for workers in (1, 2):
-        address, procs = start_servers(workers)
+        address, procs = start_local_service(workers)
         try:
             served = dataclasses.replace(config, data=dataclasses.replace(
                 config.data, service=address))
@@ -80,9 +44,7 @@ def run(root, quick=True, log=print):
             results[key] = examples_per_s(served, manifest, vocabs, passes)
             log(f"{key:<16} {results[key]:8.1f} examples/s")
         finally:
-            for p in procs:
-                p.kill()
-                p.wait(timeout=30)
+            stop_local_service(procs)
     ratio = results["service_2_workers"] / results["service_1_worker"]
     log(f"{NAME}: ratio={ratio:.3f} (2 workers / 1 worker)")
     return {**{k: float(v) for k, v in results.items()}, "ratio": ratio,

@@ -2,10 +2,6 @@
 
 import csv
 import os
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -15,44 +11,14 @@ from tfmm.cli import main
 from tests.helpers import tiny_demo_dict
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port, timeout=60):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def service():
-    """`tfmm data serve`: a dispatcher and two workers, ended when the module is done."""
-    port = _free_port()
-    serve = [sys.executable, "-m", "tfmm.cli", "data", "serve"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = [subprocess.Popen(serve + ["--dispatcher", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
-    try:
-        _wait_for(port)
-        for _ in range(2):
-            worker_port = _free_port()
-            procs.append(subprocess.Popen(
-                serve + ["--worker", "--dispatcher-address", f"127.0.0.1:{port}",
-                         "--port", str(worker_port), "--host", "127.0.0.1"],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-            _wait_for(worker_port)
-        yield f"grpc://127.0.0.1:{port}"
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait(timeout=30)
+    """`tfmm data serve`: a dispatcher and two worker processes, ended after the module."""
+    from tfmm.data.service import start_local_service, stop_local_service
+
+    address, procs = start_local_service(workers=2)
+    yield address
+    stop_local_service(procs)
 
 
 def _indexed_manifest(train_data, tmp_path):

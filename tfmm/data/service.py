@@ -12,13 +12,13 @@ whichever worker reads it); evaluation and prediction stay local. Start the serv
 Every worker reads the manifest's media paths itself: they must resolve to the same files
 on every machine (shared storage, or the same copy at the same path).
 
-Example (three processes on one machine):
+Example (a dispatcher and two workers as processes on this machine):
 
 ```python
-from tfmm.data.service import start_dispatcher, start_worker
-dispatcher = start_dispatcher(port=0)
-workers = [start_worker(dispatcher.target.split("://")[1]) for _ in range(2)]
-# then data.service: dispatcher.target in the config
+from tfmm.data.service import start_local_service, stop_local_service
+address, procs = start_local_service(workers=2)   # data.service: address
+...
+stop_local_service(procs)
 ```
 """
 
@@ -60,3 +60,62 @@ def start_worker(dispatcher_address, port=0, host="localhost"):
     address = check_address(dispatcher_address, "--dispatcher-address").split("://", 1)[1]
     return service.WorkerServer(service.WorkerConfig(
         dispatcher_address=address, worker_address=f"{host}:%port%", port=port))
+
+
+def _free_port(host):
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(host, port, timeout):
+    import socket
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"tf.data service: nothing listens on {host}:{port} after "
+                       f"{timeout} s")
+
+
+def start_local_service(workers=2, host="127.0.0.1", timeout=60):
+    """Starts `tfmm data serve` processes on this machine: a dispatcher and `workers`
+    workers on free ports. Returns (the `data.service` address, the processes); end
+    them with `stop_local_service`. For trying the service out, tests and benchmarks."""
+    import os
+    import subprocess
+    import sys
+
+    serve = [sys.executable, "-m", "tfmm.cli", "data", "serve"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    port = _free_port(host)
+    procs = []
+    try:
+        procs.append(subprocess.Popen(serve + ["--dispatcher", "--port", str(port)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_for(host, port, timeout)
+        for _ in range(workers):
+            worker_port = _free_port(host)
+            procs.append(subprocess.Popen(
+                serve + ["--worker", "--dispatcher-address", f"{host}:{port}", "--port",
+                         str(worker_port), "--host", host], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            _wait_for(host, worker_port, timeout)
+    except BaseException:
+        stop_local_service(procs)
+        raise
+    return f"grpc://{host}:{port}", procs
+
+
+def stop_local_service(procs):
+    """Ends the processes of `start_local_service`."""
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait(timeout=30)
