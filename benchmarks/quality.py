@@ -68,6 +68,10 @@ MODELS = {
     "cnn_aux": ({"type": "cnn"}, {"type": "cnn"},
                 {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True,
                  "auxiliary_loss_weight": 0.5}, ("text", "image", "audio")),
+    "cnn_aux_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
+                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                                  "normalize": True, "auxiliary_loss_weight": 0.5,
+                                  "modality_dropout": 0.3}, ("text", "image", "audio")),
     # The other fusion strategies, each at its own defaults (`fusion: {type: ...}`).
     "cnn_gated": ({"type": "cnn"}, {"type": "cnn"}, {"type": "gated"},
                   ("text", "image", "audio")),

@@ -1,7 +1,7 @@
 """tfmm in a plain Keras script: a config, tfmm's datasets and model, `model.fit`.
 
     tfmm data demo --out demo_data
-    python examples/train_with_fit.py examples/tri_modal.yaml --epochs 2
+    python examples/train_with_fit.py examples/tri_modal.yaml
 
 Everything tfmm does here is three calls: `load_config`, `fit_preprocessing` +
 `make_dataset` (tf.data from the manifests, decoding and preprocessing in the graph) and
@@ -20,7 +20,8 @@ from tfmm.models.heads import loss_for, metrics_for
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs (default: the config's training.epochs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--save", default="model.keras")
     args = parser.parse_args(argv)
@@ -42,7 +43,8 @@ def main(argv=None):
     )
     # The pipeline already shuffles (a fresh permutation of the rows every epoch); Keras
     # 3.15 warns that its own `shuffle=True` default cannot apply to a dataset.
-    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, shuffle=False)
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs or config.training.epochs,
+              shuffle=False)
     results = model.evaluate(tfmm.data.make_dataset(config, config.data.test, vocabularies),
                              return_dict=True)
     print("test:", {k: round(float(v), 4) for k, v in results.items()})
