@@ -67,12 +67,15 @@ def test_example_config_builds_with_three_branches_at_one_concatenate():
     config.outputs[0].labels = ["cat", "dog", "bird"]
     model = tfmm.build_model(config)
     concat = model.get_layer("fusion_concat")
-    sources = [t._keras_history.operation.name
-               for t in concat._inbound_nodes[0].input_tensors]
-    assert sources == ["fusion_norm_text", "fusion_norm_image", "fusion_norm_audio"]
-    norms = [model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
-             for n in sources]
-    assert norms == ["text_encoder", "image_encoder", "audio_encoder"]
+    assert config.fusion.modality_dropout == 0.3
+    chain = [[t._keras_history.operation.name
+              for t in concat._inbound_nodes[0].input_tensors]]
+    for _ in range(2):  # each branch: encoder -> norm -> presence gate -> concat
+        chain.append([model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history
+                      .operation.name for n in chain[-1]])
+    assert chain == [[f"fusion_presence_{m}" for m in ("text", "image", "audio")],
+                     [f"fusion_norm_{m}" for m in ("text", "image", "audio")],
+                     [f"{m}_encoder" for m in ("text", "image", "audio")]]
 
 
 @pytest.mark.slow

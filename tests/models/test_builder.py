@@ -23,7 +23,12 @@ def test_branches_meet_at_one_concatenate(tri_modal):
     assert [c.name for c in concats] == ["fusion_concat"]
     inbound = concats[0]._inbound_nodes[0].input_tensors
     sources = [t._keras_history.operation.name for t in inbound]
-    assert sources == ["text_encoder", "image_encoder", "audio_encoder"]
+    # Each branch passes its presence gate (modality dropout, on by default) first.
+    assert sources == ["fusion_presence_text", "fusion_presence_image",
+                       "fusion_presence_audio"]
+    encoders = [model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history
+                .operation.name for n in sources]
+    assert encoders == ["text_encoder", "image_encoder", "audio_encoder"]
     assert concats[0].output.shape[-1] == 6 + 2048 + 4
     lines = []
     model.summary(print_fn=lines.append, line_length=140)

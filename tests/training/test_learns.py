@@ -28,6 +28,13 @@ def test_default_fused_model_fits_its_training_set_on_hard_data(tmp_path):
     with open(tmp_path / "run" / "history.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
     chance = math.log(12)
-    # Measured: the default 3.27 -> 0.61 by epoch 6; the ResNet50 + LSTM recipe that
-    # collapsed on 700 rows, 3.48 -> 2.23 (it fails here).
-    assert min(losses) < 0.45 * chance, losses
+    assert losses[-1] < 0.8 * chance, losses  # learning, under modality dropout too
+    # The run's model on its own training rows, every modality present: the logged
+    # loss above includes the rows whose modalities were dropped.
+    model, config, vocabs = tfmm.training.load_run(str(tmp_path / "run"))
+    fitted = model.evaluate(tfmm.data.make_dataset(config, paths["train"], vocabs),
+                            verbose=0, return_dict=True)["loss"]
+    # Measured: the default (modality dropout 0.3) logs 3.38 -> 1.61 and fits its rows to
+    # 1.45 (0.58 of chance; without modality dropout it logged 3.27 -> 0.61); the ResNet50
+    # + LSTM recipe that collapsed on 700 rows logged 3.48 -> 2.23 and fails both checks.
+    assert fitted < 0.7 * chance, (fitted, losses)

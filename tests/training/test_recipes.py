@@ -28,7 +28,8 @@ def _augmented_config(augment=True, **training):
              "encoder": TINY_CNN},
             {"name": "audio", "type": "audio", "clip_seconds": 0.25, "augment": augment,
              "encoder": {**TINY_CNN, "num_mel_bins": 8}}],
-        "fusion": TINY_FUSION,
+        # No modality dropout either: it too acts in training only.
+        "fusion": {**TINY_FUSION, "modality_dropout": 0.0},
         "outputs": [{"name": "label", "labels": ["a", "b", "c"]}],
         "training": training})
 

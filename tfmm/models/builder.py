@@ -107,7 +107,8 @@ def _presence(config, inputs, features):
     """The [batch, modalities] presence tensor, or None when every modality is always
     present and there is no modality dropout."""
     optional = [i.optional for i in config.inputs]
-    rate = config.fusion.modality_dropout
+    # One input has nothing to drop in favour of another.
+    rate = config.fusion.modality_dropout if len(config.inputs) > 1 else 0.0
     if not any(optional) and not rate:
         return None
     refs = []
