@@ -162,7 +162,8 @@ def tiny_demo_dict(data_dir, modalities=("text", "image", "audio"), epochs=2,
         if i["type"] == "text":
             i["encoder"] = dict(i["encoder"], embedding_dim=4, filters=4, dropout=0.0)
         i.update((inputs or {}).get(i["name"], {}))
-    cfg["fusion"] = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": True}
+    cfg["fusion"] = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": True,
+                     "modality_dropout": 0.0}
     return cfg
 
 

@@ -116,10 +116,10 @@ import tfmm
 from tests import helpers
 from tests.helpers import random_inputs, random_targets, tiny_config
 from tfmm.training.strategy import get_strategy
-# No dropout anywhere: each replica would draw its own masks.
+# No dropout anywhere (modality dropout included): each replica would draw its own masks.
 helpers.TINY_INPUTS["text"] = dict(helpers.TINY_INPUTS["text"],
                                    encoder=dict(helpers.TINY_TEXTCNN, dropout=0.0))
-config = tiny_config(("text", "audio"))
+config = tiny_config(("text", "audio"), fusion={**helpers.TINY_FUSION, "modality_dropout": 0.0})
 weights = {}
 for name in ("default", "mirrored"):
     strategy = get_strategy(name)
