@@ -23,7 +23,9 @@ def test_default_fused_model_fits_its_training_set_on_hard_data(tmp_path):
                     "clip_seconds": 1.0, "resample": True}],
         "outputs": [{"name": "label", "column": "label"}],
         "data": {"train": paths["train"], "val": paths["val"], "batch_size": 16},
-        "training": {"epochs": 6}})
+        # The last epoch's weights: the best epoch on 38 validation rows can be an early
+        # one, and this test asks whether training fits, not which epoch generalises.
+        "training": {"epochs": 6, "restore_best": False}})
     tfmm.training.train(config, str(tmp_path / "run"), log=lambda *a: None, verbose=0)
     with open(tmp_path / "run" / "history.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
@@ -34,7 +36,7 @@ def test_default_fused_model_fits_its_training_set_on_hard_data(tmp_path):
     model, config, vocabs = tfmm.training.load_run(str(tmp_path / "run"))
     fitted = model.evaluate(tfmm.data.make_dataset(config, paths["train"], vocabs),
                             verbose=0, return_dict=True)["loss"]
-    # Measured: the default (modality dropout 0.3) logs 3.38 -> 1.61 and fits its rows to
-    # 1.45 (0.58 of chance; without modality dropout it logged 3.27 -> 0.61); the ResNet50
+    # Measured: the default (modality dropout 0.3) logs 3.42 -> 1.71 and fits its rows to
+    # 0.31 (0.12 of chance; without modality dropout it logged 3.27 -> 0.61); the ResNet50
     # + LSTM recipe that collapsed on 700 rows logged 3.48 -> 2.23 and fails both checks.
     assert fitted < 0.7 * chance, (fitted, losses)
