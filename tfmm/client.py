@@ -17,8 +17,9 @@ It mirrors tfmm's in-graph preprocessing (`tfmm/data/text.py`, `image.py`, `audi
   leaves non-ASCII letters as they are), the ASCII punctuation set removed, split on ASCII
   whitespace, vocabulary lookup (OOV -> 1), truncated or zero-padded to the sequence length;
 - images: JPEG/PNG/BMP/GIF (first frame) decoded with Pillow to RGB (alpha dropped, not
-  composited, as TensorFlow does), `tf.image.resize`'s bilinear interpolation with
-  half-pixel centres and no antialiasing (computed here, not Pillow's resize, which
+  composited, as TensorFlow does; a large JPEG at the same reduced DCT scale as tfmm's
+  `jpeg_scale: auto`, through `Image.draft`), `tf.image.resize`'s bilinear interpolation
+  with half-pixel centres and no antialiasing (computed here, not Pillow's resize, which
   antialiases), or `resize_with_pad`'s letterboxing, clipped to [0, 255];
 - audio: 16-bit PCM WAV, samples / 32768, channels averaged, linear resampling when the
   input has `resample: true`, cropped from the start or zero-padded;
@@ -99,8 +100,26 @@ def _index(vocabulary):
 # Images.
 # ---------------------------------------------------------------------------------------
 
-def decode_image(data, name="image"):
-    """Encoded JPEG/PNG/BMP/GIF bytes -> float32 RGB [h, w, 3] in [0, 255]."""
+JPEG_SCALES = (1, 2, 4, 8)
+
+
+def jpeg_scale(height, width, size, resize="plain"):
+    """`tfmm.data.image.jpeg_scale`: the largest libjpeg DCT scale (1, 2, 4, 8) at which
+    a JPEG still covers its resized size (float32 arithmetic, as TensorFlow's)."""
+    th, tw = size
+    if resize == "pad":
+        f32 = np.float32
+        r = max(f32(width) / f32(tw), f32(height) / f32(th))
+        th, tw = int(np.floor(f32(height) / r)), int(np.floor(f32(width) / r))
+    return max(s for s in JPEG_SCALES if height // s >= th and width // s >= tw or s == 1)
+
+
+def decode_image(data, name="image", reduce_to=None):
+    """Encoded JPEG/PNG/BMP/GIF bytes -> float32 RGB [h, w, 3] in [0, 255].
+
+    `reduce_to`: (height, width, resize) the image will be resized to; a JPEG is then
+    decoded at libjpeg's reduced DCT scale (`jpeg_scale`, through Pillow's `draft`),
+    as tfmm's `jpeg_scale: auto` decodes it in TensorFlow."""
     from PIL import Image
 
     if not data:
@@ -111,6 +130,13 @@ def decode_image(data, name="image"):
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.seek(0)
+            if reduce_to is not None and image.format == "JPEG":
+                w, h = image.size
+                scale = jpeg_scale(h, w, reduce_to[:2], reduce_to[2])
+                if scale > 1:
+                    # Pillow picks the scale min(w // (w // s), h // (h // s)) rounded
+                    # down to 1, 2, 4 or 8, which is s for these sizes.
+                    image.draft("RGB", (w // scale, h // scale))
             if image.mode in ("I;16", "I;16B", "I"):
                 raise ClientError(f"input `{name}`: 16-bit images are not supported by the "
                                   f"client; use 8-bit images or the SavedModel")
@@ -161,9 +187,10 @@ def resize_with_pad(image, height, width):
     return out
 
 
-def image_tensor(data, height, width, resize="plain", name="image"):
+def image_tensor(data, height, width, resize="plain", name="image", jpeg_scale_mode="full"):
     """Encoded bytes -> the model's float32 [height, width, 3] pixels."""
-    pixels = decode_image(data, name)
+    pixels = decode_image(data, name, reduce_to=(height, width, resize)
+                          if jpeg_scale_mode == "auto" else None)
     if resize == "pad":
         pixels = resize_with_pad(pixels, height, width)
     else:
@@ -296,7 +323,8 @@ class Client:
             h, w = i["image_hw"]
             if not value and i["optional"]:
                 return np.zeros((h, w, 3), np.float32)
-            return image_tensor(value, h, w, i["resize"], name)
+            # Exports from before `jpeg_scale` decoded every JPEG at full size.
+            return image_tensor(value, h, w, i["resize"], name, i.get("jpeg_scale", "full"))
         if not value and i["optional"]:
             return np.zeros(i["num_samples"], np.float32), np.int32(0)
         return audio_tensors(value, i["sample_rate"], i["num_samples"], i["resample"], name)
@@ -450,5 +478,5 @@ def _raw_bytes(value, name, row):
 
 __all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
            "audio_tensors", "decode_image",
-           "decode_wav", "image_tensor", "named_outputs", "resize_bilinear",
+           "decode_wav", "image_tensor", "jpeg_scale", "named_outputs", "resize_bilinear",
            "resize_with_pad", "standardize_text", "text_ids"]

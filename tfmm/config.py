@@ -299,6 +299,12 @@ class InputConfig:
         encoder: mapping with a `type` key; defaults to the modality's default encoder.
         image_size: int or [height, width]. Images are resized to it (image inputs).
         resize: "plain" (stretch) or "pad" (keep aspect ratio, pad) (image inputs).
+        jpeg_scale: "auto" or "full" (image inputs). "auto": a JPEG at least twice
+            `image_size` is decoded straight to 1/2, 1/4 or 1/8 of its size (libjpeg's
+            DCT scaling, the largest scale that still covers `image_size`), then
+            resized: a 12 MP photo costs a fraction of a full decode. "full": every JPEG
+            is decoded at full size. The exports and the ONNX/TFLite clients decode as
+            training did.
         sample_rate: int. Hz the model expects (audio inputs).
         clip_seconds: float. Clips are cropped or zero-padded to this length; the padded
             part is masked (audio inputs).
@@ -324,6 +330,7 @@ class InputConfig:
     encoder: Optional[EncoderConfig] = None
     image_size: Union[int, list[int]] = 224
     resize: Literal["plain", "pad"] = "plain"
+    jpeg_scale: Literal["auto", "full"] = "auto"
     sample_rate: int = 16000
     clip_seconds: float = 1.0
     resample: bool = False
@@ -334,7 +341,7 @@ class InputConfig:
     # Which fields are meaningful for which modality; others must keep their default.
     _MODALITY_FIELDS = {
         "text": (),
-        "image": ("image_size", "resize"),
+        "image": ("image_size", "resize", "jpeg_scale"),
         "audio": ("sample_rate", "clip_seconds", "resample"),
     }
 

@@ -106,6 +106,34 @@ def test_image_formats_modes_and_pad_resize():
     assert padded[:3].sum() == 0 and padded[-3:].sum() == 0 and padded[3:9].sum() > 0
 
 
+def test_large_jpeg_is_decoded_at_a_reduced_scale_under_jpeg_scale_auto():
+    import io
+
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:960, 0:1280]
+    smooth = np.stack([128 + 100 * np.sin(xx / 90.0), 128 + 100 * np.cos(yy / 70.0),
+                       (xx + yy) % 256], -1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(smooth).save(buf, "JPEG", quality=90)
+    data = tf.constant(buf.getvalue())
+    auto = decode_image(data, (64, 64), jpeg_scale_mode="auto").numpy()
+    # 960 x 1280 covers 64 x 64 at 1/8: the pixels are the 1/8 decode's, resized.
+    eighth = tf.io.decode_jpeg(data, channels=3, ratio=8, dct_method="INTEGER_ACCURATE")
+    assert eighth.shape == (120, 160, 3)
+    np.testing.assert_allclose(auto, tf.image.resize(eighth, (64, 64)).numpy(), atol=1e-4)
+    # And close to the full decode's on smooth content (each 1/8 pixel is an 8x8 mean).
+    full = decode_image(data, (64, 64), jpeg_scale_mode="full").numpy()
+    assert 0 < np.abs(auto - full).mean() < 3.0
+    # A PNG, and a JPEG no larger than twice the target, decode as before.
+    png = tf.io.encode_png(smooth[:100, :100])
+    np.testing.assert_array_equal(decode_image(png, (64, 64), jpeg_scale_mode="auto"),
+                                  decode_image(png, (64, 64)))
+    small = tf.constant(_pil_bytes(smooth[:127, :200], "JPEG"))
+    np.testing.assert_array_equal(decode_image(small, (64, 64), jpeg_scale_mode="auto"),
+                                  decode_image(small, (64, 64)))
+
+
 def test_audio_resample_crop_and_mono():
     t = np.arange(800) / 8000
     tone = (0.5 * np.sin(2 * np.pi * 100 * t)).astype(np.float32)

@@ -52,6 +52,32 @@ def test_image_pixels_equal_tensorflow(fmt, shape, mode, resize, size):
     np.testing.assert_allclose(got, want, atol=1e-3, rtol=0)
 
 
+LARGE_JPEGS = [((1200, 1600), "RGB"), ((900, 300), "L"), ((455, 1601), "RGB")]
+
+
+@pytest.mark.parametrize("shape,mode", LARGE_JPEGS, ids=[f"{m}-{s[0]}x{s[1]}"
+                                                         for s, m in LARGE_JPEGS])
+@pytest.mark.parametrize("resize,size", [("plain", (32, 32)), ("pad", (96, 72)),
+                                         ("plain", (224, 224))])
+def test_reduced_jpeg_decode_equals_tensorflow(shape, mode, resize, size):
+    # `jpeg_scale: auto`: both sides decode at libjpeg's reduced DCT scale (Pillow's
+    # `draft`), so the pixels agree exactly, as at full size.
+    data = _encoded(shape, "JPEG", mode=mode)
+    want = decode_image(tf.constant(data), size, resize, jpeg_scale_mode="auto").numpy()
+    got = client.image_tensor(data, *size, resize, jpeg_scale_mode="auto")
+    np.testing.assert_allclose(got, want, atol=1e-3, rtol=0)
+
+
+def test_jpeg_scale_is_the_largest_that_still_covers_the_resized_image():
+    assert client.jpeg_scale(1200, 1600, (32, 32)) == 8
+    assert client.jpeg_scale(1200, 1600, (224, 224)) == 4     # 300 x 400 >= 224
+    assert client.jpeg_scale(447, 1000, (224, 224)) == 1      # 447 // 2 < 224
+    assert client.jpeg_scale(448, 1000, (224, 224)) == 2
+    # Letterboxed: 1601 wide to 72 makes the content 72 x 20, so 1/8 covers it.
+    assert client.jpeg_scale(455, 1601, (96, 72), "pad") == 8
+    assert client.jpeg_scale(455, 1601, (96, 72), "plain") == 4  # 455 // 8 < 96
+
+
 @pytest.mark.parametrize("rate,channels,seconds,resample", [
     (16000, 1, 0.4, False),   # short: zero-padded
     (16000, 2, 1.7, False),   # stereo, long: cropped

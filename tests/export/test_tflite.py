@@ -67,6 +67,8 @@ def test_tflite_export_writes_the_client_spec_and_no_other_format(tflite_run):
     with open(version / "tfmm" / "client.json") as f:
         spec = json.load(f)
     assert [i["name"] for i in spec["inputs"]] == ["text", "image", "audio"]
+    # The client decodes JPEGs as training did.
+    assert spec["inputs"][1]["jpeg_scale"] == "auto"
     assert spec["outputs"][0]["labels"] == tfmm.training.load_run(
         str(tflite_run[0]))[1].outputs[0].labels
 

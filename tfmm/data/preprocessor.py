@@ -112,7 +112,8 @@ def image_tensor(input_config, value):
     i = input_config
 
     def decode():
-        return decode_image(value, i.image_hw, i.resize, name=i.name)
+        return decode_image(value, i.image_hw, i.resize, name=i.name,
+                            jpeg_scale_mode=i.jpeg_scale)
     if not i.optional or value.dtype != tf.string:
         return decode()
     return tf.cond(tf.strings.length(value) > 0, decode,

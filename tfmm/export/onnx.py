@@ -112,7 +112,8 @@ def client_spec(model, config, vocabularies):
                             sequence_length=int(i.encoder.sequence_length),
                             standardize=i.encoder.standardize)
         elif i.type == "image":
-            spec.update(image_hw=list(i.image_hw), resize=i.resize)
+            spec.update(image_hw=list(i.image_hw), resize=i.resize,
+                        jpeg_scale=i.jpeg_scale)
         else:
             spec.update(sample_rate=int(i.sample_rate), num_samples=int(i.num_samples),
                         resample=bool(i.resample))
