@@ -647,7 +647,13 @@ class DataConfig:
     # is for TFRecord and TFDS sources, and for manifests with `cache: true`.
     shuffle_buffer: int = 1024
     seed: int = 0
-    cache: bool = False
+    # Decoded examples kept from the first epoch, so later epochs decode nothing:
+    # false or "none": no cache; true or "memory": in memory (the decoded split must fit:
+    # an image is height x width x 3 x 4 bytes, a clip 4 bytes a sample); a folder: on
+    # disk (a tf.data snapshot per split and preprocessing, reused by later runs; a run
+    # killed mid-epoch leaves no half-written cache in use). A relative folder resolves
+    # against the config's folder. Augmentation runs in the model, after the cache.
+    cache: Union[bool, str] = False
     deterministic: bool = False
     on_bad_example: Literal["fail", "skip"] = "fail"
     tfds_features: dict[str, str] = field(default_factory=dict)
@@ -671,9 +677,19 @@ class DataConfig:
     # None: in this process.
     service: Optional[str] = None
 
+    @property
+    def cache_mode(self) -> str:
+        """"none", "memory" or "disk" (`cache` names a folder)."""
+        if self.cache in (False, "none"):
+            return "none"
+        return "memory" if self.cache in (True, "memory") else "disk"
+
     def validate(self, path):
         _positive(self, path, "batch_size", "max_file_mb", "max_image_megapixels",
                   "max_audio_seconds")
+        if self.cache == "":
+            raise ConfigError(f"{path}.cache: expected true, false, 'none', 'memory' or a "
+                              f"folder. Received: ''".lstrip("."))
         if self.service is not None:
             from tfmm.data.service import check_address
 

@@ -114,6 +114,7 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
     kind = source_kind(source)
+    cached = config.data.cache_mode != "none"
     # The training pipeline only: evaluation and prediction read in order, here.
     service = config.data.service if training else None
     if service and kind != "manifest":
@@ -131,8 +132,8 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         if service:
             # With cache, the repeat comes after it (a repeated source would never fill it).
             ds = _service_rows(columns, config.data.seed, config.data.shuffle_buffer,
-                               repeat and not config.data.cache)
-        elif training and not config.data.cache:
+                               repeat and not cached)
+        elif training and not cached:
             ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
         else:
             ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
@@ -190,7 +191,7 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
             x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name), pair))
         return (x, *y) if y else x
 
-    if training and not config.data.cache and kind != "manifest":
+    if training and not cached and kind != "manifest":
         ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                         reshuffle_each_iteration=True)
     ds = ds.map(process, num_parallel_calls=AUTOTUNE)
@@ -203,12 +204,19 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
         ds = distribute(ds.batch(SERVICE_CHUNK), service,
                         job_name=f"tfmm-{config.name}-train" if input_context
                         and input_context.num_input_pipelines > 1 else None).unbatch()
-    if config.data.cache:
-        ds = ds.cache()
+    if cached:
+        if config.data.cache_mode == "memory":
+            ds = ds.cache()
+        else:
+            # A snapshot, not `cache(filename)`: it is keyed by a fingerprint of the
+            # pipeline above (files, preprocessing, shard), written to a temporary
+            # folder and committed only when a pass completes, so a killed run or a
+            # changed config never reads a stale or partial cache.
+            ds = ds.snapshot(config.resolve_path(config.data.cache))
         if training:
             ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                             reshuffle_each_iteration=True)
-    if repeat and not (kind == "manifest" and training and not config.data.cache):
+    if repeat and not (kind == "manifest" and training and not cached):
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if text_inputs:

@@ -1,0 +1,104 @@
+"""`data.cache`: decoded examples kept from the first pass, in memory or on disk."""
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+import tfmm
+from tests.data.conftest import small_demo_config
+
+
+@pytest.fixture()
+def own_demo(demo_dir, tmp_path):
+    """A copy of the demo data this test may change."""
+    return shutil.copytree(demo_dir, tmp_path / "demo")
+
+
+def _fingerprints(ds):
+    """{md5 of an example's image pixels: its audio length} over one pass."""
+    out = {}
+    for x, _ in ds:
+        for image, length in zip(x["image"].numpy(), x["audio_length"].numpy()):
+            out[hashlib.md5(image.tobytes()).hexdigest()] = int(length)
+    return out
+
+
+def _dataset(config, data, training=True):
+    vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(str(data / "train.csv")))
+    return tfmm.data.make_dataset(config, str(data / "train.csv"), vocabs,
+                                  training=training, batch_size=4)
+
+
+def _scramble_images(data):
+    """Rewrites every image file with other pixels (same format, size and name)."""
+    from PIL import Image
+
+    for path in (data / "images").iterdir():
+        with Image.open(path) as im:
+            fmt, size = im.format, im.size
+        Image.fromarray(np.full((size[1], size[0], 3), 7, np.uint8)).save(path, fmt)
+
+
+@pytest.mark.parametrize("cache", ["memory", "disk"])
+def test_cache_gives_the_uncached_examples_and_no_decode_after_the_first_pass(
+        own_demo, tmp_path, cache):
+    value = "memory" if cache == "memory" else str(tmp_path / "cache")
+    plain = _fingerprints(_dataset(small_demo_config(own_demo, deterministic=True), own_demo,
+                                   training=False))
+    config = small_demo_config(own_demo, cache=value)
+    assert config.data.cache_mode == cache
+    ds = _dataset(config, own_demo)
+    first = _fingerprints(ds)
+    # Training drops the last partial batch: every full batch's examples, each once.
+    assert len(first) == len(plain) - len(plain) % 4 and set(first) <= set(plain)
+    _scramble_images(own_demo)
+    # The second pass reads the cache: the images decoded before the files changed, in
+    # a new order (shuffled after the cache).
+    assert _fingerprints(ds) == first
+    if cache == "disk":
+        assert any((tmp_path / "cache").rglob("*.snapshot"))
+        # A new pipeline over the same files and settings (a later run) reuses it ...
+        assert _fingerprints(_dataset(config, own_demo)) == first
+        # ... and one with other preprocessing gets its own.
+        other = small_demo_config(own_demo, cache=value, seed=1)
+        other.inputs[1].image_size = 16
+        assert set(_fingerprints(_dataset(other, own_demo))).isdisjoint(plain)
+
+
+def test_disk_cache_of_an_interrupted_pass_is_not_used(own_demo, tmp_path):
+    # A one-row shuffle buffer: the first batch reads only a few rows (the default
+    # buffer would read the whole split into it, completing the pass).
+    config = small_demo_config(own_demo, cache=str(tmp_path / "cache"), shuffle_buffer=1)
+    ds = _dataset(config, own_demo)
+    before = _fingerprints(_dataset(small_demo_config(own_demo), own_demo, training=False))
+    for _ in ds.take(1):  # the pass stops after one batch, as a killed run's would
+        pass
+    _scramble_images(own_demo)
+    # Nothing committed: every example is decoded again, from the changed files.
+    scrambled = _fingerprints(ds)
+    assert len(scrambled) <= 2 and set(scrambled).isdisjoint(before)
+
+
+@pytest.mark.parametrize("value, mode", [(False, "none"), ("none", "none"), (True, "memory"),
+                                         ("memory", "memory"), ("cache_dir", "disk")])
+def test_cache_setting_modes(demo_dir, value, mode):
+    assert small_demo_config(demo_dir, cache=value).data.cache_mode == mode
+
+
+def test_empty_cache_folder_is_refused(demo_dir):
+    with pytest.raises(tfmm.ConfigError, match=r"data\.cache: expected true, false"):
+        small_demo_config(demo_dir, cache="")
+
+
+def test_cache_keeps_training_shuffled_every_pass(own_demo):
+    config = small_demo_config(own_demo, cache="memory")
+    ds = _dataset(config, own_demo)
+
+    def order():
+        return [hashlib.md5(a.tobytes()).hexdigest() for x, _ in ds
+                for a in x["audio"].numpy()]
+    first, second = order(), order()
+    assert sorted(first) == sorted(second) and first != second
+    assert len(first) == len(set(first))
