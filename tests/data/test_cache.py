@@ -17,11 +17,13 @@ def own_demo(demo_dir, tmp_path):
 
 
 def _fingerprints(ds):
-    """{md5 of an example's image pixels: its audio length} over one pass."""
+    """{md5 of an example's image pixels and audio samples: how many such examples} over
+    one pass."""
     out = {}
     for x, _ in ds:
-        for image, length in zip(x["image"].numpy(), x["audio_length"].numpy()):
-            out[hashlib.md5(image.tobytes()).hexdigest()] = int(length)
+        for image, audio in zip(x["image"].numpy(), x["audio"].numpy()):
+            key = hashlib.md5(image.tobytes() + audio.tobytes()).hexdigest()
+            out[key] = out.get(key, 0) + 1
     return out
 
 
@@ -52,7 +54,7 @@ def test_cache_gives_the_uncached_examples_and_no_decode_after_the_first_pass(
     ds = _dataset(config, own_demo)
     first = _fingerprints(ds)
     # Training drops the last partial batch: every full batch's examples, each once.
-    assert len(first) == len(plain) - len(plain) % 4 and set(first) <= set(plain)
+    assert sum(first.values()) == sum(plain.values()) // 4 * 4 and set(first) <= set(plain)
     _scramble_images(own_demo)
     # The second pass reads the cache: the images decoded before the files changed, in
     # a new order (shuffled after the cache).
@@ -78,7 +80,7 @@ def test_disk_cache_of_an_interrupted_pass_is_not_used(own_demo, tmp_path):
     _scramble_images(own_demo)
     # Nothing committed: every example is decoded again, from the changed files.
     scrambled = _fingerprints(ds)
-    assert len(scrambled) <= 2 and set(scrambled).isdisjoint(before)
+    assert set(scrambled).isdisjoint(before)
 
 
 @pytest.mark.parametrize("value, mode", [(False, "none"), ("none", "none"), (True, "memory"),
@@ -102,3 +104,12 @@ def test_cache_keeps_training_shuffled_every_pass(own_demo):
     first, second = order(), order()
     assert sorted(first) == sorted(second) and first != second
     assert len(first) == len(set(first))
+
+
+def test_disk_cache_takes_examples_larger_than_256_kb(own_demo, tmp_path):
+    # A 5 s clip is 320 KB of float32: tf.data's snappy snapshot reader refuses it.
+    config = small_demo_config(own_demo, cache=str(tmp_path / "cache"))
+    config.inputs[2].clip_seconds = 5.0
+    ds = _dataset(config, own_demo)
+    first = _fingerprints(ds)
+    assert _fingerprints(ds) == first and sum(first.values()) == 16

@@ -212,7 +212,9 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
             # pipeline above (files, preprocessing, shard), written to a temporary
             # folder and committed only when a pass completes, so a killed run or a
             # changed config never reads a stale or partial cache.
-            ds = ds.snapshot(config.resolve_path(config.data.cache))
+            # Uncompressed: decoded pixels and samples barely compress, and the snappy
+            # reader refuses elements over its 256 KB buffer (a 5 s clip is 320 KB).
+            ds = ds.snapshot(config.resolve_path(config.data.cache), compression=None)
         if training:
             ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                             reshuffle_each_iteration=True)
