@@ -154,7 +154,10 @@ def _mlm(config, run_dir, input_name, log, verbose):
                                   log), preprocessor, batch, training=False,
                            seed=config.data.seed)
     model.compile(optimizer=_optimizer(config, steps),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  # The mean over the masked tokens: the default reduction divides by
+                  # every mask slot, padding included, and reads as a lower loss.
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True, reduction="mean_with_sample_weight"),
                   weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     _fit(model, dataset, config, steps, run_dir, log, verbose, validation=val)
     set_pooler_trainable(encoder.backbone, True)
