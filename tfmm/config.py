@@ -197,6 +197,30 @@ class EfficientNetConfig:
 
 
 @dataclass
+class KerasHubImageConfig:
+    """A keras-hub vision backbone from a preset (`keras_hub.models.Backbone.from_preset`):
+    ViT, DINOv2, or the vision tower of CLIP or SigLIP, with the preset's own pixel
+    scaling (its image converter's scale and offset) inside the encoder.
+
+    `preset` is a local preset directory or a Kaggle / Hugging Face handle (downloaded
+    once, e.g. "vit_base_patch16_224_imagenet", "clip_vit_base_patch16",
+    "siglip_base_patch16_224"). The input's `image_size` must be the preset's. `pooling`:
+    "cls" (the class token), "mean" (of the patch tokens), or "auto" (the class token
+    where the backbone has one).
+    """
+
+    type: Literal["keras_hub"] = "keras_hub"
+    preset: Optional[str] = None
+    pooling: Literal["auto", "cls", "mean"] = "auto"
+    trainable: bool = True
+
+    def validate(self, path):
+        if not self.preset:
+            raise ConfigError(f"{path}.preset: a keras_hub encoder needs a preset (a preset "
+                              f"directory or a handle). Received: preset={self.preset!r}")
+
+
+@dataclass
 class LSTMAudioConfig:
     """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
 
@@ -257,7 +281,7 @@ class CNNConfig:
 
 
 EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, MobileNetConfig,
-                      EfficientNetConfig, LSTMAudioConfig, CNNConfig]
+                      EfficientNetConfig, KerasHubImageConfig, LSTMAudioConfig, CNNConfig]
 
 ENCODER_CONFIGS: dict[str, type] = {
     "textcnn": TextCNNConfig,
@@ -266,13 +290,14 @@ ENCODER_CONFIGS: dict[str, type] = {
     "resnet50": ResNet50Config,
     "mobilenet": MobileNetConfig,
     "efficientnet": EfficientNetConfig,
+    "keras_hub": KerasHubImageConfig,
     "lstm": LSTMAudioConfig,
     "cnn": CNNConfig,
 }
 
 MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "text": ("textcnn", "bert", "hub"),
-    "image": ("cnn", "resnet50", "mobilenet", "efficientnet", "hub"),
+    "image": ("cnn", "resnet50", "mobilenet", "efficientnet", "keras_hub", "hub"),
     "audio": ("cnn", "lstm", "hub"),
 }
 

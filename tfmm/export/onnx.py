@@ -51,6 +51,43 @@ def export_view(model, config, vocabularies):
     return keras.Model(full.input, outputs, name=full.name)
 
 
+def _fold_captured_constants(proto, concrete, input_names):
+    """Constant tensors a layer captured from outside the traced function (keras-hub
+    ViT's position ids) are left by tf2onnx as extra graph inputs that nothing feeds:
+    they become initializers holding the captured values."""
+    import onnx
+
+    captured = {inner.name: outer for outer, inner in concrete.graph.captures}
+    for value in list(proto.graph.input):
+        outer = captured.get(value.name)
+        if value.name in input_names or outer is None or outer.dtype == tf.resource:
+            continue
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(outer),
+                                                                    value.name))
+        proto.graph.input.remove(value)
+
+
+def _erfc(ctx, node, name, args):
+    """TensorFlow's Erfc (exact GELU, as ViT's MLP uses it), which tf2onnx leaves as an
+    op onnxruntime does not know, as 1 - Erf(x)."""
+    import numpy as np
+    from tf2onnx import utils
+
+    node.type = "Erf"
+    dtype = ctx.get_dtype(node.output[0])
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"),
+                         np.array(1, utils.map_onnx_to_numpy_type(dtype)))
+    sub = ctx.insert_new_node_on_output("Sub", node.output[0],
+                                        name=utils.make_name(f"{node.name}_erfc"),
+                                        inputs=[one.output[0], node.output[0]])
+    ctx.set_dtype(sub.output[0], dtype)
+    ctx.copy_shape(node.output[0], sub.output[0])
+
+
+# TensorFlow ops tf2onnx does not convert itself: op type -> (handler, extra args).
+CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
+
+
 def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     """Converts `model` to ONNX at `path` with tf2onnx. The ONNX inputs keep the model's
     input names; its outputs are named after the config's outputs; the batch dimension
@@ -78,7 +115,9 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     with warnings.catch_warnings(), _without_meta_graph_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # np.object probe in the patch
         patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset)
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset,
+                                                 custom_op_handlers=CUSTOM_OP_HANDLERS)
+    _fold_captured_constants(proto, fn.get_concrete_function(), names)
     rename = {out.name: name for out, name in zip(proto.graph.output, served)}
     # A served tensor may also feed other nodes (the gate feeds the weighted sum), so
     # every reference is renamed, not just the producing node's.

@@ -43,3 +43,21 @@ class SequenceMask(keras.layers.Layer):
         config = super().get_config()
         config["mode"] = self.mode
         return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class FirstToken(keras.layers.Layer):
+    """[batch, tokens, dim] -> [batch, dim]: the first token (a ViT's class token).
+
+    Example:
+
+    >>> import numpy as np
+    >>> FirstToken()(np.arange(12.0).reshape(1, 3, 4)).numpy().tolist()
+    [[0.0, 1.0, 2.0, 3.0]]
+    """
+
+    def call(self, x):
+        return x[:, 0]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
