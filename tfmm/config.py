@@ -197,16 +197,19 @@ class EfficientNetConfig:
 
 
 @dataclass
-class KerasHubImageConfig:
-    """A keras-hub vision backbone from a preset (`keras_hub.models.Backbone.from_preset`):
-    ViT, DINOv2, or the vision tower of CLIP or SigLIP, with the preset's own pixel
-    scaling (its image converter's scale and offset) inside the encoder.
+class KerasHubConfig:
+    """A keras-hub backbone from a preset (`keras_hub.models.Backbone.from_preset`).
+
+    Images: a vision backbone (ViT, DINOv2, or the vision tower of CLIP or SigLIP), with
+    the preset's own pixel scaling (its image converter's scale and offset) inside the
+    encoder; the input's `image_size` must be the preset's. `pooling`: "cls" (the class
+    token), "mean" (of the patch tokens), or "auto" (the class token where the backbone
+    has one). Audio: Moonshine's encoder, which reads the 16 kHz waveform; its frames
+    are pooled by mean and maximum over the valid ones (`pooling` is not used).
 
     `preset` is a local preset directory or a Kaggle / Hugging Face handle (downloaded
-    once, e.g. "vit_base_patch16_224_imagenet", "clip_vit_base_patch16",
-    "siglip_base_patch16_224"). The input's `image_size` must be the preset's. `pooling`:
-    "cls" (the class token), "mean" (of the patch tokens), or "auto" (the class token
-    where the backbone has one).
+    once), e.g. "vit_base_patch16_224_imagenet", "clip_vit_base_patch16",
+    "siglip_base_patch16_224", "moonshine_base_en".
     """
 
     type: Literal["keras_hub"] = "keras_hub"
@@ -281,7 +284,7 @@ class CNNConfig:
 
 
 EncoderConfig = Union[TextCNNConfig, BertConfig, HubConfig, ResNet50Config, MobileNetConfig,
-                      EfficientNetConfig, KerasHubImageConfig, LSTMAudioConfig, CNNConfig]
+                      EfficientNetConfig, KerasHubConfig, LSTMAudioConfig, CNNConfig]
 
 ENCODER_CONFIGS: dict[str, type] = {
     "textcnn": TextCNNConfig,
@@ -290,7 +293,7 @@ ENCODER_CONFIGS: dict[str, type] = {
     "resnet50": ResNet50Config,
     "mobilenet": MobileNetConfig,
     "efficientnet": EfficientNetConfig,
-    "keras_hub": KerasHubImageConfig,
+    "keras_hub": KerasHubConfig,
     "lstm": LSTMAudioConfig,
     "cnn": CNNConfig,
 }
@@ -298,7 +301,7 @@ ENCODER_CONFIGS: dict[str, type] = {
 MODALITY_ENCODERS: dict[str, tuple[str, ...]] = {
     "text": ("textcnn", "bert", "hub"),
     "image": ("cnn", "resnet50", "mobilenet", "efficientnet", "keras_hub", "hub"),
-    "audio": ("cnn", "lstm", "hub"),
+    "audio": ("cnn", "lstm", "keras_hub", "hub"),
 }
 
 # The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,

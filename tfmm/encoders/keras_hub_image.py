@@ -55,7 +55,10 @@ class KerasHubImageEncoder(Encoder):
 
         # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
-        out = backbone(rescale(pixels), training=False if frozen else None)
+        images = rescale(pixels)
+        if isinstance(backbone.input, dict):  # CLIP's vision encoder: {"images": ...}
+            images = {next(iter(backbone.input)): images}
+        out = backbone(images, training=False if frozen else None)
         if isinstance(out, dict):
             out = out.get("sequence_output", next(iter(out.values())))
         if len(out.shape) == 4:  # a feature map: its cells are the tokens
@@ -120,7 +123,17 @@ def preset_scaling(preset):
 
 
 @register_encoder("keras_hub")
-def build_keras_hub_image(input_config, vocabulary=None, return_sequence=False):
+def build_keras_hub(input_config, vocabulary=None, return_sequence=False):
+    """A vision backbone for an image input; Moonshine's encoder for an audio input
+    (`keras_hub_audio`)."""
+    if input_config.type == "audio":
+        from tfmm.encoders.keras_hub_audio import build_keras_hub_audio
+
+        return build_keras_hub_audio(input_config, return_sequence=return_sequence)
+    return build_keras_hub_image(input_config, return_sequence=return_sequence)
+
+
+def build_keras_hub_image(input_config, return_sequence=False):
     import keras_hub
 
     cfg = input_config.encoder

@@ -256,3 +256,25 @@ class MaskedMeanMaxPooling(keras.layers.Layer):
 
     def compute_output_shape(self, x_shape, mask_shape=None):
         return (x_shape[0], 2 * x_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class ValidFrames(keras.layers.Layer):
+    """A numeric frame mask [batch, frames] (1 valid, 0 padding, as an encoder returns
+    it) -> boolean, with the first frame always valid (as `FrameMask`), so a row of
+    padding still pools and attends to something defined.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ValidFrames()(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])).numpy().tolist()
+    [[True, True, False], [True, False, False]]
+    """
+
+    def call(self, mask):
+        valid = keras.ops.greater(keras.ops.cast(mask, "float32"), 0.5)
+        first = keras.ops.equal(keras.ops.arange(keras.ops.shape(mask)[1], dtype="int32"), 0)
+        return keras.ops.logical_or(valid, keras.ops.expand_dims(first, 0))
+
+    def compute_output_spec(self, mask):
+        return keras.KerasTensor(mask.shape, dtype="bool")

@@ -1,6 +1,7 @@
-"""The `keras_hub` image encoder: a vision backbone from a local preset directory the test
-writes (no download): ViT and CLIP's vision tower, the preset's pixel scaling, pooling,
-round trips, freezing and export to both runtimes."""
+"""The `keras_hub` encoders, from local preset directories the test writes (no download):
+for images a vision backbone (ViT, CLIP's vision tower) with the preset's pixel scaling
+and pooling; for audio Moonshine's encoder on the waveform with its frame mask. Round
+trips, freezing and export to both runtimes."""
 
 import numpy as np
 import pytest
@@ -115,6 +116,88 @@ def test_model_saves_reloads_and_exports_to_both_runtimes(vit_preset, tmp_path, 
     config = _config(vit_preset, fusion=fusion)
     model = tfmm.build_model(config)
     x = random_inputs(model, batch=2, seed=3)
+    want = np.asarray(model(x, training=False)["label"])
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(again(x, training=False)["label"], want, atol=1e-6)
+    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
+    np.testing.assert_allclose(onnx_predict(onnx_session(paths["onnx"]), config, x)["label"],
+                               want, atol=1e-4)
+    loaded = tfmm.export.load_saved_model(paths["savedmodel"])
+    got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
+    np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def moonshine_preset(tmp_path_factory):
+    import keras_hub
+
+    path = str(tmp_path_factory.mktemp("presets") / "moonshine")
+    keras_hub.models.MoonshineBackbone(
+        vocabulary_size=20, filter_dim=8, encoder_num_layers=1, decoder_num_layers=1,
+        hidden_dim=8, intermediate_dim=16, encoder_num_heads=2,
+        decoder_num_heads=2).save_to_preset(path)
+    return path
+
+
+def _audio_config(preset, fusion="concat", sample_rate=16000, **encoder):
+    return tfmm.config_from_dict({
+        "inputs": [{"name": "speech", "type": "audio", "clip_seconds": 0.25,
+                    "sample_rate": sample_rate,
+                    "encoder": {"type": "keras_hub", "preset": preset, **encoder}},
+                   {"name": "photo", "type": "image", "image_size": 8,
+                    "encoder": {"type": "cnn", "filters": [4]}}],
+        "fusion": {"type": fusion},
+        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+
+
+def test_moonshine_preset_pools_its_encoder_over_the_valid_frames(moonshine_preset, tmp_path):
+    import keras_hub
+
+    from tfmm.encoders import build_encoder
+
+    enc = build_encoder(_audio_config(moonshine_preset).inputs[0])
+    rng = np.random.default_rng(0)
+    wave = rng.uniform(-0.5, 0.5, (2, 4000)).astype("float32")
+    wave[1, 1500:] = 0.0  # the second clip: 1,500 samples, then padding
+    x = {"waveform": wave, "length": np.array([4000, 1500], "int32")}
+    # The preset's backbone, read again: its encoder outputs on the same clips.
+    ref = keras_hub.models.Backbone.from_preset(moonshine_preset)
+    out = ref({"encoder_input_values": wave[..., None],
+               "encoder_padding_mask": np.arange(4000)[None] < x["length"][:, None],
+               "decoder_token_ids": np.ones((2, 1), "int32"),
+               "decoder_padding_mask": np.ones((2, 1), bool)})
+    seq, mask = np.asarray(out["encoder_sequence_output"]), np.asarray(
+        out["encoder_attention_mask"]) > 0.5
+    assert mask[0].all() and 0 < mask[1].sum() < mask.shape[1]
+    want = np.stack([np.concatenate([s[m].mean(0), s[m].max(0)]) for s, m in zip(seq, mask)])
+    np.testing.assert_allclose(enc(x), want, atol=1e-5)
+    # Only the encoder's weights: the decoder is neither trained nor saved.
+    assert 0 < len(enc.trainable_weights) < len(ref.trainable_weights)
+    run_encoder_test(enc, x, expected_dim=16, tmp_path=tmp_path)
+
+
+def test_moonshine_needs_16_khz_and_a_moonshine_preset(moonshine_preset, vit_preset):
+    from tfmm.encoders import build_encoder
+
+    with pytest.raises(ValueError, match=r"input 'speech': Moonshine reads 16 kHz audio; set "
+                                         r"sample_rate: 16000 .*Received: sample_rate=8000"):
+        build_encoder(_audio_config(moonshine_preset, sample_rate=8000).inputs[0])
+    with pytest.raises(ValueError, match=r"input 'speech': a keras_hub audio encoder needs a "
+                                         r"Moonshine preset .*Received: ViTBackbone"):
+        build_encoder(_audio_config(vit_preset).inputs[0])
+
+
+@pytest.mark.parametrize("fusion", ["concat", "cross_attention"])
+def test_moonshine_model_saves_reloads_and_exports(moonshine_preset, tmp_path, fusion):
+    import keras
+    import tensorflow as tf
+
+    from tfmm.export import export_model, onnx_predict, onnx_session
+
+    config = _audio_config(moonshine_preset, fusion=fusion)
+    model = tfmm.build_model(config)
+    x = random_inputs(model, batch=2, seed=4)
     want = np.asarray(model(x, training=False)["label"])
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
