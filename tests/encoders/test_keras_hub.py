@@ -208,3 +208,23 @@ def test_moonshine_model_saves_reloads_and_exports(moonshine_preset, tmp_path, f
     loaded = tfmm.export.load_saved_model(paths["savedmodel"])
     got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
     np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["vit", "moonshine"])
+def test_under_mixed_precision(vit_preset, moonshine_preset, which):
+    import keras
+
+    config = _config(vit_preset) if which == "vit" else _audio_config(moonshine_preset)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = tfmm.build_model(config)
+        encoder = model.get_layer(config.inputs[0].name + "_encoder")
+        out = model(random_inputs(model, batch=2, seed=5), training=False)["label"]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert encoder.compute_dtype == "bfloat16"
+    if which == "moonshine":  # kept in float32: keras-hub's encoder block mixes dtypes
+        inner = encoder.get_layer("moonshine_encoder")
+        assert {layer.compute_dtype for layer in inner.layers[2:]} == {"float32"}
+    probs = np.asarray(out, "float32")
+    assert out.dtype == "float32" and np.allclose(probs.sum(-1), 1.0, atol=1e-3)

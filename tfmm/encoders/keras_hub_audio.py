@@ -102,7 +102,9 @@ def build_keras_hub_audio(input_config, return_sequence=False):
                          f"sample_rate: 16000 (with resample: true for other rates). "
                          f"Received: sample_rate={input_config.sample_rate}")
     # A local preset directory or a Kaggle / Hugging Face handle (downloads once).
-    backbone = keras_hub.models.Backbone.from_preset(cfg.preset)
+    # In float32 under a mixed-precision policy too: keras-hub's Moonshine encoder block
+    # adds a float32 tensor to a bfloat16 / float16 one and fails.
+    backbone = keras_hub.models.Backbone.from_preset(cfg.preset, dtype="float32")
     try:
         moonshine_encoder(backbone)
     except ValueError as e:
