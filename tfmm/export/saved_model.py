@@ -1,6 +1,5 @@
 """SavedModel export in TF Serving's layout, with a raw-input and a tensor signature."""
 
-import json
 import os
 import re
 import shutil
@@ -8,8 +7,8 @@ import tempfile
 
 import keras
 import tensorflow as tf
-import yaml
 
+from tfmm.files import write_json, write_run_files
 from tfmm.export.signatures import make_serving_functions, raw_specs, tensor_specs
 
 SIGNATURES = ("serving_default", "predict_tensors")
@@ -57,14 +56,10 @@ def write_sidecar(config, vocabularies, directory, client_spec=None):
     side = os.path.join(directory, "tfmm")
     os.makedirs(side, exist_ok=True)
     if client_spec is not None:
-        with open(os.path.join(side, "client.json"), "w") as f:
-            json.dump(client_spec, f)
-    with open(os.path.join(side, "config.yaml"), "w") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
-    with open(os.path.join(side, "vocabularies.json"), "w") as f:
-        json.dump(vocabularies, f)
-    with open(os.path.join(side, "labels.json"), "w") as f:
-        json.dump({o.name: o.labels for o in config.outputs if o.labels}, f, indent=2)
+        write_json(os.path.join(side, "client.json"), client_spec)
+    write_run_files(side, config, vocabularies, absolute_paths=False)
+    write_json(os.path.join(side, "labels.json"),
+               {o.name: o.labels for o in config.outputs if o.labels}, indent=2)
 
 
 def publish(staging, version_dir):

@@ -5,10 +5,10 @@ import os
 
 import keras
 import numpy as np
-import yaml
 
 from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
 from tfmm.data.pipeline import load_manifest
+from tfmm.files import write_json, write_run_files
 from tfmm.pretraining.weights import ENCODERS_DIR, save_encoder_weights
 
 OBJECTIVES = ("contrastive", "mlm")
@@ -57,15 +57,9 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
     for name, encoder in encoders.items():
         save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR,
                                                    f"{name}.weights.npz"))
-    with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-        yaml.safe_dump(config.to_dict(absolute_paths=True), f, sort_keys=False)
-    with open(os.path.join(run_dir, "vocabularies.json"), "w") as f:
-        json.dump(vocabularies, f)
+    write_run_files(run_dir, config, vocabularies)
     summary = {"objective": objective, "encoders": sorted(encoders), "metrics": metrics}
-    tmp = os.path.join(run_dir, "pretrain.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(summary, f, indent=2)
-    os.replace(tmp, os.path.join(run_dir, "pretrain.json"))
+    write_json(os.path.join(run_dir, "pretrain.json"), summary, indent=2)
     log(f"tfmm pretrain: encoders {', '.join(sorted(encoders))} -> "
         f"{os.path.join(run_dir, ENCODERS_DIR)}; metrics {json.dumps(metrics)}")
     return metrics

@@ -11,17 +11,17 @@ import os
 
 import numpy as np
 
+from tfmm.files import atomic_path
+
 ENCODERS_DIR = "encoders"
 
 
 def save_encoder_weights(encoder, path):
     """Writes `encoder`'s weights (and their paths) to an `.npz` file atomically."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     arrays = {f"w{k:04d}": np.asarray(w) for k, w in enumerate(encoder.get_weights())}
     arrays["paths"] = np.array([w.path for w in encoder.weights])
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def load_encoder_weights(encoder, path, input_name):

@@ -7,24 +7,14 @@ import os
 import keras
 import numpy as np
 
-
-def _write_json_atomically(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+from tfmm.files import atomic_path, write_json
 
 
 def save_model_atomically(model, path):
     """`model.save(path)` (a `.keras` file) through a temporary name in the same folder, so
     `path` is either absent, the old file or the whole new one — never half-written."""
-    tmp = path[: -len(".keras")] + ".tmp.keras"
-    model.save(tmp, overwrite=True)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp, overwrite=True)
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -68,11 +58,9 @@ class Backup(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{self._current_epoch:04d}.weights.h5"
-        tmp = os.path.join(self.backup_dir, f"tmp-{name}")
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, os.path.join(self.backup_dir, name))
-        _write_json_atomically(self._state_path, {"epoch": self._current_epoch,
-                                                  "weights": name})
+        with atomic_path(os.path.join(self.backup_dir, name)) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
+        write_json(self._state_path, {"epoch": self._current_epoch, "weights": name})
         for old in glob.glob(os.path.join(self.backup_dir, "epoch-*.weights.h5")):
             if os.path.basename(old) != name:
                 os.remove(old)
@@ -90,12 +78,10 @@ class Backup(keras.callbacks.BackupAndRestore):
 def save_weights_atomically(model, path):
     """The model's weights, without the optimizer's state, written through a temporary
     file so that `path` is either the old file or the whole new one."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path[: -len(".weights.h5")] + ".tmp.weights.h5"
     # A bare functional model over the same layers: saves the layers' variables only.
     bare = keras.Model(model.inputs, model.outputs)
-    bare.save_weights(tmp, overwrite=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        bare.save_weights(tmp, overwrite=True)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -129,8 +115,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         self.best = float(value)
         save_model_atomically(self.model, self.filepath)
-        _write_json_atomically(self._meta, {"monitor": self.monitor, "value": self.best,
-                                            "epoch": epoch + 1})
+        write_json(self._meta, {"monitor": self.monitor, "value": self.best,
+                                "epoch": epoch + 1})
 
 
 class TerminateOnNaNWithMessage(keras.callbacks.Callback):

@@ -15,6 +15,7 @@ import yaml
 from tfmm.config import config_from_dict
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
 from tfmm.data.pipeline import load_manifest, source_kind
+from tfmm.files import write_run_files
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.training.metrics import classification_report
@@ -349,10 +350,7 @@ def _restore_best(model, run_dir, epochs, log):
 
 
 def _save_run_state(config, vocabularies, run_dir):
-    with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-        yaml.safe_dump(config.to_dict(absolute_paths=True), f, sort_keys=False)
-    with open(os.path.join(run_dir, "vocabularies.json"), "w") as f:
-        json.dump(vocabularies, f)
+    write_run_files(run_dir, config, vocabularies)
 
 
 def load_run(path):
