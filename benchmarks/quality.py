@@ -50,6 +50,11 @@ MODELS = {
     "cnn": ({"type": "cnn"}, {"type": "cnn"},
             {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True,
              "modality_dropout": 0.3}, ("text", "image", "audio")),
+    # The default at other modality-dropout rates.
+    "cnn_modality_dropout_0.5": ({"type": "cnn"}, {"type": "cnn"},
+                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                                  "normalize": True, "modality_dropout": 0.5},
+                                 ("text", "image", "audio")),
     # The recipe as it stood before modality dropout became the default.
     "cnn_no_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
