@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfmm.data.errors import DataError
 from tfmm.data.manifest import Manifest
-from tfmm.data.pipeline import expand_files, load_manifest, media_columns, raw_columns
+from tfmm.data.sources import expand_files, load_manifest, media_columns, raw_columns
 
 
 def write_tfrecords(config, manifest_path, out_dir, shards=4, prefix=None, verbose=True):
