@@ -55,6 +55,11 @@ MODELS = {
                                  {"type": "concat", "hidden_units": [128], "dropout": 0.2,
                                   "normalize": True, "modality_dropout": 0.5},
                                  ("text", "image", "audio")),
+    # The default with MobileNetV3-Small (from scratch: no weights offline) for images.
+    "mobilenet_cnn": ({"type": "mobilenet", "variant": "small"}, {"type": "cnn"},
+                      {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                       "normalize": True, "modality_dropout": 0.3},
+                      ("text", "image", "audio")),
     # The recipe as it stood before modality dropout became the default.
     "cnn_no_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
