@@ -16,7 +16,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 BENCHMARKS = ("demo", "input_pipeline", "input_pipeline_224", "input_stall", "compute",
-              "serving", "scale", "replicas", "fusion", "pretraining", "quality", "service")
+              "serving", "scale", "replicas", "fusion", "pretraining", "quality", "service",
+              "gpu")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -66,7 +67,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
-    parser.add_argument("--gpu", action="store_true", help="replicas over GPUs, mixed, XLA")
+    parser.add_argument("--gpu", action="store_true",
+                        help="replicas over GPUs; the one-GPU figures (float32, mixed, XLA)")
     parser.add_argument("--work", help="folder for data and exports (default: a temp dir)")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -79,7 +81,7 @@ def main(argv=None):
     for name in args.only or BENCHMARKS:
         print(f"\n== {name}", flush=True)
         module = importlib.import_module(f"benchmarks.{name}")
-        kwargs = {"gpu": True} if name == "replicas" and args.gpu else {}
+        kwargs = {"gpu": True} if name in ("replicas", "gpu") and args.gpu else {}
         try:
             results[name] = module.run(work, quick=args.quick, **kwargs)
         except Exception as e:  # one failing benchmark must not hide the others
