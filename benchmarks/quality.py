@@ -13,6 +13,7 @@ and on the complementary variant how well each model reads each modality's facto
 
 import argparse
 import os
+import shutil
 import time
 
 import numpy as np
@@ -156,6 +157,7 @@ def run_tfmm(name, data_dir, run_dir, seed):
                         **extra.get("training", {})}}
     cfg["data"].update({"batch_size": 32, "seed": seed})
     keras.utils.clear_session()
+    shutil.rmtree(run_dir, ignore_errors=True)  # a rerun trains again
     _, metrics = train(tfmm.config_from_dict(cfg), run_dir, log=lambda *a: None, verbose=0)
     m = metrics["label"]
     factors = _tfmm_factors(run_dir) if "complementary" in data_dir else {}

@@ -49,9 +49,13 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
     else:
         x = keras.layers.Concatenate(axis=1, name="fusion_tokens")(tokens)
         mask = keras.layers.Concatenate(axis=1, name="fusion_token_mask")(list(masks.values()))
+    # Pre-LN blocks (LayerNorm before attention and feed-forward, one after the stack):
+    # the post-LN default never left ln(classes) at tfmm's learning rate (3e-3, no
+    # warmup) on hard data (BENCHMARKS.md, quality).
     for i in range(config.num_layers):
         x = keras_hub.layers.TransformerEncoder(
             config.intermediate_dim, config.num_heads, dropout=config.dropout,
-            name=f"fusion_transformer_{i}")(x, padding_mask=mask)
+            normalize_first=True, name=f"fusion_transformer_{i}")(x, padding_mask=mask)
+    x = keras.layers.LayerNormalization(name="fusion_final_norm")(x)
     x = MaskedMeanPooling(name="fusion_pool")(x, mask)
     return dense_stack(x, config)
