@@ -45,7 +45,7 @@ def test_encoder_shorthand_string():
      r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
      r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', "
-     r"'efficientnet', 'hub', 'lstm', 'mobilenet', 'resnet50', 'textcnn'\]"),
+     r"'efficientnet', 'hub', 'keras_hub', 'lstm', 'mobilenet', 'resnet50', 'textcnn'\]"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
      r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
      r"allowed for text: \['textcnn', 'bert', 'hub'\]"),

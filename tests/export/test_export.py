@@ -475,22 +475,31 @@ def test_serving_refuses_bad_requests_naming_the_input(run, train_data):
     assert serve(**{k: tf.constant(v) for k, v in raw.items()})["label_label"].shape == (2,)
 
 
-@pytest.mark.parametrize("family,variant", [("mobilenet", "small"), ("efficientnet", "b0")])
-def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, variant):
+@pytest.mark.parametrize("family,variant,fusion", [("mobilenet", "small", "single_stream"),
+                                                   ("efficientnet", "b0", "concat")])
+def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, variant, fusion):
     # MobileNetV3 (hard-swish, squeeze-excite) and EfficientNetV2 (its own rescaling and
     # normalisation inside the model) through the SavedModel and onnxruntime, trained one
-    # step first so that BatchNorm statistics are not the initial ones.
-    from tests.helpers import random_inputs, random_targets
+    # step first so that BatchNorm statistics are not the initial ones. MobileNet's
+    # feature grid goes to a token-level fusion as tokens (the grid path every
+    # keras.applications backbone shares, ResNet50's included).
+    from tests.helpers import TINY_FUSIONS, TINY_INPUTS, random_inputs, random_targets
 
     config = tfmm.config_from_dict({
-        "inputs": [{"name": "image", "type": "image", "image_size": 32,
+        "inputs": [TINY_INPUTS["text"],
+                   {"name": "image", "type": "image", "image_size": 32,
                     "encoder": {"type": family, "variant": variant}}],
+        "fusion": TINY_FUSIONS[fusion],
         "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
-    model = tfmm.build_model(config)
+    model = tfmm.build_model(config, {"text": ["", "[UNK]", "w"]})
+    if fusion == "single_stream":
+        assert tuple(model.get_layer("image_encoder").output["sequence"].shape) == \
+            (None, 1, 576)
     tfmm.compile_model(model, config)
     model.fit(random_inputs(model, batch=8), random_targets(config, batch=8), epochs=1,
               verbose=0)
-    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
+    paths = export_model(model, config, {"text": ["", "[UNK]", "w"]}, str(tmp_path / "sm"),
+                         log=lambda *a: None)
     session = onnx_session(paths["onnx"])
     loaded = tfmm.export.load_saved_model(paths["savedmodel"])
     x = random_inputs(model, batch=3, seed=5)

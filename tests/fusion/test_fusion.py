@@ -210,25 +210,6 @@ def test_exports_match_in_tf_serving_signature_and_onnxruntime(kind, tmp_path):
         np.testing.assert_allclose(gate[1], [1.0, 0.0], atol=1e-6)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["single_stream"])
-def test_token_fusions_export_with_the_resnet_grid(kind, tmp_path):
-    """The ResNet feature grid (2x2 cells at 64x64) as tokens, through both runtimes.
-    (One token fusion here: converting ResNet50 costs a minute; cross_attention over grid
-    cells exports in test_export's CNN-encoder test.)"""
-    from tfmm.export import export_model
-
-    config = tiny_config(("text", "image"), fusion=fusion(kind))
-    config.inputs[1].image_size = 64
-    vocab = ["", "[UNK]", "w"]
-    model = tfmm.build_model(config, {"text": vocab})
-    image_encoder = model.get_layer("image_encoder")
-    assert tuple(image_encoder.output["sequence"].shape) == (None, 4, 2048)
-    paths = export_model(model, config, {"text": vocab}, str(tmp_path / "out"),
-                         log=lambda *a: None)
-    assert set(paths) == {"version_dir", "savedmodel", "onnx"}
-
-
 def test_modality_dropout_acts_in_training_only():
     config = tiny_config(("text", "audio"), fusion=fusion("concat", modality_dropout=0.5))
     model = tfmm.build_model(config)

@@ -29,7 +29,7 @@ def test_branches_meet_at_one_concatenate(tri_modal):
     encoders = [model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history
                 .operation.name for n in sources]
     assert encoders == ["text_encoder", "image_encoder", "audio_encoder"]
-    assert concats[0].output.shape[-1] == 6 + 2048 + 4
+    assert concats[0].output.shape[-1] == 6 + 8 + 4  # textcnn 2x3, cnn [4, 8], lstm [4]
     lines = []
     model.summary(print_fn=lines.append, line_length=140)
     summary = "\n".join(lines)
