@@ -106,16 +106,16 @@ def test_wrong_image_size_and_missing_preset_are_refused(vit_preset):
         _config(None)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "single_stream"])
-def test_model_saves_reloads_and_exports_to_both_runtimes(vit_preset, tmp_path, fusion):
+def _saves_reloads_and_exports(config, tmp_path, seed):
+    """The model: a `.keras` round trip with safe_mode, then the SavedModel and the ONNX
+    export against Keras."""
     import keras
     import tensorflow as tf
 
     from tfmm.export import export_model, onnx_predict, onnx_session
 
-    config = _config(vit_preset, fusion=fusion)
     model = tfmm.build_model(config)
-    x = random_inputs(model, batch=2, seed=3)
+    x = random_inputs(model, batch=2, seed=seed)
     want = np.asarray(model(x, training=False)["label"])
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
@@ -126,6 +126,11 @@ def test_model_saves_reloads_and_exports_to_both_runtimes(vit_preset, tmp_path, 
     loaded = tfmm.export.load_saved_model(paths["savedmodel"])
     got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
     np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "single_stream"])
+def test_model_saves_reloads_and_exports_to_both_runtimes(vit_preset, tmp_path, fusion):
+    _saves_reloads_and_exports(_config(vit_preset, fusion=fusion), tmp_path, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -190,24 +195,8 @@ def test_moonshine_needs_16_khz_and_a_moonshine_preset(moonshine_preset, vit_pre
 
 @pytest.mark.parametrize("fusion", ["concat", "cross_attention"])
 def test_moonshine_model_saves_reloads_and_exports(moonshine_preset, tmp_path, fusion):
-    import keras
-    import tensorflow as tf
-
-    from tfmm.export import export_model, onnx_predict, onnx_session
-
-    config = _audio_config(moonshine_preset, fusion=fusion)
-    model = tfmm.build_model(config)
-    x = random_inputs(model, batch=2, seed=4)
-    want = np.asarray(model(x, training=False)["label"])
-    model.save(tmp_path / "m.keras")
-    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    np.testing.assert_allclose(again(x, training=False)["label"], want, atol=1e-6)
-    paths = export_model(model, config, {}, str(tmp_path / "sm"), log=lambda *a: None)
-    np.testing.assert_allclose(onnx_predict(onnx_session(paths["onnx"]), config, x)["label"],
-                               want, atol=1e-4)
-    loaded = tfmm.export.load_saved_model(paths["savedmodel"])
-    got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
-    np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+    _saves_reloads_and_exports(_audio_config(moonshine_preset, fusion=fusion), tmp_path,
+                               seed=4)
 
 
 @pytest.mark.parametrize("which", ["vit", "moonshine"])
