@@ -37,22 +37,12 @@ def _config(manifest, audio="cnn"):
         "data": {"train": manifest, "batch_size": BATCH}})
 
 
-def _step_rate(model, x, y, steps):
-    model.train_on_batch(x, y)
-    model.train_on_batch(x, y)
-    t = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    seconds = (time.perf_counter() - t) / steps
-    return seconds, BATCH / seconds
-
-
 def measure(root, device="GPU", quick=True, log=print):
     import keras
     import tensorflow as tf
 
     import tfmm
-    from benchmarks.compute import matmul_peak, train_step_flops
+    from benchmarks.compute import matmul_peak, step_time, train_step_flops
     from benchmarks.input_pipeline_224 import make_data
 
     n = 96 if quick else 512
@@ -77,8 +67,8 @@ def measure(root, device="GPU", quick=True, log=print):
                 keras.utils.set_random_seed(0)
                 model = tfmm.build_model(config, vocabs)
                 tfmm.compile_model(model, config, jit_compile=mode == "xla")
-                seconds, rate = _step_rate(model, x, y, steps)
-                row = {"step_ms": seconds * 1000, "examples_per_s": rate}
+                seconds = step_time(model, x, y, steps)
+                row = {"step_ms": seconds * 1000, "examples_per_s": BATCH / seconds}
                 if mode == "float32":
                     flops = train_step_flops(model, x, y)
                     row.update(step_gflop=flops / 1e9,
