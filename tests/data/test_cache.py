@@ -71,7 +71,12 @@ def test_cache_gives_the_uncached_examples_and_no_decode_after_the_first_pass(
 
 def test_disk_cache_of_an_interrupted_pass_is_not_used(own_demo, tmp_path):
     # A one-row shuffle buffer: the first batch reads only a few rows (the default
-    # buffer would read the whole split into it, completing the pass).
+    # buffer would read the whole split into it, completing the pass). The split is the
+    # training rows 25 times over (400 rows), more than tf.data's prefetching reads ahead
+    # of one batch: with 16 rows it could complete the pass behind the test's back.
+    manifest = own_demo / "train.csv"
+    header, *rows = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([header, *rows * 25]) + "\n")
     config = small_demo_config(own_demo, cache=str(tmp_path / "cache"), shuffle_buffer=1)
     ds = _dataset(config, own_demo)
     before = _fingerprints(_dataset(small_demo_config(own_demo), own_demo, training=False))

@@ -12,9 +12,9 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
 
     Every sequence is projected to `config.dim` and layer-normalised. The query input's
     tokens (`fusion.query`, by default the first text input) attend in turn to each other input's tokens (the
-    ResNet feature grid, the LSTM frames, a second text), each attention followed by a
-    residual connection and LayerNorm; a feed-forward block closes each of the
-    `num_layers` layers. With a single input, its tokens attend to themselves. Each
+    ResNet feature grid, the LSTM frames, a second text) in pre-LN blocks (LayerNorm,
+    attention, residual); a feed-forward block closes each of the `num_layers` layers,
+    and a LayerNorm the stack. With a single input, its tokens attend to themselves. Each
     sequence is then mean-pooled over its valid tokens, and the pooled vectors are
     concatenated and go through `hidden_units`.
 
@@ -49,25 +49,30 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
                           "fusion_mask")
     others = [n for n in names if n != query] or [query]
     q = seqs[query]
+    # Pre-LN blocks (LayerNorm before each attention and the feed-forward, one after the
+    # stack): the post-LN blocks this had stayed at chance on hard data at AdamW 3e-3
+    # without warmup, as single_stream's did (BENCHMARKS.md, quality).
     for layer in range(config.num_layers):
         for other in others:
+            q_norm = keras.layers.LayerNormalization(
+                name=f"fusion_norm_{other}_{layer}")(q)
             attended = keras.layers.MultiHeadAttention(
                 config.num_heads, config.dim // config.num_heads, dropout=config.dropout,
                 name=f"fusion_attend_{other}_{layer}")(
-                q, seqs[other], query_mask=masks[query], value_mask=masks[other])
+                q_norm, seqs[other], query_mask=masks[query], value_mask=masks[other])
             if presence is not None:
                 attended = ApplyPresence(index[other],
                                          name=f"fusion_attend_presence_{other}_{layer}")(
                     attended, presence)
             q = keras.layers.Add(name=f"fusion_residual_{other}_{layer}")([q, attended])
-            q = keras.layers.LayerNormalization(name=f"fusion_norm_{other}_{layer}")(q)
+        h = keras.layers.LayerNormalization(name=f"fusion_ffn_norm_{layer}")(q)
         h = keras.layers.Dense(2 * config.dim, activation=config.activation,
-                               name=f"fusion_ffn_in_{layer}")(q)
+                               name=f"fusion_ffn_in_{layer}")(h)
         h = keras.layers.Dense(config.dim, name=f"fusion_ffn_out_{layer}")(h)
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"fusion_ffn_dropout_{layer}")(h)
         q = keras.layers.Add(name=f"fusion_ffn_residual_{layer}")([q, h])
-        q = keras.layers.LayerNormalization(name=f"fusion_ffn_norm_{layer}")(q)
+    q = keras.layers.LayerNormalization(name="fusion_final_norm")(q)
     pooled = {}
     for name in names:
         seq = q if name == query else seqs[name]
