@@ -97,6 +97,12 @@ MODELS = {
                           ("text", "image", "audio")),
     "cnn_late": ({"type": "cnn"}, {"type": "cnn"}, {"type": "late"},
                  ("text", "image", "audio")),
+    # The default with a 1-epoch linear warmup and cosine decay.
+    "cnn_warmup_cosine": ({"type": "cnn"}, {"type": "cnn"},
+                          {"type": "concat", "hidden_units": [128], "dropout": 0.2,
+                           "normalize": True, "modality_dropout": 0.3},
+                          ("text", "image", "audio"),
+                          {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}}),
     "cnn_text_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("text",)),
     "cnn_image_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("image",)),
     "cnn_audio_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("audio",)),
