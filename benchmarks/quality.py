@@ -95,6 +95,14 @@ MODELS = {
                             ("text", "image", "audio")),
     "cnn_single_stream": ({"type": "cnn"}, {"type": "cnn"}, {"type": "single_stream"},
                           ("text", "image", "audio")),
+    # The token-level fusions with a 1-epoch linear warmup and cosine decay.
+    "cnn_cross_attention_warmup": ({"type": "cnn"}, {"type": "cnn"},
+                                   {"type": "cross_attention"}, ("text", "image", "audio"),
+                                   {"training": {"warmup_epochs": 1,
+                                                 "lr_schedule": "cosine"}}),
+    "cnn_single_stream_warmup": ({"type": "cnn"}, {"type": "cnn"},
+                                 {"type": "single_stream"}, ("text", "image", "audio"),
+                                 {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}}),
     "cnn_late": ({"type": "cnn"}, {"type": "cnn"}, {"type": "late"},
                  ("text", "image", "audio")),
     # The default with a 1-epoch linear warmup and cosine decay.

@@ -91,6 +91,19 @@ def random_targets(config, batch=4, seed=0):
     return y
 
 
+def randomize_weights(model, seed=2):
+    """Gives every weight of `model` (a model or layer) a random value of a sensible scale,
+    BatchNorm moving statistics included (variances in [0.5, 1.5]), so that outputs
+    compared after an export or a reload depend on all of them. Instant, where a training
+    step of a keras.applications backbone costs tens of seconds of tracing."""
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        shape = tuple(v.shape)
+        v.assign(rng.uniform(0.5, 1.5, shape) if "variance" in v.path else
+                 rng.normal(0, 0.3, shape) if len(shape) <= 1 else
+                 rng.normal(0, 1.0 / np.sqrt(max(np.prod(shape[:-1]), 1)), shape))
+
+
 def assert_same_outputs(a, b, atol=1e-6):
     if isinstance(a, dict):
         assert sorted(a) == sorted(b)

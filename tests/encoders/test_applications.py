@@ -7,7 +7,7 @@ import pytest
 
 import tfmm
 from tfmm.encoders import ApplicationEncoder
-from tests.helpers import random_inputs, run_encoder_test, tiny_config
+from tests.helpers import random_inputs, randomize_weights, run_encoder_test, tiny_config
 
 CASES = [("mobilenet", "small", "MobileNetV3Small", 576),
          ("efficientnet", "b0", "EfficientNetV2B0", 1280)]
@@ -29,12 +29,7 @@ def test_weights_file_is_used_with_the_models_own_preprocessing(family, variant,
                                                    input_shape=(40, 32, 3), pooling="avg")
     # Fresh MobileNetV3 features vanish in inference mode (~1e-10): give the reference
     # random weights and BatchNorm statistics of its own, so the comparison means something.
-    rng = np.random.default_rng(2)
-    for v in ref.weights:
-        shape = tuple(v.shape)
-        v.assign(rng.uniform(0.5, 1.5, shape) if "variance" in v.path else
-                 rng.normal(0, 0.3, shape) if len(shape) <= 1 else
-                 rng.normal(0, 1.0 / np.sqrt(max(np.prod(shape[:-1]), 1)), shape))
+    randomize_weights(ref)
     path = str(tmp_path / f"{family}.weights.h5")
     ref.save_weights(path)
     enc = ApplicationEncoder(family, variant, image_size=[40, 32], weights=path)
