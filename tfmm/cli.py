@@ -68,27 +68,27 @@ def _labels_from_training(config, manifest):
 
     from tfmm.data import Manifest
     from tfmm.data.pipeline import source_kind
-    from tfmm.data.preprocessor import infer_labels
+    from tfmm.outputs import output_type
 
     lines = []
     train = config.resolve_path(config.data.train) if config.data.train else None
     is_train = train is not None and os.path.abspath(train) == os.path.abspath(manifest.path)
     for o in config.outputs:
-        if o.type == "regression":
+        kind = output_type(o)
+        if not kind.has_labels:
             continue
         if o.labels is None and train and not is_train and source_kind(train) == "manifest" \
                 and os.path.exists(train):
             values = Manifest(train).columns.get(o.column)
             if values is not None:
                 try:
-                    o.labels = infer_labels(o, values)
+                    o.labels = kind.infer_labels(o, values)
                     lines.append(f"output {o.name!r}: {len(o.labels)} labels from the "
                                  f"training split {train!r}")
                 except ValueError as e:
                     lines.append(str(e))
         values = manifest.columns.get(o.column) or []
-        parts = [p for v in values if v for p in (
-            v.split(o.label_separator) if o.type == "multilabel" else [v]) if p]
+        parts = [p for v in values if v for p in kind.split(o, v)]
         counts = collections.Counter(parts)
         if counts:
             shown = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())[:20])

@@ -33,6 +33,8 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from tfmm.outputs import output_type
+
 
 class ConfigError(ValueError):
     """A config is invalid. The message names the key path and what was received."""
@@ -632,25 +634,22 @@ class OutputConfig:
             if len(set(self.labels)) != len(self.labels):
                 raise ConfigError(f"{path}.labels: labels must be unique. "
                                   f"Received: labels={self.labels}")
-            if self.type == "binary" and len(self.labels) != 2:
-                raise ConfigError(f"{path}.labels: a binary output has exactly 2 labels "
-                                  f"(negative first). Received: labels={self.labels}")
-            if self.type in ("multiclass", "multilabel") and len(self.labels) < 2:
-                raise ConfigError(f"{path}.labels: a {self.type} output needs at least 2 "
-                                  f"labels. Received: labels={self.labels}")
-            if self.type == "regression":
-                raise ConfigError(f"{path}.labels: a regression output has no labels. "
+            kind = output_type(self.type)
+            if not kind.has_labels:
+                raise ConfigError(f"{path}.labels: a {self.type} output has no labels. "
+                                  f"Received: labels={self.labels}")
+            rule = kind.label_count_rule(self.labels)
+            if rule:
+                verb = "has" if rule.startswith("exactly") else "needs"
+                raise ConfigError(f"{path}.labels: a {self.type} output {verb} {rule} labels"
+                                  f"{' (negative first)' if self.type == 'binary' else ''}. "
                                   f"Received: labels={self.labels}")
         _positive(self, path, "num_targets")
 
     @property
     def units(self) -> Optional[int]:
         """Width of the head, or None while labels are still unknown."""
-        if self.type == "regression":
-            return self.num_targets
-        if self.type == "binary":
-            return 1
-        return None if self.labels is None else len(self.labels)
+        return output_type(self.type).units(self)
 
 
 # ============================================================================

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfmm.data.audio import decode_audio, diagnose_audio
 from tfmm.data.errors import Problem, file_problem
 from tfmm.data.image import decode_image, diagnose_image
+from tfmm.outputs import output_type
 from tfmm.progress import Progress
 
 
@@ -110,30 +111,14 @@ def _label_problems(output_config, manifest):
     out = []
     src, col = manifest.path, output_config.column
     known = None if output_config.labels is None else set(output_config.labels)
+    kind = output_type(output_config)
     for row, v in enumerate(manifest.columns[col], start=1):
         if v is None:
             out.append(Problem(src, row, col, "empty label"))
             continue
-        if output_config.type == "regression":
-            parts = v.split(output_config.label_separator)
-            try:
-                [float(p) for p in parts]
-            except ValueError:
-                out.append(Problem(src, row, col, f"target {v!r} is not a number"))
-                continue
-            if len(parts) != output_config.num_targets:
-                out.append(Problem(src, row, col, f"expected {output_config.num_targets} "
-                                                  f"targets, found {len(parts)}"))
-            continue
-        if known is None:
-            continue
-        labels = (v.split(output_config.label_separator) if output_config.type == "multilabel"
-                  else [v])
-        unknown = [x for x in labels if x and x not in known]
-        if unknown:
-            shown = sorted(known)[:20]
-            out.append(Problem(src, row, col, f"label {unknown[0]!r} was not seen in training; "
-                                              f"known labels: {shown}"))
+        problem = kind.cell_problem(output_config, v, known)
+        if problem:
+            out.append(Problem(src, row, col, problem))
     return out
 
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfmm.data.audio import decode_audio
 from tfmm.data.image import decode_image
 from tfmm.data.text import TextPreprocessor, adapt_vocabulary
+from tfmm.outputs import output_type
 
 
 class Preprocessor:
@@ -40,7 +41,7 @@ class Preprocessor:
                      for i in config.inputs if i.type == "text"}
         self.label_tables = {}
         for o in config.outputs:
-            if o.type == "regression" or o.labels is None:
+            if not output_type(o).has_labels or o.labels is None:
                 # Unknown labels are only an error when targets are asked for (features
                 # alone, as pretraining reads them, need none).
                 continue
@@ -69,29 +70,11 @@ class Preprocessor:
     def targets(self, raw):
         y = {}
         for o in self.config.outputs:
-            value = raw[o.column]
-            if o.type == "regression":
-                parts = tf.strings.split(tf.strings.strip(value), o.label_separator)
-                target = tf.strings.to_number(parts, tf.float32)
-                y[o.name] = tf.ensure_shape(target, [o.num_targets]) if o.num_targets else target
-                continue
-            if o.name not in self.label_tables:
+            kind = output_type(o)
+            if kind.has_labels and o.name not in self.label_tables:
                 raise ValueError(f"output {o.name!r}: labels unknown; run "
                                  f"tfmm.data.fit_preprocessing first or set outputs[].labels")
-            table = self.label_tables[o.name]
-            if o.type == "multilabel":
-                parts = tf.strings.split(value, o.label_separator)
-                parts = tf.boolean_mask(parts, tf.strings.length(parts) > 0)
-                ids = table.lookup(parts)
-                _assert_known(ids, o.name)
-                multi_hot = tf.reduce_max(
-                    tf.one_hot(ids, len(o.labels), dtype=tf.float32), axis=0)
-                y[o.name] = tf.ensure_shape(multi_hot, [len(o.labels)])
-            else:
-                idx = table.lookup(value)
-                _assert_known(idx, o.name)
-                y[o.name] = (tf.cast(tf.reshape(idx, [1]), tf.float32) if o.type == "binary"
-                             else idx)
+            y[o.name] = kind.target(o, raw[o.column], self.label_tables.get(o.name))
         # The auxiliary per-modality heads learn the same target as their output.
         for aux_name, o, _ in self.config.auxiliary_outputs():
             y[aux_name] = y[o.name]
@@ -133,25 +116,9 @@ def audio_tensors(input_config, value):
                    lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))
 
 
-def _assert_known(ids, name):
-    tf.debugging.assert_non_negative(
-        ids, message=f"output '{name}': label not in the label vocabulary")
-
-
 def infer_labels(output_config, values):
     """The label vocabulary of one output from training values (sorted, deterministic)."""
-    present = [v for v in values if v is not None]
-    if output_config.type == "multilabel":
-        found = sorted({p for v in present for p in v.split(output_config.label_separator) if p})
-    else:
-        found = sorted(set(present))
-    if output_config.type == "binary" and len(found) != 2:
-        raise ValueError(f"output {output_config.name!r}: a binary output needs exactly 2 "
-                         f"distinct labels in the training data. Received: {found[:10]}")
-    if output_config.type in ("multiclass", "multilabel") and len(found) < 2:
-        raise ValueError(f"output {output_config.name!r}: needs at least 2 distinct labels in "
-                         f"the training data. Received: {found}")
-    return found
+    return output_type(output_config).infer_labels(output_config, values)
 
 
 def fit_preprocessing(config, manifest):
@@ -170,7 +137,7 @@ def fit_preprocessing(config, manifest):
     """
     manifest.require([o.column for o in config.outputs], what="label column")
     for o in config.outputs:
-        if o.type != "regression" and o.labels is None:
+        if output_type(o).has_labels and o.labels is None:
             o.labels = infer_labels(o, manifest.columns[o.column])
     return fit_text_vocabularies(config, manifest)
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor, audio_tensors, image_tensor, present_flag
 from tfmm.models.builder import INSPECTION_OUTPUTS
+from tfmm.outputs import output_type
 
 
 def tensor_specs(model):
@@ -82,22 +83,7 @@ def named_outputs(config, predictions):
     out = {name: tf.cast(predictions[name], tf.float32) for name in INSPECTION_OUTPUTS
            if name in predictions}
     for o in config.outputs:
-        p = tf.cast(predictions[o.name], tf.float32)
-        if o.type == "regression":
-            out[f"{o.name}_values"] = p
-            continue
-        labels = tf.constant(o.labels)
-        if o.type == "multiclass":
-            out[f"{o.name}_probabilities"] = p
-            out[f"{o.name}_label"] = tf.gather(labels, tf.argmax(p, axis=-1))
-        elif o.type == "binary":
-            out[f"{o.name}_probability"] = p[:, 0]
-            out[f"{o.name}_label"] = tf.gather(labels, tf.cast(p[:, 0] > 0.5, tf.int32))
-        else:
-            out[f"{o.name}_probabilities"] = p
-            chosen = tf.ragged.boolean_mask(tf.broadcast_to(labels, tf.shape(p)), p > 0.5)
-            out[f"{o.name}_labels"] = tf.strings.reduce_join(chosen, axis=-1,
-                                                             separator=o.label_separator)
+        out.update(output_type(o).serving_outputs(o, tf.cast(predictions[o.name], tf.float32)))
     return out
 
 

@@ -2,8 +2,8 @@
 
 import keras
 
-_ACTIVATIONS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid",
-                "regression": "linear"}
+from tfmm.outputs import OUTPUT_TYPES
+
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -31,11 +31,11 @@ class Head(keras.layers.Layer):
     def __init__(self, task, units, labels=None, project=True, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if task not in _ACTIVATIONS:
-            raise ValueError(f"Head: unknown task; allowed: {sorted(_ACTIVATIONS)}. "
+        if task not in OUTPUT_TYPES:
+            raise ValueError(f"Head: unknown task; allowed: {sorted(OUTPUT_TYPES)}. "
                              f"Received: task={task!r}")
         if labels is not None:
-            expected = 2 if task == "binary" else units
+            expected = OUTPUT_TYPES[task].num_labels(units)
             if len(labels) != expected:
                 raise ValueError(f"Head: a {task} head of {units} units needs {expected} "
                                  f"labels. Received: labels={labels}")
@@ -44,10 +44,10 @@ class Head(keras.layers.Layer):
         self.labels = None if labels is None else [str(x) for x in labels]
         self.project = project
         if project:
-            self.dense = keras.layers.Dense(units, activation=_ACTIVATIONS[task],
+            self.dense = keras.layers.Dense(units, activation=OUTPUT_TYPES[task].activation,
                                             dtype="float32", name="dense")
         else:
-            self.activation = keras.layers.Activation(_ACTIVATIONS[task], dtype="float32",
+            self.activation = keras.layers.Activation(OUTPUT_TYPES[task].activation, dtype="float32",
                                                       name="activation")
 
     def build(self, input_shape):

@@ -3,6 +3,7 @@
 import keras
 
 from tfmm.layers.heads import Head
+from tfmm.outputs import output_type
 
 
 def build_head(output_config, x, name=None):
@@ -17,19 +18,13 @@ def build_head(output_config, x, name=None):
 
 
 def loss_for(output_config, label_smoothing=0.0):
-    """The Keras loss for one head. Multiclass targets are integer class ids.
+    """The Keras loss for one head (`tfmm.outputs`). Multiclass targets are integer class
+    ids.
 
     With `label_smoothing` s > 0 a multiclass target becomes (1 - s) one-hot + s / classes
     and a binary or multilabel target moves s / 2 towards 0.5; regression ignores it.
     """
-    kind = output_config.type
-    if kind == "multiclass":
-        if label_smoothing:
-            return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
-        return keras.losses.SparseCategoricalCrossentropy()
-    if kind in ("binary", "multilabel"):
-        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
-    return keras.losses.MeanSquaredError()
+    return output_type(output_config).loss(output_config, label_smoothing)
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -63,13 +58,5 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
 
 
 def metrics_for(output_config):
-    """Keras metrics for one head (fresh objects each call)."""
-    kind = output_config.type
-    if kind == "multiclass":
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if kind == "binary":
-        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
-    if kind == "multilabel":
-        return [keras.metrics.BinaryAccuracy(name="accuracy"),
-                keras.metrics.AUC(name="auc", multi_label=True)]
-    return [keras.metrics.MeanAbsoluteError(name="mae")]
+    """Keras metrics for one head (fresh objects each call; `tfmm.outputs`)."""
+    return output_type(output_config).metrics(output_config)

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from tfmm.files import atomic_path, write_json
+from tfmm.outputs import output_type
 
 
 def save_model_atomically(model, path):
@@ -174,7 +175,7 @@ def resolve_monitor(config):
         monitor = "val_loss"
         heads = len(config.outputs) + len(config.auxiliary_outputs())
         for o in config.outputs:
-            if o.type in ("multiclass", "binary"):
+            if output_type(o).monitors_accuracy:
                 monitor = "val_accuracy" if heads == 1 else f"val_{o.name}_accuracy"
                 break
     if not config.data.val:

@@ -18,7 +18,7 @@ from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.files import write_run_files
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
-from tfmm.training.metrics import classification_report
+from tfmm.outputs import output_type
 from tfmm.training.schedules import LinearWarmup
 from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
                                     keras_multiworker_fixes)
@@ -439,21 +439,13 @@ def _reports(config, preds, targets, run_dir, split):
     out = {}
     for o in config.outputs:
         p, t = np.asarray(preds[o.name]), targets[o.name]
-        if o.type == "multiclass":
-            out[o.name] = classification_report(t, p, o.labels)
-            if run_dir:
-                _plot_confusion(out[o.name], os.path.join(run_dir, "confusion_matrix.png"
-                                                          if len(config.outputs) == 1 else
-                                                          f"confusion_matrix_{o.name}.png"),
-                                title=f"{o.name} on {split}")
-        elif o.type == "binary":
-            two = np.concatenate([1 - p, p], -1)
-            out[o.name] = classification_report(t.reshape(-1).astype(int), two, o.labels)
-        elif o.type == "multilabel":
-            out[o.name] = {"accuracy": float(((p > 0.5) == (t > 0.5)).mean()), "n": len(t)}
-        else:
-            out[o.name] = {"mae": float(np.abs(p - t).mean()),
-                           "rmse": float(np.sqrt(((p - t) ** 2).mean())), "n": len(t)}
+        kind = output_type(o)
+        out[o.name] = kind.report(o, p, t)
+        if run_dir and kind.plots_confusion:
+            _plot_confusion(out[o.name], os.path.join(run_dir, "confusion_matrix.png"
+                                                      if len(config.outputs) == 1 else
+                                                      f"confusion_matrix_{o.name}.png"),
+                            title=f"{o.name} on {split}")
     return out
 
 
@@ -510,18 +502,7 @@ def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
         row = {"row": row_numbers[k] if row_numbers else k + 1}
         row.update({c: values[k] for c, values in kept.items()})
         for o in config.outputs:
-            p = np.asarray(preds[o.name])[k]
-            if o.type == "multiclass":
-                row[o.name] = o.labels[int(p.argmax())]
-                row.update({f"{o.name}_p_{lab}": float(v) for lab, v in zip(o.labels, p)})
-            elif o.type == "binary":
-                row[o.name] = o.labels[int(p[0] > 0.5)]
-                row[f"{o.name}_p_{o.labels[1]}"] = float(p[0])
-            elif o.type == "multilabel":
-                row[o.name] = o.label_separator.join(
-                    lab for lab, v in zip(o.labels, p) if v > 0.5)
-            else:
-                row[o.name] = o.label_separator.join(f"{v:.6g}" for v in p)
+            row.update(output_type(o).prediction_row(o, np.asarray(preds[o.name])[k]))
         if "fusion_gate" in preds:
             gate = np.asarray(preds["fusion_gate"])[k]
             row.update({f"fusion_gate_{i.name}": float(v)

@@ -1,0 +1,309 @@
+"""Output types: what a `multiclass`, `binary`, `multilabel` or `regression` head means,
+in one place.
+
+Each type owns everything that differs between them: the head's width and activation,
+how label strings are read from a manifest (and checked), the loss and metrics, the
+in-graph target encoding, the serving outputs, the rows of `tfmm predict` and the
+evaluation report. The rest of tfmm asks `output_type(output_config)` instead of
+branching on `output_config.type`. (`tfmm.client` mirrors the serving outputs on its own:
+it imports nothing from tfmm, so that it runs without TensorFlow.)
+
+TensorFlow and Keras are imported inside the methods that need them, so that reading a
+config does not import them.
+
+Example:
+
+>>> from tfmm.config import OutputConfig
+>>> o = OutputConfig("tags", type="multilabel", labels=["a", "b", "c"])
+>>> kind = output_type(o)
+>>> kind.units(o), kind.activation, kind.split(o, "a|c")
+(3, 'sigmoid', ['a', 'c'])
+>>> kind.prediction_row(o, [0.9, 0.2, 0.7])
+{'tags': 'a|c'}
+"""
+
+import numpy as np
+
+
+class OutputType:
+    """The behaviour of one kind of output; subclasses are stateless singletons."""
+
+    #: `OutputConfig.type`.
+    name = ""
+    #: The head's activation (a Keras activation name).
+    activation = "linear"
+    #: Whether targets are label strings (a label vocabulary) rather than numbers.
+    has_labels = True
+    #: Whether `training.monitor: auto` follows this head's validation accuracy.
+    monitors_accuracy = False
+    #: Whether evaluation draws its confusion matrix.
+    plots_confusion = False
+    #: The fewest labels a label vocabulary may hold, and the most (None: no limit).
+    min_labels, max_labels = 2, None
+
+    def units(self, o):
+        """The head's width, or None while its labels are unknown."""
+        return None if o.labels is None else len(o.labels)
+
+    def num_labels(self, units):
+        """How many label strings a head of `units` units has."""
+        return units
+
+    def split(self, o, value):
+        """The label strings of one manifest cell (empty parts dropped)."""
+        return [value] if value else []
+
+    # -- Label vocabularies -------------------------------------------------------------
+
+    def label_count_rule(self, labels):
+        """"exactly N" or "at least N" when `labels` has too few or too many labels for
+        this output's vocabulary, else None."""
+        if len(labels) < self.min_labels or \
+                (self.max_labels is not None and len(labels) > self.max_labels):
+            return (f"exactly {self.min_labels}" if self.min_labels == self.max_labels
+                    else f"at least {self.min_labels}")
+        return None
+
+    def infer_labels(self, o, values):
+        """The label vocabulary from the training split's cells (sorted, deterministic)."""
+        found = sorted({p for v in values if v is not None for p in self.split(o, v)})
+        rule = self.label_count_rule(found)
+        if rule:
+            raise ValueError(f"output {o.name!r}: a {self.name} output needs {rule} distinct "
+                             f"labels in the training data. Received: {found[:10]}")
+        return found
+
+    def cell_problem(self, o, value, known):
+        """Why one manifest cell is not a valid target (`known`: the label set, or None
+        while unknown), or None."""
+        unknown = [x for x in self.split(o, value) if known is not None and x not in known]
+        if unknown:
+            return (f"label {unknown[0]!r} was not seen in training; known labels: "
+                    f"{sorted(known)[:20]}")
+        return None
+
+    # -- Training -----------------------------------------------------------------------
+
+    def loss(self, o, label_smoothing=0.0):
+        raise NotImplementedError
+
+    def metrics(self, o):
+        """Fresh Keras metric objects for the head."""
+        raise NotImplementedError
+
+    def target(self, o, value, table):
+        """The in-graph target of one example from its manifest cell (a string tensor);
+        `table` maps label strings to ids (-1 if unknown)."""
+        raise NotImplementedError
+
+    # -- Serving, prediction, evaluation ------------------------------------------------
+
+    def serving_outputs(self, o, p):
+        """{serving output name: tensor} from the head's float32 output `p` [batch, units]."""
+        raise NotImplementedError
+
+    def prediction_row(self, o, p):
+        """The columns of one `tfmm predict` row from the head's output `p` [units]."""
+        raise NotImplementedError
+
+    def report(self, o, p, t):
+        """The evaluation report (a JSON-able dict) from outputs `p` and targets `t`."""
+        raise NotImplementedError
+
+
+def _label_ids(o, value, table):
+    import tensorflow as tf
+
+    ids = table.lookup(value)
+    tf.debugging.assert_non_negative(
+        ids, message=f"output '{o.name}': label not in the label vocabulary")
+    return ids
+
+
+class Multiclass(OutputType):
+    """One label per example, softmax over the labels; targets are class ids."""
+
+    name, activation, monitors_accuracy = "multiclass", "softmax", True
+    plots_confusion = True
+
+    def loss(self, o, label_smoothing=0.0):
+        import keras
+
+        from tfmm.models.heads import SparseCategoricalCrossentropyWithSmoothing
+
+        if label_smoothing:
+            return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    def metrics(self, o):
+        import keras
+
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def target(self, o, value, table):
+        return _label_ids(o, value, table)
+
+    def serving_outputs(self, o, p):
+        import tensorflow as tf
+
+        return {f"{o.name}_probabilities": p,
+                f"{o.name}_label": tf.gather(tf.constant(o.labels), tf.argmax(p, axis=-1))}
+
+    def prediction_row(self, o, p):
+        p = np.asarray(p)
+        return {o.name: o.labels[int(p.argmax())],
+                **{f"{o.name}_p_{lab}": float(v) for lab, v in zip(o.labels, p)}}
+
+    def report(self, o, p, t):
+        from tfmm.training.metrics import classification_report
+
+        return classification_report(t, p, o.labels)
+
+
+class Binary(OutputType):
+    """Two labels (negative first), one sigmoid: the probability of the second."""
+
+    name, activation, monitors_accuracy = "binary", "sigmoid", True
+    min_labels = max_labels = 2
+
+    def units(self, o):
+        return 1
+
+    def num_labels(self, units):
+        return 2
+
+    def loss(self, o, label_smoothing=0.0):
+        import keras
+
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+
+    def metrics(self, o):
+        import keras
+
+        return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")]
+
+    def target(self, o, value, table):
+        import tensorflow as tf
+
+        return tf.cast(tf.reshape(_label_ids(o, value, table), [1]), tf.float32)
+
+    def serving_outputs(self, o, p):
+        import tensorflow as tf
+
+        return {f"{o.name}_probability": p[:, 0],
+                f"{o.name}_label": tf.gather(tf.constant(o.labels),
+                                             tf.cast(p[:, 0] > 0.5, tf.int32))}
+
+    def prediction_row(self, o, p):
+        p = np.asarray(p)
+        return {o.name: o.labels[int(p[0] > 0.5)], f"{o.name}_p_{o.labels[1]}": float(p[0])}
+
+    def report(self, o, p, t):
+        from tfmm.training.metrics import classification_report
+
+        return classification_report(np.asarray(t).reshape(-1).astype(int),
+                                     np.concatenate([1 - p, p], -1), o.labels)
+
+
+class Multilabel(OutputType):
+    """Any number of labels per example (joined by `label_separator`), a sigmoid each."""
+
+    name, activation = "multilabel", "sigmoid"
+
+    def split(self, o, value):
+        return [p for p in value.split(o.label_separator) if p] if value else []
+
+    def loss(self, o, label_smoothing=0.0):
+        import keras
+
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+
+    def metrics(self, o):
+        import keras
+
+        return [keras.metrics.BinaryAccuracy(name="accuracy"),
+                keras.metrics.AUC(name="auc", multi_label=True)]
+
+    def target(self, o, value, table):
+        import tensorflow as tf
+
+        parts = tf.strings.split(value, o.label_separator)
+        parts = tf.boolean_mask(parts, tf.strings.length(parts) > 0)
+        multi_hot = tf.reduce_max(
+            tf.one_hot(_label_ids(o, parts, table), len(o.labels), dtype=tf.float32), axis=0)
+        return tf.ensure_shape(multi_hot, [len(o.labels)])
+
+    def serving_outputs(self, o, p):
+        import tensorflow as tf
+
+        labels = tf.constant(o.labels)
+        chosen = tf.ragged.boolean_mask(tf.broadcast_to(labels, tf.shape(p)), p > 0.5)
+        return {f"{o.name}_probabilities": p,
+                f"{o.name}_labels": tf.strings.reduce_join(chosen, axis=-1,
+                                                           separator=o.label_separator)}
+
+    def prediction_row(self, o, p):
+        return {o.name: o.label_separator.join(
+            lab for lab, v in zip(o.labels, np.asarray(p)) if v > 0.5)}
+
+    def report(self, o, p, t):
+        return {"accuracy": float(((p > 0.5) == (t > 0.5)).mean()), "n": len(t)}
+
+
+class Regression(OutputType):
+    """`num_targets` numbers per example (joined by `label_separator`), linear."""
+
+    name, activation, has_labels = "regression", "linear", False
+
+    def units(self, o):
+        return o.num_targets
+
+    def cell_problem(self, o, value, known):
+        parts = value.split(o.label_separator)
+        try:
+            [float(p) for p in parts]
+        except ValueError:
+            return f"target {value!r} is not a number"
+        if len(parts) != o.num_targets:
+            return f"expected {o.num_targets} targets, found {len(parts)}"
+        return None
+
+    def loss(self, o, label_smoothing=0.0):
+        import keras
+
+        return keras.losses.MeanSquaredError()
+
+    def metrics(self, o):
+        import keras
+
+        return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+    def target(self, o, value, table):
+        import tensorflow as tf
+
+        parts = tf.strings.split(tf.strings.strip(value), o.label_separator)
+        target = tf.strings.to_number(parts, tf.float32)
+        return tf.ensure_shape(target, [o.num_targets]) if o.num_targets else target
+
+    def serving_outputs(self, o, p):
+        return {f"{o.name}_values": p}
+
+    def prediction_row(self, o, p):
+        return {o.name: o.label_separator.join(f"{v:.6g}" for v in np.asarray(p))}
+
+    def report(self, o, p, t):
+        return {"mae": float(np.abs(p - t).mean()),
+                "rmse": float(np.sqrt(((p - t) ** 2).mean())), "n": len(t)}
+
+
+OUTPUT_TYPES = {kind.name: kind for kind in (Multiclass(), Binary(), Multilabel(),
+                                             Regression())}
+
+
+def output_type(o):
+    """The `OutputType` of an `OutputConfig` (or of a type name)."""
+    name = o if isinstance(o, str) else o.type
+    if name not in OUTPUT_TYPES:
+        raise ValueError(f"unknown output type; allowed: {sorted(OUTPUT_TYPES)}. "
+                         f"Received: type={name!r}")
+    return OUTPUT_TYPES[name]
