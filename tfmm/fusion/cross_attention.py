@@ -11,10 +11,10 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
     """Token-level fusion with `keras.layers.MultiHeadAttention`.
 
     Every sequence is projected to `config.dim` and layer-normalised. The query input's
-    tokens (`fusion.query`, by default the first text input) attend in turn to each other input's tokens (the
-    ResNet feature grid, the LSTM frames, a second text) in pre-LN blocks (LayerNorm,
-    attention, residual); a feed-forward block closes each of the `num_layers` layers,
-    and a LayerNorm the stack. With a single input, its tokens attend to themselves. Each
+    tokens (`fusion.query`, by default the first text input) attend to each other, then
+    in turn to each other input's tokens (the ResNet feature grid, the LSTM frames, a
+    second text), in pre-LN blocks (LayerNorm, attention, residual); a feed-forward block
+    closes each of the `num_layers` layers, and a LayerNorm the stack. With a single input, its tokens attend to themselves. Each
     sequence is then mean-pooled over its valid tokens, and the pooled vectors are
     concatenated and go through `hidden_units`.
 
@@ -53,6 +53,15 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
     # stack): the post-LN blocks this had stayed at chance on hard data at AdamW 3e-3
     # without warmup, as single_stream's did (BENCHMARKS.md, quality).
     for layer in range(config.num_layers):
+        if others != [query]:
+            # The query's tokens first attend to each other (a word read in its context:
+            # "not calm" is not "calm"), then to each other input's.
+            q_norm = keras.layers.LayerNormalization(name=f"fusion_self_norm_{layer}")(q)
+            attended = keras.layers.MultiHeadAttention(
+                config.num_heads, config.dim // config.num_heads, dropout=config.dropout,
+                name=f"fusion_self_attend_{layer}")(
+                q_norm, q_norm, query_mask=masks[query], value_mask=masks[query])
+            q = keras.layers.Add(name=f"fusion_self_residual_{layer}")([q, attended])
         for other in others:
             q_norm = keras.layers.LayerNormalization(
                 name=f"fusion_norm_{other}_{layer}")(q)
