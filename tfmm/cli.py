@@ -178,6 +178,7 @@ def _headline(metrics):
 
 
 def _cmd_evaluate(args):
+    from tfmm.files import RunDir
     from tfmm.training import evaluate, load_run
     from tfmm.training.loop import evaluation_dir
 
@@ -191,8 +192,7 @@ def _cmd_evaluate(args):
         return _evaluate_missing(model, config, manifest, vocabs, out_dir, args.json)
     metrics = evaluate(model, config, manifest, vocabs, run_dir=out_dir,
                        split=os.path.basename(args.manifest))
-    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-        json.dump({"manifest": manifest, **metrics}, f, indent=2)
+    RunDir(out_dir).write_metrics({"manifest": manifest, **metrics})
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

@@ -742,8 +742,10 @@ class TrainingConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     # Linear warmup from 0 to learning_rate over this many epochs (fractions allowed),
-    # then the lr_schedule.
-    warmup_epochs: float = 0.0
+    # then the lr_schedule. "auto": 1 epoch for the token-level fusions (single_stream,
+    # cross_attention), whose attention blocks stayed at chance on hard data at AdamW
+    # 3e-3 without it, else 0 (BENCHMARKS.md, quality).
+    warmup_epochs: Union[float, Literal["auto"]] = "auto"
     # Multiclass targets become (1 - s) one-hot + s / classes; binary and multilabel
     # targets move s / 2 towards 0.5. Regression heads ignore it.
     label_smoothing: float = 0.0
@@ -772,7 +774,7 @@ class TrainingConfig:
 
     def validate(self, path):
         _positive(self, path, "epochs", "learning_rate")
-        if not 0 <= self.warmup_epochs <= self.epochs:
+        if self.warmup_epochs != "auto" and not 0 <= self.warmup_epochs <= self.epochs:
             raise ConfigError(f"{path}.warmup_epochs: must be between 0 and epochs "
                               f"({self.epochs}). Received: warmup_epochs={self.warmup_epochs}")
         if not 0 <= self.label_smoothing < 1:

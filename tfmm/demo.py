@@ -9,6 +9,7 @@ import keras
 from tfmm._quiet import drop_cross_model_retracing_warnings
 from tfmm.config import config_from_dict
 from tfmm.data.demo import demo_config, make_demo_dataset
+from tfmm.files import RunDir
 from tfmm.training import train
 
 SINGLE = (("text",), ("image",), ("audio",))
@@ -35,10 +36,9 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
         t0 = time.time()
         log(f"\ntfmm demo: training {name} ({' + '.join(modalities)})")
         run_dir = os.path.join(out_dir, "runs", name)
-        if os.path.exists(os.path.join(run_dir, "model.keras")):
+        if RunDir(run_dir).is_finished():
             log(f"tfmm demo: {run_dir} is already trained; using its metrics.json")
-            with open(os.path.join(run_dir, "metrics.json")) as f:
-                metrics = json.load(f)
+            metrics = RunDir(run_dir).read_metrics()
         else:
             _, metrics = train(config, run_dir, log=log, verbose=2)
         runs[name] = run_dir

@@ -65,6 +65,90 @@ def write_text(path, text):
             f.write(text)
 
 
+class RunDir:
+    """A run directory's layout and its small files, for every command that writes or
+    reads one (`train`, `pretrain`, `evaluate`, `predict`, `export`, `init_from`).
+
+    `config.yaml` (the resolved config) and `vocabularies.json` make a folder loadable;
+    `model.keras` is a finished run's model, `best.keras` / `best.json` its best epoch,
+    `metrics.json` the test metrics, `history.csv` the epochs' logs, `backup/` the state a
+    killed run resumes from, `logs/` TensorBoard's.
+
+    Example:
+
+    >>> import tempfile
+    >>> run = RunDir(tempfile.mkdtemp())
+    >>> run.write_metrics({"label": {"accuracy": 0.5}})
+    >>> run.read_metrics()["label"]["accuracy"], os.path.basename(run.model)
+    (0.5, 'model.keras')
+    >>> os.path.relpath(run.phase_done(2), run.path)
+    'backup/phase2.done.weights.h5'
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __repr__(self):
+        return f"RunDir({self.path!r})"
+
+    def file(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    config = property(lambda self: self.file("config.yaml"))
+    vocabularies = property(lambda self: self.file("vocabularies.json"))
+    model = property(lambda self: self.file("model.keras"))
+    best = property(lambda self: self.file("best.keras"))
+    best_json = property(lambda self: self.file("best.json"))
+    metrics = property(lambda self: self.file("metrics.json"))
+    history = property(lambda self: self.file("history.csv"))
+    backup = property(lambda self: self.file("backup"))
+    logs = property(lambda self: self.file("logs"))
+
+    def phase_done(self, phase):
+        """The weights a finished fine-tuning phase (1-based) hands to the next."""
+        return self.file("backup", f"phase{phase}.done.weights.h5")
+
+    def phase_backup(self, phase, phases):
+        """The backup folder of one phase (`backup/` when there is one phase)."""
+        return self.file("backup", f"phase{phase}") if phases > 1 else self.backup
+
+    def is_finished(self):
+        return os.path.exists(self.model)
+
+    def write_config(self, config, vocabularies, absolute_paths=True):
+        """`config.yaml` (data paths absolute unless told otherwise) and
+        `vocabularies.json`: what `load_run`, the exports' sidecar and
+        `training.init_from` read back."""
+        write_run_files(self.path, config, vocabularies, absolute_paths)
+
+    def read_config(self):
+        """The run's `tfmm.Config` (relative paths resolve against the run)."""
+        import yaml
+
+        from tfmm.config import config_from_dict
+
+        if not os.path.exists(self.config):
+            raise FileNotFoundError(f"no config.yaml in {self.path!r}")
+        with open(self.config) as f:
+            config = config_from_dict(yaml.safe_load(f), source=self.config)
+        config.base_dir = self.path
+        return config
+
+    def read_vocabularies(self):
+        """{text input: vocabulary}; {} when the run has none."""
+        if not os.path.exists(self.vocabularies):
+            return {}
+        with open(self.vocabularies) as f:
+            return json.load(f)
+
+    def write_metrics(self, metrics):
+        write_json(self.metrics, metrics, indent=2)
+
+    def read_metrics(self):
+        with open(self.metrics) as f:
+            return json.load(f)
+
+
 def write_run_files(folder, config, vocabularies, absolute_paths=True):
     """`config.yaml` (the resolved config; data paths absolute unless told otherwise)
     and `vocabularies.json`: what `tfmm.training.load_run`, the exports' sidecar and

@@ -11,8 +11,8 @@ import tensorflow as tf
 import tfmm
 from tfmm.export.ops import saved_model_ops
 from tfmm.models.heads import SparseCategoricalCrossentropyWithSmoothing
-from tests.helpers import (TINY_FUSION, random_inputs, random_targets, run_model_saving_test,
-                           tiny_demo_dict)
+from tests.helpers import (TINY_FUSION, TINY_FUSIONS, random_inputs, random_targets,
+                           run_model_saving_test, tiny_config, tiny_demo_dict)
 
 TINY_CNN = {"type": "cnn", "filters": [4, 8], "norm": "none"}
 
@@ -136,6 +136,25 @@ def test_warmup_rises_linearly_then_follows_the_schedule(schedule):
         assert at[3] == pytest.approx(1e-2) and at[4] == pytest.approx(1e-2)
     else:
         assert at[3] == pytest.approx(1e-2, rel=0.05) and at[4] < 1e-3
+
+
+def test_warmup_auto_is_one_epoch_for_the_token_fusions_only():
+    from tfmm.training.loop import _optimizer
+    from tfmm.training.schedules import warmup_epochs
+
+    for fusion, want in (("concat", 0.0), ("late", 0.0), ("single_stream", 1.0),
+                         ("cross_attention", 1.0)):
+        config = tiny_config(("text", "audio"), fusion=TINY_FUSIONS[fusion])
+        assert config.training.warmup_epochs == "auto"
+        assert warmup_epochs(config) == want, fusion
+        optimizer = _optimizer(config, steps_per_epoch=10)
+        optimizer.iterations.assign(0)
+        first = float(optimizer.learning_rate)
+        assert first == pytest.approx(config.training.learning_rate / 10 if want else
+                                      config.training.learning_rate), fusion
+    config = tiny_config(("text",), fusion=TINY_FUSIONS["single_stream"])
+    config.training.warmup_epochs = 0
+    assert warmup_epochs(config) == 0.0
 
 
 def test_restore_best_loads_the_best_epoch_and_says_so(tmp_path):

@@ -1,14 +1,12 @@
 """Predictions from an export (SavedModel directory or `.onnx` file) on a manifest, with
 the export's own runtime: what `tfmm predict` does when given an export."""
 
-import json
 import os
 
 import numpy as np
 import tensorflow as tf
-import yaml
 
-from tfmm.config import config_from_dict
+from tfmm.files import RunDir
 from tfmm.models.builder import INSPECTION_OUTPUTS
 
 BATCH = 32
@@ -24,11 +22,8 @@ def _sidecar(path):
     if not os.path.isdir(side):
         raise FileNotFoundError(f"no tfmm/ folder (config, vocabularies) beside {path!r}; "
                                 f"was it written by tfmm export?")
-    with open(os.path.join(side, "config.yaml")) as f:
-        config = config_from_dict(yaml.safe_load(f), source=os.path.join(side, "config.yaml"))
-    with open(os.path.join(side, "vocabularies.json")) as f:
-        vocabularies = json.load(f)
-    return config, vocabularies
+    run = RunDir(side)
+    return run.read_config(), run.read_vocabularies()
 
 
 def load_export(path):

@@ -8,7 +8,7 @@ import numpy as np
 
 from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
 from tfmm.data.pipeline import load_manifest
-from tfmm.files import write_json, write_run_files
+from tfmm.files import RunDir, write_json
 from tfmm.pretraining.weights import ENCODERS_DIR, save_encoder_weights
 
 OBJECTIVES = ("contrastive", "mlm")
@@ -57,7 +57,7 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
     for name, encoder in encoders.items():
         save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR,
                                                    f"{name}.weights.npz"))
-    write_run_files(run_dir, config, vocabularies)
+    RunDir(run_dir).write_config(config, vocabularies)
     summary = {"objective": objective, "encoders": sorted(encoders), "metrics": metrics}
     write_json(os.path.join(run_dir, "pretrain.json"), summary, indent=2)
     log(f"tfmm pretrain: encoders {', '.join(sorted(encoders))} -> "
@@ -68,8 +68,9 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
 def _callbacks(run_dir, log):
     from tfmm.training.callbacks import Backup, TerminateOnNaNWithMessage
 
-    return [Backup(os.path.join(run_dir, "backup"), log=log),
-            keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+    run = RunDir(run_dir)
+    return [Backup(run.backup, log=log),
+            keras.callbacks.CSVLogger(run.history, append=True),
             TerminateOnNaNWithMessage()]
 
 

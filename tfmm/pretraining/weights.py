@@ -6,12 +6,11 @@ whether the encoder outputs a vector or a token sequence (the layers that differ
 weights), so one pretrained encoder serves every fusion strategy.
 """
 
-import json
 import os
 
 import numpy as np
 
-from tfmm.files import atomic_path
+from tfmm.files import RunDir, atomic_path
 
 ENCODERS_DIR = "encoders"
 
@@ -44,11 +43,8 @@ def load_encoder_weights(encoder, path, input_name):
 
 
 def read_vocabularies(run_dir):
-    path = os.path.join(run_dir, "vocabularies.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    """{text input: vocabulary} of a run directory; {} when it has none."""
+    return RunDir(run_dir).read_vocabularies()
 
 
 def initialise_from(model, config, source, log=print):
@@ -73,10 +69,10 @@ def initialise_from(model, config, source, log=print):
                 continue
             load_encoder_weights(model.get_layer(f"{i.name}_encoder"), path, i.name)
             done.append(i.name)
-    elif os.path.exists(os.path.join(source, "model.keras")):
+    elif RunDir(source).is_finished():
         import keras
 
-        other = keras.saving.load_model(os.path.join(source, "model.keras"), safe_mode=True)
+        other = keras.saving.load_model(RunDir(source).model, safe_mode=True)
         names = {layer.name for layer in other.layers}
         for i in config.inputs:
             name = f"{i.name}_encoder"

@@ -7,7 +7,7 @@ import os
 import keras
 import numpy as np
 
-from tfmm.files import atomic_path, write_json
+from tfmm.files import RunDir, atomic_path, write_json
 from tfmm.outputs import output_type
 
 
@@ -187,13 +187,14 @@ def resolve_monitor(config):
 def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None,
                     keep_backup=False):
     t = config.training
+    run = RunDir(run_dir)
     monitor, mode = resolve_monitor(config)
     callbacks = [
-        Backup(backup_dir or os.path.join(run_dir, "backup"), log=log, done_path=done_path,
+        Backup(backup_dir or run.backup, log=log, done_path=done_path,
                delete_checkpoint=not keep_backup),
-        BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor=monitor, mode=mode),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        BestCheckpoint(run.best, monitor=monitor, mode=mode),
+        keras.callbacks.CSVLogger(run.history, append=True),
+        keras.callbacks.TensorBoard(run.logs, write_graph=False),
         TerminateOnNaNWithMessage(),
     ]
     if config.fusion.balance == "gradient_blending":

@@ -10,16 +10,14 @@ import sys
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
 
-from tfmm.config import config_from_dict
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
 from tfmm.data.pipeline import load_manifest, source_kind
-from tfmm.files import write_run_files
+from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.outputs import output_type
-from tfmm.training.schedules import LinearWarmup
+from tfmm.training.schedules import LinearWarmup, warmup_epochs
 from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
                                     keras_multiworker_fixes)
 
@@ -32,7 +30,8 @@ def _optimizer(config, steps_per_epoch, learning_rate=None, epochs=None, warmup=
     t = config.training
     lr = learning_rate or t.learning_rate
     total = (epochs or t.epochs) * (steps_per_epoch or 0)
-    warmup_steps = int(round(t.warmup_epochs * (steps_per_epoch or 0))) if warmup else 0
+    warmup_steps = int(round(warmup_epochs(config) * (steps_per_epoch or 0))) if warmup \
+        else 0
     if t.lr_schedule == "cosine" and total:
         lr = keras.optimizers.schedules.CosineDecay(
             lr / warmup_steps if warmup_steps else lr, decay_steps=max(total - warmup_steps, 1),
@@ -173,7 +172,7 @@ def train(config, run_dir, log=print, verbose="auto"):
     if verbose == "auto":
         # A redrawn progress bar on a terminal; one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
-    if os.path.exists(os.path.join(run_dir, "model.keras")):
+    if RunDir(run_dir).is_finished():
         raise FileExistsError(f"run directory {run_dir!r} holds a finished run (model.keras); "
                               f"give another --out, or delete it to train again")
     os.makedirs(run_dir, exist_ok=True)
@@ -214,6 +213,7 @@ def run_lock(run_dir):
 
 
 def _train(config, run_dir, strategy, is_chief, log, verbose):
+    run = RunDir(run_dir)
     policy = _set_precision(config, strategy)
     log(f"tfmm train: strategy {describe(strategy)}; precision {policy}")
     if config.data.train is None:
@@ -227,13 +227,11 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
     vocabularies = fit_preprocessing(config, train_manifest)
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
-        from tfmm.pretraining.weights import read_vocabularies
-
         # A pretrained TextCNN's embedding rows belong to its own vocabulary.
-        for name, vocab in read_vocabularies(init_from).items():
+        for name, vocab in RunDir(init_from).read_vocabularies().items():
             if name in vocabularies and config.input(name).encoder.type == "textcnn":
                 vocabularies[name] = vocab
-    _save_run_state(config, vocabularies, run_dir)
+    run.write_config(config, vocabularies)
 
     replicas = strategy.num_replicas_in_sync
     global_batch = config.data.batch_size * replicas
@@ -270,9 +268,7 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
 
         initialise_from(model, config, init_from, log=log)
     for k, (first, end, lr, frozen) in enumerate(phases):
-        done = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
-        backup = os.path.join(run_dir, "backup", f"phase{k + 1}") if len(phases) > 1 \
-            else os.path.join(run_dir, "backup")
+        done, backup = run.phase_done(k + 1), run.phase_backup(k + 1, len(phases))
         for name in pretrained:
             model.get_layer(name).trainable = name not in frozen
         with strategy.scope():
@@ -286,8 +282,7 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
             continue
         if k > 0:
             # Through a bare model over the same layers, as it was saved (no optimizer).
-            keras.Model(model.inputs, model.outputs).load_weights(
-                os.path.join(run_dir, "backup", f"phase{k}.done.weights.h5"))
+            keras.Model(model.inputs, model.outputs).load_weights(run.phase_done(k))
         if len(phases) > 1 or frozen:
             log(f"tfmm train: phase {k + 1}/{len(phases)}: epochs {first + 1}-{end} at "
                 f"learning rate {lr:g}" + (f", frozen: {', '.join(frozen)}" if frozen else
@@ -302,40 +297,35 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
         if nan_message(callbacks):
             raise TrainingError(nan_message(callbacks))
     if config.training.restore_best:
-        _restore_best(model, run_dir, config.training.epochs, log)
-    model_path = os.path.join(run_dir, "model.keras")
+        _restore_best(model, run.path, config.training.epochs, log)
     # The commit point of the run: until model.keras is whole, the last epoch's backup
     # stays, so a kill here resumes from it (and runs no epoch again).
-    save_model_atomically(model, model_path)
-    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    save_model_atomically(model, run.model)
+    shutil.rmtree(run.backup, ignore_errors=True)
     _plot_history(run_dir)
     metrics = {}
     if is_multiworker(strategy):
         # The test split is evaluated by the chief alone, on a copy of the model outside
         # the strategy: prediction under it would need every worker in step.
-        model = keras.saving.load_model(model_path, safe_mode=True)
+        model = keras.saving.load_model(run.model, safe_mode=True)
     if config.data.test and is_chief:
         metrics = evaluate(model, config, config.resolve_path(config.data.test), vocabularies,
                            run_dir=run_dir,
                            split="the test split (data.test)")
-    with open(os.path.join(run_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    run.write_metrics(metrics)
     if len(phases) > 1:
         for k in range(len(phases)):
-            path = os.path.join(run_dir, "backup", f"phase{k + 1}.done.weights.h5")
-            if os.path.exists(path):
-                os.remove(path)
-        if os.path.isdir(os.path.join(run_dir, "backup")) and \
-                not os.listdir(os.path.join(run_dir, "backup")):
-            os.rmdir(os.path.join(run_dir, "backup"))
+            if os.path.exists(run.phase_done(k + 1)):
+                os.remove(run.phase_done(k + 1))
+        if os.path.isdir(run.backup) and not os.listdir(run.backup):
+            os.rmdir(run.backup)
     keras.mixed_precision.set_global_policy("float32")
     return model, metrics
 
 
 def _restore_best(model, run_dir, epochs, log):
     """Loads the best epoch's weights (`best.keras`) into `model`, and says so."""
-    best_path = os.path.join(run_dir, "best.keras")
-    meta_path = os.path.join(run_dir, "best.json")
+    best_path, meta_path = RunDir(run_dir).best, RunDir(run_dir).best_json
     if not (os.path.exists(best_path) and os.path.exists(meta_path)):
         log("tfmm train: no best epoch was recorded (the monitored value never came); "
             "model.keras holds the last epoch")
@@ -349,23 +339,16 @@ def _restore_best(model, run_dir, epochs, log):
         f"for the last epoch")
 
 
-def _save_run_state(config, vocabularies, run_dir):
-    write_run_files(run_dir, config, vocabularies)
-
-
 def load_run(path):
     """(model, config, vocabularies) from a run directory or a `.keras` file beside its
     `config.yaml`."""
-    run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    model_path = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+    run = RunDir(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)))
+    model_path = run.model if os.path.isdir(path) else path
     if not os.path.exists(model_path):
         raise FileNotFoundError(f"no model.keras in {path!r} (is it a finished run?)")
-    config_path = os.path.join(run_dir, "config.yaml")
-    if not os.path.exists(config_path):
+    if not os.path.exists(run.config):
         raise FileNotFoundError(f"no config.yaml beside {model_path!r}")
-    with open(config_path) as f:
-        config = config_from_dict(yaml.safe_load(f), source=config_path)
-    config.base_dir = run_dir
+    config = run.read_config()
     model = keras.saving.load_model(model_path, safe_mode=True)
     return model, config, vocabularies_from_model(model)
 
@@ -532,7 +515,8 @@ def history_series(run_dir):
     """(epochs numbered from 1 as the console counts them, {metric: values per epoch},
     best) from a run's `history.csv`; `best` is `best.json` ({"epoch", "monitor",
     "value"}: the epoch `best.keras` holds) or None. ([], {}, None) without a history."""
-    path = os.path.join(run_dir, "history.csv")
+    run = RunDir(run_dir)
+    path = run.history
     if not os.path.exists(path):
         return [], {}, None
     with open(path) as f:
@@ -543,8 +527,8 @@ def history_series(run_dir):
     keys = [k for k in rows[0] if k != "epoch" and not k.endswith("learning_rate")]
     series = {k: [float(r[k]) for r in rows] for k in keys}
     best = None
-    if os.path.exists(os.path.join(run_dir, "best.json")):
-        with open(os.path.join(run_dir, "best.json")) as f:
+    if os.path.exists(run.best_json):
+        with open(run.best_json) as f:
             best = json.load(f)
     return epochs, series, best
 

@@ -3,6 +3,27 @@
 import keras
 
 
+def warmup_epochs(config):
+    """`training.warmup_epochs` with "auto" resolved: 1 epoch (at most the run's) when
+    the fusion reads token sequences (single_stream, cross_attention), else 0.
+
+    Example:
+
+    >>> import tfmm
+    >>> config = tfmm.config_from_dict({"inputs": [{"name": "t", "type": "text"}],
+    ...                                 "outputs": [{"name": "y", "labels": ["a", "b"]}],
+    ...                                 "fusion": {"type": "single_stream"}})
+    >>> warmup_epochs(config)
+    1.0
+    """
+    from tfmm.fusion.registry import needs_sequences
+
+    t = config.training
+    if t.warmup_epochs != "auto":
+        return float(t.warmup_epochs)
+    return float(min(1, t.epochs)) if needs_sequences(config.fusion) else 0.0
+
+
 @keras.saving.register_keras_serializable(package="tfmm")
 class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup from 0 to `learning_rate` over `warmup_steps`, then constant.
