@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+import yaml
 
 import tfmm
 
@@ -201,6 +202,25 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 """
+
+
+def train_text_audio_run(root, audio_encoder, *cli_args):
+    """A finished `tfmm train` run (CLI) of a tiny text + audio model on 24 demo rows, 2
+    epochs: `root/data/` (the manifests), `root/config.yaml`, `root/run/`."""
+    from tfmm.cli import main
+    from tfmm.data.demo import demo_config
+
+    tfmm.data.make_demo_dataset(str(root / "data"), n=24, seed=0)
+    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2,
+                      batch_size=4)
+    for i in cfg["inputs"]:
+        if i["type"] == "audio":
+            i["clip_seconds"] = 0.5
+            i["encoder"] = audio_encoder
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
+    run = root / "run"
+    assert main(["train", str(root / "config.yaml"), "--out", str(run), *cli_args]) == 0
+    return run
 
 
 def run_on_two_logical_cpus(body, args, tmp_path, timeout=300):

@@ -84,20 +84,10 @@ def test_every_option_has_help_text():
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    import tfmm
-    from tfmm.data.demo import demo_config
+    from tests.helpers import train_text_audio_run
 
     root = tmp_path_factory.mktemp("cli")
-    tfmm.data.make_demo_dataset(str(root / "data"), n=24, seed=0)
-    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2,
-                      batch_size=4)
-    for i in cfg["inputs"]:
-        if i["type"] == "audio":
-            i["clip_seconds"] = 0.5
-            i["encoder"] = {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}
-    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
-    run = root / "run"
-    assert main(["train", str(root / "config.yaml"), "--out", str(run)]) == 0
+    run = train_text_audio_run(root, {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8})
     # An id column the model does not read, to carry through `predict`.
     test_csv = root / "data" / "test.csv"
     with open(test_csv) as f:

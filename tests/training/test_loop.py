@@ -10,23 +10,14 @@ import yaml
 
 import tfmm
 from tfmm.cli import main
-from tfmm.data.demo import demo_config
+from tests.helpers import train_text_audio_run
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
-    tfmm.data.make_demo_dataset(str(root / "data"), n=24, seed=0)
-    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2,
-                      batch_size=4)
-    for i in cfg["inputs"]:
-        if i["type"] == "audio":
-            i["clip_seconds"] = 0.5
-            i["encoder"] = {"type": "lstm", "num_mel_bins": 8, "units": [4]}
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    run = root / "run"
-    assert main(["train", str(path), "--out", str(run), "--set", "training.epochs=2"]) == 0
+    run = train_text_audio_run(root, {"type": "lstm", "num_mel_bins": 8, "units": [4]},
+                               "--set", "training.epochs=2")
     return root, run
 
 
