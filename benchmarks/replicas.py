@@ -35,8 +35,8 @@ ds = strategy.distribute_datasets_from_function(lambda ctx: tfmm.data.make_datas
     config, sys.argv[1] + "/train.csv", vocabs, training=True, repeat=True,
     input_context=ctx, batch_size=32))
 if replicas > 1:
-    from tfmm.training.loop import _build_from_spec
-    _build_from_spec(model, ds.element_spec)
+    from tfmm._keras_compat import build_from_spec
+    build_from_spec(model, ds.element_spec)
 model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0)
 t = time.perf_counter()
 model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)

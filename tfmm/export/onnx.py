@@ -100,7 +100,8 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     """
     import onnx
     import tf2onnx
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    from tfmm._keras_compat import patch_tf2onnx
 
     names = [t.name for t in model.inputs]
     specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]

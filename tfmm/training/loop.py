@@ -13,13 +13,13 @@ import tensorflow as tf
 
 from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
 from tfmm.data.pipeline import load_manifest, source_kind
+from tfmm._keras_compat import build_from_spec, keras_multiworker_fixes
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.outputs import output_type
 from tfmm.training.schedules import LinearWarmup, warmup_epochs
-from tfmm.training.strategy import (describe, get_strategy, is_multiworker,
-                                    keras_multiworker_fixes)
+from tfmm.training.strategy import describe, get_strategy, is_multiworker
 
 
 class TrainingError(RuntimeError):
@@ -94,26 +94,6 @@ def _phases(config, log):
     if n < t.epochs:
         phases.append((n, t.epochs, finetune_lr, []))
     return phases
-
-
-def _build_from_spec(model, element_spec):
-    """Builds the compiled metrics and losses from the dataset's spec, before `fit`.
-
-    Under a strategy with several replicas, Keras 3.15 builds them at the start of every
-    `fit` and `evaluate` by pulling a batch from the data and reducing it across the
-    replicas. That fails in three ways: MultiWorkerMirroredStrategy cannot reduce dict
-    inputs ("Attempt to convert a value ({'text': PerReplica...}) to a Tensor"), a partial
-    first batch cannot be reduced at all ("Inputs to operation AddN ... must have the
-    same size"), and the pull consumes a batch of the validation iterator. Only the
-    shapes are needed, so they are taken from the spec and that step is skipped.
-    """
-    def local(spec):
-        values = getattr(spec, "_value_specs", None)
-        return values[0] if values else spec
-
-    with model.distribute_strategy.scope():
-        model._symbolic_build(data_batch=tf.nest.map_structure(local, element_spec))
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
 def _eval_plan(config, source, global_batch, strategy):
@@ -276,7 +256,7 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
                           optimizer=_optimizer(config, steps, lr, end - first, warmup=k == 0),
                           jit_compile=config.training.jit_compile)
             if strategy.num_replicas_in_sync > 1:
-                _build_from_spec(model, train_ds.element_spec)
+                build_from_spec(model, train_ds.element_spec)
         if os.path.exists(done):
             log(f"tfmm train: phase {k + 1} already finished; its weights are in {done}")
             continue

@@ -1,6 +1,5 @@
 """tf.distribute strategy selection."""
 
-import contextlib
 
 import tensorflow as tf
 
@@ -63,38 +62,3 @@ def describe(strategy):
 
 def is_multiworker(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-@contextlib.contextmanager
-def keras_multiworker_fixes(strategy):
-    """Works around a Keras 3 bug under MultiWorkerMirroredStrategy, for the duration of
-    `fit`/`evaluate`.
-
-    Keras 3.15 averages each step's logs across workers with
-    `strategy.reduce("MEAN", v, axis=0)`, which fails on scalar logs ("Invalid reduction
-    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388). Scalars are
-    averaged with `axis=None` instead; everything else goes to Keras unchanged. Nothing is
-    patched under any other strategy.
-    """
-    if not is_multiworker(strategy):
-        yield
-        return
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    original = tf_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction not in ("auto", "mean"):
-            return original(values, strategy, reduction)
-
-        def reduce(v):
-            if not isinstance(v, (tf.Tensor, tf.distribute.DistributedValues)):
-                return v
-            return strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0)
-        return tf.nest.map_structure(reduce, values)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    try:
-        yield
-    finally:
-        tf_trainer.reduce_per_replica = original
