@@ -95,14 +95,12 @@ MODELS = {
                             ("text", "image", "audio")),
     "cnn_single_stream": ({"type": "cnn"}, {"type": "cnn"}, {"type": "single_stream"},
                           ("text", "image", "audio")),
-    # The token-level fusions with a 1-epoch linear warmup and cosine decay.
-    "cnn_cross_attention_warmup": ({"type": "cnn"}, {"type": "cnn"},
+    # cross_attention with a 1-epoch linear warmup and cosine decay (its default warmup,
+    # `auto`, is the same epoch with a constant rate after it).
+    "cnn_cross_attention_cosine": ({"type": "cnn"}, {"type": "cnn"},
                                    {"type": "cross_attention"}, ("text", "image", "audio"),
                                    {"training": {"warmup_epochs": 1,
                                                  "lr_schedule": "cosine"}}),
-    "cnn_single_stream_warmup": ({"type": "cnn"}, {"type": "cnn"},
-                                 {"type": "single_stream"}, ("text", "image", "audio"),
-                                 {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}}),
     "cnn_late": ({"type": "cnn"}, {"type": "cnn"}, {"type": "late"},
                  ("text", "image", "audio")),
     # The default with a 1-epoch linear warmup and cosine decay.
