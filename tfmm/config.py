@@ -47,9 +47,32 @@ class ConfigError(ValueError):
 # ============================================================================
 
 
+class EncoderSpec:
+    """What differs between encoder types beyond their fields, asked of the encoder's
+    config instead of branching on its `type` elsewhere."""
+
+    #: How a text encoder gets its vocabulary: "adapted" (fitted to the training split's
+    #: text), "wordpiece" (a WordPiece file or preset), or None.
+    vocabulary_source = None
+    #: Whether the encoder applies `inputs[].augment` for text / audio inputs (image
+    #: augmentation works on the pixels, before any encoder).
+    augments_tokens = augments_spectrogram = False
+    #: Whether a bert-style tokenizer packs `pair_column` into the same input.
+    packs_pairs = False
+    #: The smallest image side a keras.applications backbone accepts (0: any).
+    min_image_side = 0
+
+    @property
+    def pretrained(self):
+        """Whether the encoder starts from pretrained weights (a weights file or preset)."""
+        return bool(getattr(self, "weights", None) or getattr(self, "preset", None))
+
+
 @dataclass
-class TextCNNConfig:
+class TextCNNConfig(EncoderSpec):
     """Kim (2014) TextCNN over TextVectorization token ids."""
+
+    vocabulary_source, augments_tokens = "adapted", True
 
     type: Literal["textcnn"] = "textcnn"
     vocab_size: int = 20000
@@ -78,13 +101,15 @@ class TextCNNConfig:
 
 
 @dataclass
-class BertConfig:
+class BertConfig(EncoderSpec):
     """keras-hub BertBackbone, from a preset or from explicit sizes.
 
     With `preset` (a local preset directory or a Kaggle/HF handle) the backbone and its
     tokenizer come from the preset. Without it, the sizes below are used and `vocabulary`
     must name a WordPiece vocabulary file (one token per line).
     """
+
+    vocabulary_source, packs_pairs = "wordpiece", True
 
     type: Literal["bert"] = "bert"
     preset: Optional[str] = None
@@ -122,7 +147,7 @@ class BertConfig:
 
 
 @dataclass
-class HubConfig:
+class HubConfig(EncoderSpec):
     """A TF Hub SavedModel (handle or local path) wrapped in `keras.layers.TFSMLayer`.
 
     The SavedModel must map one input tensor (strings for text, float images in [0, 1]
@@ -134,6 +159,10 @@ class HubConfig:
     the outputs' names; `sample_rate: 16000` on the input); the frames inside each clip
     are pooled.
     """
+
+    @property
+    def pretrained(self):
+        return True  # a published SavedModel
 
     type: Literal["hub"] = "hub"
     handle: str = ""
@@ -150,8 +179,10 @@ class HubConfig:
 
 
 @dataclass
-class ResNet50Config:
+class ResNet50Config(EncoderSpec):
     """`keras.applications.ResNet50` without its top, average-pooled."""
+
+    min_image_side = 32
 
     type: Literal["resnet50"] = "resnet50"
     # None (random init), "imagenet" (downloads), or a path to a weights file.
@@ -169,9 +200,11 @@ class ResNet50Config:
 
 
 @dataclass
-class MobileNetConfig:
+class MobileNetConfig(EncoderSpec):
     """`keras.applications.MobileNetV3Small` / `Large` without its top, average-pooled:
     a pretrained backbone of 1-3M parameters for small data."""
+
+    min_image_side = 32
 
     type: Literal["mobilenet"] = "mobilenet"
     variant: Literal["small", "large"] = "small"
@@ -185,8 +218,10 @@ class MobileNetConfig:
 
 
 @dataclass
-class EfficientNetConfig:
+class EfficientNetConfig(EncoderSpec):
     """`keras.applications.EfficientNetV2B0`..`B3` without its top, average-pooled."""
+
+    min_image_side = 32
 
     type: Literal["efficientnet"] = "efficientnet"
     variant: Literal["b0", "b1", "b2", "b3"] = "b0"
@@ -199,7 +234,7 @@ class EfficientNetConfig:
 
 
 @dataclass
-class KerasHubConfig:
+class KerasHubConfig(EncoderSpec):
     """A keras-hub backbone from a preset (`keras_hub.models.Backbone.from_preset`).
 
     Images: a vision backbone (ViT, DINOv2, or the vision tower of CLIP or SigLIP), with
@@ -226,8 +261,10 @@ class KerasHubConfig:
 
 
 @dataclass
-class LSTMAudioConfig:
+class LSTMAudioConfig(EncoderSpec):
     """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
+
+    augments_spectrogram = True
 
     type: Literal["lstm"] = "lstm"
     frame_length: int = 400
@@ -255,10 +292,12 @@ class LSTMAudioConfig:
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(EncoderSpec):
     """A compact CNN for small data (`tfmm.encoders.cnn`): on images directly, on audio
     over the log-mel spectrogram (time x frequency). The audio front-end keys apply to
     audio inputs only."""
+
+    augments_spectrogram = True
 
     type: Literal["cnn"] = "cnn"
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
@@ -411,15 +450,15 @@ class InputConfig:
             raise ConfigError(f"{path}.encoder.type: encoder {self.encoder.type!r} cannot "
                               f"read a {self.type} input; allowed for {self.type}: "
                               f"{list(allowed)}.")
-        if self.augment and self.type == "text" and self.encoder.type != "textcnn":
+        if self.augment and self.type == "text" and not self.encoder.augments_tokens:
             raise ConfigError(f"{path}.augment: text augmentation (token dropout) works on "
                               f"textcnn token ids only. Received: encoder.type="
                               f"{self.encoder.type!r}")
-        if self.augment and self.type == "audio" and self.encoder.type not in ("cnn", "lstm"):
+        if self.augment and self.type == "audio" and not self.encoder.augments_spectrogram:
             raise ConfigError(f"{path}.augment: audio augmentation (SpecAugment) works in "
                               f"the cnn and lstm encoders only. Received: encoder.type="
                               f"{self.encoder.type!r}")
-        if self.pair_column is not None and self.encoder.type != "bert":
+        if self.pair_column is not None and not self.encoder.packs_pairs:
             raise ConfigError(f"{path}.pair_column: only a bert encoder packs two text "
                               f"fields into one input. Received: encoder.type="
                               f"{self.encoder.type!r}")
@@ -430,11 +469,10 @@ class InputConfig:
         if isinstance(self.image_size, int) and self.image_size <= 0:
             raise ConfigError(f"{path}.image_size: must be positive. "
                               f"Received: image_size={self.image_size}")
-        if self.type == "image" and self.encoder.type in ("resnet50", "mobilenet",
-                                                          "efficientnet") \
-                and min(self.image_hw) < 32:
+        side = self.encoder.min_image_side
+        if self.type == "image" and min(self.image_hw) < side:
             name = {"resnet50": "ResNet50"}.get(self.encoder.type, self.encoder.type)
-            raise ConfigError(f"{path}.image_size: {name} needs at least 32x32 pixels. "
+            raise ConfigError(f"{path}.image_size: {name} needs at least {side}x{side} pixels. "
                               f"Received: image_size={self.image_size}")
         _positive(self, path, "sample_rate", "clip_seconds")
         frame_length = getattr(self.encoder, "frame_length", 0)  # a hub model frames itself

@@ -150,10 +150,10 @@ def fit_text_vocabularies(config, manifest):
     for i in config.inputs:
         if i.type != "text":
             continue
-        if i.encoder.type == "textcnn":
+        if i.encoder.vocabulary_source == "adapted":
             texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
             vocabularies[i.name] = adapt_vocabulary(texts, i.encoder)
-        elif i.encoder.type == "bert":
+        elif i.encoder.vocabulary_source == "wordpiece":
             vocabularies[i.name] = bert_vocabulary(i.encoder)
     return vocabularies
 

@@ -147,7 +147,7 @@ def client_spec(model, config, vocabularies):
                 "optional": bool(i.optional)}
         if i.type == "text":
             spec["encoder"] = i.encoder.type
-            if i.encoder.type == "textcnn":
+            if i.encoder.vocabulary_source == "adapted":  # tokenised by the client
                 spec.update(vocabulary=list(vocabularies[i.name]),
                             sequence_length=int(i.encoder.sequence_length),
                             standardize=i.encoder.standardize)
@@ -173,7 +173,8 @@ def input_meanings(model, config):
         if i.type == "text":
             out[i.name] = (f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
                            f"text (0 padding, 1 out of vocabulary)"
-                           if i.encoder.type == "textcnn" else f"{i.encoder.type} text tensors")
+                           if i.encoder.vocabulary_source == "adapted"
+                           else f"{i.encoder.type} text tensors")
         elif i.type == "image":
             h, w = i.image_hw
             out[i.name] = (f"float32 [batch, {h}, {w}, 3]: RGB pixels in [0, 255], "

@@ -14,9 +14,9 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
     tokens (`fusion.query`, by default the first text input) attend to each other, then
     in turn to each other input's tokens (the ResNet feature grid, the LSTM frames, a
     second text), in pre-LN blocks (LayerNorm, attention, residual); a feed-forward block
-    closes each of the `num_layers` layers, and a LayerNorm the stack. With a single input, its tokens attend to themselves. Each
-    sequence is then mean-pooled over its valid tokens, and the pooled vectors are
-    concatenated and go through `hidden_units`.
+    closes each of the `num_layers` layers, and a LayerNorm the stack. With a single
+    input, its tokens attend to themselves. Each sequence is then mean-pooled over its
+    valid tokens, and the pooled vectors are concatenated and go through `hidden_units`.
 
     A missing modality is masked out of the keys, its attention output is zeroed, and
     its pooled vector is zeroed; when the query modality is missing, the other pooled

@@ -47,8 +47,8 @@ class Head(keras.layers.Layer):
             self.dense = keras.layers.Dense(units, activation=OUTPUT_TYPES[task].activation,
                                             dtype="float32", name="dense")
         else:
-            self.activation = keras.layers.Activation(OUTPUT_TYPES[task].activation, dtype="float32",
-                                                      name="activation")
+            self.activation = keras.layers.Activation(OUTPUT_TYPES[task].activation,
+                                                      dtype="float32", name="activation")
 
     def build(self, input_shape):
         if self.project:

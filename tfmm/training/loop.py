@@ -71,8 +71,7 @@ def pretrained_encoders(config):
         from_run = bool(init) and (
             os.path.exists(os.path.join(init, ENCODERS_DIR, f"{i.name}.weights.npz"))
             or not os.path.isdir(os.path.join(init, ENCODERS_DIR)))
-        pretrained = bool(getattr(e, "weights", None) or getattr(e, "preset", None)
-                          or e.type == "hub" or from_run)
+        pretrained = e.pretrained or from_run
         if pretrained and getattr(e, "trainable", True):
             names.append(f"{i.name}_encoder")
     return names
@@ -209,7 +208,8 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
     if init_from:
         # A pretrained TextCNN's embedding rows belong to its own vocabulary.
         for name, vocab in RunDir(init_from).read_vocabularies().items():
-            if name in vocabularies and config.input(name).encoder.type == "textcnn":
+            if name in vocabularies and \
+                    config.input(name).encoder.vocabulary_source == "adapted":
                 vocabularies[name] = vocab
     run.write_config(config, vocabularies)
 
