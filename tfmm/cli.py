@@ -231,7 +231,7 @@ def _evaluate_missing(model, config, manifest, vocabs, out_dir, as_json):
 def _cmd_predict(args):
     from tfmm.export.runtime import is_export, predict_export
     from tfmm.training import load_run, predict
-    from tfmm.training.loop import write_predictions
+    from tfmm.predictions import write_predictions
 
     keep = [c.strip() for c in (args.keep_columns or "").split(",") if c.strip()]
     manifest = os.path.abspath(args.manifest)

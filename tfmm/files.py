@@ -115,6 +115,24 @@ class RunDir:
     def is_finished(self):
         return os.path.exists(self.model)
 
+    @classmethod
+    def load(cls, path):
+        """(model, config, vocabularies) of a finished run: a run directory, or a `.keras`
+        file beside its `config.yaml` (`tfmm.training.load_run`)."""
+        import keras
+
+        from tfmm.data import vocabularies_from_model
+
+        run = cls(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)))
+        model_path = run.model if os.path.isdir(path) else path
+        if not os.path.exists(model_path):
+            raise FileNotFoundError(f"no model.keras in {path!r} (is it a finished run?)")
+        if not os.path.exists(run.config):
+            raise FileNotFoundError(f"no config.yaml beside {model_path!r}")
+        config = run.read_config()
+        model = keras.saving.load_model(model_path, safe_mode=True)
+        return model, config, vocabularies_from_model(model)
+
     def write_config(self, config, vocabularies, absolute_paths=True):
         """`config.yaml` (data paths absolute unless told otherwise) and
         `vocabularies.json`: what `load_run`, the exports' sidecar and

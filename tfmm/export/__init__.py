@@ -39,9 +39,9 @@ def export(run, out_dir, formats=FORMATS, log=print):
     Returns:
         dict with "version_dir", and "savedmodel" / "onnx" paths.
     """
-    from tfmm.training import load_run
+    from tfmm.files import RunDir
 
-    model, config, vocabularies = load_run(run) if isinstance(run, str) else run
+    model, config, vocabularies = RunDir.load(run) if isinstance(run, str) else run
     return export_model(model, config, vocabularies, out_dir, formats, log)
 
 

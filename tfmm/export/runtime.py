@@ -80,7 +80,7 @@ def _read(path):
 def predict_export(path, manifest_path, out_csv=None, keep_columns=()):
     """`tfmm predict` rows for an export on a manifest (batches of 32), with the
     manifest's `keep_columns` carried through."""
-    from tfmm.training.loop import kept_columns, prediction_rows
+    from tfmm.predictions import kept_columns, prediction_rows
 
     config, _, predict_raw = load_export(path)
     raw, row_numbers = read_raw(config, manifest_path, with_row_numbers=True)

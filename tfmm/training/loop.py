@@ -11,10 +11,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmm.data import Manifest, fit_preprocessing, make_dataset, vocabularies_from_model
+from tfmm.data import Manifest, fit_preprocessing, make_dataset
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm._keras_compat import build_from_spec, keras_multiworker_fixes
 from tfmm.files import RunDir
+from tfmm.predictions import kept_columns, prediction_rows
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.outputs import output_type
@@ -322,15 +323,7 @@ def _restore_best(model, run_dir, epochs, log):
 def load_run(path):
     """(model, config, vocabularies) from a run directory or a `.keras` file beside its
     `config.yaml`."""
-    run = RunDir(path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path)))
-    model_path = run.model if os.path.isdir(path) else path
-    if not os.path.exists(model_path):
-        raise FileNotFoundError(f"no model.keras in {path!r} (is it a finished run?)")
-    if not os.path.exists(run.config):
-        raise FileNotFoundError(f"no config.yaml beside {model_path!r}")
-    config = run.read_config()
-    model = keras.saving.load_model(model_path, safe_mode=True)
-    return model, config, vocabularies_from_model(model)
+    return RunDir.load(path)
 
 
 def _user_path(source):
@@ -440,55 +433,6 @@ def predict(model, config, source, vocabularies, out_csv=None, keep_columns=()):
                            row_numbers=row_numbers,
                            kept=kept_columns(source, keep_columns,
                                              row_numbers))
-
-
-def kept_columns(manifest_path, names, row_numbers):
-    """{column: values of the rows kept} of a manifest, for `--keep-columns`; the
-    error names a missing column."""
-    if not names:
-        return {}
-    manifest = Manifest(manifest_path)
-    manifest.require(list(names), what="column to keep")
-    return {c: ["" if manifest.columns[c][r - 1] is None else manifest.columns[c][r - 1]
-                for r in row_numbers] for c in names}
-
-
-def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
-    """Rows of `tfmm predict` from {output name: probabilities or values}: the manifest
-    row number, any `kept` input columns, the label string(s) and each label's
-    probability per row, and `fusion_gate_{input}` weights when `preds` has them;
-    written to `out_csv` if given."""
-    rows = []
-    n = len(next(iter(preds.values())))
-    kept = kept or {}
-    for k in range(n):
-        row = {"row": row_numbers[k] if row_numbers else k + 1}
-        row.update({c: values[k] for c, values in kept.items()})
-        for o in config.outputs:
-            row.update(output_type(o).prediction_row(o, np.asarray(preds[o.name])[k]))
-        if "fusion_gate" in preds:
-            gate = np.asarray(preds["fusion_gate"])[k]
-            row.update({f"fusion_gate_{i.name}": float(v)
-                        for i, v in zip(config.inputs, gate)})
-        rows.append(row)
-    if out_csv:
-        with open(out_csv, "w", newline="") as f:
-            write_predictions(rows, f, "csv")
-    return rows
-
-
-def write_predictions(rows, stream, fmt="csv"):
-    """Writes prediction rows to a text stream as CSV (a header, then a line per row) or
-    JSON Lines (an object per line)."""
-    if fmt == "jsonl":
-        for row in rows:
-            stream.write(json.dumps(row) + "\n")
-        return
-    if not rows:
-        return
-    w = csv.DictWriter(stream, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
 
 
 def history_series(run_dir):
