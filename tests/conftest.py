@@ -27,13 +27,3 @@ def train_data(tmp_path_factory):
     tfmm.data.make_demo_dataset(str(out), n=24, seed=0)
     return out
 
-
-def pytest_collection_modifyitems(items):
-    """Tests that use a module-scoped fixture (a trained run, a preset, a tf.data service)
-    share one xdist worker (`--dist loadgroup` in setup.cfg), so the fixture is built
-    once rather than once per worker; every other test is balanced one by one."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info and any(d.scope == "module" for defs in info.name2fixturedefs.values()
-                        for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
