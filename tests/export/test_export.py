@@ -475,9 +475,14 @@ def test_serving_refuses_bad_requests_naming_the_input(run, train_data):
     assert serve(**{k: tf.constant(v) for k, v in raw.items()})["label_label"].shape == (2,)
 
 
-@pytest.mark.parametrize("family,variant,fusion", [("mobilenet", "small", "single_stream"),
-                                                   ("efficientnet", "b0", "concat")])
-def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, variant, fusion):
+@pytest.mark.parametrize("family,variant,fusion,formats", [
+    ("mobilenet", "small", "single_stream", ("savedmodel", "onnx")),
+    # ONNX only: EfficientNet's own rescaling and normalisation are what tf2onnx could get
+    # wrong; the SavedModel path of a keras.applications backbone is MobileNet's case,
+    # and checking EfficientNet's SavedModel as well cost half a minute.
+    ("efficientnet", "b0", "concat", ("onnx",))])
+def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, variant, fusion,
+                                                        formats):
     # MobileNetV3 (hard-swish, squeeze-excite) and EfficientNetV2 (its own rescaling and
     # normalisation inside the model) through the SavedModel and onnxruntime, with random
     # weights and BatchNorm statistics (not the initial ones: fresh MobileNetV3 features
@@ -498,11 +503,12 @@ def test_pretrainable_backbones_export_to_both_runtimes(tmp_path, family, varian
             (None, 1, 576)
     randomize_weights(model)
     paths = export_model(model, config, {"text": ["", "[UNK]", "w"]}, str(tmp_path / "sm"),
-                         log=lambda *a: None)
-    session = onnx_session(paths["onnx"])
-    loaded = tfmm.export.load_saved_model(paths["savedmodel"])
+                         formats=formats, log=lambda *a: None)
     x = random_inputs(model, batch=3, seed=5)
     want = model(x, training=False)["label"].numpy()
+    session = onnx_session(paths["onnx"])
     np.testing.assert_allclose(onnx_predict(session, config, x)["label"], want, atol=1e-4)
-    got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
-    np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
+    if "savedmodel" in formats:
+        loaded = tfmm.export.load_saved_model(paths["savedmodel"])
+        got = loaded.signatures["predict_tensors"](**{k: tf.constant(v) for k, v in x.items()})
+        np.testing.assert_allclose(got["label_probabilities"].numpy(), want, atol=1e-5)
