@@ -137,7 +137,11 @@ class RunDir:
         """`config.yaml` (data paths absolute unless told otherwise) and
         `vocabularies.json`: what `load_run`, the exports' sidecar and
         `training.init_from` read back."""
-        write_run_files(self.path, config, vocabularies, absolute_paths)
+        import yaml
+
+        write_text(self.config, yaml.safe_dump(config.to_dict(absolute_paths=absolute_paths),
+                                               sort_keys=False))
+        write_json(self.vocabularies, vocabularies)
 
     def read_config(self):
         """The run's `tfmm.Config` (relative paths resolve against the run)."""
@@ -165,15 +169,3 @@ class RunDir:
     def read_metrics(self):
         with open(self.metrics) as f:
             return json.load(f)
-
-
-def write_run_files(folder, config, vocabularies, absolute_paths=True):
-    """`config.yaml` (the resolved config; data paths absolute unless told otherwise)
-    and `vocabularies.json`: what `tfmm.training.load_run`, the exports' sidecar and
-    `training.init_from` read back."""
-    import yaml
-
-    write_text(os.path.join(folder, "config.yaml"),
-               yaml.safe_dump(config.to_dict(absolute_paths=absolute_paths),
-                              sort_keys=False))
-    write_json(os.path.join(folder, "vocabularies.json"), vocabularies)

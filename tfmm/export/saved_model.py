@@ -8,7 +8,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from tfmm.files import write_json, write_run_files
+from tfmm.files import RunDir, write_json
 from tfmm.export.signatures import make_serving_functions, raw_specs, tensor_specs
 
 SIGNATURES = ("serving_default", "predict_tensors")
@@ -57,7 +57,7 @@ def write_sidecar(config, vocabularies, directory, client_spec=None):
     os.makedirs(side, exist_ok=True)
     if client_spec is not None:
         write_json(os.path.join(side, "client.json"), client_spec)
-    write_run_files(side, config, vocabularies, absolute_paths=False)
+    RunDir(side).write_config(config, vocabularies, absolute_paths=False)
     write_json(os.path.join(side, "labels.json"),
                {o.name: o.labels for o in config.outputs if o.labels}, indent=2)
 

@@ -306,7 +306,8 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
 
 def _restore_best(model, run_dir, epochs, log):
     """Loads the best epoch's weights (`best.keras`) into `model`, and says so."""
-    best_path, meta_path = RunDir(run_dir).best, RunDir(run_dir).best_json
+    run = RunDir(run_dir)
+    best_path, meta_path = run.best, run.best_json
     if not (os.path.exists(best_path) and os.path.exists(meta_path)):
         log("tfmm train: no best epoch was recorded (the monitored value never came); "
             "model.keras holds the last epoch")
