@@ -142,10 +142,10 @@ def factor_accuracy(y, probs, names):
 
 
 def _tfmm_factors(run_dir):
-    from tfmm.training.loop import _predict, load_run
+    from tfmm.training.inference import load_run, predict_arrays
 
     model, config, vocabularies = load_run(run_dir)
-    preds, targets = _predict(model, config, config.resolve_path(config.data.test),
+    preds, targets = predict_arrays(model, config, config.resolve_path(config.data.test),
                               vocabularies, with_labels=True)
     return factor_accuracy(targets["label"], preds["label"], config.outputs[0].labels)
 

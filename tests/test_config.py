@@ -130,3 +130,47 @@ def test_to_dict_round_trips():
     config = tfmm.config_from_dict(_cfg())
     again = tfmm.config_from_dict(config.to_dict())
     assert again == config
+
+
+def test_one_registration_makes_an_encoder_a_config_choice():
+    from dataclasses import dataclass
+    from typing import Literal
+
+    from tfmm.encoders import registry
+    from tfmm.schema import positive
+
+    @dataclass
+    class TinyConfig(registry.EncoderSpec):
+        type: Literal["tiny"] = "tiny"
+        width: int = 4
+
+        def validate(self, path):
+            positive(self, path, "width")
+
+    def build_tiny(input_config, vocabulary=None, return_sequence=False):
+        return input_config.encoder.width
+
+    try:
+        registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(build_tiny)
+        config = tfmm.config_from_dict(_cfg(inputs=[
+            {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 3}}]))
+        assert isinstance(config.inputs[0].encoder, TinyConfig)
+        assert registry.build_encoder(config.inputs[0]) == 3
+        with pytest.raises(ConfigError, match=r"inputs\[0\]\.encoder\.width: must be "
+                                              r"positive\. Received: width=0"):
+            tfmm.config_from_dict(_cfg(inputs=[
+                {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 0}}]))
+        with pytest.raises(ConfigError, match=r"encoder 'tiny' cannot read a text input; "
+                                              r"allowed for text: \['textcnn', 'bert', 'hub'\]"):
+            tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
+                                                "encoder": "tiny"}]))
+        with pytest.raises(ValueError, match="encoder 'tiny' is already registered"):
+            registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(
+                build_tiny)
+    finally:
+        for table in (registry.ENCODERS, registry.ENCODER_CONFIGS, registry.ENCODER_MODALITIES):
+            table.pop("tiny", None)
+    with pytest.raises(ValueError, match="encoder 'other': its config's type is 'tiny'"):
+        registry.register_encoder("other", config=TinyConfig, modalities=("image",))(build_tiny)
+    with pytest.raises(ConfigError, match=r"unknown type 'tiny'"):
+        tfmm.config_from_dict(_cfg(inputs=[{"name": "p", "type": "image", "encoder": "tiny"}]))

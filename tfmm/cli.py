@@ -180,7 +180,7 @@ def _headline(metrics):
 def _cmd_evaluate(args):
     from tfmm.files import RunDir
     from tfmm.training import evaluate, load_run
-    from tfmm.training.loop import evaluation_dir
+    from tfmm.training.inference import evaluation_dir
 
     model, config, vocabs = load_run(args.run)
     run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(
@@ -208,7 +208,7 @@ def _cmd_evaluate(args):
 
 
 def _evaluate_missing(model, config, manifest, vocabs, out_dir, as_json):
-    from tfmm.training.loop import evaluate_missing
+    from tfmm.training.inference import evaluate_missing
 
     rows = evaluate_missing(model, config, manifest, vocabs)
     table = [{"removed": removed or "none", **{

@@ -8,12 +8,11 @@ evaluation report. The rest of tfmm asks `output_type(output_config)` instead of
 branching on `output_config.type`. (`tfmm.client` mirrors the serving outputs on its own:
 it imports nothing from tfmm, so that it runs without TensorFlow.)
 
-TensorFlow and Keras are imported inside the methods that need them, so that reading a
-config does not import them.
+`OutputConfig`, the `outputs:` entries of a config, is defined here too. TensorFlow and
+Keras are imported inside the methods that need them.
 
 Example:
 
->>> from tfmm.config import OutputConfig
 >>> o = OutputConfig("tags", type="multilabel", labels=["a", "b", "c"])
 >>> kind = output_type(o)
 >>> kind.units(o), kind.activation, kind.split(o, "a|c")
@@ -22,7 +21,12 @@ Example:
 {'tags': 'a|c'}
 """
 
+from dataclasses import dataclass
+from typing import Literal, Optional
+
 import numpy as np
+
+from tfmm.schema import ConfigError, positive
 
 
 class OutputType:
@@ -307,3 +311,54 @@ def output_type(o):
         raise ValueError(f"unknown output type; allowed: {sorted(OUTPUT_TYPES)}. "
                          f"Received: type={name!r}")
     return OUTPUT_TYPES[name]
+
+
+@dataclass
+class OutputConfig:
+    """One head of the model.
+
+    Args:
+        name: str. Output name (the key of `model.outputs` and of the losses).
+        type: "multiclass" (softmax), "binary" (one sigmoid), "multilabel" (a sigmoid per
+            label) or "regression" (linear).
+        column: str. Manifest column of the target; defaults to `name`. Multilabel rows
+            hold labels separated by `label_separator`.
+        labels: list of label strings. If omitted, taken from the training split.
+        num_targets: int. Width of a regression output.
+        loss_weight: float. Weight of this head's loss.
+    """
+
+    name: str
+    type: Literal["multiclass", "binary", "multilabel", "regression"] = "multiclass"
+    column: Optional[str] = None
+    labels: Optional[list[str]] = None
+    num_targets: int = 1
+    label_separator: str = "|"
+    loss_weight: float = 1.0
+
+    def validate(self, path):
+        if not self.name.isidentifier():
+            raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
+                              f"underscores). Received: name={self.name!r}")
+        if self.column is None:
+            self.column = self.name
+        if self.labels is not None:
+            if len(set(self.labels)) != len(self.labels):
+                raise ConfigError(f"{path}.labels: labels must be unique. "
+                                  f"Received: labels={self.labels}")
+            kind = output_type(self.type)
+            if not kind.has_labels:
+                raise ConfigError(f"{path}.labels: a {self.type} output has no labels. "
+                                  f"Received: labels={self.labels}")
+            rule = kind.label_count_rule(self.labels)
+            if rule:
+                verb = "has" if rule.startswith("exactly") else "needs"
+                raise ConfigError(f"{path}.labels: a {self.type} output {verb} {rule} labels"
+                                  f"{' (negative first)' if self.type == 'binary' else ''}. "
+                                  f"Received: labels={self.labels}")
+        positive(self, path, "num_targets")
+
+    @property
+    def units(self) -> Optional[int]:
+        """Width of the head, or None while labels are still unknown."""
+        return output_type(self.type).units(self)

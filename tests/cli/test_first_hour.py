@@ -141,7 +141,7 @@ def test_evaluate_writes_a_new_report_and_keeps_the_training_files(finished_run,
 
 def test_learning_curves_count_epochs_from_one_and_mark_the_best(finished_run):
     _, run = finished_run
-    from tfmm.training.loop import history_series
+    from tfmm.training.reports import history_series
 
     epochs, series, best = history_series(str(run))
     assert epochs == [1, 2]

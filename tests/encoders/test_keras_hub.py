@@ -86,7 +86,7 @@ def test_clip_preset_gives_its_vision_tower(clip_preset):
 
 
 def test_frozen_and_pretrained(vit_preset):
-    from tfmm.training.loop import pretrained_encoders
+    from tfmm.training.setup import pretrained_encoders
 
     config = _config(vit_preset, trainable=False)
     model = tfmm.build_model(config)

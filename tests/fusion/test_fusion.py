@@ -221,7 +221,7 @@ def test_modality_dropout_acts_in_training_only():
 
 
 def test_predict_rows_carry_the_gate_weights():
-    from tfmm.training.loop import prediction_rows
+    from tfmm.predictions import prediction_rows
 
     config = tiny_config(("text", "audio"), fusion=fusion("gated"))
     rows = prediction_rows(config, {"label": np.array([[0.2, 0.7, 0.1]]),

@@ -243,7 +243,7 @@ def test_contrastive_negatives_are_global_across_replicas(train_data, tmp_path):
 
 
 def test_init_from_encoders_count_as_pretrained_for_freezing(tmp_path):
-    from tfmm.training.loop import pretrained_encoders
+    from tfmm.training.setup import pretrained_encoders
 
     run = tmp_path / "pre"
     (run / "encoders").mkdir(parents=True)

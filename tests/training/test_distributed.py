@@ -92,7 +92,7 @@ def test_multiworker_two_processes_train_to_the_end(train_data, tmp_path):
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-5)
     # Both workers end with the same weights, and the chief's reported test accuracy is
     # its saved model's, recomputed from predictions on the test manifest.
-    from tfmm.training.loop import load_run
+    from tfmm.training import load_run
 
     model, config, vocabularies = load_run(str(run))
     other = keras.saving.load_model(str(run / "worker-1" / "model.keras"), compile=False)

@@ -35,7 +35,7 @@ def test_run_directory_has_everything(tiny_run):
     assert len(metrics["per_class"]) == 8
     # The reported test accuracy is the saved model's, recomputed from its predictions on
     # the test manifest (not just any number in [0, 1]).
-    from tfmm.training.loop import load_run
+    from tfmm.training import load_run
 
     model, config, vocabularies = load_run(str(run))
     test_csv = root / "data" / "test.csv"

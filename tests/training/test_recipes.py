@@ -105,7 +105,7 @@ def test_all_recipes_train_a_step_and_reload_with_safe_mode(tmp_path):
     config = _augmented_config(True, label_smoothing=0.1, warmup_epochs=1,
                                lr_schedule="cosine")
     model = tfmm.build_model(config)
-    from tfmm.training.loop import _optimizer
+    from tfmm.training.optimizers import build_optimizer as _optimizer
 
     tfmm.compile_model(model, config, optimizer=_optimizer(config, steps_per_epoch=4))
     x, y = _inputs(model), random_targets(config, batch=4)
@@ -121,7 +121,7 @@ def test_all_recipes_train_a_step_and_reload_with_safe_mode(tmp_path):
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_warmup_rises_linearly_then_follows_the_schedule(schedule):
-    from tfmm.training.loop import _optimizer
+    from tfmm.training.optimizers import build_optimizer as _optimizer
 
     config = _augmented_config(False, learning_rate=1e-2, epochs=4, warmup_epochs=1,
                                lr_schedule=schedule)
@@ -139,7 +139,7 @@ def test_warmup_rises_linearly_then_follows_the_schedule(schedule):
 
 
 def test_warmup_auto_is_one_epoch_for_the_token_fusions_only():
-    from tfmm.training.loop import _optimizer
+    from tfmm.training.optimizers import build_optimizer as _optimizer
     from tfmm.training.schedules import warmup_epochs
 
     for fusion, want in (("concat", 0.0), ("late", 0.0), ("single_stream", 1.0),

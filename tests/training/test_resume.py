@@ -177,7 +177,7 @@ def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(train_data
 def test_a_second_train_on_the_same_run_directory_is_refused(train_data, tmp_path):
     import tfmm
     from tests.helpers import tiny_demo_dict
-    from tfmm.training.loop import run_lock
+    from tfmm.training.setup import run_lock
 
     cfg = tiny_demo_dict(train_data, modalities=("text", "audio"), epochs=1)
     run = tmp_path / "run"

@@ -24,7 +24,7 @@ class TextPreprocessor:
     """Turns a scalar (or batched) string tensor into the encoder's named tensors.
 
     Args:
-        input_config: `tfmm.config.InputConfig` of a text input.
+        input_config: `tfmm.inputs.InputConfig` of a text input.
         vocabulary: list of str. TextVectorization vocabulary (textcnn) or WordPiece
             vocabulary (bert); unused for hub.
 

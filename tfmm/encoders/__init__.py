@@ -1,4 +1,5 @@
-"""Encoders, one module each, registered by the config's `encoder.type`."""
+"""Encoders, one module each: its config class and builder registered together under the
+config's `encoder.type`."""
 
 from tfmm.encoders.applications import ApplicationEncoder
 from tfmm.encoders.base import Encoder
@@ -8,10 +9,13 @@ from tfmm.encoders.hub import HubEncoder
 from tfmm.encoders.keras_hub_audio import KerasHubAudioEncoder
 from tfmm.encoders.keras_hub_image import KerasHubImageEncoder
 from tfmm.encoders.lstm_audio import LSTMAudioEncoder
-from tfmm.encoders.registry import ENCODERS, build_encoder, register_encoder
+from tfmm.encoders.registry import (ENCODER_CONFIGS, ENCODER_MODALITIES, ENCODERS, EncoderSpec,
+                                    build_encoder, register_encoder)
 from tfmm.encoders.resnet import ResNet50Encoder
 from tfmm.encoders.textcnn import TextCNNEncoder
 
-__all__ = ["ENCODERS", "ApplicationEncoder", "AudioCNNEncoder", "BertEncoder", "Encoder",
-           "HubEncoder", "ImageCNNEncoder", "KerasHubAudioEncoder", "KerasHubImageEncoder", "LSTMAudioEncoder",
-           "ResNet50Encoder", "TextCNNEncoder", "build_encoder", "register_encoder"]
+__all__ = ["ENCODERS", "ENCODER_CONFIGS", "ENCODER_MODALITIES", "ApplicationEncoder",
+           "AudioCNNEncoder", "BertEncoder", "Encoder", "EncoderSpec", "HubEncoder",
+           "ImageCNNEncoder", "KerasHubAudioEncoder", "KerasHubImageEncoder",
+           "LSTMAudioEncoder", "ResNet50Encoder", "TextCNNEncoder", "build_encoder",
+           "register_encoder"]

@@ -7,11 +7,14 @@ decoded pixels in [0, 255], as for every tfmm image encoder.
 """
 
 import os
+from dataclasses import dataclass
+from typing import Literal, Optional
 
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError
 from tfmm.layers.image import TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
 
@@ -121,6 +124,48 @@ def backbone_outputs(backbone, x, weights, frozen, batchnorm_momentum, return_se
     return outputs
 
 
+def check_batchnorm_momentum(config, path):
+    """`batchnorm_momentum` of a keras.applications backbone's config: null or in (0, 1)."""
+    m = config.batchnorm_momentum
+    if m is not None and not 0.0 < m < 1.0:
+        raise ConfigError(f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
+                          f"Received: batchnorm_momentum={m}")
+
+
+@dataclass
+class MobileNetConfig(EncoderSpec):
+    """`keras.applications.MobileNetV3Small` / `Large` without its top, average-pooled:
+    a pretrained backbone of 1-3M parameters for small data."""
+
+    min_image_side = 32
+
+    type: Literal["mobilenet"] = "mobilenet"
+    variant: Literal["small", "large"] = "small"
+    # None (random init), "imagenet" (downloads), or a path to a `.weights.h5` file.
+    weights: Optional[str] = None
+    trainable: bool = True
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        check_batchnorm_momentum(self, path)
+
+
+@dataclass
+class EfficientNetConfig(EncoderSpec):
+    """`keras.applications.EfficientNetV2B0`..`B3` without its top, average-pooled."""
+
+    min_image_side = 32
+
+    type: Literal["efficientnet"] = "efficientnet"
+    variant: Literal["b0", "b1", "b2", "b3"] = "b0"
+    weights: Optional[str] = None
+    trainable: bool = True
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        check_batchnorm_momentum(self, path)
+
+
 def _builder(family):
     def build(input_config, vocabulary=None, return_sequence=False):
         cfg = input_config.encoder
@@ -133,5 +178,7 @@ def _builder(family):
     return build
 
 
-build_mobilenet = register_encoder("mobilenet")(_builder("mobilenet"))
-build_efficientnet = register_encoder("efficientnet")(_builder("efficientnet"))
+build_mobilenet = register_encoder("mobilenet", config=MobileNetConfig,
+                                   modalities=("image",))(_builder("mobilenet"))
+build_efficientnet = register_encoder("efficientnet", config=EfficientNetConfig,
+                                      modalities=("image",))(_builder("efficientnet"))

@@ -1,11 +1,14 @@
 """BERT text encoder: keras-hub `BertBackbone`, pooled or mean-pooled, trainable/frozen/LoRA."""
 
 import os
+from dataclasses import dataclass
+from typing import Literal, Optional
 
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError, positive, unit_interval
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -107,7 +110,53 @@ def read_vocabulary(path):
         return [line.rstrip("\n") for line in f if line.rstrip("\n")]
 
 
-@register_encoder("bert")
+@dataclass
+class BertConfig(EncoderSpec):
+    """keras-hub BertBackbone, from a preset or from explicit sizes.
+
+    With `preset` (a local preset directory or a Kaggle/HF handle) the backbone and its
+    tokenizer come from the preset. Without it, the sizes below are used and `vocabulary`
+    must name a WordPiece vocabulary file (one token per line).
+    """
+
+    vocabulary_source, packs_pairs = "wordpiece", True
+
+    type: Literal["bert"] = "bert"
+    preset: Optional[str] = None
+    vocabulary: Optional[str] = None
+    lowercase: bool = True
+    num_layers: int = 2
+    num_heads: int = 2
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+    dropout: float = 0.1
+    max_sequence_length: int = 512
+    sequence_length: int = 128
+    pooling: Literal["pooled", "mean"] = "pooled"
+    trainable: bool = True
+    lora_rank: Optional[int] = None
+
+    def validate(self, path):
+        if self.preset is None and self.vocabulary is None:
+            raise ConfigError(f"{path}: a bert encoder needs either `preset` (a preset "
+                              f"directory or handle) or `vocabulary` (a WordPiece vocabulary "
+                              f"file). Received neither.")
+        positive(self, path, "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
+                  "sequence_length", "max_sequence_length")
+        if self.hidden_dim % self.num_heads:
+            raise ConfigError(f"{path}.hidden_dim: must be divisible by num_heads="
+                              f"{self.num_heads}. Received: hidden_dim={self.hidden_dim}")
+        if self.preset is None and self.sequence_length > self.max_sequence_length:
+            raise ConfigError(f"{path}.sequence_length: must be <= max_sequence_length="
+                              f"{self.max_sequence_length}. Received: "
+                              f"sequence_length={self.sequence_length}")
+        if self.lora_rank is not None and self.lora_rank <= 0:
+            raise ConfigError(f"{path}.lora_rank: must be a positive int or null. "
+                              f"Received: lora_rank={self.lora_rank}")
+        unit_interval(self, path, "dropout")
+
+
+@register_encoder("bert", config=BertConfig, modalities=("text",))
 def build_bert(input_config, vocabulary=None, return_sequence=False):
     import keras_hub
 

@@ -7,10 +7,14 @@ overfit or do not move (measured in BENCHMARKS.md). One encoder type, `cnn`, for
 modalities; the input's type picks the front end.
 """
 
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError, positive, unit_interval
 from tfmm.layers.audio import (DownsampleMask, FrameMask, LogMelSpectrogram,
                                MaskedMeanMaxPooling, MaskedNormalize)
 from tfmm.layers.augment import SpecAugment
@@ -233,7 +237,40 @@ class AudioCNNEncoder(Encoder):
         return config
 
 
-@register_encoder("cnn")
+@dataclass
+class CNNConfig(EncoderSpec):
+    """A compact CNN for small data (`tfmm.encoders.cnn`): on images directly, on audio
+    over the log-mel spectrogram (time x frequency). The audio front-end keys apply to
+    audio inputs only."""
+
+    augments_spectrogram = True
+
+    type: Literal["cnn"] = "cnn"
+    filters: list[int] = field(default_factory=lambda: [32, 64, 128])
+    # Convolutions per stage; null = 2 for images, 1 for audio.
+    convs_per_stage: Optional[int] = None
+    norm: Literal["batch", "group", "none"] = "batch"
+    dropout: float = 0.0
+    frame_length: int = 400
+    frame_step: int = 160
+    fft_length: int = 512
+    num_mel_bins: int = 64
+    lower_edge_hertz: float = 20.0
+    upper_edge_hertz: Optional[float] = None
+
+    def validate(self, path):
+        if not self.filters or any(f <= 0 for f in self.filters):
+            raise ConfigError(f"{path}.filters: must be a non-empty list of positive ints. "
+                              f"Received: filters={self.filters}")
+        positive(self, path, "convs_per_stage", "frame_length", "frame_step", "fft_length",
+                  "num_mel_bins")
+        if self.fft_length < self.frame_length:
+            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
+                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        unit_interval(self, path, "dropout")
+
+
+@register_encoder("cnn", config=CNNConfig, modalities=("image", "audio"))
 def build_cnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     common = dict(filters=cfg.filters, norm=cfg.norm, dropout=cfg.dropout,

@@ -11,12 +11,15 @@ names them among the signature's outputs).
 """
 
 import os
+from dataclasses import dataclass
+from typing import Literal, Optional
 
 import keras
 import tensorflow as tf
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError
 from tfmm.layers.audio import FrameMask, MaskedMeanMaxPooling
 from tfmm.layers.sequence import SequenceMask
 
@@ -180,7 +183,39 @@ class HubEncoder(Encoder):
         return config
 
 
-@register_encoder("hub")
+@dataclass
+class HubConfig(EncoderSpec):
+    """A TF Hub SavedModel (handle or local path) wrapped in `keras.layers.TFSMLayer`.
+
+    The SavedModel must map one input tensor (strings for text, float images in [0, 1]
+    for images, as TF Hub image modules expect) to a [batch, dim] vector, or to a dict of
+    outputs of which `output_key` names the vector. For audio it takes one mono waveform
+    [samples] and returns per-frame outputs [frames, dim], as YAMNet does
+    (`handle: https://tfhub.dev/google/yamnet/1`, `output_key`: its embeddings output, as
+    the signature names it, e.g. `output_1` or `embeddings`; a wrong key is refused with
+    the outputs' names; `sample_rate: 16000` on the input); the frames inside each clip
+    are pooled.
+    """
+
+    @property
+    def pretrained(self):
+        return True  # a published SavedModel
+
+    type: Literal["hub"] = "hub"
+    handle: str = ""
+    output_key: Optional[str] = None
+    signature: str = "serving_default"
+    trainable: bool = False
+    # Audio: seconds between the starts of the model's output frames (YAMNet: 0.48).
+    frame_hop_seconds: float = 0.48
+
+    def validate(self, path):
+        if not self.handle:
+            raise ConfigError(f"{path}.handle: required for a hub encoder (a TF Hub handle "
+                              f"or a local SavedModel directory). Received: handle=''")
+
+
+@register_encoder("hub", config=HubConfig, modalities=("text", "image", "audio"))
 def build_hub(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     audio = input_config.type == "audio"

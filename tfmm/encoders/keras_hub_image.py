@@ -1,11 +1,15 @@
 """Image encoder from a keras-hub vision preset: ViT, DINOv2, CLIP's or SigLIP's vision
 tower, with the preset's pixel scaling inside the encoder."""
 
+from dataclasses import dataclass
+from typing import Literal, Optional
+
 import keras
 import numpy as np
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError
 from tfmm.layers.sequence import FirstToken, SequenceMask
 
 
@@ -122,7 +126,34 @@ def preset_scaling(preset):
     return scale, offset
 
 
-@register_encoder("keras_hub")
+@dataclass
+class KerasHubConfig(EncoderSpec):
+    """A keras-hub backbone from a preset (`keras_hub.models.Backbone.from_preset`).
+
+    Images: a vision backbone (ViT, DINOv2, or the vision tower of CLIP or SigLIP), with
+    the preset's own pixel scaling (its image converter's scale and offset) inside the
+    encoder; the input's `image_size` must be the preset's. `pooling`: "cls" (the class
+    token), "mean" (of the patch tokens), or "auto" (the class token where the backbone
+    has one). Audio: Moonshine's encoder, which reads the 16 kHz waveform; its frames
+    are pooled by mean and maximum over the valid ones (`pooling` is not used).
+
+    `preset` is a local preset directory or a Kaggle / Hugging Face handle (downloaded
+    once), e.g. "vit_base_patch16_224_imagenet", "clip_vit_base_patch16",
+    "siglip_base_patch16_224", "moonshine_base_en".
+    """
+
+    type: Literal["keras_hub"] = "keras_hub"
+    preset: Optional[str] = None
+    pooling: Literal["auto", "cls", "mean"] = "auto"
+    trainable: bool = True
+
+    def validate(self, path):
+        if not self.preset:
+            raise ConfigError(f"{path}.preset: a keras_hub encoder needs a preset (a preset "
+                              f"directory or a handle). Received: preset={self.preset!r}")
+
+
+@register_encoder("keras_hub", config=KerasHubConfig, modalities=("image", "audio"))
 def build_keras_hub(input_config, vocabulary=None, return_sequence=False):
     """A vision backbone for an image input; Moonshine's encoder for an audio input
     (`keras_hub_audio`)."""

@@ -1,9 +1,13 @@
 """Audio encoder: log-mel front end, frame masking, stacked (bi)LSTMs."""
 
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError, positive, unit_interval
 from tfmm.layers.audio import FrameMask, LogMelSpectrogram
 from tfmm.layers.augment import SpecAugment
 
@@ -103,7 +107,38 @@ class LSTMAudioEncoder(Encoder):
         return config
 
 
-@register_encoder("lstm")
+@dataclass
+class LSTMAudioConfig(EncoderSpec):
+    """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
+
+    augments_spectrogram = True
+
+    type: Literal["lstm"] = "lstm"
+    frame_length: int = 400
+    frame_step: int = 160
+    fft_length: int = 512
+    num_mel_bins: int = 64
+    lower_edge_hertz: float = 20.0
+    upper_edge_hertz: Optional[float] = None
+    units: list[int] = field(default_factory=lambda: [128])
+    bidirectional: bool = False
+    dropout: float = 0.0
+    # cuDNN LSTM kernels: null = when on a GPU (Keras's "auto"), true, false. Exports
+    # always rebuild with false (cuDNN kernels convert to neither ONNX nor a CPU server).
+    use_cudnn: Optional[bool] = None
+
+    def validate(self, path):
+        positive(self, path, "frame_length", "frame_step", "fft_length", "num_mel_bins")
+        if self.fft_length < self.frame_length:
+            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
+                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        if not self.units or any(u <= 0 for u in self.units):
+            raise ConfigError(f"{path}.units: must be a non-empty list of positive ints. "
+                              f"Received: units={self.units}")
+        unit_interval(self, path, "dropout")
+
+
+@register_encoder("lstm", config=LSTMAudioConfig, modalities=("audio",))
 def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return LSTMAudioEncoder(

@@ -1,18 +1,60 @@
-"""Encoder registry: the config's `encoder.type` string -> a builder function.
+"""Encoder registry: the config's `encoder.type` string -> its config class and builder.
+
+Each encoder module defines its config dataclass (an `EncoderSpec`) next to its builder
+and registers both in one call:
+
+    @register_encoder("textcnn", config=TextCNNConfig, modalities=("text",))
+    def build_textcnn(input_config, vocabulary=None, return_sequence=False): ...
 
 A builder takes `(input_config, vocabulary=None, return_sequence=False)` and returns an
-`Encoder` named `{input_name}_encoder`.
+`Encoder` named `{input_name}_encoder`. `tfmm.config` reads `ENCODER_CONFIGS` (the
+`encoder:` key's choices) and `ENCODER_MODALITIES` (which input types may use which).
+Nothing here imports Keras.
 """
 
 ENCODERS = {}
+ENCODER_CONFIGS = {}
+ENCODER_MODALITIES = {}
 
 
-def register_encoder(name):
-    """Decorator that registers an encoder builder under `name`."""
+class EncoderSpec:
+    """The base of every encoder's config dataclass: what differs between encoder types
+    beyond their fields, asked of the config instead of branching on its `type`."""
+
+    #: How a text encoder gets its vocabulary: "adapted" (fitted to the training split's
+    #: text), "wordpiece" (a WordPiece file or preset), or None.
+    vocabulary_source = None
+    #: Whether the encoder applies `inputs[].augment` for text / audio inputs (image
+    #: augmentation works on the pixels, before any encoder).
+    augments_tokens = augments_spectrogram = False
+    #: Whether a bert-style tokenizer packs `pair_column` into the same input.
+    packs_pairs = False
+    #: The smallest image side a keras.applications backbone accepts (0: any).
+    min_image_side = 0
+    #: The encoder's name in messages.
+    display_name = None
+
+    @property
+    def pretrained(self):
+        """Whether the encoder starts from pretrained weights (a weights file or preset)."""
+        return bool(getattr(self, "weights", None) or getattr(self, "preset", None))
+
+    def validate(self, path):
+        """Checks the fields' values (their types are already checked); raises
+        `tfmm.schema.ConfigError` naming `path`."""
+
+
+def register_encoder(name, config, modalities):
+    """Decorator that registers an encoder builder under `name`, with its config
+    dataclass (whose `type` field defaults to `name`) and the input types it reads."""
     def decorator(fn):
         if name in ENCODERS:
             raise ValueError(f"encoder {name!r} is already registered")
+        if config().type != name:
+            raise ValueError(f"encoder {name!r}: its config's type is {config().type!r}")
         ENCODERS[name] = fn
+        ENCODER_CONFIGS[name] = config
+        ENCODER_MODALITIES[name] = tuple(modalities)
         return fn
     return decorator
 

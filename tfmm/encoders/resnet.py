@@ -1,12 +1,14 @@
 """ResNet50 image encoder (keras.applications), average-pooled, without its top."""
 
 import os
+from dataclasses import dataclass
+from typing import Literal, Optional
 
 import keras
 
-from tfmm.encoders.applications import backbone_outputs
+from tfmm.encoders.applications import backbone_outputs, check_batchnorm_momentum
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
 from tfmm.layers.image import CaffePreprocess
 
 
@@ -71,7 +73,25 @@ class ResNet50Encoder(Encoder):
         return config
 
 
-@register_encoder("resnet50")
+@dataclass
+class ResNet50Config(EncoderSpec):
+    """`keras.applications.ResNet50` without its top, average-pooled."""
+
+    min_image_side, display_name = 32, "ResNet50"
+
+    type: Literal["resnet50"] = "resnet50"
+    # None (random init), "imagenet" (downloads), or a path to a weights file.
+    weights: Optional[str] = None
+    trainable: bool = True
+    # BatchNorm moving-average momentum. Keras's 0.99 needs thousands of steps before the
+    # inference statistics are right; a short run from scratch wants ~0.9.
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        check_batchnorm_momentum(self, path)
+
+
+@register_encoder("resnet50", config=ResNet50Config, modalities=("image",))
 def build_resnet50(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return ResNet50Encoder(image_size=list(input_config.image_hw), weights=cfg.weights,

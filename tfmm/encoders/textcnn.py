@@ -1,9 +1,13 @@
 """TextCNN (Kim, 2014): embedding, parallel Conv1D, global max pooling, dropout."""
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError, positive, unit_interval
 from tfmm.layers.sequence import SequenceMask
 
 
@@ -89,7 +93,39 @@ class TextCNNEncoder(Encoder):
         return config
 
 
-@register_encoder("textcnn")
+@dataclass
+class TextCNNConfig(EncoderSpec):
+    """Kim (2014) TextCNN over TextVectorization token ids."""
+
+    vocabulary_source, augments_tokens = "adapted", True
+
+    type: Literal["textcnn"] = "textcnn"
+    vocab_size: int = 20000
+    sequence_length: int = 64
+    embedding_dim: int = 128
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    filters: int = 100
+    dropout: float = 0.5
+    # "lower_and_strip_punctuation" (Keras's default) or "lower" or "none".
+    standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (
+        "lower_and_strip_punctuation"
+    )
+
+    def validate(self, path):
+        positive(self, path, "vocab_size", "sequence_length", "embedding_dim", "filters")
+        if self.vocab_size < 3:
+            raise ConfigError(f"{path}.vocab_size: must be at least 3 (padding, OOV and one "
+                              f"token). Received: vocab_size={self.vocab_size}")
+        if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
+            raise ConfigError(f"{path}.kernel_sizes: must be a non-empty list of positive "
+                              f"ints. Received: kernel_sizes={self.kernel_sizes}")
+        if max(self.kernel_sizes) > self.sequence_length:
+            raise ConfigError(f"{path}.kernel_sizes: a kernel is longer than sequence_length="
+                              f"{self.sequence_length}. Received: kernel_sizes={self.kernel_sizes}")
+        unit_interval(self, path, "dropout")
+
+
+@register_encoder("textcnn", config=TextCNNConfig, modalities=("text",))
 def build_textcnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     if vocabulary is not None and len(vocabulary) > cfg.vocab_size:

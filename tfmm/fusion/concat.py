@@ -1,11 +1,32 @@
 """Concatenate fusion: the baseline."""
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
-from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
+from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
+                                  with_presence)
 
 
-@register_fusion("concat")
+@dataclass
+class ConcatFusionConfig(FusionBase):
+    """Concatenate the per-modality vectors, then Dense/Dropout layers."""
+
+    type: Literal["concat"] = "concat"
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.2
+    activation: str = "relu"
+    # LayerNormalization on each modality vector before the Concatenate, so that a wide
+    # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
+    normalize: bool = True
+
+    def validate(self, path):
+        super().validate(path)
+        self.check_head(path)
+
+
+@register_fusion("concat", config=ConcatFusionConfig)
 def concat_fusion(features, config, presence=None, outputs=()):
     """`Concatenate` of the modality vectors, then Dense/Dropout layers.
 
@@ -15,14 +36,13 @@ def concat_fusion(features, config, presence=None, outputs=()):
 
     Args:
         features: dict of input name -> [batch, dim] tensor.
-        config: `tfmm.config.ConcatFusionConfig`.
+        config: `ConcatFusionConfig`.
         presence: None or float32 [batch, modalities].
         outputs: unused.
 
     Example:
 
     >>> import keras
-    >>> from tfmm.config import ConcatFusionConfig
     >>> f = {"a": keras.Input((3,)), "b": keras.Input((5,))}
     >>> concat_fusion(f, ConcatFusionConfig(hidden_units=[4])).shape
     (None, 4)

@@ -1,12 +1,41 @@
 """Cross-attention fusion: one modality's tokens attend to the others'."""
 
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
 import keras
 
-from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
+from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
+                                  with_presence)
 from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 
 
-@register_fusion("cross_attention", needs_sequences=True)
+@dataclass
+class CrossAttentionFusionConfig(FusionBase):
+    """Token-level fusion: the `query` input's sequence attends to every other input's
+    sequence (BERT/TextCNN tokens, the ResNet feature grid, LSTM frames) with
+    `MultiHeadAttention`, residual and layer norm; each sequence is then mean-pooled over
+    its valid tokens and the pooled vectors are concatenated. Each projected sequence is
+    layer-normalised, so ResNet's large activations cannot swamp the attention."""
+
+    type: Literal["cross_attention"] = "cross_attention"
+    # Input whose tokens are the queries; default: the first text input, else the first.
+    query: Optional[str] = None
+    dim: int = 128
+    num_heads: int = 4
+    num_layers: int = 1
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.1
+    activation: str = "relu"
+
+    def validate(self, path):
+        super().validate(path)
+        self.check_head(path)
+        self.check_attention(path)
+
+
+@register_fusion("cross_attention", config=CrossAttentionFusionConfig,
+                 needs_sequences=True)
 def cross_attention_fusion(features, config, presence=None, outputs=()):
     """Token-level fusion with `keras.layers.MultiHeadAttention`.
 
@@ -24,14 +53,13 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
 
     Args:
         features: dict of input name -> {"sequence", "mask"}.
-        config: `tfmm.config.CrossAttentionFusionConfig`.
+        config: `CrossAttentionFusionConfig`.
         presence: None or float32 [batch, modalities].
         outputs: unused.
 
     Example:
 
     >>> import keras
-    >>> from tfmm.config import CrossAttentionFusionConfig
     >>> f = {n: {"sequence": keras.Input((t, 6)), "mask": keras.Input((t,), dtype="bool")}
     ...      for n, t in (("text", 5), ("image", 4))}
     >>> cfg = CrossAttentionFusionConfig(query="text", dim=8, num_heads=2, hidden_units=[3])

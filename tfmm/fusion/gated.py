@@ -1,12 +1,41 @@
 """Gated fusion: input-dependent softmax weights over the modalities."""
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
-from tfmm.fusion.registry import dense_stack, normalized, register_fusion, with_presence
+from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
+                                  with_presence)
 from tfmm.layers.fusion import ApplyPresence, GateWeights, WeightedSum
+from tfmm.schema import positive
 
 
-@register_fusion("gated")
+@dataclass
+class GatedFusionConfig(FusionBase):
+    """Each modality vector projected to `dim`; a softmax gate computed from all of them
+    weighs the projections per example; their weighted sum (`combine: sum`, the gated
+    multimodal unit) or the concatenation of the weighted projections (`combine: concat`,
+    which keeps each modality's features apart) goes through `hidden_units`.
+    The gate weights are the `fusion_gate` layer's output (see
+    `tfmm.models.inspection_model`) and an extra output of every export."""
+
+    type: Literal["gated"] = "gated"
+    combine: Literal["sum", "concat"] = "sum"
+    dim: int = 256
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.2
+    activation: str = "relu"
+    # LayerNormalization on each modality vector first (see concat's `normalize`).
+    normalize: bool = True
+
+    def validate(self, path):
+        super().validate(path)
+        self.check_head(path)
+        positive(self, path, "dim")
+
+
+@register_fusion("gated", config=GatedFusionConfig)
 def gated_fusion(features, config, presence=None, outputs=()):
     """A learned, per-example weighting of the modalities.
 
@@ -26,14 +55,13 @@ def gated_fusion(features, config, presence=None, outputs=()):
 
     Args:
         features: dict of input name -> [batch, dim] tensor.
-        config: `tfmm.config.GatedFusionConfig`.
+        config: `GatedFusionConfig`.
         presence: None or float32 [batch, modalities].
         outputs: unused.
 
     Example:
 
     >>> import keras
-    >>> from tfmm.config import GatedFusionConfig
     >>> f = {"a": keras.Input((3,)), "b": keras.Input((5,))}
     >>> gated_fusion(f, GatedFusionConfig(dim=4, hidden_units=[2])).shape
     (None, 2)

@@ -1,12 +1,34 @@
 """Late fusion: one head per modality, logits combined."""
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
-from tfmm.fusion.registry import dense_stack, normalized, register_fusion
+from tfmm.fusion.registry import FusionBase, dense_stack, normalized, register_fusion
 from tfmm.layers.fusion import LateCombine
 
 
-@register_fusion("late")
+@dataclass
+class LateFusionConfig(FusionBase):
+    """One head per modality (its own `hidden_units`); the heads' logits are averaged
+    over the modalities present (`combine: mean`) or weighted by learned softmax weights
+    (`combine: learned`), then the output activation is applied."""
+
+    type: Literal["late"] = "late"
+    combine: Literal["mean", "learned"] = "mean"
+    hidden_units: list[int] = field(default_factory=lambda: [64])
+    dropout: float = 0.2
+    activation: str = "relu"
+    # LayerNormalization on each modality vector first (see concat's `normalize`).
+    normalize: bool = True
+
+    def validate(self, path):
+        super().validate(path)
+        self.check_head(path)
+
+
+@register_fusion("late", config=LateFusionConfig)
 def late_fusion(features, config, presence=None, outputs=()):
     """Each modality predicts every output on its own; the predictions are combined.
 
@@ -18,7 +40,7 @@ def late_fusion(features, config, presence=None, outputs=()):
 
     Args:
         features: dict of input name -> [batch, dim] tensor.
-        config: `tfmm.config.LateFusionConfig`.
+        config: `LateFusionConfig`.
         presence: None or float32 [batch, modalities]. A missing modality's logits get
             weight 0.
         outputs: list of `OutputConfig` (with labels).
@@ -29,7 +51,7 @@ def late_fusion(features, config, presence=None, outputs=()):
     Example:
 
     >>> import keras
-    >>> from tfmm.config import LateFusionConfig, OutputConfig
+    >>> from tfmm.outputs import OutputConfig
     >>> f = {"a": keras.Input((3,)), "b": keras.Input((5,))}
     >>> out = late_fusion(f, LateFusionConfig(hidden_units=[4]),
     ...                   outputs=[OutputConfig("y", labels=["p", "q", "r"])])

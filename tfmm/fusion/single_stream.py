@@ -1,12 +1,40 @@
 """Single-stream fusion: one Transformer over every modality's tokens."""
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
-from tfmm.fusion.registry import dense_stack, register_fusion, with_presence
+from tfmm.fusion.registry import FusionBase, dense_stack, register_fusion, with_presence
 from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
+from tfmm.schema import positive
 
 
-@register_fusion("single_stream", needs_sequences=True)
+@dataclass
+class SingleStreamFusionConfig(FusionBase):
+    """All modalities' tokens projected to `dim`, a learned modality-type embedding added,
+    concatenated into one sequence and run through keras-hub `TransformerEncoder` layers,
+    then mean-pooled over the valid tokens. Each projected sequence is layer-normalised
+    before the type embedding is added."""
+
+    type: Literal["single_stream"] = "single_stream"
+    dim: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    intermediate_dim: int = 256
+    hidden_units: list[int] = field(default_factory=list)
+    dropout: float = 0.1
+    activation: str = "relu"
+
+    def validate(self, path):
+        super().validate(path)
+        self.check_head(path)
+        self.check_attention(path)
+        positive(self, path, "num_layers", "intermediate_dim")
+
+
+@register_fusion("single_stream", config=SingleStreamFusionConfig,
+                 needs_sequences=True)
 def single_stream_fusion(features, config, presence=None, outputs=()):
     """Concatenates all tokens into one sequence and runs Transformer encoder layers.
 
@@ -21,14 +49,13 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
 
     Args:
         features: dict of input name -> {"sequence", "mask"}.
-        config: `tfmm.config.SingleStreamFusionConfig`.
+        config: `SingleStreamFusionConfig`.
         presence: None or float32 [batch, modalities].
         outputs: unused.
 
     Example:
 
     >>> import keras
-    >>> from tfmm.config import SingleStreamFusionConfig
     >>> f = {n: {"sequence": keras.Input((t, 6)), "mask": keras.Input((t,), dtype="bool")}
     ...      for n, t in (("text", 5), ("image", 4))}
     >>> cfg = SingleStreamFusionConfig(dim=8, num_heads=2, num_layers=1,

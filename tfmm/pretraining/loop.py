@@ -88,7 +88,8 @@ def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
 
 def _contrastive(config, run_dir, projection_dim, log, verbose):
     from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall
-    from tfmm.training.loop import _optimizer
+    from tfmm.training.optimizers import build_optimizer
+    from tfmm.training.setup import distributed_dataset, global_batch_size, steps_per_epoch
     from tfmm.training.strategy import describe, get_strategy
 
     strategy = get_strategy(config.training.strategy)
@@ -97,19 +98,16 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
     rows = len(next(iter(load_manifest(config, manifest, with_labels=False,
                                        report_dir=run_dir, log=log).values())))
     vocabularies = fit_text_vocabularies(config, manifest)
-    global_batch = config.data.batch_size * strategy.num_replicas_in_sync
+    global_batch = global_batch_size(config, strategy)
     log(f"tfmm pretrain: contrastive on {rows} rows; strategy {describe(strategy)}; "
         f"global batch {global_batch} (in-batch negatives: {global_batch - 1} per example)")
-
-    def fn(ctx):
-        return make_dataset(config, train_src, vocabularies, training=True,
-                            input_context=ctx, batch_size=global_batch, with_labels=False,
-                            report_dir=run_dir, repeat=True)
-    dataset = strategy.distribute_datasets_from_function(fn)
-    steps = config.training.steps_per_epoch or max(rows // global_batch, 1)
+    dataset = distributed_dataset(strategy, config, train_src, vocabularies, global_batch,
+                                  training=True, report_dir=run_dir, repeat=True,
+                                  with_labels=False)
+    steps = steps_per_epoch(config, rows, global_batch)
     with strategy.scope():
         model = build_pretrainer(config, vocabularies, projection_dim=projection_dim)
-        model.compile(optimizer=_optimizer(config, steps))
+        model.compile(optimizer=build_optimizer(config, steps))
     _fit(model, dataset, config, steps, run_dir, log, verbose)
 
     eval_src = config.resolve_path(config.data.val or config.data.train)
@@ -130,7 +128,7 @@ def _mlm(config, run_dir, input_name, log, verbose):
     from tfmm.data.preprocessor import bert_vocabulary
     from tfmm.encoders import build_encoder
     from tfmm.pretraining.mlm import masked_lm, mlm_input, set_pooler_trainable, text_dataset
-    from tfmm.training.loop import _optimizer
+    from tfmm.training.optimizers import build_optimizer
 
     i = mlm_input(config, input_name)
     vocab = bert_vocabulary(i.encoder)
@@ -148,7 +146,7 @@ def _mlm(config, run_dir, input_name, log, verbose):
         val = text_dataset(_texts(config, config.resolve_path(config.data.val), i, run_dir,
                                   log), preprocessor, batch, training=False,
                            seed=config.data.seed)
-    model.compile(optimizer=_optimizer(config, steps),
+    model.compile(optimizer=build_optimizer(config, steps),
                   # The mean over the masked tokens: the default reduction divides by
                   # every mask slot, padding included, and reads as a lower loss.
                   loss=keras.losses.SparseCategoricalCrossentropy(

@@ -1,0 +1,75 @@
+"""`data:` in a config: where the examples are and how the tf.data pipeline reads them."""
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Union
+
+from tfmm.schema import ConfigError, positive
+
+
+@dataclass
+class DataConfig:
+    """Where the examples are and how the tf.data pipeline reads them.
+
+    `train`, `val` and `test` are manifests (.csv / .jsonl), TFRecord globs
+    (`shards/train-*.tfrecord`) or `tfds:NAME/SPLIT`. Relative paths are resolved
+    against the config file's folder.
+    """
+
+    train: Optional[str] = None
+    val: Optional[str] = None
+    test: Optional[str] = None
+    batch_size: int = 32
+    # Manifests are shuffled fully each epoch (a permutation seeded by `seed`); the buffer
+    # is for TFRecord and TFDS sources, and for manifests with `cache: true`.
+    shuffle_buffer: int = 1024
+    seed: int = 0
+    # Decoded examples kept from the first epoch, so later epochs decode nothing:
+    # false or "none": no cache; true or "memory": in memory (the decoded split must fit:
+    # an image is height x width x 3 x 4 bytes, a clip 4 bytes a sample); a folder: on
+    # disk (a tf.data snapshot per split and preprocessing, reused by later runs; a run
+    # killed mid-epoch leaves no half-written cache in use). A relative folder resolves
+    # against the config's folder. Augmentation runs in the model, after the cache.
+    cache: Union[bool, str] = False
+    deterministic: bool = False
+    on_bad_example: Literal["fail", "skip"] = "fail"
+    tfds_features: dict[str, str] = field(default_factory=dict)
+    # Where TFDS keeps prepared datasets (tfds.load's data_dir); None: TFDS's default
+    # (~/tensorflow_datasets or $TFDS_DATA_DIR).
+    tfds_data_dir: Optional[str] = None
+    # Media files larger than this are refused by name (before any read), as are paths
+    # that are not regular files (directories, FIFOs, devices): nothing hangs or fills
+    # memory on them.
+    max_file_mb: float = 256.0
+    # Caps read from headers before anything is decoded: an image over this many pixels
+    # (a decompression bomb: a small PNG that decodes to gigabytes) and a WAV clip longer
+    # than this are bad examples, named by row.
+    max_image_megapixels: float = 100.0
+    max_audio_seconds: float = 600.0
+    # When set, every media path (relative or absolute, after symlinks) must resolve
+    # inside this folder; others are bad examples. None: any readable path.
+    media_root: Optional[str] = None
+    # grpc://HOST:PORT of a tf.data service dispatcher (`tfmm data serve`): the training
+    # pipeline's reading and decoding run on its workers, each example once per epoch.
+    # None: in this process.
+    service: Optional[str] = None
+
+    @property
+    def cache_mode(self) -> str:
+        """"none", "memory" or "disk" (`cache` names a folder)."""
+        if self.cache in (False, "none"):
+            return "none"
+        return "memory" if self.cache in (True, "memory") else "disk"
+
+    def validate(self, path):
+        positive(self, path, "batch_size", "max_file_mb", "max_image_megapixels",
+                  "max_audio_seconds")
+        if self.cache == "":
+            raise ConfigError(f"{path}.cache: expected true, false, 'none', 'memory' or a "
+                              f"folder. Received: ''".lstrip("."))
+        if self.service is not None:
+            from tfmm.data.service import check_address
+
+            try:
+                check_address(self.service, f"{path}.service".lstrip("."))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None

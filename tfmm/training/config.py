@@ -1,0 +1,69 @@
+"""`training:` in a config: the `model.fit` settings and the training recipes."""
+
+from dataclasses import dataclass
+from typing import Literal, Optional, Union
+
+from tfmm.schema import ConfigError, positive
+
+
+@dataclass
+class TrainingConfig:
+    """`model.fit` settings."""
+
+    epochs: int = 10
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    # 3e-3, not Keras's usual 1e-3: from-scratch encoders of a fused model on a few
+    # hundred rows learn the slower modalities' parts of the label only at the higher
+    # rate within a short run (BENCHMARKS.md, quality).
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    strategy: Literal["auto", "default", "one_device", "mirrored", "multiworker", "tpu"] = "auto"
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    # Linear warmup from 0 to learning_rate over this many epochs (fractions allowed),
+    # then the lr_schedule. "auto": 1 epoch for the token-level fusions (single_stream,
+    # cross_attention), whose attention blocks stayed at chance on hard data at AdamW
+    # 3e-3 without it, else 0 (BENCHMARKS.md, quality).
+    warmup_epochs: Union[float, Literal["auto"]] = "auto"
+    # Multiclass targets become (1 - s) one-hot + s / classes; binary and multilabel
+    # targets move s / 2 towards 0.5. Regression heads ignore it.
+    label_smoothing: float = 0.0
+    # The value whose best epoch `restore_best`, early stopping and LR reduction follow.
+    # "auto": the validation accuracy of the first multiclass or binary output (val_loss
+    # when there is none). On small data a model that memorises its training rows sees
+    # its val_loss rise for its overconfident misses while its val accuracy still climbs:
+    # the best val_loss epoch came 3-6 epochs before the best accuracy on the hard data
+    # (BENCHMARKS.md, quality).
+    monitor: str = "auto"
+    # At the end of training the model takes the weights of its best epoch on `monitor`
+    # (best.keras), so model.keras, the test metrics, evaluate and export use them.
+    restore_best: bool = True
+    early_stopping_patience: Optional[int] = None
+    reduce_lr_patience: Optional[int] = None
+    steps_per_epoch: Optional[int] = None
+    # Fine-tuning recipe: encoders with pretrained weights (resnet50 `weights`, bert
+    # `preset`, trainable hub models) are frozen for the first N epochs, then unfrozen and
+    # trained on at `finetune_learning_rate` (default: learning_rate / 10).
+    freeze_pretrained_epochs: int = 0
+    finetune_learning_rate: Optional[float] = None
+    # A `tfmm pretrain` run directory (or a finished `tfmm train` run): its encoders'
+    # weights initialise the encoders of the same names, and its textcnn vocabularies
+    # replace adapting new ones.
+    init_from: Optional[str] = None
+
+    def validate(self, path):
+        positive(self, path, "epochs", "learning_rate")
+        if self.warmup_epochs != "auto" and not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(f"{path}.warmup_epochs: must be between 0 and epochs "
+                              f"({self.epochs}). Received: warmup_epochs={self.warmup_epochs}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"{path}.label_smoothing: must be in [0, 1). Received: "
+                              f"label_smoothing={self.label_smoothing}")
+        if not 0 <= self.freeze_pretrained_epochs <= self.epochs:
+            raise ConfigError(f"{path}.freeze_pretrained_epochs: must be between 0 and "
+                              f"epochs ({self.epochs}). Received: "
+                              f"freeze_pretrained_epochs={self.freeze_pretrained_epochs}")
+        if self.finetune_learning_rate is not None and self.finetune_learning_rate <= 0:
+            raise ConfigError(f"{path}.finetune_learning_rate: must be > 0. Received: "
+                              f"finetune_learning_rate={self.finetune_learning_rate}")
