@@ -174,3 +174,26 @@ def test_one_registration_makes_an_encoder_a_config_choice():
         registry.register_encoder("other", config=TinyConfig, modalities=("image",))(build_tiny)
     with pytest.raises(ConfigError, match=r"unknown type 'tiny'"):
         tfmm.config_from_dict(_cfg(inputs=[{"name": "p", "type": "image", "encoder": "tiny"}]))
+
+
+def test_a_config_is_validated_resolved_then_frozen():
+    import dataclasses
+
+    from tfmm.inputs import InputConfig
+
+    config = tfmm.config_from_dict(_cfg(fusion={"type": "cross_attention"}))
+    assert config.fusion.query == "text"  # resolved: the first text input
+    assert config.inputs[0].column == "text"
+    for part, key in ((config, "name"), (config.training, "epochs"),
+                      (config.fusion, "query"), (config.inputs[0], "column"),
+                      (config.inputs[0].encoder, "filters"), (config.data, "batch_size")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(part, key, None)
+    changed = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                       epochs=3))
+    assert (changed.training.epochs, config.training.epochs) == (3, 10)
+    # validate checks without filling anything in; resolve returns the filled copy.
+    raw = InputConfig("photo", "image")
+    raw.validate("inputs[0]")
+    assert (raw.column, raw.encoder) == (None, None)
+    assert (raw.resolve().column, raw.resolve().encoder.type) == ("photo", "cnn")

@@ -18,10 +18,11 @@ def _cmd_summary(args):
 def _with_placeholder_labels(config):
     # `summary` needs no data: outputs whose labels come from the training split get two
     # placeholder labels so the graph can be shown.
-    for o in config.outputs:
-        if o.units is None:
-            o.labels = ["<label_0>", "<label_1>"]
-    return config
+    import dataclasses
+
+    return dataclasses.replace(config, outputs=[
+        dataclasses.replace(o, labels=["<label_0>", "<label_1>"]) if o.units is None else o
+        for o in config.outputs])
 
 
 def _cmd_data_demo(args):

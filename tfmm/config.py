@@ -76,7 +76,7 @@ FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS)
 
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     """A whole tfmm run: inputs, fusion, outputs, data, training."""
 
@@ -114,13 +114,19 @@ class Config:
                               f"Keras inputs and outputs need distinct names.")
         if self.fusion.type == "cross_attention":
             query = self.fusion.query
-            if query is None:
-                texts = [i.name for i in self.inputs if i.type == "text"]
-                self.fusion.query = (texts or [self.inputs[0].name])[0]
-            elif query not in [i.name for i in self.inputs]:
+            if query is not None and query not in [i.name for i in self.inputs]:
                 raise ConfigError(f"fusion.query: no input named {query!r}; inputs: "
                                   f"{[i.name for i in self.inputs]}. Received: "
                                   f"query={query!r}")
+
+    def resolve(self):
+        """A copy with the defaults that depend on several parts filled in: the
+        cross_attention fusion's `query` (the first text input, else the first input)."""
+        if self.fusion.type != "cross_attention" or self.fusion.query is not None:
+            return self
+        texts = [i.name for i in self.inputs if i.type == "text"]
+        return dataclasses.replace(self, fusion=dataclasses.replace(
+            self.fusion, query=(texts or [self.inputs[0].name])[0]))
 
     def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
         """[(model output name, output config, input name)] of the auxiliary per-modality
@@ -199,8 +205,7 @@ def load_config(path: str, overrides: Optional[list[str]] = None) -> Config:
     if data is None:
         data = {}
     config = config_from_dict(data, overrides=overrides, source=path)
-    config.base_dir = os.path.dirname(os.path.abspath(path))
-    return config
+    return dataclasses.replace(config, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 def config_from_dict(data: dict, overrides: Optional[list[str]] = None,

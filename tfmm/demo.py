@@ -1,5 +1,6 @@
 """`tfmm demo`: demo data, the fused model and one model per modality, compared."""
 
+import dataclasses
 import json
 import os
 import time
@@ -31,8 +32,8 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
     for modalities in [("text", "image", "audio"), *SINGLE]:
         name = "fused" if len(modalities) == 3 else modalities[0] + "_only"
         keras.utils.clear_session()
-        config = config_from_dict(demo_config(data_dir, modalities=modalities, epochs=epochs))
-        config.name = f"demo_{name}"
+        config = dataclasses.replace(config_from_dict(
+            demo_config(data_dir, modalities=modalities, epochs=epochs)), name=f"demo_{name}")
         t0 = time.time()
         log(f"\ntfmm demo: training {name} ({' + '.join(modalities)})")
         run_dir = os.path.join(out_dir, "runs", name)

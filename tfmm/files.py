@@ -4,6 +4,7 @@ one; and the two files that make a folder loadable (`config.yaml`, `vocabularies
 """
 
 import contextlib
+import dataclasses
 import json
 import os
 
@@ -153,8 +154,7 @@ class RunDir:
             raise FileNotFoundError(f"no config.yaml in {self.path!r}")
         with open(self.config) as f:
             config = config_from_dict(yaml.safe_load(f), source=self.config)
-        config.base_dir = self.path
-        return config
+        return dataclasses.replace(config, base_dir=self.path)
 
     def read_vocabularies(self):
         """{text input: vocabulary}; {} when the run has none."""

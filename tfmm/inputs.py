@@ -38,7 +38,7 @@ def modality_encoders(modality):
                         if modality in kinds and name != default]
 
 
-@dataclass
+@dataclass(frozen=True)
 class InputConfig:
     """One model input.
 
@@ -123,27 +123,24 @@ class InputConfig:
                 if getattr(self, n) != default:
                     raise ConfigError(f"{path}.{n}: only applies to {modality} inputs, not "
                                       f"{self.type}. Received: {n}={getattr(self, n)!r}")
-        if self.column is None:
-            self.column = self.name
-        if self.encoder is None:
-            self.encoder = ENCODER_CONFIGS[DEFAULT_ENCODER[self.type]]()
+        encoder = self.encoder or self.default_encoder()
         allowed = modality_encoders(self.type)
-        if self.encoder.type not in allowed:
-            raise ConfigError(f"{path}.encoder.type: encoder {self.encoder.type!r} cannot "
+        if encoder.type not in allowed:
+            raise ConfigError(f"{path}.encoder.type: encoder {encoder.type!r} cannot "
                               f"read a {self.type} input; allowed for {self.type}: "
                               f"{list(allowed)}.")
-        if self.augment and self.type == "text" and not self.encoder.augments_tokens:
+        if self.augment and self.type == "text" and not encoder.augments_tokens:
             raise ConfigError(f"{path}.augment: text augmentation (token dropout) works on "
                               f"textcnn token ids only. Received: encoder.type="
-                              f"{self.encoder.type!r}")
-        if self.augment and self.type == "audio" and not self.encoder.augments_spectrogram:
+                              f"{encoder.type!r}")
+        if self.augment and self.type == "audio" and not encoder.augments_spectrogram:
             raise ConfigError(f"{path}.augment: audio augmentation (SpecAugment) works in "
                               f"the cnn and lstm encoders only. Received: encoder.type="
-                              f"{self.encoder.type!r}")
-        if self.pair_column is not None and not self.encoder.packs_pairs:
+                              f"{encoder.type!r}")
+        if self.pair_column is not None and not encoder.packs_pairs:
             raise ConfigError(f"{path}.pair_column: only a bert encoder packs two text "
                               f"fields into one input. Received: encoder.type="
-                              f"{self.encoder.type!r}")
+                              f"{encoder.type!r}")
         if isinstance(self.image_size, list) and (
                 len(self.image_size) != 2 or any(s <= 0 for s in self.image_size)):
             raise ConfigError(f"{path}.image_size: must be an int or [height, width] of "
@@ -151,14 +148,24 @@ class InputConfig:
         if isinstance(self.image_size, int) and self.image_size <= 0:
             raise ConfigError(f"{path}.image_size: must be positive. "
                               f"Received: image_size={self.image_size}")
-        side = self.encoder.min_image_side
+        side = encoder.min_image_side
         if self.type == "image" and min(self.image_hw) < side:
-            name = self.encoder.display_name or self.encoder.type
+            name = encoder.display_name or encoder.type
             raise ConfigError(f"{path}.image_size: {name} needs at least {side}x{side} pixels. "
                               f"Received: image_size={self.image_size}")
         positive(self, path, "sample_rate", "clip_seconds")
-        frame_length = getattr(self.encoder, "frame_length", 0)  # a hub model frames itself
+        frame_length = getattr(encoder, "frame_length", 0)  # a hub model frames itself
         if self.type == "audio" and frame_length > self.num_samples:
             raise ConfigError(f"{path}.clip_seconds: a clip of {self.num_samples} samples is "
-                              f"shorter than one frame ({self.encoder.frame_length} samples). "
+                              f"shorter than one frame ({encoder.frame_length} samples). "
                               f"Received: clip_seconds={self.clip_seconds}")
+
+    def default_encoder(self):
+        """The modality's default encoder's config (`DEFAULT_ENCODER`)."""
+        return ENCODER_CONFIGS[DEFAULT_ENCODER[self.type]]()
+
+    def resolve(self):
+        """A copy with the defaults filled in: `column` (the name) and `encoder` (the
+        modality's default)."""
+        return dataclasses.replace(self, column=self.column or self.name,
+                                   encoder=self.encoder or self.default_encoder())

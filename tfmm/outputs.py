@@ -21,6 +21,7 @@ Example:
 {'tags': 'a|c'}
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal, Optional
 
@@ -317,6 +318,10 @@ def output_type(o):
 class OutputConfig:
     """One head of the model.
 
+    The one config class that is not frozen: `labels`, when the config leaves them out,
+    are read from the training split by `tfmm.data.fit_preprocessing`, which fills them in
+    place (so that the config a plain Keras script passes on holds them).
+
     Args:
         name: str. Output name (the key of `model.outputs` and of the losses).
         type: "multiclass" (softmax), "binary" (one sigmoid), "multilabel" (a sigmoid per
@@ -340,8 +345,6 @@ class OutputConfig:
         if not self.name.isidentifier():
             raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
                               f"underscores). Received: name={self.name!r}")
-        if self.column is None:
-            self.column = self.name
         if self.labels is not None:
             if len(set(self.labels)) != len(self.labels):
                 raise ConfigError(f"{path}.labels: labels must be unique. "
@@ -357,6 +360,10 @@ class OutputConfig:
                                   f"{' (negative first)' if self.type == 'binary' else ''}. "
                                   f"Received: labels={self.labels}")
         positive(self, path, "num_targets")
+
+    def resolve(self):
+        """A copy with `column` filled in (the name)."""
+        return dataclasses.replace(self, column=self.column or self.name)
 
     @property
     def units(self) -> Optional[int]:

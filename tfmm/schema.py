@@ -4,7 +4,9 @@
 unknown key is refused with a did-you-mean), every value against its type hint
 (`int`, `float`, `str`, `bool`, `Literal`, `Optional`, `Union`, `list`, `dict`, nested
 dataclasses and tagged unions), then calls the object's `validate(path)`. Errors are
-`ConfigError`s that name the key path and what was received.
+`ConfigError`s that name the key path and what was received. A class's `resolve()`, when
+it has one, then returns a copy with the defaults that depend on other fields filled in:
+`validate` checks, `resolve` fills, and neither mutates.
 
 A tagged union is a field whose `type` key picks the dataclass, from a registry filled by
 the components themselves (`tfmm.encoders.register_encoder`,
@@ -74,7 +76,9 @@ def build(cls, data: Any, path: str):
     obj = cls(**kwargs)
     if hasattr(obj, "validate"):
         obj.validate(path[:-1] if path.endswith(".") else path)
-    return obj
+    # Validated as written; then a copy with the defaults that depend on other fields
+    # filled in (config classes are frozen).
+    return obj.resolve() if hasattr(obj, "resolve") else obj
 
 
 def coerce(hint, value, path: str):

@@ -1,6 +1,7 @@
 """Exports checked in the real runtimes: tf.saved_model.load, saved_model_cli, onnxruntime."""
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -34,7 +35,8 @@ def run(train_data, tmp_path_factory):
 def _keras_probs(run_dir, manifest, batch=None):
     model, config, vocabs = tfmm.training.load_run(str(run_dir))
     if batch:
-        config.data.batch_size = batch
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                      batch_size=batch))
     ds = tfmm.data.make_dataset(config, manifest, vocabs, with_labels=False)
     return model.predict(ds, verbose=0)["label"], config
 

@@ -1,5 +1,6 @@
 """Contrastive and masked-LM pretraining, and `training.init_from`."""
 
+import dataclasses
 import json
 import os
 
@@ -253,7 +254,8 @@ def test_init_from_encoders_count_as_pretrained_for_freezing(tmp_path):
         "outputs": [{"name": "y", "labels": ["a", "b"]}],
         "training": {"init_from": str(run), "freeze_pretrained_epochs": 1}})
     assert pretrained_encoders(config) == ["audio_encoder"]
-    config.training.init_from = None
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                      init_from=None))
     assert pretrained_encoders(config) == []
 
 

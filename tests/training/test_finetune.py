@@ -1,6 +1,8 @@
 """The fine-tuning recipe (frozen pretrained encoders, then unfrozen at a lower learning
 rate) and mixed precision."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -99,7 +101,8 @@ def test_mixed_precision_on_cpu_is_bfloat16_with_float32_heads(train_data, tmp_p
 def test_a_phase_ending_on_nan_hands_nothing_over(train_data, tmp_path):
     weights, _ = _pretrained_weights_file(tmp_path)
     config = _config(tmp_path, train_data, weights, epochs=2)
-    config.training.learning_rate = 1e30
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                      learning_rate=1e30))
     run = tmp_path / "nan"
     with pytest.raises(tfmm.training.TrainingError, match="loss became"):
         tfmm.training.train(config, str(run), verbose=0, log=lambda *a: None)

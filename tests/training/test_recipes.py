@@ -1,6 +1,7 @@
 """The training recipes of the learning issue: augmentation, label smoothing, warmup,
 the best epoch's weights, auxiliary heads through the pipeline."""
 
+import dataclasses
 import json
 
 import keras
@@ -153,7 +154,8 @@ def test_warmup_auto_is_one_epoch_for_the_token_fusions_only():
         assert first == pytest.approx(config.training.learning_rate / 10 if want else
                                       config.training.learning_rate), fusion
     config = tiny_config(("text",), fusion=TINY_FUSIONS["single_stream"])
-    config.training.warmup_epochs = 0
+    config = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                      warmup_epochs=0))
     assert warmup_epochs(config) == 0.0
 
 
@@ -226,8 +228,8 @@ def _grads(model, x, y, output, layer):
 
 def test_gradient_blending_scales_each_auxiliary_heads_gradient_into_its_encoder():
     config = _augmented_config(False)
-    config.fusion.auxiliary_loss_weight = 0.5
-    config.fusion.balance = "gradient_blending"
+    config = dataclasses.replace(config, fusion=dataclasses.replace(
+        config.fusion, auxiliary_loss_weight=0.5, balance="gradient_blending"))
     model = tfmm.build_model(config)
     x, y = _inputs(model), np.array([0, 1, 2, 0])
     full = _grads(model, x, y, "label_aux_text", "text_encoder")

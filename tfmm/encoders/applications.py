@@ -132,7 +132,7 @@ def check_batchnorm_momentum(config, path):
                           f"Received: batchnorm_momentum={m}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class MobileNetConfig(EncoderSpec):
     """`keras.applications.MobileNetV3Small` / `Large` without its top, average-pooled:
     a pretrained backbone of 1-3M parameters for small data."""
@@ -150,7 +150,7 @@ class MobileNetConfig(EncoderSpec):
         check_batchnorm_momentum(self, path)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EfficientNetConfig(EncoderSpec):
     """`keras.applications.EfficientNetV2B0`..`B3` without its top, average-pooled."""
 

@@ -110,7 +110,7 @@ def read_vocabulary(path):
         return [line.rstrip("\n") for line in f if line.rstrip("\n")]
 
 
-@dataclass
+@dataclass(frozen=True)
 class BertConfig(EncoderSpec):
     """keras-hub BertBackbone, from a preset or from explicit sizes.
 

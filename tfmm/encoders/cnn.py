@@ -237,7 +237,7 @@ class AudioCNNEncoder(Encoder):
         return config
 
 
-@dataclass
+@dataclass(frozen=True)
 class CNNConfig(EncoderSpec):
     """A compact CNN for small data (`tfmm.encoders.cnn`): on images directly, on audio
     over the log-mel spectrogram (time x frequency). The audio front-end keys apply to

@@ -183,7 +183,7 @@ class HubEncoder(Encoder):
         return config
 
 
-@dataclass
+@dataclass(frozen=True)
 class HubConfig(EncoderSpec):
     """A TF Hub SavedModel (handle or local path) wrapped in `keras.layers.TFSMLayer`.
 

@@ -126,7 +126,7 @@ def preset_scaling(preset):
     return scale, offset
 
 
-@dataclass
+@dataclass(frozen=True)
 class KerasHubConfig(EncoderSpec):
     """A keras-hub backbone from a preset (`keras_hub.models.Backbone.from_preset`).
 

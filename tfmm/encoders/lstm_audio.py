@@ -107,7 +107,7 @@ class LSTMAudioEncoder(Encoder):
         return config
 
 
-@dataclass
+@dataclass(frozen=True)
 class LSTMAudioConfig(EncoderSpec):
     """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
 

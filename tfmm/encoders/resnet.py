@@ -73,7 +73,7 @@ class ResNet50Encoder(Encoder):
         return config
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResNet50Config(EncoderSpec):
     """`keras.applications.ResNet50` without its top, average-pooled."""
 

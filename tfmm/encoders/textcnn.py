@@ -93,7 +93,7 @@ class TextCNNEncoder(Encoder):
         return config
 
 
-@dataclass
+@dataclass(frozen=True)
 class TextCNNConfig(EncoderSpec):
     """Kim (2014) TextCNN over TextVectorization token ids."""
 

@@ -2,7 +2,7 @@
 onnxruntime, and the helper that makes its inputs from raw inputs."""
 
 import contextlib
-import copy
+import dataclasses
 import logging
 import os
 import warnings
@@ -27,10 +27,9 @@ def portable_copy(model, config, vocabularies):
     lstm = [i for i in config.inputs if getattr(i.encoder, "type", None) == "lstm"]
     if not lstm:
         return model
-    config = copy.deepcopy(config)
-    for i in config.inputs:
-        if getattr(i.encoder, "type", None) == "lstm":
-            i.encoder.use_cudnn = False
+    config = dataclasses.replace(config, inputs=[
+        dataclasses.replace(i, encoder=dataclasses.replace(i.encoder, use_cudnn=False))
+        if i.encoder.type == "lstm" else i for i in config.inputs])
     rebuilt = build_model(config, vocabularies)
     rebuilt.set_weights(model.get_weights())
     return rebuilt

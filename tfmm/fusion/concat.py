@@ -9,7 +9,7 @@ from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_
                                   with_presence)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConcatFusionConfig(FusionBase):
     """Concatenate the per-modality vectors, then Dense/Dropout layers."""
 

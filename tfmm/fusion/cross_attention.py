@@ -10,7 +10,7 @@ from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_
 from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 
 
-@dataclass
+@dataclass(frozen=True)
 class CrossAttentionFusionConfig(FusionBase):
     """Token-level fusion: the `query` input's sequence attends to every other input's
     sequence (BERT/TextCNN tokens, the ResNet feature grid, LSTM frames) with

@@ -11,7 +11,7 @@ from tfmm.layers.fusion import ApplyPresence, GateWeights, WeightedSum
 from tfmm.schema import positive
 
 
-@dataclass
+@dataclass(frozen=True)
 class GatedFusionConfig(FusionBase):
     """Each modality vector projected to `dim`; a softmax gate computed from all of them
     weighs the projections per example; their weighted sum (`combine: sum`, the gated

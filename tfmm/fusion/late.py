@@ -9,7 +9,7 @@ from tfmm.fusion.registry import FusionBase, dense_stack, normalized, register_f
 from tfmm.layers.fusion import LateCombine
 
 
-@dataclass
+@dataclass(frozen=True)
 class LateFusionConfig(FusionBase):
     """One head per modality (its own `hidden_units`); the heads' logits are averaged
     over the modalities present (`combine: mean`) or weighted by learned softmax weights

@@ -32,7 +32,7 @@ FUSION_CONFIGS = {}
 NEEDS_SEQUENCES = set()
 
 
-@dataclass
+@dataclass(frozen=True)
 class FusionBase:
     """Options every fusion strategy shares (robustness and extra training signals).
 

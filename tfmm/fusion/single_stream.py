@@ -10,7 +10,7 @@ from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
 from tfmm.schema import positive
 
 
-@dataclass
+@dataclass(frozen=True)
 class SingleStreamFusionConfig(FusionBase):
     """All modalities' tokens projected to `dim`, a learned modality-type embedding added,
     concatenated into one sequence and run through keras-hub `TransformerEncoder` layers,

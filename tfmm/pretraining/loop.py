@@ -8,8 +8,17 @@ import numpy as np
 
 from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
 from tfmm.data.pipeline import load_manifest
+from tfmm.data.preprocessor import bert_vocabulary
+from tfmm.encoders import build_encoder
 from tfmm.files import RunDir, write_json
-from tfmm.pretraining.weights import ENCODERS_DIR, save_encoder_weights
+from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall
+from tfmm.pretraining.mlm import masked_lm, mlm_input, set_pooler_trainable, text_dataset
+from tfmm.training.callbacks import Backup, TerminateOnNaNWithMessage, nan_message
+from tfmm.training.init_from import ENCODERS_DIR, save_encoder_weights
+from tfmm.training.loop import TrainingError
+from tfmm.training.optimizers import build_optimizer
+from tfmm.training.setup import distributed_dataset, global_batch_size, steps_per_epoch
+from tfmm.training.strategy import describe, get_strategy
 
 OBJECTIVES = ("contrastive", "mlm")
 
@@ -66,8 +75,6 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
 
 
 def _callbacks(run_dir, log):
-    from tfmm.training.callbacks import Backup, TerminateOnNaNWithMessage
-
     run = RunDir(run_dir)
     return [Backup(run.backup, log=log),
             keras.callbacks.CSVLogger(run.history, append=True),
@@ -75,9 +82,6 @@ def _callbacks(run_dir, log):
 
 
 def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
-    from tfmm.training.callbacks import nan_message
-    from tfmm.training.loop import TrainingError
-
     callbacks = _callbacks(run_dir, log)
     model.fit(dataset, epochs=config.training.epochs, steps_per_epoch=steps,
               validation_data=validation, callbacks=callbacks, verbose=verbose,
@@ -87,11 +91,6 @@ def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
 
 
 def _contrastive(config, run_dir, projection_dim, log, verbose):
-    from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall
-    from tfmm.training.optimizers import build_optimizer
-    from tfmm.training.setup import distributed_dataset, global_batch_size, steps_per_epoch
-    from tfmm.training.strategy import describe, get_strategy
-
     strategy = get_strategy(config.training.strategy)
     train_src = config.resolve_path(config.data.train)
     manifest = Manifest(train_src)
@@ -125,11 +124,6 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
 
 
 def _mlm(config, run_dir, input_name, log, verbose):
-    from tfmm.data.preprocessor import bert_vocabulary
-    from tfmm.encoders import build_encoder
-    from tfmm.pretraining.mlm import masked_lm, mlm_input, set_pooler_trainable, text_dataset
-    from tfmm.training.optimizers import build_optimizer
-
     i = mlm_input(config, input_name)
     vocab = bert_vocabulary(i.encoder)
     train_src = config.resolve_path(config.data.train)

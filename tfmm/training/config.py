@@ -6,7 +6,7 @@ from typing import Literal, Optional, Union
 from tfmm.schema import ConfigError, positive
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingConfig:
     """`model.fit` settings."""
 

@@ -1,5 +1,6 @@
 """Evaluation and prediction with a trained model (`tfmm evaluate`, `tfmm predict`)."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -57,11 +58,8 @@ def evaluate_missing(model, config, source, vocabularies):
     Works for any run: the model is rebuilt with every input optional (presence flags
     add no weights) and takes the run's weights by variable path.
     """
-    import copy
-
-    twin_config = copy.deepcopy(config)
-    for i in twin_config.inputs:
-        i.optional = True
+    twin_config = dataclasses.replace(
+        config, inputs=[dataclasses.replace(i, optional=True) for i in config.inputs])
     twin = build_model(twin_config, vocabularies)
     source_vars = {v.path: v for v in model.weights}
     for v in twin.weights:

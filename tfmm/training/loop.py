@@ -22,6 +22,7 @@ from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
 from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
 from tfmm.training.inference import evaluate
+from tfmm.training.init_from import initialise_from
 from tfmm.training.optimizers import build_optimizer, set_precision
 from tfmm.training.reports import plot_history
 from tfmm.training.setup import (distributed_dataset, eval_plan, fit_vocabularies,
@@ -141,8 +142,6 @@ def _build(config, vocabularies, strategy, log):
         model = build_model(config, vocabularies)
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
-        from tfmm.pretraining.weights import initialise_from
-
         initialise_from(model, config, init_from, log=log)
     return model
 

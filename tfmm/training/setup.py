@@ -8,6 +8,7 @@ import os
 from tfmm.data import Manifest, fit_preprocessing, make_dataset
 from tfmm.data.pipeline import source_kind
 from tfmm.files import RunDir
+from tfmm.training.init_from import ENCODERS_DIR
 from tfmm.training.strategy import is_multiworker
 
 
@@ -109,8 +110,6 @@ def pretrained_encoders(config):
     """Names of the encoder sublayers that start from pretrained weights and may train:
     resnet50 with `weights`, bert with a `preset`, hub models marked trainable, and the
     encoders that `training.init_from` provides."""
-    from tfmm.pretraining.weights import ENCODERS_DIR
-
     init = config.resolve_path(config.training.init_from)
     names = []
     for i in config.inputs:
