@@ -1,5 +1,6 @@
 """Shared test helpers, in the manner of keras-hub's TestCase: each test is one call."""
 
+import dataclasses
 import os
 
 import keras
@@ -43,6 +44,13 @@ def tiny_config(modalities=("text", "image", "audio"), outputs=None, optional=()
     inputs = [{**TINY_INPUTS[m], "optional": m in optional} for m in modalities]
     data = {"inputs": inputs, "fusion": TINY_FUSION, "outputs": outputs, **extra}
     return tfmm.config_from_dict(data)
+
+
+def with_input(config, index, **changes):
+    """A copy of `config` (configs are frozen) with `changes` to its input `index`."""
+    inputs = list(config.inputs)
+    inputs[index] = dataclasses.replace(inputs[index], **changes)
+    return dataclasses.replace(config, inputs=inputs)
 
 
 def random_inputs(model, batch=4, seed=0):

@@ -8,6 +8,7 @@ import pytest
 
 import tfmm
 from tests.data.conftest import small_demo_config
+from tests.helpers import with_input
 
 
 @pytest.fixture()
@@ -68,7 +69,7 @@ def test_cache_gives_the_uncached_examples_and_no_decode_after_the_first_pass(
     if cache == "disk":
         # One with other preprocessing gets its own.
         other = small_demo_config(own_demo, cache=value, seed=1)
-        other.inputs[1].image_size = 16
+        other = with_input(other, 1, image_size=16)
         assert set(_fingerprints(_dataset(other, own_demo))).isdisjoint(plain)
 
 
@@ -117,7 +118,7 @@ def test_cache_keeps_training_shuffled_every_pass(own_demo):
 def test_disk_cache_takes_examples_larger_than_256_kb(own_demo, tmp_path):
     # A 5 s clip is 320 KB of float32: tf.data's snappy snapshot reader refuses it.
     config = small_demo_config(own_demo, cache=str(tmp_path / "cache"))
-    config.inputs[2].clip_seconds = 5.0
+    config = with_input(config, 2, clip_seconds=5.0)
     ds = _dataset(config, own_demo)
     first = _fingerprints(ds)
     assert _fingerprints(ds) == first and sum(first.values()) == 16

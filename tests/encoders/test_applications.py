@@ -7,7 +7,8 @@ import pytest
 
 import tfmm
 from tfmm.encoders import ApplicationEncoder
-from tests.helpers import random_inputs, randomize_weights, run_encoder_test, tiny_config
+from tests.helpers import (random_inputs, randomize_weights, run_encoder_test, tiny_config,
+                           with_input)
 
 CASES = [("mobilenet", "small", "MobileNetV3Small", 576),
          ("efficientnet", "b0", "EfficientNetV2B0", 1280)]
@@ -44,7 +45,7 @@ def test_weights_file_is_used_with_the_models_own_preprocessing(family, variant,
 
 def test_in_a_model_from_config_frozen_and_pretrained():
     config = tiny_config(("text", "image"))
-    config.inputs[1].image_size = 32
+    config = with_input(config, 1, image_size=32)
     config = tfmm.config_from_dict(
         {**config.to_dict(), "inputs": [config.inputs[0].__dict__ | {"encoder": {
             "type": "textcnn", "sequence_length": 8, "embedding_dim": 4, "filters": 4,

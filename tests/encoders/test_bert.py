@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tfmm.encoders import BertEncoder, build_encoder
-from tests.helpers import run_encoder_test, tiny_config
+from tests.helpers import run_encoder_test, tiny_config, with_input
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog", "ran"]
 
@@ -66,7 +66,7 @@ def _vocab_file(tmp_path):
 
 def test_bert_from_explicit_sizes(tmp_path):
     config = tiny_config(("text",))
-    config.inputs[0].encoder = _bert_cfg(vocabulary=_vocab_file(tmp_path))
+    config = with_input(config, 0, encoder=_bert_cfg(vocabulary=_vocab_file(tmp_path)))
     enc = build_encoder(config.inputs[0])
     assert enc.output_dim == 16 and enc.vocabulary == VOCAB
 
@@ -79,7 +79,7 @@ def test_bert_from_local_preset_directory(tmp_path):
     backbone.save_to_preset(preset)
     tokenizer.save_to_preset(preset)
     config = tiny_config(("text",))
-    config.inputs[0].encoder = _bert_cfg(preset=preset)
+    config = with_input(config, 0, encoder=_bert_cfg(preset=preset))
     enc = build_encoder(config.inputs[0])
     x = _x()
     np.testing.assert_allclose(np.asarray(enc.backbone(x)["pooled_output"]),
@@ -89,7 +89,7 @@ def test_bert_from_local_preset_directory(tmp_path):
 
 def test_missing_vocabulary_file_is_named(tmp_path):
     config = tiny_config(("text",))
-    config.inputs[0].encoder = _bert_cfg(vocabulary=str(tmp_path / "none.txt"))
+    config = with_input(config, 0, encoder=_bert_cfg(vocabulary=str(tmp_path / "none.txt")))
     with pytest.raises(FileNotFoundError, match=r"vocabulary='.*none\.txt'"):
         build_encoder(config.inputs[0])
 

@@ -41,8 +41,8 @@ class TextPreprocessor:
     def __init__(self, input_config, vocabulary=None):
         self.name = input_config.name
         cfg = input_config.encoder
-        self.kind = cfg.type
-        if self.kind == "textcnn":
+        self.kind = cfg.vocabulary_source
+        if self.kind == "adapted":
             if vocabulary is None:
                 raise ValueError(f"text input {self.name!r}: a textcnn input needs its adapted "
                                  f"vocabulary (tfmm.data.fit_preprocessing builds it).")
@@ -50,7 +50,7 @@ class TextPreprocessor:
                 max_tokens=cfg.vocab_size, standardize=_standardize(cfg.standardize),
                 output_mode="int", output_sequence_length=cfg.sequence_length,
                 vocabulary=[v for v in vocabulary if v not in ("", "[UNK]")])
-        elif self.kind == "bert":
+        elif self.kind == "wordpiece":
             import keras_hub
 
             if vocabulary is None:
@@ -67,9 +67,9 @@ class TextPreprocessor:
         """The encoder's tensors for `text` (and, for a bert input with `pair_column`,
         its second segment `pair`: packed as `[CLS] text [SEP] pair [SEP]` with segment
         ids 0 and 1, the longer segment truncated first)."""
-        if self.kind == "textcnn":
+        if self.kind == "adapted":
             return {self.name: tf.cast(self.layer(text), tf.int32)}
-        if self.kind == "bert":
+        if self.kind == "wordpiece":
             # By keyword: a positional tuple would be read as (x, y).
             out = self.layer(x=text if pair is None else (text, pair))
             return {f"{self.name}_{k}": v for k, v in out.items()}

@@ -119,7 +119,7 @@ class BertConfig(EncoderSpec):
     must name a WordPiece vocabulary file (one token per line).
     """
 
-    vocabulary_source, packs_pairs = "wordpiece", True
+    vocabulary_source, packs_pairs, pretrains_masked_lm = "wordpiece", True, True
 
     type: Literal["bert"] = "bert"
     preset: Optional[str] = None

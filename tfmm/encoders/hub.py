@@ -197,9 +197,15 @@ class HubConfig(EncoderSpec):
     are pooled.
     """
 
+    tflite_refusal = "a TF Hub graph is not made of TFLite builtins"
+
     @property
     def pretrained(self):
         return True  # a published SavedModel
+
+    def onnx_refusal(self, input_type):
+        # (Text takes strings: refused, as every string input is, by its dtype.)
+        return "a SavedModel run clip by clip" if input_type == "audio" else None
 
     type: Literal["hub"] = "hub"
     handle: str = ""

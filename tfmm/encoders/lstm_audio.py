@@ -1,5 +1,6 @@
 """Audio encoder: log-mel front end, frame masking, stacked (bi)LSTMs."""
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
@@ -112,6 +113,8 @@ class LSTMAudioConfig(EncoderSpec):
     """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
 
     augments_spectrogram = True
+    tflite_refusal = ("its recurrent loop over a dynamic batch is not a TFLite builtin; "
+                      "use encoder type cnn for audio")
 
     type: Literal["lstm"] = "lstm"
     frame_length: int = 400
@@ -136,6 +139,10 @@ class LSTMAudioConfig(EncoderSpec):
             raise ConfigError(f"{path}.units: must be a non-empty list of positive ints. "
                               f"Received: units={self.units}")
         unit_interval(self, path, "dropout")
+
+    def for_export(self):
+        # cuDNN kernels convert to neither ONNX nor a CPU server.
+        return dataclasses.replace(self, use_cudnn=False)
 
 
 @register_encoder("lstm", config=LSTMAudioConfig, modalities=("audio",))

@@ -33,6 +33,18 @@ class EncoderSpec:
     min_image_side = 0
     #: The encoder's name in messages.
     display_name = None
+    #: Whether `tfmm pretrain --objective mlm` can pretrain it (a masked language model).
+    pretrains_masked_lm = False
+    #: Why TFLite cannot convert it (refused by name at export), or None.
+    tflite_refusal = None
+
+    def onnx_refusal(self, input_type):
+        """Why an `input_type` input with this encoder is not converted to ONNX, or None."""
+        return None
+
+    def for_export(self):
+        """The config to rebuild the encoder with for export (the same by default)."""
+        return self
 
     @property
     def pretrained(self):

@@ -60,12 +60,13 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=prin
         raise ValueError(f"onnx: input {strings[0]!r} takes strings (a hub text encoder); "
                          f"ONNX runtimes have no TensorFlow string ops. Export "
                          f"--format savedmodel for this model.")
-    hub_audio = [i.name for i in config.inputs
-                 if i.type == "audio" and getattr(i.encoder, "type", None) == "hub"]
-    if "onnx" in formats and hub_audio:
-        raise ValueError(f"onnx: input {hub_audio[0]!r} uses the hub encoder for audio (a "
-                         f"SavedModel run clip by clip); it is not converted to ONNX. "
-                         f"Export --format savedmodel for this model.")
+    refused = [(i, i.encoder.onnx_refusal(i.type)) for i in config.inputs
+               if i.encoder.onnx_refusal(i.type)]
+    if "onnx" in formats and refused:
+        i, why = refused[0]
+        raise ValueError(f"onnx: input {i.name!r} uses the {i.encoder.type} encoder for "
+                         f"{i.type} ({why}); it is not converted to ONNX. Export "
+                         f"--format savedmodel for this model.")
     def stage(text):
         log(f"tfmm export: {text} ({time.monotonic() - start:.0f} s)")
 

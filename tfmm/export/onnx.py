@@ -20,16 +20,15 @@ OPSET = 17
 
 
 def portable_copy(model, config, vocabularies):
-    """The same model rebuilt for export: LSTMs with `use_cudnn=False` (cuDNN kernels do
-    not convert), weights copied. Other layers are unchanged."""
+    """The same model rebuilt for export with each encoder's `for_export()` config (LSTMs
+    with `use_cudnn=False`: cuDNN kernels do not convert), weights copied; the model
+    itself when no encoder changes."""
     from tfmm.models import build_model
 
-    lstm = [i for i in config.inputs if getattr(i.encoder, "type", None) == "lstm"]
-    if not lstm:
+    inputs = [dataclasses.replace(i, encoder=i.encoder.for_export()) for i in config.inputs]
+    if inputs == config.inputs:
         return model
-    config = dataclasses.replace(config, inputs=[
-        dataclasses.replace(i, encoder=dataclasses.replace(i.encoder, use_cudnn=False))
-        if i.encoder.type == "lstm" else i for i in config.inputs])
+    config = dataclasses.replace(config, inputs=inputs)
     rebuilt = build_model(config, vocabularies)
     rebuilt.set_weights(model.get_weights())
     return rebuilt

@@ -18,21 +18,16 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-UNSUPPORTED = {"lstm": "its recurrent loop over a dynamic batch is not a TFLite builtin; "
-                       "use encoder type cnn for audio",
-               "hub": "a TF Hub graph is not made of TFLite builtins"}
-
 VARIANTS = {"model.tflite": None, "model.fp16.tflite": "float16"}
 
 
 def check_convertible(config):
     """Raises ValueError naming the first input whose encoder TFLite cannot take."""
     for i in config.inputs:
-        kind = getattr(i.encoder, "type", None)
-        if kind in UNSUPPORTED:
-            raise ValueError(f"tflite: input {i.name!r} uses the {kind} encoder: "
-                             f"{UNSUPPORTED[kind]}. Export --format savedmodel or onnx for "
-                             f"this model.")
+        if i.encoder.tflite_refusal:
+            raise ValueError(f"tflite: input {i.name!r} uses the {i.encoder.type} encoder: "
+                             f"{i.encoder.tflite_refusal}. Export --format savedmodel or onnx "
+                             f"for this model.")
 
 
 def write_tflite(model, config, directory, served):

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 def mlm_input(config, name=None):
     """The bert input to pretrain (`name`, or the only bert input)."""
-    berts = [i for i in config.inputs if i.type == "text" and i.encoder.type == "bert"]
+    berts = [i for i in config.inputs if i.type == "text" and i.encoder.pretrains_masked_lm]
     if name is not None:
         berts = [i for i in berts if i.name == name]
     if len(berts) != 1:
