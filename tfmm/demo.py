@@ -10,8 +10,10 @@ import keras
 from tfmm._quiet import drop_cross_model_retracing_warnings
 from tfmm.config import config_from_dict
 from tfmm.data.demo import demo_config, make_demo_dataset
+from tfmm.export import export
+from tfmm.export.runtime import predict_export
 from tfmm.files import RunDir
-from tfmm.training import train
+from tfmm.training import load_run, predict, train
 
 SINGLE = (("text",), ("image",), ("audio",))
 
@@ -88,10 +90,6 @@ def peak_rss_mb():
 def _export_and_check(run_dir, export_dir, test_csv, log):
     """Exports the fused model (SavedModel + ONNX) and checks that both runtimes give the
     Keras model's labels on the test split."""
-    from tfmm.export import export
-    from tfmm.export.runtime import predict_export
-    from tfmm.training import load_run, predict
-
     log(f"\ntfmm demo: exporting the fused model to {export_dir}")
     paths = export(run_dir, export_dir, log=log)
     model, config, vocabularies = load_run(run_dir)

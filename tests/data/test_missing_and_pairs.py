@@ -11,6 +11,7 @@ import tensorflow as tf
 import tfmm
 from tfmm.data.errors import DataError
 from tests.data.conftest import small_demo_config
+from tests.helpers import with_input
 from tfmm.data import Manifest, check_manifest
 
 
@@ -43,7 +44,8 @@ def test_an_optional_input_accepts_an_empty_path(demo_dir, tmp_path, modality, c
         (2, column, "empty path"), (5, column, "empty path")]
 
     config = small_demo_config(demo_dir)
-    config.input(modality).optional = True
+    config = with_input(config, [i.name for i in config.inputs].index(modality),
+                        optional=True)
     assert check_manifest(config, Manifest(path), with_labels=False) == []
     vocabs = tfmm.data.fit_preprocessing(config, Manifest(path))
     x, _ = next(iter(tfmm.data.make_dataset(config, path, vocabs, batch_size=6)))

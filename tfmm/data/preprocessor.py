@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfmm.data.audio import decode_audio
 from tfmm.data.image import decode_image
-from tfmm.data.text import TextPreprocessor, adapt_vocabulary
+from tfmm.data.text import TextPreprocessor, adapt_vocabulary, read_vocabulary
 from tfmm.outputs import output_type
 
 
@@ -163,8 +163,6 @@ def bert_vocabulary(encoder_config):
         import keras_hub
 
         return keras_hub.models.BertTokenizer.from_preset(encoder_config.preset).get_vocabulary()
-    from tfmm.encoders.bert import read_vocabulary
-
     return read_vocabulary(encoder_config.vocabulary)
 
 

@@ -1,7 +1,17 @@
 """Text: raw UTF-8 strings -> the tensors of the input's encoder (in TensorFlow ops)."""
 
+import os
+
 import keras
 import tensorflow as tf
+
+
+def read_vocabulary(path):
+    """Reads a one-token-per-line vocabulary file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"BERT vocabulary file not found. Received: vocabulary={path!r}")
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
 
 
 def _standardize(name):

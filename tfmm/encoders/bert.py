@@ -1,11 +1,11 @@
 """BERT text encoder: keras-hub `BertBackbone`, pooled or mean-pooled, trainable/frozen/LoRA."""
 
-import os
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import keras
 
+from tfmm.data.text import read_vocabulary
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import EncoderSpec, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
@@ -100,14 +100,6 @@ class BertEncoder(Encoder):
         config = dict(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
-
-
-def read_vocabulary(path):
-    """Reads a one-token-per-line vocabulary file."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"BERT vocabulary file not found. Received: vocabulary={path!r}")
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f if line.rstrip("\n")]
 
 
 @dataclass(frozen=True)

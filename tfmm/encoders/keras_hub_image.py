@@ -8,9 +8,10 @@ import keras
 import numpy as np
 
 from tfmm.encoders.base import Encoder
+from tfmm.encoders.keras_hub_audio import build_keras_hub_audio
 from tfmm.encoders.registry import EncoderSpec, register_encoder
-from tfmm.schema import ConfigError
 from tfmm.layers.sequence import FirstToken, SequenceMask
+from tfmm.schema import ConfigError
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -158,8 +159,6 @@ def build_keras_hub(input_config, vocabulary=None, return_sequence=False):
     """A vision backbone for an image input; Moonshine's encoder for an audio input
     (`keras_hub_audio`)."""
     if input_config.type == "audio":
-        from tfmm.encoders.keras_hub_audio import build_keras_hub_audio
-
         return build_keras_hub_audio(input_config, return_sequence=return_sequence)
     return build_keras_hub_image(input_config, return_sequence=return_sequence)
 

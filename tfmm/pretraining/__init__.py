@@ -6,7 +6,7 @@ Example:
 ```python
 config = tfmm.load_config("config.yaml")
 tfmm.pretraining.pretrain(config, "runs/pre", objective="contrastive")
-config.training.init_from = "runs/pre"
+config = tfmm.load_config("config.yaml", overrides=["training.init_from=runs/pre"])
 tfmm.training.train(config, "runs/fine")
 ```
 """

@@ -9,6 +9,7 @@ import numpy as np
 
 from tfmm.files import RunDir, atomic_path, write_json
 from tfmm.outputs import output_type
+from tfmm.training.balance import GradientBlending
 
 
 def save_model_atomically(model, path):
@@ -198,8 +199,6 @@ def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None,
         TerminateOnNaNWithMessage(),
     ]
     if config.fusion.balance == "gradient_blending":
-        from tfmm.training.balance import GradientBlending
-
         # Before the loggers, so that the history shows the weights it set.
         callbacks.insert(0, GradientBlending([a for a, _, _ in config.auxiliary_outputs()],
                                              log=log))

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfmm.data import make_dataset
 from tfmm.data.pipeline import load_manifest
 from tfmm.files import RunDir
-from tfmm.models import build_model
+from tfmm.models import build_model, inspection_model
 from tfmm.predictions import kept_columns, prediction_rows
 from tfmm.training.reports import reports
 
@@ -100,8 +100,6 @@ def predict(model, config, source, vocabularies, out_csv=None, keep_columns=()):
     """Label strings (or values) and probabilities per row of the manifest `source` (and
     the gated fusion's modality weights), with the manifest's `keep_columns` (an id)
     carried through."""
-    from tfmm.models import inspection_model
-
     source = user_path(source)
     columns, row_numbers = load_manifest(config, source,
                                          with_labels=False, with_row_numbers=True)

@@ -2,6 +2,8 @@
 
 import keras
 
+from tfmm.fusion.registry import needs_sequences
+
 
 def warmup_epochs(config):
     """`training.warmup_epochs` with "auto" resolved: 1 epoch (at most the run's) when
@@ -16,8 +18,6 @@ def warmup_epochs(config):
     >>> warmup_epochs(config)
     1.0
     """
-    from tfmm.fusion.registry import needs_sequences
-
     t = config.training
     if t.warmup_epochs != "auto":
         return float(t.warmup_epochs)
