@@ -197,3 +197,16 @@ def test_a_config_is_validated_resolved_then_frozen():
     raw.validate("inputs[0]")
     assert (raw.column, raw.encoder) == (None, None)
     assert (raw.resolve().column, raw.resolve().encoder.type) == ("photo", "cnn")
+
+
+def test_cross_attention_queries_with_the_first_text_input_by_default():
+    two_texts = [dict(TINY_INPUTS["image"]), dict(TINY_INPUTS["text"], name="title"),
+                 dict(TINY_INPUTS["text"], name="body")]
+    config = tfmm.config_from_dict(_cfg(inputs=two_texts, fusion={"type": "cross_attention"}))
+    assert config.fusion.query == "title"
+    no_text = [dict(TINY_INPUTS["audio"]), dict(TINY_INPUTS["image"])]
+    config = tfmm.config_from_dict(_cfg(inputs=no_text, fusion={"type": "cross_attention"}))
+    assert config.fusion.query == "audio"
+    config = tfmm.config_from_dict(_cfg(inputs=two_texts, fusion={"type": "cross_attention",
+                                                                  "query": "body"}))
+    assert config.fusion.query == "body"

@@ -114,6 +114,11 @@ def test_all_recipes_train_a_step_and_reload_with_safe_mode(tmp_path):
     history = model.fit(x, y, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0])
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.trainable_weights))
+    # The compiled loss is the smoothed one (no dropout or augmentation in evaluation).
+    probs = model.predict(x, verbose=0)["label"]
+    loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(float(SparseCategoricalCrossentropyWithSmoothing(0.1)(
+        y["label"], probs)), rel=1e-4)
     reloaded = run_model_saving_test(model, x, tmp_path)
     # The smoothed loss came back with the model: the same loss on the same batch.
     assert reloaded.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(
@@ -294,3 +299,13 @@ def test_evaluate_missing_reports_one_row_per_modality(train_data, tmp_path, cap
                (rows[0]["label_auroc"], rows[0]["label_accuracy"]) for r in rows[1:])
     saved = json.loads(next(run.glob("eval-test*/missing.json")).read_text())
     assert saved["rows"] == rows
+
+
+def test_steps_per_epoch_are_the_full_global_batches_of_the_split():
+    from tfmm.training.setup import steps_per_epoch
+
+    config = _augmented_config(False)
+    assert [steps_per_epoch(config, rows, 32) for rows in (70, 64, 63, 10)] == [2, 2, 1, 1]
+    fixed = dataclasses.replace(config, training=dataclasses.replace(config.training,
+                                                                     steps_per_epoch=5))
+    assert steps_per_epoch(fixed, 70, 32) == 5

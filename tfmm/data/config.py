@@ -26,9 +26,9 @@ class DataConfig:
     # Decoded examples kept from the first epoch, so later epochs decode nothing:
     # false or "none": no cache; true or "memory": in memory (the decoded split must fit:
     # an image is height x width x 3 x 4 bytes, a clip 4 bytes a sample); a folder: on
-    # disk (a tf.data snapshot per split and preprocessing, reused by later runs; a run
-    # killed mid-epoch leaves no half-written cache in use). A relative folder resolves
-    # against the config's folder. Augmentation runs in the model, after the cache.
+    # disk (a tf.data snapshot per split and preprocessing, normally reused by later
+    # runs; a run killed mid-epoch leaves no half-written cache in use). A relative folder
+    # resolves against the config's folder. Augmentation runs in the model, after the cache.
     cache: Union[bool, str] = False
     deterministic: bool = False
     on_bad_example: Literal["fail", "skip"] = "fail"
