@@ -3,6 +3,7 @@ peer and against each single modality, over seeds.
 
     python -m benchmarks.run --only quality          # 3 seeds, both variants
     python -m benchmarks.quality --seeds 0 --variants complementary --models peer cnn
+    python -m benchmarks.quality --variants redundant --models cnn --epochs 24
 
 Data: `benchmarks.hard_data` (complementary: 12 classes, one factor per modality;
 redundant: 10 classes, the same label in every modality), 1,000 rows (700 train), 12
@@ -253,7 +254,11 @@ def main(argv=None):
     p.add_argument("--models", nargs="*", default=["peer", *MODELS],
                    help=f"models among peer, {', '.join(MODELS)}")
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2], help="seeds")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs for every model (default 12, the table's budget)")
     args = p.parse_args(argv)
+    global EPOCHS
+    EPOCHS = args.epochs or EPOCHS
     table = measure(args.work, args.variants, args.models, args.seeds)
     print(markdown(table, args.seeds))
 
