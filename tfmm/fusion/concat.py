@@ -1,6 +1,6 @@
 """Concatenate fusion: the baseline."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import keras
@@ -14,16 +14,9 @@ class ConcatFusionConfig(FusionBase):
     """Concatenate the per-modality vectors, then Dense/Dropout layers."""
 
     type: Literal["concat"] = "concat"
-    hidden_units: list[int] = field(default_factory=lambda: [256])
-    dropout: float = 0.2
-    activation: str = "relu"
     # LayerNormalization on each modality vector before the Concatenate, so that a wide
     # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
     normalize: bool = True
-
-    def validate(self, path):
-        super().validate(path)
-        self.check_head(path)
 
 
 @register_fusion("concat", config=ConcatFusionConfig)

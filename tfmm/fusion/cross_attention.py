@@ -1,6 +1,6 @@
 """Cross-attention fusion: one modality's tokens attend to the others'."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Optional
 
 import keras
@@ -24,13 +24,10 @@ class CrossAttentionFusionConfig(FusionBase):
     dim: int = 128
     num_heads: int = 4
     num_layers: int = 1
-    hidden_units: list[int] = field(default_factory=lambda: [256])
     dropout: float = 0.1
-    activation: str = "relu"
 
     def validate(self, path):
         super().validate(path)
-        self.check_head(path)
         self.check_attention(path)
 
 

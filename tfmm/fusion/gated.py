@@ -1,6 +1,6 @@
 """Gated fusion: input-dependent softmax weights over the modalities."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import keras
@@ -23,15 +23,11 @@ class GatedFusionConfig(FusionBase):
     type: Literal["gated"] = "gated"
     combine: Literal["sum", "concat"] = "sum"
     dim: int = 256
-    hidden_units: list[int] = field(default_factory=lambda: [256])
-    dropout: float = 0.2
-    activation: str = "relu"
     # LayerNormalization on each modality vector first (see concat's `normalize`).
     normalize: bool = True
 
     def validate(self, path):
         super().validate(path)
-        self.check_head(path)
         positive(self, path, "dim")
 
 

@@ -18,14 +18,8 @@ class LateFusionConfig(FusionBase):
     type: Literal["late"] = "late"
     combine: Literal["mean", "learned"] = "mean"
     hidden_units: list[int] = field(default_factory=lambda: [64])
-    dropout: float = 0.2
-    activation: str = "relu"
     # LayerNormalization on each modality vector first (see concat's `normalize`).
     normalize: bool = True
-
-    def validate(self, path):
-        super().validate(path)
-        self.check_head(path)
 
 
 @register_fusion("late", config=LateFusionConfig)

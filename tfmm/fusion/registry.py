@@ -22,7 +22,7 @@ tensor (the heads are added on top of it), or a dict of output name -> logits of
 head's width (late fusion; the heads then only apply their activation).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tfmm.schema import ConfigError, positive, unit_interval
@@ -34,9 +34,14 @@ NEEDS_SEQUENCES = set()
 
 @dataclass(frozen=True)
 class FusionBase:
-    """Options every fusion strategy shares (robustness and extra training signals).
+    """Options every fusion strategy shares: its head, robustness and extra training
+    signals. A strategy's config class redeclares a field to change its default.
 
     Args:
+        hidden_units: list of ints. Dense layers on the fused vector (per modality, for
+            late fusion).
+        dropout: float. Dropout after each of them (and in attention blocks).
+        activation: str. Their activation.
         modality_dropout: float. During training, each modality of each example is
             dropped (its presence set to 0) with this probability; an example never loses
             all of its modalities. Teaches the model to cope with a missing modality, and
@@ -61,8 +66,15 @@ class FusionBase:
     modality_dropout: float = 0.3
     auxiliary_loss_weight: float = 0.0
     balance: Literal["none", "gradient_blending"] = "none"
+    hidden_units: list[int] = field(default_factory=lambda: [256])
+    dropout: float = 0.2
+    activation: str = "relu"
 
     def validate(self, path):
+        if any(u <= 0 for u in self.hidden_units):
+            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
+                              f"Received: hidden_units={self.hidden_units}")
+        unit_interval(self, path, "dropout")
         unit_interval(self, path, "modality_dropout")
         if self.auxiliary_loss_weight < 0:
             raise ConfigError(f"{path}.auxiliary_loss_weight: must be >= 0. Received: "
@@ -71,13 +83,6 @@ class FusionBase:
             raise ConfigError(f"{path}.balance: gradient_blending weighs the auxiliary "
                               f"per-modality heads; set {path}.auxiliary_loss_weight > 0 "
                               f"(for example 0.5). Received: auxiliary_loss_weight=0")
-
-    def check_head(self, path):
-        """`hidden_units` and `dropout`, which every strategy's fusion head has."""
-        if any(u <= 0 for u in self.hidden_units):
-            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
-                              f"Received: hidden_units={self.hidden_units}")
-        unit_interval(self, path, "dropout")
 
     def check_attention(self, path):
         """`dim` and `num_heads` of an attention-based strategy."""

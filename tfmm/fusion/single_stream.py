@@ -24,11 +24,9 @@ class SingleStreamFusionConfig(FusionBase):
     intermediate_dim: int = 256
     hidden_units: list[int] = field(default_factory=list)
     dropout: float = 0.1
-    activation: str = "relu"
 
     def validate(self, path):
         super().validate(path)
-        self.check_head(path)
         self.check_attention(path)
         positive(self, path, "num_layers", "intermediate_dim")
 
