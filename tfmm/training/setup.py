@@ -53,7 +53,8 @@ def run_lock(run_dir):
 def fit_vocabularies(config, train_manifest):
     """The text inputs' vocabularies, fitted to the training split, except that a
     `training.init_from` run's TextCNN vocabularies replace them (a pretrained TextCNN's
-    embedding rows belong to its own vocabulary)."""
+    embedding rows belong to its own vocabulary). Outputs without `labels` get them from
+    the training split, in place (`fit_preprocessing`)."""
     vocabularies = fit_preprocessing(config, train_manifest)
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
