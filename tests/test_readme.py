@@ -60,6 +60,7 @@ def test_readme_recipe_is_the_example_config_and_the_measured_one():
         assert [i.encoder.type for i in config.inputs] == ["textcnn", "cnn", "cnn"]
     assert readme.training.learning_rate == example.training.learning_rate == \
         quality.LEARNING_RATE == tfmm.config.TrainingConfig().learning_rate
+    assert readme.training.epochs == quality.EPOCHS
 
 
 def test_example_config_builds_with_three_branches_at_one_concatenate():
