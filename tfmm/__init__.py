@@ -30,6 +30,12 @@ __all__ = ["Config", "ConfigError", "build_model", "compile_model", "config_from
            "load_config"]
 
 
+# A saved `.keras` file loads after `import tfmm` (tfmm/_registration.py).
+from tfmm import _registration  # noqa: E402
+
+_registration.install()
+
+
 def __getattr__(name):
     if name in _SUBPACKAGES:
         return _importlib.import_module(f"tfmm.{name}")

@@ -92,6 +92,66 @@ def text_ids(text, vocabulary, sequence_length, standardize="lower_and_strip_pun
     return np.array(ids + [0] * (sequence_length - len(ids)), np.int32)
 
 
+def tfidf_vector(text, vocabulary, idf, ngrams=2, standardize="lower_and_strip_punctuation"):
+    """TextVectorization's `tf_idf` output for one string: float32 [len(vocabulary) + 1],
+    each n-gram's count times its idf; entry 0 counts out-of-vocabulary n-grams, weighted
+    by the mean idf (as Keras does).
+
+    >>> tfidf_vector("a b a", ["a", "a b"], [0.5, 2.0], ngrams=2).tolist()
+    [2.5, 1.0, 2.0]
+    """
+    index = {token: k + 1 for k, token in enumerate(vocabulary)}
+    tokens = [t for t in _WHITESPACE.split(standardize_text(text, standardize)) if t]
+    grams = list(tokens)
+    for n in range(2, ngrams + 1):
+        grams += [" ".join(tokens[k:k + n]) for k in range(len(tokens) - n + 1)]
+    weights = np.concatenate([[np.mean(idf) if len(idf) else 0.0], idf]).astype(np.float32)
+    counts = np.zeros(len(vocabulary) + 1, np.float32)
+    for g in grams:
+        counts[index.get(g, 0)] += 1.0
+    return counts * weights
+
+
+# ---------------------------------------------------------------------------------------
+# Tables.
+# ---------------------------------------------------------------------------------------
+
+def numbers(values, columns, name="tabular"):
+    """One example's numeric cells (numbers, numeric strings, None or NaN for missing) as
+    float32 [columns]; a cell that is not a number is a ClientError naming its column.
+
+    >>> numbers([1, None, "2.5"], ["a", "b", "c"]).tolist()
+    [1.0, nan, 2.5]
+    """
+    out = []
+    for column, v in zip(columns, values):
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "nan")):
+            out.append(np.nan)
+            continue
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            raise ClientError(f"input `{name}` column {column!r}: not a number: {v!r}") from None
+    return np.array(out, np.float32)
+
+
+def category_ids(values, categories):
+    """One example's categorical cells as int32 ids: 0 missing (None or ""), 1 a category
+    unseen in training, 2.. the training categories (`categories`, one list per column).
+
+    >>> category_ids(["b", "zzz", None], [["a", "b"], ["x"], ["y"]]).tolist()
+    [3, 1, 0]
+    """
+    out = []
+    for v, known in zip(values, categories):
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        v = "" if v is None or (isinstance(v, float) and np.isnan(v)) else \
+            (v.decode("utf-8") if isinstance(v, bytes) else str(v)).strip()
+        out.append(0 if v == "" else (known.index(v) + 2 if v in known else 1))
+    return np.array(out, np.int32)
+
+
 def _index(vocabulary):
     return {token: i for i, token in enumerate(vocabulary) if i >= 2 or token not in ("", "[UNK]")}
 
@@ -271,21 +331,33 @@ class Client:
         self.inputs = spec["inputs"]
         self.outputs = spec["outputs"]
         self._vocab = {i["name"]: _index(i["vocabulary"]) for i in self.inputs
-                       if i["type"] == "text"}
+                       if i["type"] == "text" and i.get("encoder") == "textcnn"}
         for i in self.inputs:
-            if i["type"] == "text" and i["encoder"] != "textcnn":
+            if i["type"] == "text" and i["encoder"] not in ("textcnn", "tfidf"):
                 raise ClientError(f"input {i['name']!r}: {i['encoder']} text inputs need "
                                   f"TensorFlow's tokenizer; serve this model's SavedModel "
                                   f"({source})")
         self._dtypes = dict(dtypes)
 
+    def raw_names(self):
+        """The raw inputs `features` takes: each input's name; a tabular input's
+        `{name}_numeric` and/or `{name}_categorical` (one list of cells per example,
+        columns in the spec's order)."""
+        names = []
+        for i in self.inputs:
+            if i["type"] != "tabular":
+                names.append(i["name"])
+                continue
+            names += [f"{i['name']}_{part}" for part in ("numeric", "categorical") if i[part]]
+        return names
+
     def features(self, raw):
         """{input name: list of raw values} -> {model input name: numpy array}."""
-        missing = [i["name"] for i in self.inputs if i["name"] not in raw]
+        expected = self.raw_names()
+        missing = [n for n in expected if n not in raw]
         if missing:
-            raise ClientError(f"missing input {missing[0]!r}; the model takes "
-                              f"{[i['name'] for i in self.inputs]}")
-        sizes = {name: len(raw[name]) for name in (i["name"] for i in self.inputs)}
+            raise ClientError(f"missing input {missing[0]!r}; the model takes {expected}")
+        sizes = {name: len(raw[name]) for name in expected}
         if len(set(sizes.values())) != 1:
             raise ClientError(f"inputs have different batch sizes: {sizes}")
         n = next(iter(sizes.values()))
@@ -294,6 +366,9 @@ class Client:
         feed = {}
         for i in self.inputs:
             name = i["name"]
+            if i["type"] == "tabular":
+                feed.update(self._tabular(i, raw, n))
+                continue
             values = [_raw_bytes(v, name, row) if i["type"] != "text" else _text(v)
                       for row, v in enumerate(raw[name], start=1)]
             if i["optional"]:
@@ -313,11 +388,39 @@ class Client:
         return {k: v.astype(self._dtypes.get(k, v.dtype), copy=False)
                 for k, v in feed.items()}
 
+    def _tabular(self, i, raw, n):
+        name, feed = i["name"], {}
+        rows = {part: [list(r) for r in raw[f"{name}_{part}"]] if i[part] else [[]] * n
+                for part in ("numeric", "categorical")}
+        for part in ("numeric", "categorical"):
+            for row, cells in enumerate(rows[part], start=1):
+                if len(cells) != len(i[part]):
+                    raise ClientError(f"input `{name}_{part}` (example {row}): "
+                                      f"{len(cells)} cells for the {len(i[part])} columns "
+                                      f"{i[part]}")
+        if i["numeric"]:
+            feed[f"{name}_numeric"] = np.stack(
+                [numbers(r, i["numeric"], name) for r in rows["numeric"]])
+        if i["categorical"]:
+            feed[f"{name}_categorical"] = np.stack(
+                [category_ids(r, i["categories"]) for r in rows["categorical"]])
+        if i["optional"]:
+            present = np.zeros(n, np.float32)
+            if i["numeric"]:
+                present = np.maximum(present, (~np.isnan(feed[f"{name}_numeric"])).any(-1))
+            if i["categorical"]:
+                present = np.maximum(present, (feed[f"{name}_categorical"] != 0).any(-1))
+            feed[f"{name}_present"] = present.astype(np.float32)
+        return feed
+
     def _one(self, i, value):
         name = i["name"]
         if i["type"] == "text":
             if not value and not i["optional"]:
                 raise ClientError(f"input `{name}`: empty text")
+            if i["encoder"] == "tfidf":
+                return tfidf_vector(value, i["vocabulary"], i["idf"], i["ngrams"],
+                                    i["standardize"])
             return text_ids(value, self._vocab[name], i["sequence_length"], i["standardize"])
         if i["type"] == "image":
             h, w = i["image_hw"]
@@ -477,6 +580,6 @@ def _raw_bytes(value, name, row):
 
 
 __all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
-           "audio_tensors", "decode_image",
+           "audio_tensors", "category_ids", "decode_image", "numbers", "tfidf_vector",
            "decode_wav", "image_tensor", "jpeg_scale", "named_outputs", "resize_bilinear",
            "resize_with_pad", "standardize_text", "text_ids"]

@@ -102,9 +102,10 @@ class Config:
         unique([o.name for o in self.outputs], "outputs", "output name")
         readers = {}
         for i in self.inputs:
-            column = i.column or i.name
-            other = readers.setdefault(column, i)
-            if other is not i and other.type != i.type:
+            for column in (i.columns if i.type == "tabular" else [i.column or i.name]):
+                other = readers.setdefault(column, i)
+                if other is i or (other.type == i.type and i.type != "tabular"):
+                    continue
                 raise ConfigError(f"inputs: {other.name!r} ({other.type}) and {i.name!r} "
                                   f"({i.type}) both read column {column!r}; one column holds "
                                   f"one kind of value. Set `column` on one of them.")

@@ -28,7 +28,7 @@ EncoderConfig = tagged_union("EncoderConfig", ENCODER_CONFIGS)
 
 # The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,
 # quality): compact CNNs for images and audio; ResNet50 from scratch collapses there.
-DEFAULT_ENCODER = {"text": "textcnn", "image": "cnn", "audio": "cnn"}
+DEFAULT_ENCODER = {"text": "textcnn", "image": "cnn", "audio": "cnn", "tabular": "mlp"}
 
 
 def modality_encoders(modality):
@@ -44,9 +44,10 @@ class InputConfig:
 
     Args:
         name: str. Name of the Keras input(s) and the `{name}_encoder` sublayer.
-        type: "text" | "image" | "audio".
+        type: "text" | "image" | "audio" | "tabular".
         column: str. Manifest column that holds the value (text) or file path (image,
-            audio). Defaults to `name`.
+            audio). Defaults to `name`. A tabular input reads `numeric` and
+            `categorical` instead.
         encoder: mapping with a `type` key; defaults to the modality's default encoder.
         image_size: int or [height, width]. Images are resized to it (image inputs).
         resize: "plain" (stretch) or "pad" (keep aspect ratio, pad) (image inputs).
@@ -67,6 +68,17 @@ class InputConfig:
             fused output.
         pair_column: str. Second text column packed into the same BERT input as segment
             1 (question + context, history + turn); bert encoders only.
+        numeric: list of str. A tabular input's numeric columns (an empty cell is
+            missing: imputed by the training median and flagged to the model).
+        categorical: list of str. A tabular input's categorical columns (an empty cell
+            is its own "missing" value; a category unseen in training reads as
+            out-of-vocabulary, never an error).
+        numeric_bins: int. Quantile bins of each numeric column's piecewise-linear
+            encoding (tabular inputs).
+        max_categories: int. Categories kept per categorical column, most frequent
+            first; the rest share the out-of-vocabulary id (tabular inputs).
+        min_category_count: int. A category seen in fewer training rows is read as
+            out-of-vocabulary, so that id is trained (tabular inputs).
         augment: bool. Random augmentation inside the model, in training only (absent
             from evaluation, prediction and exports): images get a random horizontal
             flip, rotation (up to 18 degrees), zoom (up to 15%) and shift (up to 10%);
@@ -76,7 +88,7 @@ class InputConfig:
     """
 
     name: str
-    type: Literal["text", "image", "audio"]
+    type: Literal["text", "image", "audio", "tabular"]
     column: Optional[str] = None
     encoder: Optional[EncoderConfig] = None
     image_size: Union[int, list[int]] = 224
@@ -88,12 +100,19 @@ class InputConfig:
     optional: bool = False
     pair_column: Optional[str] = None
     augment: bool = False
+    numeric: Optional[list[str]] = None
+    categorical: Optional[list[str]] = None
+    numeric_bins: int = 16
+    max_categories: int = 256
+    min_category_count: int = 2
 
     # Which fields are meaningful for which modality; others must keep their default.
     _MODALITY_FIELDS = {
         "text": (),
         "image": ("image_size", "resize", "jpeg_scale"),
         "audio": ("sample_rate", "clip_seconds", "resample"),
+        "tabular": ("numeric", "categorical", "numeric_bins", "max_categories",
+                    "min_category_count"),
     }
 
     @property
@@ -104,7 +123,10 @@ class InputConfig:
 
     @property
     def columns(self) -> list[str]:
-        """The manifest columns this input reads (the text and its `pair_column`)."""
+        """The manifest columns this input reads (the text and its `pair_column`; a
+        tabular input's numeric then categorical columns)."""
+        if self.type == "tabular":
+            return list(self.numeric or []) + list(self.categorical or [])
         return [self.column] + ([self.pair_column] if self.pair_column else [])
 
     @property
@@ -123,6 +145,8 @@ class InputConfig:
                 if getattr(self, n) != default:
                     raise ConfigError(f"{path}.{n}: only applies to {modality} inputs, not "
                                       f"{self.type}. Received: {n}={getattr(self, n)!r}")
+        if self.type == "tabular":
+            self._validate_tabular(path)
         encoder = self.encoder or self.default_encoder()
         allowed = modality_encoders(self.type)
         if encoder.type not in allowed:
@@ -160,6 +184,25 @@ class InputConfig:
                               f"shorter than one frame ({encoder.frame_length} samples). "
                               f"Received: clip_seconds={self.clip_seconds}")
 
+    def _validate_tabular(self, path):
+        if not (self.numeric or self.categorical):
+            raise ConfigError(f"{path}: a tabular input needs `numeric` or `categorical` "
+                              f"columns (lists of column names). Received: numeric="
+                              f"{self.numeric}, categorical={self.categorical}")
+        if self.column is not None:
+            raise ConfigError(f"{path}.column: a tabular input names its columns in "
+                              f"`numeric` and `categorical`. Received: column={self.column!r}")
+        if self.augment:
+            raise ConfigError(f"{path}.augment: tabular inputs have no augmentation. "
+                              f"Received: augment=True")
+        names = list(self.numeric or []) + list(self.categorical or [])
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ConfigError(f"{path}: column(s) {twice} listed twice in numeric/categorical."
+                              f" Received: numeric={self.numeric}, categorical="
+                              f"{self.categorical}")
+        positive(self, path, "numeric_bins", "max_categories", "min_category_count")
+
     def default_encoder(self):
         """The modality's default encoder's config (`DEFAULT_ENCODER`)."""
         return ENCODER_CONFIGS[DEFAULT_ENCODER[self.type]]()
@@ -167,5 +210,7 @@ class InputConfig:
     def resolve(self):
         """A copy with the defaults filled in: `column` (the name) and `encoder` (the
         modality's default)."""
+        if self.type == "tabular":
+            return dataclasses.replace(self, encoder=self.encoder or self.default_encoder())
         return dataclasses.replace(self, column=self.column or self.name,
                                    encoder=self.encoder or self.default_encoder())

@@ -16,7 +16,7 @@ def kept_columns(manifest_path, names, row_numbers):
     error names a missing column."""
     if not names:
         return {}
-    manifest = Manifest(manifest_path)
+    manifest = manifest_path if isinstance(manifest_path, Manifest) else Manifest(manifest_path)
     manifest.require(list(names), what="column to keep")
     return {c: ["" if manifest.columns[c][r - 1] is None else manifest.columns[c][r - 1]
                 for r in row_numbers] for c in names}

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import tfmm
 from tfmm.data import DataError
 from tests.data.conftest import small_demo_config
+from tests.helpers import tiny_demo_dict
 from tests.helpers import pcm_wav
 
 
@@ -359,3 +360,26 @@ def test_media_root_refuses_paths_that_resolve_outside_it(demo_dir, tmp_path):
     reason = f"path resolves outside data.media_root {str(d)!r}"
     assert [(p.row, p.column, p.message) for p in problems] == [
         (r, "image_path", reason) for r in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("column", ["image_path", "audio_path"])
+def test_data_check_on_a_fifo_ends_with_its_one_line_error(demo_dir, tmp_path, column):
+    # `tfmm data check` refused the FIFO, then its media summary opened it and hung.
+    import subprocess
+    import sys
+
+    import yaml
+
+    d = _copy_demo(demo_dir, tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    _point_at(d, 2, column, tmp_path / "pipe")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(
+        tiny_demo_dict(d, ("text", "image", "audio"), epochs=1, batch_size=4)))
+    proc = subprocess.run([sys.executable, "-m", "tfmm.cli", "data", "check",
+                           str(d / "train.csv"), "--config", str(config)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"row 2 column '{column}'" in proc.stdout and "(a FIFO)" in proc.stdout, \
+        proc.stdout

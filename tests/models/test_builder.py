@@ -1,3 +1,4 @@
+import os
 import keras
 import numpy as np
 import pytest
@@ -138,3 +139,28 @@ def test_total_loss_is_the_loss_weighted_sum_of_the_heads():
     np.testing.assert_allclose([got["topic_loss"], got["value_loss"]], [topic, value],
                                rtol=1e-5)
     np.testing.assert_allclose(got["loss"], 0.3 * topic + 2.0 * value, rtol=1e-5)
+
+
+def test_import_tfmm_is_enough_to_load_a_saved_model(tmp_path):
+    # A serving script or notebook in a new process: `import tfmm` then Keras's loader,
+    # with safe_mode on and no other tfmm attribute touched first (in both import orders).
+    import subprocess
+    import sys
+
+    from tests.helpers import random_inputs, tiny_config
+
+    model = tfmm.build_model(tiny_config(("text", "image")))
+    x = random_inputs(model, batch=2)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    np.save(tmp_path / "expected.npy", model.predict(x, verbose=0)["label"])
+    np.savez(tmp_path / "x.npz", **x)
+    for imports in ("import tfmm, keras", "import keras, tfmm"):
+        code = (f"{imports}; import numpy as np; "
+                f"m = keras.saving.load_model({str(path)!r}, safe_mode=True); "
+                f"x = dict(np.load({str(tmp_path / 'x.npz')!r})); "
+                f"np.testing.assert_allclose(m.predict(x, verbose=0)['label'], "
+                f"np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5); print('LOADED')")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=180, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+        assert proc.stdout.strip().endswith("LOADED"), (imports, proc.stderr[-2000:])

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfmm.data.audio import decode_audio, diagnose_audio
 from tfmm.data.errors import Problem, file_problem
 from tfmm.data.image import decode_image, diagnose_image
+from tfmm.data.tabular import fit_tabular_state, tabular_problems, tabular_summary
 from tfmm.outputs import output_type
 from tfmm.progress import Progress
 
@@ -36,6 +37,9 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     bad_utf8 = {(p.row, p.column) for p in problems}
     src = manifest.path
     for i in config.inputs:
+        if i.type == "tabular":
+            problems.extend(tabular_problems(i, manifest))
+            continue
         values = manifest.columns[i.column]
         if i.type == "text":
             for row, v in enumerate(values, start=1):
@@ -203,22 +207,45 @@ def _image_line(i, paths):
             + (f" (resize: {i.resize})" if aspect.max() > 1.5 else ""))
 
 
+def _training_state(config, input_config, manifest):
+    """The tabular input's state fitted on `data.train` when the manifest checked is
+    another split (so its unseen categories can be counted), else None."""
+    from tfmm.data.manifest import Manifest
+
+    if not config.data.train:
+        return None
+    train = config.resolve_path(config.data.train)
+    if not isinstance(train, str) or not os.path.exists(train) or \
+            os.path.abspath(train) == os.path.abspath(str(manifest.path)):
+        return None
+    return fit_tabular_state(input_config, Manifest(train).columns)
+
+
 def media_summary(config, manifest):
     """Lines that say how the media settings meet the data: each image column's sizes and
     how many `image_size` upscales or shrinks more than 4x; each audio column's clip
-    durations (min, median, max) and how many clips `clip_seconds` crops or pads."""
+    durations (min, median, max) and how many clips `clip_seconds` crops or pads; each
+    tabular column's missing share, range and quartiles, or categories (and those unseen
+    in the training split)."""
     lines = []
+
+    def readable(column):
+        # Only regular files the check accepted: a FIFO refused there would block here.
+        paths = (manifest.resolve(v) for v in manifest.columns[column])
+        return [p for p in paths if p and file_problem(p, config.data.max_file_mb) is None]
+
     for i in config.inputs:
+        if i.type == "tabular":
+            lines.extend(tabular_summary(i, manifest, _training_state(config, i, manifest)))
+            continue
         if i.type == "image":
-            line = _image_line(i, [p for p in (manifest.resolve(v)
-                                               for v in manifest.columns[i.column]) if p])
+            line = _image_line(i, readable(i.column))
             if line:
                 lines.append(line)
             continue
         if i.type != "audio":
             continue
-        paths = [manifest.resolve(v) for v in manifest.columns[i.column]]
-        found = [d for d in audio_durations([p for p in paths if p]) if d is not None]
+        found = [d for d in audio_durations(readable(i.column)) if d is not None]
         if not found:
             continue
         d = np.array(found)

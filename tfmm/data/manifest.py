@@ -1,24 +1,28 @@
-"""Manifests: CSV or JSONL, one row per example, one column per configured input/output.
+"""Manifests: CSV, JSONL or Parquet files, or a pandas DataFrame; one row per example,
+one column per configured input/output.
 
-Media columns hold file paths, relative to the manifest's folder (absolute paths are
-kept). Rows are counted from 1, header excluded.
+Media columns hold file paths, relative to the manifest's folder (a DataFrame's
+`base_dir`; absolute paths are kept). Rows are counted from 1, header excluded.
 """
 
 import csv
 import difflib
 import json
+import math
 import os
 
 from tfmm.data.errors import DataError, Problem, file_problem
 
-MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 
 
 class Manifest:
     """The columns of a manifest, as lists of str (None for a missing/empty cell).
 
     Args:
-        path: str. The manifest file (.csv or .jsonl).
+        path: str. The manifest file (.csv, .jsonl or .parquet), or a pandas DataFrame.
+        base_dir: str. What relative media paths resolve against: the manifest's folder
+            by default, the working directory for a DataFrame.
 
     Attributes:
         columns: dict of column name -> list of values (str, or None when empty).
@@ -33,7 +37,14 @@ class Manifest:
     ['hello']
     """
 
-    def __init__(self, path):
+    def __init__(self, path, base_dir=None):
+        if _is_dataframe(path):
+            self._from_dataframe(path, base_dir)
+            return
+        if not isinstance(path, (str, os.PathLike)):
+            raise DataError(f"a manifest is a .csv, .jsonl or .parquet path or a pandas "
+                            f"DataFrame. Received: {type(path).__name__}")
+        path = os.fspath(path)
         if not os.path.exists(path):
             raise DataError(f"manifest not found: {path!r}")
         reason = file_problem(path, max_mb=float("inf"))
@@ -45,9 +56,11 @@ class Manifest:
             raise DataError(f"manifest {path!r} is UTF-16 text; save it as UTF-8 (in Excel: "
                             f"CSV UTF-8)")
         self.path = path
-        self.base_dir = os.path.dirname(os.path.abspath(path))
+        self.base_dir = base_dir or os.path.dirname(os.path.abspath(path))
         self.problems = []
-        if path.endswith(".csv"):
+        if path.endswith(".parquet"):
+            self.columns = self._read_parquet(path)
+        elif path.endswith(".csv"):
             self.columns = self._read_csv(path)
         elif path.endswith((".jsonl", ".json")):
             self.columns = self._read_jsonl(path)
@@ -55,13 +68,44 @@ class Manifest:
             raise DataError(f"manifest {path!r}: unknown format; expected one of "
                             f"{list(MANIFEST_SUFFIXES)}")
 
+    def _from_dataframe(self, frame, base_dir):
+        self.path = "<DataFrame>"
+        self.base_dir = os.path.abspath(base_dir or os.getcwd())
+        self.problems = []
+        self.columns = {str(name): [self._cell(v, row, str(name)) for row, v in
+                                    enumerate(frame[name].tolist(), start=1)]
+                        for name in frame.columns}
+
+    def _read_parquet(self, path):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise DataError(f"manifest {path!r}: reading Parquet needs pyarrow: "
+                            f"pip install pyarrow") from None
+        try:
+            table = pq.read_table(path)
+        except Exception as e:  # pyarrow's own error types
+            raise DataError(f"manifest {path!r}: not a readable Parquet file ({e})") from None
+        return {name: [self._cell(v, row, name) for row, v in
+                       enumerate(table.column(name).to_pylist(), start=1)]
+                for name in table.column_names}
+
     def __len__(self):
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def _cell(self, value, row, column):
         if value is None:
             return None
+        if isinstance(value, float):
+            # A number column (pandas, Parquet): NaN is an empty cell; 3.0 reads as "3.0".
+            if math.isnan(value):
+                return None
+            return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("utf-8", errors="surrogateescape")
         if not isinstance(value, str):
+            if str(value) in ("NaT", "<NA>", "nan"):
+                return None
             value = str(value)
         try:
             value.encode("utf-8")
@@ -128,6 +172,11 @@ class Manifest:
         if value is None or os.path.isabs(value):
             return value
         return os.path.join(self.base_dir, value)
+
+
+def _is_dataframe(value):
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns") and \
+        hasattr(value, "iloc")
 
 
 # A text cell may be long (a document); the csv module's default cap is 128 KiB.

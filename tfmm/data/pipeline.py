@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tfmm.data.manifest import Manifest, _is_dataframe
 from tfmm.data.preprocessor import Preprocessor
 # The sources' helpers, importable from here as before.
 from tfmm.data.sources import (expand_files, load_manifest, media_columns,  # noqa: F401
@@ -24,9 +25,11 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
 
     Args:
         config: `tfmm.Config` with labels filled (see `fit_preprocessing`).
-        source: str. A manifest (.csv/.jsonl), a TFRecord file or glob, or
+        source: str. A manifest (.csv/.jsonl/.parquet), a TFRecord file or glob, or
             `tfds:NAME/SPLIT`. Relative paths resolve against the config's folder. Or a
-            dict of column -> list of str that `load_manifest` returned.
+            pandas DataFrame (media paths relative to the working directory; wrap it in
+            `tfmm.data.Manifest(frame, base_dir=...)` to say otherwise), a `Manifest`,
+            or a dict of column -> list of str that `load_manifest` returned.
         vocabularies: dict of text input name -> vocabulary.
         training: bool. Shuffle (seeded by `data.seed`) and drop the last partial batch.
         input_context: `tf.distribute.InputContext` or None.
@@ -46,6 +49,9 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     model.fit(ds, epochs=3)
     ```
     """
+    if isinstance(source, Manifest) or _is_dataframe(source):
+        source = load_manifest(config, source if isinstance(source, Manifest)
+                               else Manifest(source), with_labels, report_dir)
     columns = source if isinstance(source, dict) else None
     source = "<columns>.csv" if columns is not None else config.resolve_path(source)
     batch_size = batch_size or config.data.batch_size

@@ -4,7 +4,9 @@ import tensorflow as tf
 
 from tfmm.data.audio import decode_audio
 from tfmm.data.image import decode_image
-from tfmm.data.text import TextPreprocessor, adapt_vocabulary, read_vocabulary
+from tfmm.data.manifest import Manifest
+from tfmm.data.tabular import TabularPreprocessor, fit_tabular_state
+from tfmm.data.text import TextPreprocessor, adapt_tfidf, adapt_vocabulary, read_vocabulary
 from tfmm.outputs import output_type
 
 
@@ -39,6 +41,8 @@ class Preprocessor:
         self.config = config
         self.text = {i.name: TextPreprocessor(i, vocabularies.get(i.name))
                      for i in config.inputs if i.type == "text"}
+        self.tabular = {i.name: TabularPreprocessor(i, vocabularies.get(i.name))
+                        for i in config.inputs if i.type == "tabular"}
         self.label_tables = {}
         for o in config.outputs:
             if not output_type(o).has_labels or o.labels is None:
@@ -54,6 +58,11 @@ class Preprocessor:
         `text` is False: the pipeline tokenises those per batch)."""
         x = {}
         for i in self.config.inputs:
+            if i.type == "tabular":
+                if i.optional:
+                    x[f"{i.name}_present"] = self.tabular[i.name].present(raw)
+                x.update(self.tabular[i.name].from_cells(raw))
+                continue
             value = raw[i.column]
             if i.optional:
                 x[f"{i.name}_present"] = present_flag(value)
@@ -130,11 +139,13 @@ def fit_preprocessing(config, manifest):
 
     Args:
         config: `tfmm.Config` (modified in place: labels).
-        manifest: `tfmm.data.Manifest` of the training split.
+        manifest: `tfmm.data.Manifest` of the training split (or a pandas DataFrame).
 
     Returns:
-        dict of text input name -> vocabulary.
+        dict of input name -> what it learnt (text vocabularies, tabular states).
     """
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest(manifest)
     manifest.require([o.column for o in config.outputs], what="label column")
     for o in config.outputs:
         if output_type(o).has_labels and o.labels is None:
@@ -143,16 +154,23 @@ def fit_preprocessing(config, manifest):
 
 
 def fit_text_vocabularies(config, manifest):
-    """The text vocabularies of `config`'s text inputs (textcnn: adapted on the
-    manifest's text; bert: the WordPiece vocabulary). Reads no label column."""
+    """What each input learns from the training split: the text vocabularies (textcnn:
+    adapted on the manifest's text; tfidf: n-grams and their idf; bert: the WordPiece
+    vocabulary) and each tabular input's state (numeric bin edges and medians, category
+    lists; `tfmm.data.tabular`). Reads no label column."""
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     vocabularies = {}
     for i in config.inputs:
+        if i.type == "tabular":
+            vocabularies[i.name] = fit_tabular_state(i, manifest.columns)
         if i.type != "text":
             continue
         if i.encoder.vocabulary_source == "adapted":
             texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
             vocabularies[i.name] = adapt_vocabulary(texts, i.encoder)
+        elif i.encoder.vocabulary_source == "tfidf":
+            texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
+            vocabularies[i.name] = adapt_tfidf(texts, i.encoder)
         elif i.encoder.vocabulary_source == "wordpiece":
             vocabularies[i.name] = bert_vocabulary(i.encoder)
     return vocabularies

@@ -30,6 +30,26 @@ def adapt_vocabulary(texts, encoder_config):
     return vectorizer.get_vocabulary()
 
 
+def adapt_tfidf(texts, encoder_config):
+    """The n-gram vocabulary (most frequent first, at most `vocab_size - 1`: entry 0 of
+    the vector is out-of-vocabulary) and each n-gram's inverse document frequency
+    `log(1 + documents / (1 + document frequency))` (Keras's) on `texts`."""
+    import numpy as np
+
+    texts = list(texts)
+    adapted = keras.layers.TextVectorization(
+        max_tokens=encoder_config.vocab_size, ngrams=encoder_config.ngrams,
+        standardize=_standardize(encoder_config.standardize), output_mode="multi_hot")
+    ds = tf.data.Dataset.from_tensor_slices(texts).batch(512)
+    adapted.adapt(ds)
+    tokens = [str(t) for t in adapted.get_vocabulary()[1:]]
+    df = np.zeros(len(tokens) + 1)
+    for batch in ds:
+        df += adapted(batch).numpy().sum(axis=0)
+    idf = np.log(1.0 + len(texts) / (1.0 + df[1:]))
+    return {"tokens": tokens, "idf": [float(w) for w in idf]}
+
+
 class TextPreprocessor:
     """Turns a scalar (or batched) string tensor into the encoder's named tensors.
 
@@ -70,6 +90,14 @@ class TextPreprocessor:
                                                        lowercase=input_config.encoder.lowercase)
             self.layer = keras_hub.models.BertTextClassifierPreprocessor(
                 tokenizer, sequence_length=cfg.sequence_length)
+        elif self.kind == "tfidf":
+            if vocabulary is None:
+                raise ValueError(f"text input {self.name!r}: a tfidf input needs its fitted "
+                                 f"vocabulary (tfmm.data.fit_preprocessing builds it).")
+            self.layer = keras.layers.TextVectorization(
+                standardize=_standardize(cfg.standardize), ngrams=cfg.ngrams,
+                output_mode="tf_idf", vocabulary=list(vocabulary["tokens"]),
+                idf_weights=list(vocabulary["idf"]))
         else:
             self.layer = None
 
@@ -79,6 +107,8 @@ class TextPreprocessor:
         ids 0 and 1, the longer segment truncated first)."""
         if self.kind == "adapted":
             return {self.name: tf.cast(self.layer(text), tf.int32)}
+        if self.kind == "tfidf":
+            return {self.name: tf.cast(self.layer(text), tf.float32)}
         if self.kind == "wordpiece":
             # By keyword: a positional tuple would be read as (x, y).
             out = self.layer(x=text if pair is None else (text, pair))

@@ -165,6 +165,10 @@ def _probe_inputs(model, batch=3):
             x[t.name] = rng.uniform(0, 255, size=shape).astype("float32")
         elif t.dtype == "string":
             x[t.name] = np.array(["probe"] * batch)
+        elif t.name.endswith("_numeric") and len(shape) == 2:
+            # Raw tabular numbers: one missing (NaN) cell, and one far outside any range.
+            x[t.name] = rng.normal(0, 3, size=shape).astype("float32")
+            x[t.name][0, 0], x[t.name][-1, -1] = np.nan, 1e6
         else:
             x[t.name] = rng.uniform(-0.5, 0.5, size=shape).astype("float32")
     return {k: tf.constant(v) for k, v in x.items()}

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor
-from tfmm.export.signatures import raw_features
+from tfmm.export.signatures import raw_features, raw_specs
 from tfmm.models.builder import INSPECTION_OUTPUTS
 
 # tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
@@ -143,12 +143,21 @@ def client_spec(model, config, vocabularies):
     for i in config.inputs:
         spec = {"name": i.name, "type": i.type, "column": i.column,
                 "optional": bool(i.optional)}
-        if i.type == "text":
+        if i.type == "tabular":
+            state = vocabularies[i.name]
+            spec.update(numeric=list(i.numeric or []), categorical=list(i.categorical or []),
+                        categories=[list(state["categorical"][c])
+                                    for c in i.categorical or []])
+        elif i.type == "text":
             spec["encoder"] = i.encoder.type
             if i.encoder.vocabulary_source == "adapted":  # tokenised by the client
                 spec.update(vocabulary=list(vocabularies[i.name]),
                             sequence_length=int(i.encoder.sequence_length),
                             standardize=i.encoder.standardize)
+            elif i.encoder.vocabulary_source == "tfidf":
+                spec.update(vocabulary=list(vocabularies[i.name]["tokens"]),
+                            idf=list(vocabularies[i.name]["idf"]),
+                            ngrams=int(i.encoder.ngrams), standardize=i.encoder.standardize)
         elif i.type == "image":
             spec.update(image_hw=list(i.image_hw), resize=i.resize,
                         jpeg_scale=i.jpeg_scale)
@@ -168,10 +177,21 @@ def input_meanings(model, config):
     for i in config.inputs:
         if i.optional:
             out[f"{i.name}_present"] = f"float32 [batch]: 1 where {i.name} is given, 0 missing"
-        if i.type == "text":
+        if i.type == "tabular":
+            if i.numeric:
+                out[f"{i.name}_numeric"] = (f"float32 [batch, {len(i.numeric)}]: columns "
+                                            f"{list(i.numeric)}, NaN where missing")
+            if i.categorical:
+                out[f"{i.name}_categorical"] = (
+                    f"int32 [batch, {len(i.categorical)}]: category ids of columns "
+                    f"{list(i.categorical)} (0 missing, 1 unseen in training)")
+        elif i.type == "text":
             out[i.name] = (f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
                            f"text (0 padding, 1 out of vocabulary)"
                            if i.encoder.vocabulary_source == "adapted"
+                           else "float32 [batch, n-grams + 1]: TF-IDF vector of the text "
+                                "(entry 0 out of vocabulary)"
+                           if i.encoder.vocabulary_source == "tfidf"
                            else f"{i.encoder.type} text tensors")
         elif i.type == "image":
             h, w = i.image_hw
@@ -270,7 +290,9 @@ class OnnxInputs:
         self.preprocessor = Preprocessor(config, vocabularies)
 
     def __call__(self, raw):
-        raw = {k: tf.constant(v, tf.string) for k, v in raw.items()}
+        specs = raw_specs(self.config)
+        raw = {k: tf.constant(v, specs[k].dtype if k in specs else tf.string)
+               for k, v in raw.items()}
         x = raw_features(self.config, self.preprocessor, raw)
         return {k: v.numpy() for k, v in x.items()}
 

@@ -43,8 +43,13 @@ def load_export(path):
     else:
         serve = tf.saved_model.load(path).signatures["serving_default"]
 
+        from tfmm.export.signatures import raw_specs
+
+        specs = raw_specs(config)
+
         def predict_raw(raw):
-            named = serve(**{k: tf.constant(v, tf.string) for k, v in raw.items()})
+            named = serve(**{k: tf.constant(v, specs[k].dtype if k in specs else tf.string)
+                             for k, v in raw.items()})
             named = {k: v.numpy() for k, v in named.items()}
             out = {o.name: expected_probs(named, o) for o in config.outputs}
             out.update({k: named[k] for k in INSPECTION_OUTPUTS if k in named})
@@ -59,8 +64,13 @@ def read_raw(config, manifest_path, with_row_numbers=False):
 
     columns, row_numbers = load_manifest(config, manifest_path, with_labels=False,
                                          with_row_numbers=True)
+    from tfmm.data.tabular import raw_tabular
+
     raw = {}
     for i in config.inputs:
+        if i.type == "tabular":
+            raw.update(raw_tabular(i, columns))
+            continue
         values = columns[i.column]
         if i.type == "text":
             raw[i.name] = [v.encode() if isinstance(v, str) else v for v in values]

@@ -42,6 +42,8 @@ def write_saved_model(model, config, vocabularies, path):
         if text.layer is not None:
             text.layer(tf.constant(["build"]))  # ExportArchive tracks built layers only
             archive.track(text.layer)
+    for tabular in preprocessor.tabular.values():
+        archive.track(tabular)
     archive.add_endpoint("serving_default", serve_raw, input_signature=[raw_specs(config)])
     archive.add_endpoint("predict_tensors", serve_tensors,
                          input_signature=[tensor_specs(model)])

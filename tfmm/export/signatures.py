@@ -7,6 +7,7 @@ TensorFlow ops (no `py_function`), so TF Serving can run them.
 import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor, audio_tensors, image_tensor, present_flag
+from tfmm.data.tabular import served_present
 from tfmm.models.builder import INSPECTION_OUTPUTS
 from tfmm.outputs import output_type
 
@@ -19,8 +20,20 @@ def tensor_specs(model):
 
 def raw_specs(config):
     """{input name: TensorSpec} of the raw-input signature: one string per example (the
-    text itself, encoded JPEG/PNG/BMP/GIF bytes, or WAV bytes)."""
-    specs = {i.name: tf.TensorSpec([None], tf.string, name=i.name) for i in config.inputs}
+    text itself, encoded JPEG/PNG/BMP/GIF bytes, or WAV bytes); a tabular input takes
+    `{name}_numeric` (float32 [batch, numeric columns], NaN for missing) and
+    `{name}_categorical` (string [batch, categorical columns], "" for missing), columns in
+    config order."""
+    specs = {}
+    for i in config.inputs:
+        if i.type != "tabular":
+            specs[i.name] = tf.TensorSpec([None], tf.string, name=i.name)
+            continue
+        for part, columns, dtype in (("numeric", i.numeric, tf.float32),
+                                     ("categorical", i.categorical, tf.string)):
+            if columns:
+                name = f"{i.name}_{part}"
+                specs[name] = tf.TensorSpec([None, len(columns)], dtype, name=name)
     for i in config.inputs:
         if i.pair_column:
             specs[f"{i.name}_pair"] = tf.TensorSpec([None], tf.string, name=f"{i.name}_pair")
@@ -35,7 +48,7 @@ def raw_features(config, preprocessor, raw):
     an InvalidArgumentError whose message starts with the input's name.
     """
     x = {}
-    first = config.inputs[0].name
+    first = next(iter(raw))
     size = tf.shape(raw[first])[0]
     checks = [tf.debugging.assert_greater(size, 0, message=f"input `{first}`: empty batch "
                                                              f"(no examples)")]
@@ -52,6 +65,11 @@ def raw_features(config, preprocessor, raw):
     with tf.control_dependencies(checks):
         raw = {k: tf.identity(v) for k, v in raw.items()}
     for i in config.inputs:
+        if i.type == "tabular":
+            if i.optional:
+                x[f"{i.name}_present"] = served_present(i, raw)
+            x.update(preprocessor.tabular[i.name].from_served(raw))
+            continue
         values = raw[i.name]
         if i.optional:
             x[f"{i.name}_present"] = present_flag(values)

@@ -9,8 +9,10 @@ from tfmm.layers.fusion import (ApplyPresence, GateWeights, GradientScale, LateC
 from tfmm.layers.heads import Head
 from tfmm.layers.image import CaffePreprocess, TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
+from tfmm.layers.tabular import CategoricalEmbedding, FeatureLinear, PiecewiseLinearEncoding
 
-__all__ = ["ApplyPresence", "CaffePreprocess", "DownsampleMask", "FrameMask", "GateWeights",
+__all__ = ["ApplyPresence", "CaffePreprocess", "CategoricalEmbedding", "FeatureLinear",
+           "PiecewiseLinearEncoding", "DownsampleMask", "FrameMask", "GateWeights",
            "GradientScale", "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
            "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",
            "ModalityTypeEmbedding", "SequenceMask", "TorchPreprocess", "SpecAugment", "TokenDropout",

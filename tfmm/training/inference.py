@@ -22,7 +22,10 @@ def load_run(path):
 
 def user_path(source):
     # A path given to evaluate/predict is the caller's: relative to the working
-    # directory, not to the run directory the config was loaded from.
+    # directory, not to the run directory the config was loaded from. A DataFrame or a
+    # Manifest is taken as it is.
+    if not isinstance(source, (str, os.PathLike)):
+        return source
     return source if str(source).startswith("tfds:") else os.path.abspath(source)
 
 
@@ -46,7 +49,8 @@ def evaluate(model, config, source, vocabularies, run_dir=None, split=None):
     """Metrics per output on a labelled source; writes confusion matrix PNGs, titled
     with `split` (default: the source's file name), to `run_dir`."""
     preds, targets = predict_arrays(model, config, source, vocabularies, with_labels=True)
-    split = split or os.path.splitext(os.path.basename(str(source)))[0]
+    split = split or (os.path.splitext(os.path.basename(str(source)))[0]
+                      if isinstance(source, (str, os.PathLike)) else "data")
     return reports(config, preds, targets, run_dir, split)
 
 
@@ -99,7 +103,7 @@ def evaluation_dir(run_dir, manifest):
 def predict(model, config, source, vocabularies, out_csv=None, keep_columns=()):
     """Label strings (or values) and probabilities per row of the manifest `source` (and
     the gated fusion's modality weights), with the manifest's `keep_columns` (an id)
-    carried through."""
+    carried through. `source` may be a manifest path or a pandas DataFrame."""
     source = user_path(source)
     columns, row_numbers = load_manifest(config, source,
                                          with_labels=False, with_row_numbers=True)

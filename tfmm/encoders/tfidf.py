@@ -1,0 +1,126 @@
+"""A bag of n-grams with TF-IDF weights under a small dense layer: the text encoder that
+is strong on a few hundred examples without pretrained weights (it reads the words
+themselves, as a scikit-learn TF-IDF + logistic regression does)."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import keras
+
+from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.schema import ConfigError, positive, unit_interval
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class SafeL2Normalize(keras.layers.Layer):
+    """x / (||x|| + 1e-6) over the last axis: an empty text's all-zero vector stays zero.
+
+    (Not `UnitNormalization`: TFLite converts that to its fused L2_NORMALIZATION, which
+    returns NaN for a zero vector.)
+
+    >>> import numpy as np
+    >>> SafeL2Normalize()(np.array([[3.0, 4.0], [0.0, 0.0]], "float32")).numpy().round(3).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+
+    def call(self, x):
+        norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(x), axis=-1, keepdims=True))
+        return x / (norm + 1e-6)
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class TfidfEncoder(Encoder):
+    """TF-IDF vectors [batch, vocabulary + 1] -> [batch, units].
+
+    The vector (count of each n-gram times its inverse document frequency, entry 0 for
+    out-of-vocabulary n-grams) is made by `keras.layers.TextVectorization(output_mode=
+    "tf_idf")` in the data pipeline and the serving signature (`tfmm.data.text`), and by
+    the TensorFlow-free client's numpy twin (`tfmm.client.tfidf_vector`). Here it is
+    L2-normalised (as scikit-learn's `TfidfVectorizer` does), dropped out, and mapped by
+    one dense layer.
+
+    Args:
+        vocabulary: dict. {"tokens": [...], "idf": [...]} fitted on the training text.
+        units: int. Output width.
+        dropout: float. Dropout on the normalised vector (the input of the dense layer).
+        ngrams: int. N-gram order the vocabulary was built with (kept for preprocessing).
+        standardize: str. The vectorizer's standardization (kept for preprocessing).
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = TfidfEncoder({"tokens": ["a", "b"], "idf": [1.0, 1.0]}, units=4)
+    >>> tuple(enc(np.ones((2, 3), "float32")).shape)
+    (2, 4)
+    """
+
+    primary_input = "tfidf"
+
+    def __init__(self, vocabulary, units=64, dropout=0.5, ngrams=2,
+                 standardize="lower_and_strip_punctuation", return_sequence=False, **kwargs):
+        if return_sequence:
+            raise ValueError("tfidf: a bag of n-grams has no token sequence for the "
+                             "token-level fusions (single_stream, cross_attention); use "
+                             "textcnn or bert there. Received: return_sequence=True")
+        size = len(vocabulary["tokens"]) + 1
+        # === Functional Model ===
+        vector = keras.Input((size,), dtype="float32", name="tfidf")
+        x = SafeL2Normalize(name="l2_normalize")(vector)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        outputs = keras.layers.Dense(units, activation="relu", name="dense")(x)
+        super().__init__(inputs=vector, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.vocabulary = {"tokens": list(vocabulary["tokens"]),
+                           "idf": [float(w) for w in vocabulary["idf"]]}
+        self.units = units
+        self.dropout = dropout
+        self.ngrams = ngrams
+        self.standardize = standardize
+        self.return_sequence = return_sequence
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"vocabulary": self.vocabulary, "units": self.units,
+                       "dropout": self.dropout, "ngrams": self.ngrams,
+                       "standardize": self.standardize,
+                       "return_sequence": self.return_sequence})
+        return config
+
+
+@dataclass(frozen=True)
+class TfidfConfig(EncoderSpec):
+    """Bag of n-grams with TF-IDF weights, L2-normalised, under one dense layer."""
+
+    vocabulary_source = "tfidf"
+
+    type: Literal["tfidf"] = "tfidf"
+    vocab_size: int = 20000
+    ngrams: int = 2
+    units: int = 64
+    dropout: float = 0.5
+    standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (
+        "lower_and_strip_punctuation"
+    )
+
+    def onnx_refusal(self, input_type):
+        return None
+
+    def validate(self, path):
+        positive(self, path, "vocab_size", "ngrams", "units")
+        if self.vocab_size < 2:
+            raise ConfigError(f"{path}.vocab_size: must be at least 2 (out-of-vocabulary "
+                              f"and one n-gram). Received: vocab_size={self.vocab_size}")
+        unit_interval(self, path, "dropout")
+
+
+@register_encoder("tfidf", config=TfidfConfig, modalities=("text",))
+def build_tfidf(input_config, vocabulary=None, return_sequence=False):
+    cfg = input_config.encoder
+    if vocabulary is None:
+        raise ValueError(f"input {input_config.name!r}: a tfidf encoder needs its fitted "
+                         f"vocabulary and idf weights (tfmm.data.fit_preprocessing).")
+    return TfidfEncoder(vocabulary, units=cfg.units, dropout=cfg.dropout, ngrams=cfg.ngrams,
+                        standardize=cfg.standardize, return_sequence=return_sequence,
+                        name=f"{input_config.name}_encoder")
