@@ -275,3 +275,48 @@ def pcm_wav(width, frames=50):
         w.setframerate(16000)
         w.writeframes(value * frames)
     return buf.getvalue()
+
+
+def write_table(path, n=60, seed=0, hostile=False):
+    """A small real CSV table: text `note`, numbers `size` (the label's signal) and
+    `votes` (heavy-tailed, some cells empty), categories `color` (part of the signal) and
+    `shop` (high cardinality), label `good` (yes/no). With `hostile`, a few rows get an
+    empty number, an empty category and categories never seen in training."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    colors = ["red", "green", "blue"]
+    rows = [["note", "size", "votes", "color", "shop", "good"]]
+    for r in range(n):
+        size = float(rng.uniform(0, 10))
+        color = colors[r % 3]
+        good = (size > 5) != (color == "blue")
+        note = ("lovely fit " if good else "poor seams ") + ["soft", "thin", "warm"][r % 3]
+        votes = "" if r % 7 == 3 else str(int(rng.pareto(1.0) * 100))
+        rows.append([note, f"{size:.3f}", votes, color, f"shop{r % 20}",
+                     "yes" if good else "no"])
+    if hostile:
+        rows[1][1] = ""           # an empty number
+        rows[2][3] = ""           # an empty category
+        rows[3][3] = "purple"     # a category unseen in training
+        rows[4][4] = "shop999"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return str(path)
+
+
+def table_config_dict(data_dir, epochs=2, text_encoder=None):
+    """A text + tabular config over `write_table`'s train/val/test CSVs in `data_dir`."""
+    text = {"name": "note", "type": "text"}
+    text["encoder"] = text_encoder or {"type": "tfidf", "units": 8, "dropout": 0.0}
+    return {"name": "table", "inputs": [
+        text,
+        {"name": "facts", "type": "tabular", "numeric": ["size", "votes"],
+         "categorical": ["color", "shop"], "numeric_bins": 4,
+         "encoder": {"type": "mlp", "dim": 4, "hidden_units": [8], "dropout": 0.0}}],
+        "fusion": TINY_FUSION,
+        "outputs": [{"name": "good", "type": "binary"}],
+        "data": {"train": os.path.join(str(data_dir), "train.csv"),
+                 "val": os.path.join(str(data_dir), "val.csv"),
+                 "test": os.path.join(str(data_dir), "test.csv"), "batch_size": 8},
+        "training": {"epochs": epochs}}
