@@ -15,8 +15,9 @@ configuration. Figures: test ROC-AUC and accuracy, mean ± std over seeds.
 
 The peer is what a data scientist writes: TF-IDF (1-2 grams, sublinear tf) + logistic
 regression on title + text, `HistGradientBoostingClassifier` on the table (categories
-native), and the two stacked by a logistic regression on their 5-fold out-of-fold
-training predictions; C, learning rate and depth each chosen on validation AUC.
+native, early stopping on 10% of the training rows), and the two stacked by a logistic
+regression on their 5-fold out-of-fold training predictions; C, learning rate and depth
+each chosen on validation AUC.
 """
 
 import argparse
@@ -127,6 +128,18 @@ def _text_model(c):
                          LogisticRegression(C=c, max_iter=2000))
 
 
+def _text_on_column(c):
+    """The text model reading the `text` column of a DataFrame (inside the stack)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(make_column_transformer(
+        (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "text")),
+        LogisticRegression(C=c, max_iter=2000))
+
+
 def _table_model(lr, depth, train_frame):
     from sklearn.compose import make_column_transformer
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -138,7 +151,10 @@ def _table_model(lr, depth, train_frame):
                         encoded_missing_value=-1), CATEGORICAL),
         ("passthrough", NUMERIC))
     return make_pipeline(encode, HistGradientBoostingClassifier(
-        learning_rate=lr, max_depth=depth, max_iter=200, early_stopping=False,
+        # Early stopping on 10% of the training rows, as a data scientist would: without
+        # it, 200 rounds at 0.1 overfit 700 rows and drag the stack below its text model.
+        learning_rate=lr, max_depth=depth, max_iter=500, early_stopping=True,
+        validation_fraction=0.1, n_iter_no_change=20, scoring="roc_auc",
         categorical_features=list(range(len(CATEGORICAL))), random_state=0))
 
 
@@ -147,7 +163,8 @@ def run_sklearn(paths, seed):
     scikit-learn models, each tuned on validation AUC."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.model_selection import StratifiedKFold
 
     f = _frames(paths)
     y = {k: (v[TARGET] == "yes").astype(int).to_numpy() for k, v in f.items()}
@@ -177,23 +194,23 @@ def run_sklearn(paths, seed):
         p = model.predict_proba(x(f["test"]))[:, 1]
         out[name] = {"val_auc": val_auc, "test_auc": roc_auc_score(y["test"], p),
                      "test_accuracy": accuracy_score(y["test"], p > 0.5)}
-    # The stack: base models refitted on out-of-fold folds of the training rows.
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    oof = np.column_stack([
-        cross_val_predict(_text_model(*text[1]), text_x(f["train"]), y["train"], cv=folds,
-                          method="predict_proba")[:, 1],
-        cross_val_predict(_table_model(*table[1], f["train"]), table_x(f["train"]),
-                          y["train"], cv=folds, method="predict_proba")[:, 1]])
-
-    def base(frame):
-        return np.column_stack([text[2].predict_proba(text_x(frame))[:, 1],
-                                table[2].predict_proba(table_x(frame))[:, 1]])
-
-    meta = LogisticRegression().fit(oof, y["train"])
-    p_val = meta.predict_proba(base(f["val"]))[:, 1]
-    p = meta.predict_proba(base(f["test"]))[:, 1]
-    out["sklearn_stack"] = {"val_auc": roc_auc_score(y["val"], p_val),
-                            "test_auc": roc_auc_score(y["test"], p),
+    # The stack: scikit-learn's StackingClassifier (base models' 5-fold out-of-fold
+    # probabilities -> logistic regression), its own C, learning rate and depth chosen on
+    # validation AUC.
+    both = ["text"] + table_cols
+    best = None
+    for c, (lr, depth) in itertools.product((1.0, 3.0, 10.0, 30.0),
+                                            itertools.product((0.03, 0.1), (2, None))):
+        stack = StackingClassifier(
+            [("text", _text_on_column(c)), ("table", _table_model(lr, depth, f["train"]))],
+            final_estimator=LogisticRegression(), stack_method="predict_proba",
+            cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+        stack.fit(f["train"][both], y["train"])
+        auc = roc_auc_score(y["val"], stack.predict_proba(f["val"][both])[:, 1])
+        if best is None or auc > best[0]:
+            best = (auc, stack)
+    p = best[1].predict_proba(f["test"][both])[:, 1]
+    out["sklearn_stack"] = {"val_auc": best[0], "test_auc": roc_auc_score(y["test"], p),
                             "test_accuracy": accuracy_score(y["test"], p > 0.5)}
     return out
 

@@ -548,7 +548,8 @@ def named_outputs(outputs, predictions):
             out[f"{name}_label"] = [labels[k] for k in p.argmax(-1)]
         elif o["type"] == "binary":
             out[f"{name}_probability"] = p[:, 0]
-            out[f"{name}_label"] = [labels[int(v > 0.5)] for v in p[:, 0]]
+            threshold = o.get("threshold", 0.5)
+            out[f"{name}_label"] = [labels[int(v > threshold)] for v in p[:, 0]]
         else:
             out[f"{name}_probabilities"] = p
             out[f"{name}_labels"] = [o["label_separator"].join(

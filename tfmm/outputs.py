@@ -23,7 +23,7 @@ Example:
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import numpy as np
 
@@ -116,6 +116,54 @@ class OutputType:
         raise NotImplementedError
 
 
+def decision_threshold(o):
+    """A binary output's decision threshold (0.5 until `threshold: auto` is resolved by
+    training on the validation split)."""
+    return o.threshold if isinstance(o.threshold, float) else 0.5
+
+
+def choose_threshold(probabilities, targets):
+    """The threshold on `probabilities` (of the positive label) with the best macro-F1 on
+    `targets` (0/1): the midpoint between two neighbouring distinct probabilities, so it
+    does not sit on a validation example.
+
+    >>> round(choose_threshold(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 1, 1, 1])), 6)
+    0.225
+    """
+    p = np.asarray(probabilities, np.float64).reshape(-1)
+    t = np.asarray(targets).reshape(-1).astype(int)
+    values = np.unique(p)
+    candidates = [0.5] + list((values[:-1] + values[1:]) / 2)
+    best, best_f1 = 0.5, -1.0
+    for c in candidates:
+        f1 = _macro_f1(t, (p > c).astype(int))
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = float(c), f1
+    return best
+
+
+def _macro_f1(t, d):
+    scores = []
+    for k in (0, 1):
+        tp = float(((d == k) & (t == k)).sum())
+        fp = float(((d == k) & (t != k)).sum())
+        fn = float(((d != k) & (t == k)).sum())
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / 2
+
+
+def balanced_class_weights(labels, counts):
+    """scikit-learn's "balanced" weights, n / (classes * n_c), by label; a label without
+    training rows gets 1.
+
+    >>> balanced_class_weights(["no", "yes"], {"no": 20, "yes": 80})
+    {'no': 2.5, 'yes': 0.625}
+    """
+    n = sum(counts.get(label, 0) for label in labels)
+    return {label: (n / (len(labels) * counts[label]) if counts.get(label) else 1.0)
+            for label in labels}
+
+
 def _label_ids(o, value, table):
     import tensorflow as tf
 
@@ -197,17 +245,32 @@ class Binary(OutputType):
 
         return {f"{o.name}_probability": p[:, 0],
                 f"{o.name}_label": tf.gather(tf.constant(o.labels),
-                                             tf.cast(p[:, 0] > 0.5, tf.int32))}
+                                             tf.cast(p[:, 0] > decision_threshold(o),
+                                                     tf.int32))}
 
     def prediction_row(self, o, p):
         p = np.asarray(p)
-        return {o.name: o.labels[int(p[0] > 0.5)], f"{o.name}_p_{o.labels[1]}": float(p[0])}
+        return {o.name: o.labels[int(p[0] > decision_threshold(o))],
+                f"{o.name}_p_{o.labels[1]}": float(p[0])}
 
     def report(self, o, p, t):
         from tfmm.training.metrics import classification_report
 
-        return classification_report(np.asarray(t).reshape(-1).astype(int),
-                                     np.concatenate([1 - p, p], -1), o.labels)
+        t = np.asarray(t).reshape(-1).astype(int)
+        p = np.asarray(p).reshape(-1, 1)
+        threshold = decision_threshold(o)
+        # The labels at the decision threshold: the report's accuracy and F1 are those
+        # the exports serve (a threshold of 0.5 is argmax).
+        decided = (p[:, 0] > threshold).astype(float)[:, None]
+        report = classification_report(t, np.concatenate([1 - decided, decided], -1),
+                                       o.labels)
+        ranked = classification_report(t, np.concatenate([1 - p, p], -1), o.labels)
+        for key in ("auroc", "log_loss"):
+            if key in ranked:
+                report[key] = ranked[key]
+        if threshold != 0.5:
+            report["threshold"] = threshold
+        return report
 
 
 class Multilabel(OutputType):
@@ -331,6 +394,14 @@ class OutputConfig:
         labels: list of label strings. If omitted, taken from the training split.
         num_targets: int. Width of a regression output.
         loss_weight: float. Weight of this head's loss.
+        class_weight: "balanced" or {label: weight} (multiclass and binary): each
+            example's loss is multiplied by its label's weight. "balanced" is
+            n / (classes * n_label) on the training split (scikit-learn's), resolved
+            into the map when the labels are read.
+        threshold: float or "auto" (binary). The probability above which the second
+            label is predicted (0.5). "auto": chosen after training on the validation
+            split (the best macro-F1), stored in the run's config and the model's head,
+            and used by `evaluate`, `predict` and every export.
     """
 
     name: str
@@ -340,6 +411,8 @@ class OutputConfig:
     num_targets: int = 1
     label_separator: str = "|"
     loss_weight: float = 1.0
+    class_weight: Optional[Union[Literal["balanced"], dict[str, float]]] = None
+    threshold: Union[float, Literal["auto"]] = 0.5
 
     def validate(self, path):
         if not self.name.isidentifier():
@@ -360,6 +433,32 @@ class OutputConfig:
                                   f"{' (negative first)' if self.type == 'binary' else ''}. "
                                   f"Received: labels={self.labels}")
         positive(self, path, "num_targets")
+        if self.class_weight is not None and self.type not in ("multiclass", "binary"):
+            raise ConfigError(f"{path}.class_weight: applies to multiclass and binary "
+                              f"outputs. Received: type={self.type!r}")
+        if isinstance(self.class_weight, dict):
+            bad = {k: v for k, v in self.class_weight.items() if v < 0}
+            if bad:
+                raise ConfigError(f"{path}.class_weight: weights must be >= 0. Received: "
+                                  f"{bad}")
+            if self.labels is not None:
+                unknown = sorted(set(self.class_weight) - set(self.labels))
+                if unknown:
+                    raise ConfigError(f"{path}.class_weight: unknown labels {unknown}; "
+                                      f"labels: {self.labels}")
+        if self.threshold != 0.5:
+            if self.type != "binary":
+                raise ConfigError(f"{path}.threshold: applies to binary outputs. "
+                                  f"Received: type={self.type!r}")
+            if isinstance(self.threshold, float) and not 0.0 < self.threshold < 1.0:
+                raise ConfigError(f"{path}.threshold: must be in (0, 1) or 'auto'. "
+                                  f"Received: threshold={self.threshold}")
+
+    def weights_by_id(self):
+        """The class weights in label order (1 for a label the map leaves out), or None."""
+        if not isinstance(self.class_weight, dict) or self.labels is None:
+            return None
+        return [float(self.class_weight.get(label, 1.0)) for label in self.labels]
 
     def resolve(self):
         """A copy with `column` filled in (the name)."""

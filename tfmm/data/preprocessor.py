@@ -1,5 +1,7 @@
 """Raw columns (strings, encoded media bytes, label strings) -> model tensors and targets."""
 
+import collections
+
 import tensorflow as tf
 
 from tfmm.data.audio import decode_audio
@@ -7,7 +9,7 @@ from tfmm.data.image import decode_image
 from tfmm.data.manifest import Manifest
 from tfmm.data.tabular import TabularPreprocessor, fit_tabular_state
 from tfmm.data.text import TextPreprocessor, adapt_tfidf, adapt_vocabulary, read_vocabulary
-from tfmm.outputs import output_type
+from tfmm.outputs import balanced_class_weights, output_type
 
 
 class Preprocessor:
@@ -133,7 +135,8 @@ def infer_labels(output_config, values):
 def fit_preprocessing(config, manifest):
     """Reads what preprocessing learns from the training split.
 
-    Fills in `config.outputs[].labels` where the config left them out, and adapts the
+    Fills in `config.outputs[].labels` where the config left them out (and
+    `class_weight: balanced` with the training split's weights), and adapts the
     TextVectorization vocabulary of each textcnn input. BERT inputs get their WordPiece
     vocabulary from the vocabulary file or preset.
 
@@ -150,6 +153,9 @@ def fit_preprocessing(config, manifest):
     for o in config.outputs:
         if output_type(o).has_labels and o.labels is None:
             o.labels = infer_labels(o, manifest.columns[o.column])
+        if o.class_weight == "balanced":
+            counts = collections.Counter(manifest.columns[o.column])
+            o.class_weight = balanced_class_weights(o.labels, counts)
     return fit_text_vocabularies(config, manifest)
 
 

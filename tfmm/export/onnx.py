@@ -165,7 +165,10 @@ def client_spec(model, config, vocabularies):
             spec.update(sample_rate=int(i.sample_rate), num_samples=int(i.num_samples),
                         resample=bool(i.resample))
         inputs.append(spec)
+    from tfmm.outputs import decision_threshold
+
     outputs = [{"name": o.name, "type": o.type, "labels": o.labels,
+                "threshold": decision_threshold(o),
                 "label_separator": o.label_separator} for o in config.outputs]
     return {"format": 1, "inputs": inputs, "outputs": outputs,
             "served": served_outputs(model, config)}

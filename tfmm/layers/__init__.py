@@ -9,9 +9,11 @@ from tfmm.layers.fusion import (ApplyPresence, GateWeights, GradientScale, LateC
 from tfmm.layers.heads import Head
 from tfmm.layers.image import CaffePreprocess, TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
-from tfmm.layers.tabular import CategoricalEmbedding, FeatureLinear, PiecewiseLinearEncoding
+from tfmm.layers.tabular import (CategoricalEmbedding, ClassToken, FeatureLinear,
+                                  PiecewiseLinearEncoding)
 
-__all__ = ["ApplyPresence", "CaffePreprocess", "CategoricalEmbedding", "FeatureLinear",
+__all__ = ["ApplyPresence", "CaffePreprocess", "CategoricalEmbedding", "ClassToken",
+           "FeatureLinear",
            "PiecewiseLinearEncoding", "DownsampleMask", "FrameMask", "GateWeights",
            "GradientScale", "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
            "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",

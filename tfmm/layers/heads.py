@@ -20,6 +20,8 @@ class Head(keras.layers.Layer):
         labels: list of str or None. One per unit (two for binary: negative, positive).
         project: bool. Apply a Dense layer (True) or only the activation, to inputs that
             already are logits of width `units` (late fusion).
+        threshold: float. A binary head's decision threshold (kept in the config, as the
+            labels are; `outputs[].threshold`).
 
     Example:
 
@@ -28,7 +30,7 @@ class Head(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, task, units, labels=None, project=True, **kwargs):
+    def __init__(self, task, units, labels=None, project=True, threshold=0.5, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if task not in OUTPUT_TYPES:
@@ -43,6 +45,7 @@ class Head(keras.layers.Layer):
         self.units = units
         self.labels = None if labels is None else [str(x) for x in labels]
         self.project = project
+        self.threshold = float(threshold)
         if project:
             self.dense = keras.layers.Dense(units, activation=OUTPUT_TYPES[task].activation,
                                             dtype="float32", name="dense")
@@ -64,5 +67,5 @@ class Head(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"task": self.task, "units": self.units, "labels": self.labels,
-                       "project": self.project})
+                       "project": self.project, "threshold": self.threshold})
         return config

@@ -149,3 +149,30 @@ class CategoricalEmbedding(keras.layers.Layer):
         config = super().get_config()
         config.update({"cardinalities": self.cardinalities, "dim": self.dim})
         return config
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class ClassToken(keras.layers.Layer):
+    """Prepends one learned token to a sequence: [batch, tokens, dim] -> [batch, tokens +
+    1, dim] (the [CLS] token an FT-Transformer reads its output from).
+
+    Example:
+
+    >>> import numpy as np
+    >>> tuple(ClassToken()(np.zeros((2, 3, 4), "float32")).shape)
+    (2, 4, 4)
+    """
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(int(input_shape[-1]),),
+                                     initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, x):
+        batch = ops.shape(x)[0]
+        cls = ops.broadcast_to(ops.reshape(ops.cast(self.token, x.dtype), (1, 1, -1)),
+                               (batch, 1, ops.shape(x)[-1]))
+        return ops.concatenate([cls, x], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        tokens = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], tokens, input_shape[2])

@@ -13,7 +13,10 @@ def build_head(output_config, x, name=None):
         raise ValueError(f"output {output_config.name!r}: its labels are unknown. Set "
                          f"outputs[].labels in the config, or build the model through "
                          f"tfmm.data (which reads them from the training split).")
+    from tfmm.outputs import decision_threshold
+
     return Head(output_config.type, units, labels=output_config.labels,
+                threshold=decision_threshold(output_config),
                 name=name or f"head_{output_config.name}")(x)
 
 
@@ -24,7 +27,48 @@ def loss_for(output_config, label_smoothing=0.0):
     With `label_smoothing` s > 0 a multiclass target becomes (1 - s) one-hot + s / classes
     and a binary or multilabel target moves s / 2 towards 0.5; regression ignores it.
     """
-    return output_type(output_config).loss(output_config, label_smoothing)
+    loss = output_type(output_config).loss(output_config, label_smoothing)
+    weights = output_config.weights_by_id()
+    if weights is not None:
+        return ClassWeightedLoss(loss, weights)
+    return loss
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class ClassWeightedLoss(keras.losses.Loss):
+    """A loss whose per-example value is multiplied by the weight of the example's label
+    (`outputs[].class_weight`). Targets are class ids [batch] or [batch, 1] (multiclass)
+    or 0/1 [batch, 1] (binary); Keras's own `class_weight` works on one-output models
+    only.
+
+    Example:
+
+    >>> import numpy as np
+    >>> loss = ClassWeightedLoss(keras.losses.BinaryCrossentropy(), [4.0, 1.0])
+    >>> y, p = np.array([[0.0], [1.0]]), np.array([[0.5], [0.5]])
+    >>> round(float(loss(y, p)) / float(keras.losses.BinaryCrossentropy()(y, p)), 4)
+    2.5
+    """
+
+    def __init__(self, loss, weights, name=None, reduction="sum_over_batch_size",
+                 dtype=None):
+        if isinstance(loss, dict):
+            loss = keras.losses.deserialize(loss)
+        super().__init__(name=name or f"weighted_{loss.name}", reduction=reduction,
+                         dtype=dtype)
+        self.loss = loss
+        self.weights = [float(w) for w in weights]
+
+    def call(self, y_true, y_pred):
+        per_example = self.loss.call(y_true, y_pred)
+        ids = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        weight = keras.ops.take(keras.ops.convert_to_tensor(self.weights, per_example.dtype),
+                                ids)
+        return per_example * keras.ops.reshape(weight, keras.ops.shape(per_example))
+
+    def get_config(self):
+        return {"loss": keras.losses.serialize(self.loss), "weights": self.weights,
+                "name": self.name, "reduction": self.reduction}
 
 
 @keras.saving.register_keras_serializable(package="tfmm")

@@ -88,7 +88,8 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
     for k in range(len(phases)):
         _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_steps,
                    steps, log, verbose)
-    _save(model, config, run, log)
+    _save(model, config, run, log,
+          before_save=lambda: _resolve_thresholds(model, config, vocabularies, run, log))
     if is_multiworker(strategy):
         # The test split is evaluated by the chief alone, on a copy of the model outside
         # the strategy: prediction under it would need every worker in step.
@@ -182,15 +183,40 @@ def _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_st
         raise TrainingError(nan_message(callbacks))
 
 
-def _save(model, config, run, log):
+def _save(model, config, run, log, before_save=None):
     """The best epoch's weights (`training.restore_best`) saved as `model.keras`, the
     run's commit point: until it is whole, the last epoch's backup stays, so a kill here
     resumes from it (and runs no epoch again). Then the learning curves."""
     if config.training.restore_best:
         _restore_best(model, run.path, config.training.epochs, log)
+    if before_save is not None:
+        before_save()
     save_model_atomically(model, run.model)
     shutil.rmtree(run.backup, ignore_errors=True)
     plot_history(run.path)
+
+
+def _resolve_thresholds(model, config, vocabularies, run, log):
+    """`threshold: auto` of each binary output, chosen on the validation split with the
+    kept weights (the best macro-F1), written into the output's config (config.yaml)
+    and its head (model.keras)."""
+    from tfmm.outputs import choose_threshold
+    from tfmm.training.inference import predict_arrays
+
+    auto = [o for o in config.outputs if o.threshold == "auto"]
+    if not auto:
+        return
+    if not config.data.val:
+        raise ValueError(f"outputs[{auto[0].name!r}].threshold: 'auto' is chosen on the "
+                         f"validation split; set data.val")
+    preds, targets = predict_arrays(model, config, config.resolve_path(config.data.val),
+                                    vocabularies, with_labels=True)
+    for o in auto:
+        o.threshold = choose_threshold(preds[o.name], targets[o.name])
+        model.get_layer(f"head_{o.name}").threshold = o.threshold
+        log(f"tfmm train: output {o.name!r}: decision threshold {o.threshold:.4g} (the "
+            f"best macro-F1 on the validation split)")
+    run.write_config(config, vocabularies)
 
 
 def _clean_up(run, num_phases):
