@@ -251,9 +251,9 @@ def _cmd_predict(args):
 
 
 def _cmd_export(args):
-    from tfmm.export import FORMATS, export
+    from tfmm.export import export, resolve_formats
 
-    formats = FORMATS if args.format == "all" else (args.format,)
+    formats = resolve_formats(args.format)
     out = args.out
     if out is None:
         from tfmm.training import load_run
@@ -343,8 +343,11 @@ def build_parser():
     p = sub.add_parser("export", help="SavedModel (TF Serving) and/or ONNX, checked in "
                                       "their runtimes")
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
-    p.add_argument("--format", choices=["savedmodel", "onnx", "tflite", "all"], default="all",
-                   help="what to write (default all: savedmodel and onnx; tflite on request)")
+    # Checked by the library against its table of formats (tfmm.export.formats), so a
+    # new format needs no edit here.
+    p.add_argument("--format", default="all", metavar="FORMAT[,FORMAT]",
+                   help="what to write: savedmodel, onnx, tflite, a comma-separated list, "
+                        "or all (default: savedmodel and onnx; tflite on request)")
     p.add_argument("--out", help="base directory; versions go in OUT/1, OUT/2, ... "
                                  "(default savedmodels/NAME)")
     p.set_defaults(func=_cmd_export)

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor
+from tfmm.export.formats import ExportFormat, register_export_format
 from tfmm.export.signatures import raw_features, raw_specs
 from tfmm.models.builder import INSPECTION_OUTPUTS
 
@@ -308,3 +309,39 @@ def check_onnx_loads(path):
     except Exception as e:  # onnxruntime raises its own exception types
         raise RuntimeError(f"ONNX export {os.path.basename(path)!r} does not load in "
                            f"onnxruntime: {e}") from e
+
+
+def _refuse(model, config):
+    strings = [t.name for t in model.inputs if t.dtype == "string"]
+    if strings:
+        return (f"input {strings[0]!r} takes strings (a hub text encoder); ONNX runtimes "
+                f"have no TensorFlow string ops. Export --format savedmodel for this model.")
+    for i in config.inputs:
+        why = i.encoder.onnx_refusal(i.type)
+        if why:
+            return (f"input {i.name!r} uses the {i.encoder.type} encoder for {i.type} "
+                    f"({why}); it is not converted to ONNX. Export --format savedmodel "
+                    f"for this model.")
+    return None
+
+
+def _write(model, config, vocabularies, staging):
+    write_onnx(model, config, os.path.join(staging, "model.onnx"), vocabularies)
+    return {"onnx": "model.onnx"}
+
+
+def _check(paths, model, config, probe, expected):
+    from tfmm.export.checks import compare, expected_probs
+
+    check_onnx_loads(paths["onnx"])
+    got = onnx_predict(onnx_session(paths["onnx"]), config,
+                       {k: v.numpy() for k, v in probe.items()})
+    want = {o.name: expected_probs(expected, o) for o in config.outputs}
+    want.update({k: expected[k] for k in INSPECTION_OUTPUTS if k in expected})
+    compare(want, got, "ONNX", atol=1e-4)
+
+
+register_export_format(ExportFormat(
+    title="ONNX (tf2onnx)", name="onnx", default=True, refuse=_refuse, write=_write,
+    check=_check,
+    describe=lambda paths: f"ONNX -> {paths['onnx']}"))

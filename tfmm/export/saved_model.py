@@ -8,6 +8,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from tfmm.export.formats import ExportFormat, no_refusal, register_export_format
 from tfmm.files import RunDir, write_json
 from tfmm.export.signatures import make_serving_functions, raw_specs, tensor_specs
 
@@ -115,3 +116,20 @@ def load_saved_model(path):
 
 def remove_staging(staging):
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check(paths, model, config, probe, expected):
+    from tfmm.export.checks import compare
+
+    loaded = load_saved_model(paths["savedmodel"])
+    compare(expected, loaded.signatures["predict_tensors"](**probe),
+            "SavedModel predict_tensors", atol=1e-5)
+
+
+register_export_format(ExportFormat(
+    title="the SavedModel", name="savedmodel", default=True, refuse=no_refusal,
+    write=lambda model, config, vocabularies, staging: (
+        write_saved_model(model, config, vocabularies, staging) or {"savedmodel": ""}),
+    check=_check,
+    describe=lambda paths: (f"SavedModel -> {paths['savedmodel']} (signatures "
+                            f"{', '.join(SIGNATURES)})")))

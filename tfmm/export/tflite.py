@@ -18,6 +18,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from tfmm.export.formats import ExportFormat, register_export_format
+
 VARIANTS = {"model.tflite": None, "model.fp16.tflite": "float16"}
 
 
@@ -83,3 +85,36 @@ def tflite_predict(runner, inputs):
     """{output name: array} of a signature runner on the core model's tensors."""
     names = runner.get_input_details()
     return runner(**{k: np.asarray(inputs[k]) for k in names})
+
+
+def _refuse(model, config):
+    try:
+        check_convertible(config)
+    except ValueError as e:
+        return str(e).split(": ", 1)[1]
+    return None
+
+
+def _write(model, config, vocabularies, staging):
+    from tfmm.export.onnx import served_outputs
+
+    write_tflite(model, config, staging, served_outputs(model, config))
+    return {"tflite": "model.tflite", "tflite_fp16": "model.fp16.tflite"}
+
+
+def _check(paths, model, config, probe, expected):
+    from tfmm.export.checks import compare, expected_probs
+
+    want = {o.name: np.asarray(expected_probs(expected, o)) for o in config.outputs}
+    feed = {k: v.numpy() for k, v in probe.items()}
+    for key, atol in (("tflite", 1e-4), ("tflite_fp16", 2e-2)):
+        # float16 weights move probabilities by about 1e-3.
+        compare(want, tflite_predict(tflite_runner(paths[key]), feed),
+                f"TFLite {os.path.basename(paths[key])}", atol=atol)
+
+
+register_export_format(ExportFormat(
+    title="TFLite (float32, float16)", name="tflite", default=False, refuse=_refuse,
+    write=_write, check=_check,
+    describe=lambda paths: (f"TFLite -> {paths['tflite']} (float16: "
+                            f"{paths['tflite_fp16']})")))
