@@ -24,7 +24,17 @@ def test_default_encoder_per_modality():
     config = tfmm.config_from_dict(_cfg(inputs=[{"name": "photo", "type": "image"},
                                                 {"name": "clip", "type": "audio"},
                                                 {"name": "note", "type": "text"}]))
-    assert [i.encoder.type for i in config.inputs] == ["cnn", "cnn", "textcnn"]
+    # Text: tfidf, chosen over textcnn on validation rows (BENCHMARKS.md, tables).
+    assert [i.encoder.type for i in config.inputs] == ["cnn", "cnn", "tfidf"]
+    # A token-level fusion needs tokens: textcnn; an explicit tfidf there is refused.
+    tokens = tfmm.config_from_dict(_cfg(inputs=[{"name": "note", "type": "text"}],
+                                        fusion={"type": "single_stream"}))
+    assert tokens.inputs[0].encoder.type == "textcnn"
+    with pytest.raises(tfmm.ConfigError, match="tfidf has no token sequence for the "
+                                               "cross_attention fusion"):
+        tfmm.config_from_dict(_cfg(inputs=[{"name": "note", "type": "text",
+                                            "encoder": "tfidf"}],
+                                   fusion={"type": "cross_attention"}))
     assert config.inputs[0].image_hw == (224, 224)
     assert config.fusion.normalize is True
 
@@ -45,14 +55,15 @@ def test_encoder_shorthand_string():
      r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
      r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', "
-     r"'efficientnet', 'hub', 'keras_hub', 'lstm', 'mobilenet', 'resnet50', 'textcnn'\]"),
+     r"'efficientnet', 'ft_transformer', 'hub', 'keras_hub', 'lstm', 'mlp', 'mobilenet', "
+     r"'resnet50', 'textcnn', 'tfidf'\]"),
     (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
      r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
-     r"allowed for text: \['textcnn', 'bert', 'hub'\]"),
+     r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]"),
     (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
     ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),
     (_cfg(inputs=[{"name": "t", "type": "video"}]),
-     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio'\]\. Received: 'video'"),
+     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio', 'tabular'\]\. Received: 'video'"),
     (_cfg(outputs=[{"name": "label", "type": "binary", "labels": ["a", "b", "c"]}]),
      r"outputs\[0\]\.labels: a binary output has exactly 2 labels"),
     (_cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
@@ -161,7 +172,7 @@ def test_one_registration_makes_an_encoder_a_config_choice():
             tfmm.config_from_dict(_cfg(inputs=[
                 {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 0}}]))
         with pytest.raises(ConfigError, match=r"encoder 'tiny' cannot read a text input; "
-                                              r"allowed for text: \['textcnn', 'bert', 'hub'\]"):
+                                              r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]"):
             tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
                                                 "encoder": "tiny"}]))
         with pytest.raises(ValueError, match="encoder 'tiny' is already registered"):

@@ -113,6 +113,15 @@ class Config:
         if clash:
             raise ConfigError(f"outputs: names {sorted(clash)} are also input names; "
                               f"Keras inputs and outputs need distinct names.")
+        from tfmm.fusion import needs_sequences
+
+        if needs_sequences(self.fusion):
+            for i in self.inputs:
+                if i.encoder is not None and not i.encoder.has_tokens:
+                    raise ConfigError(f"inputs.{i.name}.encoder: {i.encoder.type} has no "
+                                      f"token sequence for the {self.fusion.type} fusion; "
+                                      f"use textcnn or bert there, or fusion concat, gated "
+                                      f"or late. Received: encoder.type={i.encoder.type!r}")
         if self.fusion.type == "cross_attention":
             query = self.fusion.query
             if query is not None and query not in [i.name for i in self.inputs]:
@@ -121,13 +130,21 @@ class Config:
                                   f"query={query!r}")
 
     def resolve(self):
-        """A copy with the defaults that depend on several parts filled in: the
-        cross_attention fusion's `query` (the first text input, else the first input)."""
-        if self.fusion.type != "cross_attention" or self.fusion.query is not None:
-            return self
-        texts = [i.name for i in self.inputs if i.type == "text"]
-        return dataclasses.replace(self, fusion=dataclasses.replace(
-            self.fusion, query=(texts or [self.inputs[0].name])[0]))
+        """A copy with the defaults that depend on several parts filled in: each input's
+        default encoder where it depends on the fusion (text: `tfidf`, `textcnn` under a
+        token-level fusion), and the cross_attention fusion's `query` (the first text
+        input, else the first input)."""
+        from tfmm.fusion import needs_sequences
+
+        sequences = needs_sequences(self.fusion)
+        config = dataclasses.replace(self, inputs=[
+            i if i.encoder is not None else dataclasses.replace(
+                i, encoder=i.default_encoder(sequences)) for i in self.inputs])
+        if config.fusion.type != "cross_attention" or config.fusion.query is not None:
+            return config
+        texts = [i.name for i in config.inputs if i.type == "text"]
+        return dataclasses.replace(config, fusion=dataclasses.replace(
+            config.fusion, query=(texts or [config.inputs[0].name])[0]))
 
     def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
         """[(model output name, output config, input name)] of the auxiliary per-modality

@@ -27,8 +27,12 @@ from tfmm.schema import ConfigError, positive, tagged_union
 EncoderConfig = tagged_union("EncoderConfig", ENCODER_CONFIGS)
 
 # The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,
-# quality): compact CNNs for images and audio; ResNet50 from scratch collapses there.
-DEFAULT_ENCODER = {"text": "textcnn", "image": "cnn", "audio": "cnn", "tabular": "mlp"}
+# quality and tables): compact CNNs for images and audio (ResNet50 from scratch collapses
+# there), a TF-IDF bag of n-grams for text (chosen over textcnn on validation rows), an
+# MLP for tables. A token-level fusion needs a text encoder with tokens: textcnn
+# (`SEQUENCE_DEFAULT_ENCODER`; `tfmm.config.Config.resolve` picks).
+DEFAULT_ENCODER = {"text": "tfidf", "image": "cnn", "audio": "cnn", "tabular": "mlp"}
+SEQUENCE_DEFAULT_ENCODER = {"text": "textcnn"}
 
 
 def modality_encoders(modality):
@@ -203,14 +207,19 @@ class InputConfig:
                               f"{self.categorical}")
         positive(self, path, "numeric_bins", "max_categories", "min_category_count")
 
-    def default_encoder(self):
-        """The modality's default encoder's config (`DEFAULT_ENCODER`)."""
-        return ENCODER_CONFIGS[DEFAULT_ENCODER[self.type]]()
+    def default_encoder(self, sequences=False):
+        """The modality's default encoder's config (`DEFAULT_ENCODER`; under a token-level
+        fusion, `sequences`, `SEQUENCE_DEFAULT_ENCODER` where it differs)."""
+        table = {**DEFAULT_ENCODER, **(SEQUENCE_DEFAULT_ENCODER if sequences else {})}
+        return ENCODER_CONFIGS[table[self.type]]()
 
     def resolve(self):
         """A copy with the defaults filled in: `column` (the name) and `encoder` (the
-        modality's default)."""
+        modality's default; a text input's waits for `Config.resolve`, which knows
+        whether the fusion needs token sequences)."""
+        encoder = self.encoder
+        if encoder is None and self.type not in SEQUENCE_DEFAULT_ENCODER:
+            encoder = self.default_encoder()
         if self.type == "tabular":
-            return dataclasses.replace(self, encoder=self.encoder or self.default_encoder())
-        return dataclasses.replace(self, column=self.column or self.name,
-                                   encoder=self.encoder or self.default_encoder())
+            return dataclasses.replace(self, encoder=encoder)
+        return dataclasses.replace(self, column=self.column or self.name, encoder=encoder)

@@ -37,6 +37,8 @@ class EncoderSpec:
     pretrains_masked_lm = False
     #: Why TFLite cannot convert it (refused by name at export), or None.
     tflite_refusal = None
+    #: Whether it has a token sequence for the token-level fusions.
+    has_tokens = True
 
     def onnx_refusal(self, input_type):
         """Why an `input_type` input with this encoder is not converted to ONNX, or None."""

@@ -20,13 +20,45 @@ class SafeL2Normalize(keras.layers.Layer):
     returns NaN for a zero vector.)
 
     >>> import numpy as np
-    >>> SafeL2Normalize()(np.array([[3.0, 4.0], [0.0, 0.0]], "float32")).numpy().round(3).tolist()
+    >>> out = SafeL2Normalize()(np.array([[3.0, 4.0], [0.0, 0.0]], "float32")).numpy()
+    >>> [[round(float(v), 3) for v in row] for row in out]
     [[0.6, 0.8], [0.0, 0.0]]
     """
 
     def call(self, x):
         norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(x), axis=-1, keepdims=True))
         return x / (norm + 1e-6)
+
+
+@keras.saving.register_keras_serializable(package="tfmm")
+class SublinearTf(keras.layers.Layer):
+    """count * idf -> (1 + log(count)) * idf, entry by entry (scikit-learn's
+    `sublinear_tf`): a word said five times counts about twice, not five times.
+
+    Args:
+        idf: list of float. The idf of each entry (entry 0: out of vocabulary).
+
+    >>> import numpy as np
+    >>> out = SublinearTf([2.0, 1.0])(np.array([[2.0, 3.0]], "float32")).numpy()
+    >>> [round(float(v), 4) for v in out[0]]
+    [2.0, 2.0986]
+    """
+
+    def __init__(self, idf, **kwargs):
+        super().__init__(**kwargs)
+        self.idf = [float(w) for w in idf]
+
+    def call(self, x):
+        idf = keras.ops.convert_to_tensor(self.idf, x.dtype)
+        counts = x / keras.ops.maximum(idf, 1e-12)
+        positive = counts > 0.5
+        scaled = (1.0 + keras.ops.log(keras.ops.maximum(counts, 1.0))) * idf
+        return keras.ops.where(positive, scaled, keras.ops.zeros_like(x))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"idf": self.idf})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -46,6 +78,9 @@ class TfidfEncoder(Encoder):
         dropout: float. Dropout on the normalised vector (the input of the dense layer).
         ngrams: int. N-gram order the vocabulary was built with (kept for preprocessing).
         standardize: str. The vectorizer's standardization (kept for preprocessing).
+        sublinear_tf: bool. Count a repeated n-gram as 1 + log(count) (`SublinearTf`).
+        activation: str. The dense layer's activation ("linear": a linear model's
+            features).
 
     Example:
 
@@ -58,7 +93,8 @@ class TfidfEncoder(Encoder):
     primary_input = "tfidf"
 
     def __init__(self, vocabulary, units=64, dropout=0.5, ngrams=2,
-                 standardize="lower_and_strip_punctuation", return_sequence=False, **kwargs):
+                 standardize="lower_and_strip_punctuation", sublinear_tf=True,
+                 activation="relu", return_sequence=False, **kwargs):
         if return_sequence:
             raise ValueError("tfidf: a bag of n-grams has no token sequence for the "
                              "token-level fusions (single_stream, cross_attention); use "
@@ -66,9 +102,14 @@ class TfidfEncoder(Encoder):
         size = len(vocabulary["tokens"]) + 1
         # === Functional Model ===
         vector = keras.Input((size,), dtype="float32", name="tfidf")
-        x = SafeL2Normalize(name="l2_normalize")(vector)
+        x = vector
+        if sublinear_tf:
+            idf = [sum(vocabulary["idf"]) / max(len(vocabulary["idf"]), 1),
+                   *vocabulary["idf"]]  # entry 0: the mean idf, as Keras weighs OOV
+            x = SublinearTf(idf, name="sublinear_tf")(x)
+        x = SafeL2Normalize(name="l2_normalize")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = keras.layers.Dense(units, activation="relu", name="dense")(x)
+        outputs = keras.layers.Dense(units, activation=activation, name="dense")(x)
         super().__init__(inputs=vector, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -78,6 +119,8 @@ class TfidfEncoder(Encoder):
         self.dropout = dropout
         self.ngrams = ngrams
         self.standardize = standardize
+        self.sublinear_tf = sublinear_tf
+        self.activation = activation
         self.return_sequence = return_sequence
 
     def get_config(self):
@@ -85,6 +128,7 @@ class TfidfEncoder(Encoder):
         config.update({"vocabulary": self.vocabulary, "units": self.units,
                        "dropout": self.dropout, "ngrams": self.ngrams,
                        "standardize": self.standardize,
+                       "sublinear_tf": self.sublinear_tf, "activation": self.activation,
                        "return_sequence": self.return_sequence})
         return config
 
@@ -93,13 +137,15 @@ class TfidfEncoder(Encoder):
 class TfidfConfig(EncoderSpec):
     """Bag of n-grams with TF-IDF weights, L2-normalised, under one dense layer."""
 
-    vocabulary_source = "tfidf"
+    vocabulary_source, has_tokens = "tfidf", False
 
     type: Literal["tfidf"] = "tfidf"
     vocab_size: int = 20000
     ngrams: int = 2
     units: int = 64
     dropout: float = 0.5
+    sublinear_tf: bool = True
+    activation: Literal["relu", "linear", "gelu", "tanh"] = "relu"
     standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (
         "lower_and_strip_punctuation"
     )
@@ -122,5 +168,6 @@ def build_tfidf(input_config, vocabulary=None, return_sequence=False):
         raise ValueError(f"input {input_config.name!r}: a tfidf encoder needs its fitted "
                          f"vocabulary and idf weights (tfmm.data.fit_preprocessing).")
     return TfidfEncoder(vocabulary, units=cfg.units, dropout=cfg.dropout, ngrams=cfg.ngrams,
-                        standardize=cfg.standardize, return_sequence=return_sequence,
+                        standardize=cfg.standardize, sublinear_tf=cfg.sublinear_tf,
+                        activation=cfg.activation, return_sequence=return_sequence,
                         name=f"{input_config.name}_encoder")
