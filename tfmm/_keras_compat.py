@@ -1,8 +1,10 @@
-"""Every workaround that reaches into Keras's private API, in one place.
+"""Every workaround that reaches into Keras's or TensorFlow's private API, in one place.
 
-Each was written against Keras 3.15 (`TESTED`). A private name that is gone in another
-Keras version fails here with a message that says so, instead of an AttributeError deep
-inside `fit` or the ONNX export.
+Each was written against Keras 3.15 and TensorFlow 2.21 (`TESTED`, `TESTED_TF`) and is
+listed in `PRIVATE_NAMES` with why it is used; `check_private_api()` (run by the tests)
+fails loudly, naming it, when an installed version lacks one, instead of an
+AttributeError deep inside `fit`, the ONNX export or the tf.data service. No other tfmm
+module touches a private Keras or TensorFlow name.
 """
 
 import contextlib
@@ -12,6 +14,7 @@ import keras
 import tensorflow as tf
 
 TESTED = "3.15"
+TESTED_TF = "2.21"
 
 
 def _private(module, name):
@@ -29,10 +32,52 @@ def _private(module, name):
     return found
 
 
+def _private_tf(module, name):
+    """`module` (a `tensorflow.python` module) after checking it still has `name`."""
+    try:
+        found = importlib.import_module(module)
+        value = found
+        for part in name.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError):
+        raise RuntimeError(f"tfmm needs TensorFlow's private {module}.{name}, which "
+                           f"TensorFlow {tf.__version__} does not have (tfmm's workarounds "
+                           f"were written for TensorFlow {TESTED_TF}; see "
+                           f"tfmm/_keras_compat.py)") from None
+    return found
+
+
 def check_private_api():
-    """Raises if any private name a workaround uses is missing from the installed Keras."""
-    for module, name in _USED:
-        _private(module, name)
+    """Raises if any private name a workaround uses is missing from the installed Keras
+    or TensorFlow (`PRIVATE_NAMES`)."""
+    for module, name, _ in PRIVATE_NAMES:
+        (_private_tf if module.startswith("tensorflow") else _private)(module, name)
+
+
+def set_resume_epoch(model, epoch):
+    """Makes the next `fit` start after `epoch` (a resumed backup), as Keras's own
+    `BackupAndRestore` does through the trainer's private `_initial_epoch`."""
+    _private("keras.src.trainers.trainer", "Trainer.__init__")
+    if not hasattr(model, "_initial_epoch"):
+        raise RuntimeError(f"tfmm resumes a run through the Keras trainer's private "
+                           f"`_initial_epoch`, which Keras {keras.__version__} does not "
+                           f"have (written for Keras {TESTED}; see tfmm/_keras_compat.py)")
+    model._initial_epoch = epoch
+
+
+def op_def_registry():
+    """TensorFlow's registry of core op definitions (`tfmm.export.ops` asks it which ops
+    of a SavedModel TF Serving knows)."""
+    return _private_tf("tensorflow.python.framework.op_def_registry", "get")
+
+
+def worker_server_address(server, default):
+    """The HOST:PORT a tf.data service worker bound (its private `_address`; the public
+    API says only the port), or `default`."""
+    try:
+        return server._address
+    except AttributeError:
+        return default
 
 
 def patch_tf2onnx():
@@ -96,6 +141,22 @@ def build_from_spec(model, element_spec):
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
-_USED = [("keras.src.backend.tensorflow.trainer", "reduce_per_replica"),
-         ("keras.src.trainers.trainer", "Trainer._symbolic_build"),
-         ("keras.src.export.tf2onnx_lib", "patch_tf2onnx")]
+# (module, name, why): every private name tfmm uses, checked by `check_private_api`.
+PRIVATE_NAMES = [
+    ("keras.src.backend.tensorflow.trainer", "reduce_per_replica",
+     "keras_multiworker_fixes: scalar logs under MultiWorkerMirroredStrategy"),
+    ("keras.src.trainers.trainer", "Trainer._symbolic_build",
+     "build_from_spec: metrics built from the dataset's spec under several replicas"),
+    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer._maybe_symbolic_build",
+     "build_from_spec: replaced on the model so fit does not pull a batch to build"),
+    ("keras.src.export.tf2onnx_lib", "patch_tf2onnx",
+     "patch_tf2onnx: Keras's numpy-2 patch of tf2onnx"),
+    ("keras.src.callbacks.backup_and_restore", "BackupAndRestore._load_model",
+     "tfmm.training.callbacks.Backup overrides it (an atomic backup)"),
+    ("keras.src.callbacks.backup_and_restore", "BackupAndRestore._save_model",
+     "tfmm.training.callbacks.Backup overrides it (an atomic backup)"),
+    ("tensorflow.python.framework.op_def_registry", "get",
+     "op_def_registry: which SavedModel ops core TensorFlow defines"),
+    ("tensorflow.python.data.experimental.service.server_lib", "WorkerServer._address",
+     "worker_server_address: the address a tf.data service worker bound"),
+]

@@ -134,7 +134,9 @@ def _cmd_data_serve(args):
             raise ValueError("data serve --worker: --dispatcher-address HOST:PORT is required")
         server = start_worker(args.dispatcher_address, port=args.port, host=args.host)
         # WorkerServer keeps its bound address private; the port is printed when it has it.
-        bound = getattr(server, "_address", f"{args.host}:{args.port}")
+        from tfmm._keras_compat import worker_server_address
+
+        bound = worker_server_address(server, f"{args.host}:{args.port}")
         print(f"tfmm data serve: worker of {args.dispatcher_address} at {bound}", flush=True)
     server.join()
     return 0

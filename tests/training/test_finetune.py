@@ -108,3 +108,20 @@ def test_a_phase_ending_on_nan_hands_nothing_over(train_data, tmp_path):
         tfmm.training.train(config, str(run), verbose=0, log=lambda *a: None)
     # Started again, the run would redo phase 1 rather than fine-tune NaN weights.
     assert not (run / "backup" / "phase1.done.weights.h5").exists()
+
+
+def test_a_failed_mixed_precision_run_gives_the_policy_back(train_data, tmp_path):
+    import shutil
+
+    path = write_tiny_train_config(tmp_path, train_data, epochs=1,
+                                   training={"mixed_precision": True})
+    config = tfmm.load_config(path)
+    shutil.copy(train_data / "train.csv", tmp_path / "broken.csv")
+    with open(tmp_path / "broken.csv", "a") as f:
+        f.write("only,two\n")
+    config = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, train=str(tmp_path / "broken.csv")))
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(tfmm.data.DataError, match="broken.csv"):
+        tfmm.training.train(config, str(tmp_path / "run"), verbose=0, log=lambda *a: None)
+    assert keras.mixed_precision.global_policy().name == "float32"

@@ -33,10 +33,11 @@ def saved_model_ops(path):
 
 def non_core_ops(path):
     """(ops not registered in core TensorFlow, Python-function ops) of the SavedModel."""
-    from tensorflow.python.framework import op_def_registry
+    from tfmm._keras_compat import op_def_registry
 
+    registry = op_def_registry()
     ops = saved_model_ops(path)
-    return ([op for op in ops if op_def_registry.get(op) is None],
+    return ([op for op in ops if registry.get(op) is None],
             [op for op in ops if op in PYTHON_OPS])
 
 

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from tfmm._keras_compat import set_resume_epoch
 from tfmm.files import RunDir, atomic_path, write_json
 from tfmm.outputs import output_type
 from tfmm.training.balance import GradientBlending
@@ -50,7 +51,7 @@ class Backup(keras.callbacks.BackupAndRestore):
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
-        self.model._initial_epoch = state["epoch"]
+        set_resume_epoch(self.model, state["epoch"])
         self._current_epoch = state["epoch"]
         self.resumed_from_epoch = state["epoch"]
         if self._log:

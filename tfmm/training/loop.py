@@ -71,8 +71,14 @@ def train(config, run_dir, log=print, verbose="auto"):
     strategy = get_strategy(config.training.strategy)
     run_dir, is_chief = worker_run_dir(strategy, run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    with run_lock(run_dir):
-        return _train(config, run_dir, strategy, is_chief, log, verbose)
+    # The run's precision policy is global in Keras: the caller's comes back however the
+    # run ends (a failed mixed-precision run must not leak float16 into the next).
+    policy = keras.mixed_precision.global_policy()
+    try:
+        with run_lock(run_dir):
+            return _train(config, run_dir, strategy, is_chief, log, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def _train(config, run_dir, strategy, is_chief, log, verbose):
@@ -100,7 +106,6 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
                            run_dir=run.path, split="the test split (data.test)")
     run.write_metrics(metrics)
     _clean_up(run, len(phases))
-    keras.mixed_precision.set_global_policy("float32")
     return model, metrics
 
 
