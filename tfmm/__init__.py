@@ -10,9 +10,6 @@ model = tfmm.build_model(config)
 """
 
 import importlib as _importlib
-import os as _os
-
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 

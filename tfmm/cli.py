@@ -405,6 +405,9 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command keeps TensorFlow's C++ start-up lines out of its output (a library
+    # import leaves the user's environment alone).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tfmm._quiet import start_tensorflow
 
     start_tensorflow()

@@ -102,9 +102,9 @@ class Config:
         unique([o.name for o in self.outputs], "outputs", "output name")
         readers = {}
         for i in self.inputs:
-            for column in (i.columns if i.type == "tabular" else [i.column or i.name]):
+            for column in i.columns:
                 other = readers.setdefault(column, i)
-                if other is i or (other.type == i.type and i.type != "tabular"):
+                if other is i or other.type == i.type:
                     continue
                 raise ConfigError(f"inputs: {other.name!r} ({other.type}) and {i.name!r} "
                                   f"({i.type}) both read column {column!r}; one column holds "

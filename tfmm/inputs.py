@@ -21,6 +21,8 @@ from typing import Literal, Optional, Union
 
 # The package imports every encoder module, each of which registers its config class.
 from tfmm.encoders import ENCODER_CONFIGS, ENCODER_MODALITIES
+# ... and every input type module (`tfmm.input_types`: fields, default encoders, columns).
+from tfmm.input_types import INPUT_TYPES, input_type
 from tfmm.schema import ConfigError, positive, tagged_union
 
 # The `encoder:` key: its `type` picks the registered config class.
@@ -31,8 +33,10 @@ EncoderConfig = tagged_union("EncoderConfig", ENCODER_CONFIGS)
 # there), a TF-IDF bag of n-grams for text (chosen over textcnn on validation rows), an
 # MLP for tables. A token-level fusion needs a text encoder with tokens: textcnn
 # (`SEQUENCE_DEFAULT_ENCODER`; `tfmm.config.Config.resolve` picks).
-DEFAULT_ENCODER = {"text": "tfidf", "image": "cnn", "audio": "cnn", "tabular": "mlp"}
-SEQUENCE_DEFAULT_ENCODER = {"text": "textcnn"}
+DEFAULT_ENCODER = {name: kind.default_encoder for name, kind in INPUT_TYPES.items()}
+SEQUENCE_DEFAULT_ENCODER = {name: kind.sequence_default_encoder
+                            for name, kind in INPUT_TYPES.items()
+                            if kind.sequence_default_encoder}
 
 
 def modality_encoders(modality):
@@ -92,7 +96,8 @@ class InputConfig:
     """
 
     name: str
-    type: Literal["text", "image", "audio", "tabular"]
+    # One of the registered input types (`tfmm.input_types`), checked in `validate`.
+    type: str
     column: Optional[str] = None
     encoder: Optional[EncoderConfig] = None
     image_size: Union[int, list[int]] = 224
@@ -110,14 +115,6 @@ class InputConfig:
     max_categories: int = 256
     min_category_count: int = 2
 
-    # Which fields are meaningful for which modality; others must keep their default.
-    _MODALITY_FIELDS = {
-        "text": (),
-        "image": ("image_size", "resize", "jpeg_scale"),
-        "audio": ("sample_rate", "clip_seconds", "resample"),
-        "tabular": ("numeric", "categorical", "numeric_bins", "max_categories",
-                    "min_category_count"),
-    }
 
     @property
     def image_hw(self) -> tuple[int, int]:
@@ -129,9 +126,7 @@ class InputConfig:
     def columns(self) -> list[str]:
         """The manifest columns this input reads (the text and its `pair_column`; a
         tabular input's numeric then categorical columns)."""
-        if self.type == "tabular":
-            return list(self.numeric or []) + list(self.categorical or [])
-        return [self.column] + ([self.pair_column] if self.pair_column else [])
+        return input_type(self).columns(self)
 
     @property
     def num_samples(self) -> int:
@@ -141,16 +136,18 @@ class InputConfig:
         if not self.name.isidentifier():
             raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
                               f"underscores). Received: name={self.name!r}")
-        for modality, names in self._MODALITY_FIELDS.items():
+        if self.type not in INPUT_TYPES:
+            raise ConfigError(f"{path}.type: must be one of {list(INPUT_TYPES)}. "
+                              f"Received: {self.type!r}")
+        for modality, kind in INPUT_TYPES.items():
             if modality == self.type:
                 continue
-            for n in names:
+            for n in kind.fields:
                 default = next(f.default for f in dataclasses.fields(self) if f.name == n)
                 if getattr(self, n) != default:
                     raise ConfigError(f"{path}.{n}: only applies to {modality} inputs, not "
                                       f"{self.type}. Received: {n}={getattr(self, n)!r}")
-        if self.type == "tabular":
-            self._validate_tabular(path)
+        input_type(self).validate(self, path)
         encoder = self.encoder or self.default_encoder()
         allowed = modality_encoders(self.type)
         if encoder.type not in allowed:
@@ -188,25 +185,6 @@ class InputConfig:
                               f"shorter than one frame ({encoder.frame_length} samples). "
                               f"Received: clip_seconds={self.clip_seconds}")
 
-    def _validate_tabular(self, path):
-        if not (self.numeric or self.categorical):
-            raise ConfigError(f"{path}: a tabular input needs `numeric` or `categorical` "
-                              f"columns (lists of column names). Received: numeric="
-                              f"{self.numeric}, categorical={self.categorical}")
-        if self.column is not None:
-            raise ConfigError(f"{path}.column: a tabular input names its columns in "
-                              f"`numeric` and `categorical`. Received: column={self.column!r}")
-        if self.augment:
-            raise ConfigError(f"{path}.augment: tabular inputs have no augmentation. "
-                              f"Received: augment=True")
-        names = list(self.numeric or []) + list(self.categorical or [])
-        if len(set(names)) != len(names):
-            twice = sorted({n for n in names if names.count(n) > 1})
-            raise ConfigError(f"{path}: column(s) {twice} listed twice in numeric/categorical."
-                              f" Received: numeric={self.numeric}, categorical="
-                              f"{self.categorical}")
-        positive(self, path, "numeric_bins", "max_categories", "min_category_count")
-
     def default_encoder(self, sequences=False):
         """The modality's default encoder's config (`DEFAULT_ENCODER`; under a token-level
         fusion, `sequences`, `SEQUENCE_DEFAULT_ENCODER` where it differs)."""
@@ -220,6 +198,5 @@ class InputConfig:
         encoder = self.encoder
         if encoder is None and self.type not in SEQUENCE_DEFAULT_ENCODER:
             encoder = self.default_encoder()
-        if self.type == "tabular":
-            return dataclasses.replace(self, encoder=encoder)
-        return dataclasses.replace(self, column=self.column or self.name, encoder=encoder)
+        return dataclasses.replace(self, column=input_type(self).resolve_column(self),
+                                   encoder=encoder)

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from tfmm.data.audio import decode_audio, diagnose_audio
 from tfmm.data.errors import Problem, file_problem
+from tfmm.input_types import input_type
 from tfmm.data.image import decode_image, diagnose_image
-from tfmm.data.tabular import fit_tabular_state, tabular_problems, tabular_summary
 from tfmm.outputs import output_type
 from tfmm.progress import Progress
 
@@ -29,7 +29,7 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     if with_labels:
         manifest.require([o.column for o in config.outputs], what="label column")
-    media = {i.column for i in config.inputs if i.type in ("image", "audio")}
+    media = {i.column for i in config.inputs if input_type(i).media}
     # A cell that is not UTF-8 is read as missing; in a media column it is a path.
     problems = [dataclasses.replace(p, message="path is not valid UTF-8 (save the manifest "
                                                "as UTF-8, or rename the file)")
@@ -37,8 +37,9 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     bad_utf8 = {(p.row, p.column) for p in problems}
     src = manifest.path
     for i in config.inputs:
-        if i.type == "tabular":
-            problems.extend(tabular_problems(i, manifest))
+        own = input_type(i).cell_problems(i, manifest)
+        if own is not None:
+            problems.extend(own)
             continue
         values = manifest.columns[i.column]
         if i.type == "text":
@@ -207,9 +208,9 @@ def _image_line(i, paths):
             + (f" (resize: {i.resize})" if aspect.max() > 1.5 else ""))
 
 
-def _training_state(config, input_config, manifest):
-    """The tabular input's state fitted on `data.train` when the manifest checked is
-    another split (so its unseen categories can be counted), else None."""
+def training_state(config, input_config, manifest):
+    """The input's state fitted on `data.train` when the manifest checked is another
+    split (so a tabular input's unseen categories can be counted), else None."""
     from tfmm.data.manifest import Manifest
 
     if not config.data.train:
@@ -218,7 +219,7 @@ def _training_state(config, input_config, manifest):
     if not isinstance(train, str) or not os.path.exists(train) or \
             os.path.abspath(train) == os.path.abspath(str(manifest.path)):
         return None
-    return fit_tabular_state(input_config, Manifest(train).columns)
+    return input_type(input_config).fit(input_config, Manifest(train))
 
 
 def media_summary(config, manifest):
@@ -235,8 +236,9 @@ def media_summary(config, manifest):
         return [p for p in paths if p and file_problem(p, config.data.max_file_mb) is None]
 
     for i in config.inputs:
-        if i.type == "tabular":
-            lines.extend(tabular_summary(i, manifest, _training_state(config, i, manifest)))
+        own = input_type(i).summary(i, manifest, config)
+        if own is not None:
+            lines.extend(own)
             continue
         if i.type == "image":
             line = _image_line(i, readable(i.column))

@@ -7,8 +7,8 @@ import tensorflow as tf
 from tfmm.data.audio import decode_audio
 from tfmm.data.image import decode_image
 from tfmm.data.manifest import Manifest
-from tfmm.data.tabular import TabularPreprocessor, fit_tabular_state
-from tfmm.data.text import TextPreprocessor, adapt_tfidf, adapt_vocabulary, read_vocabulary
+from tfmm.data.text import read_vocabulary
+from tfmm.input_types import input_type
 from tfmm.outputs import balanced_class_weights, output_type
 
 
@@ -41,10 +41,13 @@ class Preprocessor:
     def __init__(self, config, vocabularies=None):
         vocabularies = vocabularies or {}
         self.config = config
-        self.text = {i.name: TextPreprocessor(i, vocabularies.get(i.name))
-                     for i in config.inputs if i.type == "text"}
-        self.tabular = {i.name: TabularPreprocessor(i, vocabularies.get(i.name))
-                        for i in config.inputs if i.type == "tabular"}
+        # Each input's own preprocessing object (`tfmm.input_types`), by input name.
+        self.parts = {i.name: input_type(i).preprocessor(i, vocabularies.get(i.name))
+                      for i in config.inputs}
+        # The text inputs' (the pipeline tokenises per batch) and the objects an export
+        # must track (lookup tables, vectorizers).
+        self.text = {i.name: self.parts[i.name] for i in config.inputs if i.type == "text"}
+        self.tracked = [p for p in self.parts.values() if p is not None]
         self.label_tables = {}
         for o in config.outputs:
             if not output_type(o).has_labels or o.labels is None:
@@ -60,22 +63,10 @@ class Preprocessor:
         `text` is False: the pipeline tokenises those per batch)."""
         x = {}
         for i in self.config.inputs:
-            if i.type == "tabular":
-                if i.optional:
-                    x[f"{i.name}_present"] = self.tabular[i.name].present(raw)
-                x.update(self.tabular[i.name].from_cells(raw))
-                continue
-            value = raw[i.column]
+            kind, part = input_type(i), self.parts[i.name]
             if i.optional:
-                x[f"{i.name}_present"] = present_flag(value)
-            if i.type == "text":
-                if text:
-                    pair = raw[i.pair_column] if i.pair_column else None
-                    x.update(self.text[i.name](value, pair))
-            elif i.type == "image":
-                x[i.name] = image_tensor(i, value)
-            else:
-                x[i.name], x[f"{i.name}_length"] = audio_tensors(i, value)
+                x[f"{i.name}_present"] = kind.present(i, part, raw)
+            x.update(kind.features(i, part, raw, text=text))
         return x
 
     def targets(self, raw):
@@ -167,18 +158,9 @@ def fit_text_vocabularies(config, manifest):
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     vocabularies = {}
     for i in config.inputs:
-        if i.type == "tabular":
-            vocabularies[i.name] = fit_tabular_state(i, manifest.columns)
-        if i.type != "text":
-            continue
-        if i.encoder.vocabulary_source == "adapted":
-            texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
-            vocabularies[i.name] = adapt_vocabulary(texts, i.encoder)
-        elif i.encoder.vocabulary_source == "tfidf":
-            texts = [t for c in i.columns for t in manifest.columns[c] if t is not None]
-            vocabularies[i.name] = adapt_tfidf(texts, i.encoder)
-        elif i.encoder.vocabulary_source == "wordpiece":
-            vocabularies[i.name] = bert_vocabulary(i.encoder)
+        state = input_type(i).fit(i, manifest)
+        if state is not None:
+            vocabularies[i.name] = state
     return vocabularies
 
 

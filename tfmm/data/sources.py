@@ -19,7 +19,9 @@ def source_kind(source):
 
 
 def media_columns(config):
-    return [i.column for i in config.inputs if i.type in ("image", "audio")]
+    from tfmm.input_types import input_type
+
+    return [i.column for i in config.inputs if input_type(i).media]
 
 
 def raw_columns(config, with_labels=True):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfmm.data.preprocessor import Preprocessor
 from tfmm.export.formats import ExportFormat, register_export_format
 from tfmm.export.signatures import raw_features, raw_specs
+from tfmm.input_types import input_type
 from tfmm.models.builder import INSPECTION_OUTPUTS
 
 # tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
@@ -143,28 +144,8 @@ def client_spec(model, config, vocabularies):
     inputs = []
     for i in config.inputs:
         spec = {"name": i.name, "type": i.type, "column": i.column,
-                "optional": bool(i.optional)}
-        if i.type == "tabular":
-            state = vocabularies[i.name]
-            spec.update(numeric=list(i.numeric or []), categorical=list(i.categorical or []),
-                        categories=[list(state["categorical"][c])
-                                    for c in i.categorical or []])
-        elif i.type == "text":
-            spec["encoder"] = i.encoder.type
-            if i.encoder.vocabulary_source == "adapted":  # tokenised by the client
-                spec.update(vocabulary=list(vocabularies[i.name]),
-                            sequence_length=int(i.encoder.sequence_length),
-                            standardize=i.encoder.standardize)
-            elif i.encoder.vocabulary_source == "tfidf":
-                spec.update(vocabulary=list(vocabularies[i.name]["tokens"]),
-                            idf=list(vocabularies[i.name]["idf"]),
-                            ngrams=int(i.encoder.ngrams), standardize=i.encoder.standardize)
-        elif i.type == "image":
-            spec.update(image_hw=list(i.image_hw), resize=i.resize,
-                        jpeg_scale=i.jpeg_scale)
-        else:
-            spec.update(sample_rate=int(i.sample_rate), num_samples=int(i.num_samples),
-                        resample=bool(i.resample))
+                "optional": bool(i.optional),
+                **input_type(i).client_spec(i, vocabularies.get(i.name))}
         inputs.append(spec)
     from tfmm.outputs import decision_threshold
 
@@ -181,30 +162,7 @@ def input_meanings(model, config):
     for i in config.inputs:
         if i.optional:
             out[f"{i.name}_present"] = f"float32 [batch]: 1 where {i.name} is given, 0 missing"
-        if i.type == "tabular":
-            if i.numeric:
-                out[f"{i.name}_numeric"] = (f"float32 [batch, {len(i.numeric)}]: columns "
-                                            f"{list(i.numeric)}, NaN where missing")
-            if i.categorical:
-                out[f"{i.name}_categorical"] = (
-                    f"int32 [batch, {len(i.categorical)}]: category ids of columns "
-                    f"{list(i.categorical)} (0 missing, 1 unseen in training)")
-        elif i.type == "text":
-            out[i.name] = (f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
-                           f"text (0 padding, 1 out of vocabulary)"
-                           if i.encoder.vocabulary_source == "adapted"
-                           else "float32 [batch, n-grams + 1]: TF-IDF vector of the text "
-                                "(entry 0 out of vocabulary)"
-                           if i.encoder.vocabulary_source == "tfidf"
-                           else f"{i.encoder.type} text tensors")
-        elif i.type == "image":
-            h, w = i.image_hw
-            out[i.name] = (f"float32 [batch, {h}, {w}, 3]: RGB pixels in [0, 255], "
-                           f"resized ({i.resize})")
-        else:
-            out[i.name] = (f"float32 [batch, {i.num_samples}]: mono waveform at "
-                           f"{i.sample_rate} Hz in [-1, 1], zero-padded")
-            out[f"{i.name}_length"] = "int32 [batch]: valid samples of the waveform"
+        out.update(input_type(i).meanings(i))
     names = [t.name for t in model.inputs]
     return {n: out.get(n, "model tensor") for n in names}
 

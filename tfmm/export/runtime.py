@@ -64,21 +64,13 @@ def read_raw(config, manifest_path, with_row_numbers=False):
 
     columns, row_numbers = load_manifest(config, manifest_path, with_labels=False,
                                          with_row_numbers=True)
-    from tfmm.data.tabular import raw_tabular
+    from tfmm.input_types import input_type
 
     raw = {}
     for i in config.inputs:
-        if i.type == "tabular":
-            raw.update(raw_tabular(i, columns))
-            continue
-        values = columns[i.column]
-        if i.type == "text":
-            raw[i.name] = [v.encode() if isinstance(v, str) else v for v in values]
-            if i.pair_column:
-                raw[f"{i.name}_pair"] = [v.encode() for v in columns[i.pair_column]]
-        else:
-            # An optional input's empty path is sent as empty bytes ("missing").
-            raw[i.name] = [_read(p) if p else b"" for p in values]
+        # Text as is, media files' bytes (an optional input's empty path as empty bytes,
+        # "missing"), a table's numbers and categories (`tfmm.input_types`).
+        raw.update(input_type(i).raw_values(i, columns))
     return (raw, row_numbers) if with_row_numbers else raw
 
 

@@ -39,12 +39,12 @@ def write_saved_model(model, config, vocabularies, path):
                                                                     vocabularies)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for text in preprocessor.text.values():
-        if text.layer is not None:
-            text.layer(tf.constant(["build"]))  # ExportArchive tracks built layers only
-            archive.track(text.layer)
-    for tabular in preprocessor.tabular.values():
-        archive.track(tabular)
+    for part in preprocessor.tracked:
+        if isinstance(part, tf.Module):  # lookup tables (tabular)
+            archive.track(part)
+        elif getattr(part, "layer", None) is not None:  # a text vectorizer or tokenizer
+            part.layer(tf.constant(["build"]))  # ExportArchive tracks built layers only
+            archive.track(part.layer)
     archive.add_endpoint("serving_default", serve_raw, input_signature=[raw_specs(config)])
     archive.add_endpoint("predict_tensors", serve_tensors,
                          input_signature=[tensor_specs(model)])

@@ -6,8 +6,8 @@ TensorFlow ops (no `py_function`), so TF Serving can run them.
 
 import tensorflow as tf
 
-from tfmm.data.preprocessor import Preprocessor, audio_tensors, image_tensor, present_flag
-from tfmm.data.tabular import served_present
+from tfmm.data.preprocessor import Preprocessor
+from tfmm.input_types import input_type
 from tfmm.models.builder import INSPECTION_OUTPUTS
 from tfmm.outputs import output_type
 
@@ -19,29 +19,20 @@ def tensor_specs(model):
 
 
 def raw_specs(config):
-    """{input name: TensorSpec} of the raw-input signature: one string per example (the
-    text itself, encoded JPEG/PNG/BMP/GIF bytes, or WAV bytes); a tabular input takes
+    """{input name: TensorSpec} of the raw-input signature, each input type's own
+    (`tfmm.input_types`): one string per example for text (the text itself), images
+    (encoded JPEG/PNG/BMP/GIF bytes) and audio (WAV bytes); a tabular input takes
     `{name}_numeric` (float32 [batch, numeric columns], NaN for missing) and
     `{name}_categorical` (string [batch, categorical columns], "" for missing), columns in
     config order."""
     specs = {}
     for i in config.inputs:
-        if i.type != "tabular":
-            specs[i.name] = tf.TensorSpec([None], tf.string, name=i.name)
-            continue
-        for part, columns, dtype in (("numeric", i.numeric, tf.float32),
-                                     ("categorical", i.categorical, tf.string)):
-            if columns:
-                name = f"{i.name}_{part}"
-                specs[name] = tf.TensorSpec([None, len(columns)], dtype, name=name)
-    for i in config.inputs:
-        if i.pair_column:
-            specs[f"{i.name}_pair"] = tf.TensorSpec([None], tf.string, name=f"{i.name}_pair")
+        specs.update(input_type(i).raw_specs(i))
     return specs
 
 
 def raw_features(config, preprocessor, raw):
-    """Batched raw strings -> the model's input tensors, with tfmm's own preprocessing.
+    """Batched raw inputs -> the model's input tensors, with tfmm's own preprocessing.
 
     The batch is checked as training checks examples: every input has the same number
     of examples (at least one), and a required text input is not empty; each violation is
@@ -57,34 +48,14 @@ def raw_features(config, preprocessor, raw):
             tf.shape(raw[name])[0], size, message=f"input `{name}`: a different number of "
                                                    f"examples than input `{first}`"))
     for i in config.inputs:
-        if i.type == "text" and not i.optional:
-            checks.append(tf.debugging.assert_equal(
-                tf.reduce_all(tf.strings.length(tf.strings.strip(raw[i.name])) > 0), True,
-                message=f"input `{i.name}`: empty text (a required text input; training "
-                        f"refuses it too)"))
+        checks.extend(input_type(i).served_checks(i, raw))
     with tf.control_dependencies(checks):
         raw = {k: tf.identity(v) for k, v in raw.items()}
     for i in config.inputs:
-        if i.type == "tabular":
-            if i.optional:
-                x[f"{i.name}_present"] = served_present(i, raw)
-            x.update(preprocessor.tabular[i.name].from_served(raw))
-            continue
-        values = raw[i.name]
+        kind = input_type(i)
         if i.optional:
-            x[f"{i.name}_present"] = present_flag(values)
-        if i.type == "text":
-            x.update(preprocessor.text[i.name](values, raw.get(f"{i.name}_pair")))
-        elif i.type == "image":
-            x[i.name] = tf.map_fn(
-                lambda b, i=i: image_tensor(i, b), values,
-                fn_output_signature=tf.TensorSpec([*i.image_hw, 3], tf.float32))
-        else:
-            wave, length = tf.map_fn(
-                lambda b, i=i: audio_tensors(i, b),
-                values, fn_output_signature=(tf.TensorSpec([i.num_samples], tf.float32),
-                                             tf.TensorSpec([], tf.int32)))
-            x[i.name], x[f"{i.name}_length"] = wave, length
+            x[f"{i.name}_present"] = kind.served_present(i, raw)
+        x.update(kind.served_features(i, preprocessor.parts[i.name], raw))
     return x
 
 
