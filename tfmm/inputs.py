@@ -41,7 +41,7 @@ SEQUENCE_DEFAULT_ENCODER = {name: kind.sequence_default_encoder
 
 def modality_encoders(modality):
     """The encoder types that can read a `modality` input, its default first."""
-    default = DEFAULT_ENCODER[modality]
+    default = INPUT_TYPES[modality].default_encoder
     return [default] + [name for name, kinds in ENCODER_MODALITIES.items()
                         if modality in kinds and name != default]
 
@@ -188,15 +188,16 @@ class InputConfig:
     def default_encoder(self, sequences=False):
         """The modality's default encoder's config (`DEFAULT_ENCODER`; under a token-level
         fusion, `sequences`, `SEQUENCE_DEFAULT_ENCODER` where it differs)."""
-        table = {**DEFAULT_ENCODER, **(SEQUENCE_DEFAULT_ENCODER if sequences else {})}
-        return ENCODER_CONFIGS[table[self.type]]()
+        kind = input_type(self)
+        name = (kind.sequence_default_encoder if sequences else None) or kind.default_encoder
+        return ENCODER_CONFIGS[name]()
 
     def resolve(self):
         """A copy with the defaults filled in: `column` (the name) and `encoder` (the
         modality's default; a text input's waits for `Config.resolve`, which knows
         whether the fusion needs token sequences)."""
         encoder = self.encoder
-        if encoder is None and self.type not in SEQUENCE_DEFAULT_ENCODER:
+        if encoder is None and not input_type(self).sequence_default_encoder:
             encoder = self.default_encoder()
         return dataclasses.replace(self, column=input_type(self).resolve_column(self),
                                    encoder=encoder)

@@ -51,6 +51,8 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
                 elif v is not None and not v.strip():
                     problems.append(Problem(src, row, i.column, "empty text (whitespace only)"))
             continue
+        if not input_type(i).media:
+            continue  # a registered type without checks of its own
         paths = [manifest.resolve(v) for v in values]
         root = config.resolve_path(config.data.media_root)
         for row, p in enumerate(paths, start=1):
