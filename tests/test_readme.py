@@ -89,3 +89,16 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), scope)
     assert (tmp_path / "model.keras").exists()
     assert set(scope["model"].output) == {"label"}
+
+
+def test_readme_table_example_is_valid():
+    block = re.search(r"## Tables: .*?\n```yaml\n(.*?)```", _read("README.md"), re.S).group(1)
+    import yaml
+
+    config = tfmm.config_from_dict(yaml.safe_load(block))
+    assert [(i.type, i.encoder.type) for i in config.inputs] == [
+        ("text", "tfidf"), ("image", "cnn"), ("tabular", "mlp")]
+    facts = config.inputs[2]
+    assert facts.columns == ["Age", "Positive Feedback Count", "Division Name",
+                             "Department Name", "Class Name"]
+    assert config.outputs[0].threshold == "auto"
