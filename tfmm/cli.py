@@ -38,7 +38,7 @@ def _cmd_data_check(args):
     import tfmm
     from tfmm._quiet import decoder_messages_dropped
     from tfmm.data import Manifest, check_manifest
-    from tfmm.data.check import media_summary
+    from tfmm.data.check import labels_from_training, media_summary
 
     if args.config:
         config = tfmm.load_config(args.config, overrides=args.set)
@@ -46,7 +46,7 @@ def _cmd_data_check(args):
         config = _config_for_manifest(args.manifest)
     manifest = Manifest(args.manifest)
     with_labels = all(o.column in manifest.columns for o in config.outputs)
-    label_lines = _labels_from_training(config, manifest) if with_labels else []
+    label_lines = labels_from_training(config, manifest) if with_labels else []
     with decoder_messages_dropped() as stderr:
         problems = check_manifest(config, manifest, with_labels=with_labels,
                                   progress_stream=stderr)
@@ -58,45 +58,6 @@ def _cmd_data_check(args):
     print(f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "
           f"({len(problems)} problems)")
     return 1 if problems else 0
-
-
-def _labels_from_training(config, manifest):
-    """Fills outputs' labels from `data.train` (when the config leaves them out and the
-    manifest checked is another split), so labels never seen in training are problems;
-    returns the summary lines: the label vocabulary's source and the rows per class."""
-    import collections
-    import os
-
-    from tfmm.data import Manifest
-    from tfmm.data.pipeline import source_kind
-    from tfmm.outputs import output_type
-
-    lines = []
-    train = config.resolve_path(config.data.train) if config.data.train else None
-    is_train = train is not None and os.path.abspath(train) == os.path.abspath(manifest.path)
-    for o in config.outputs:
-        kind = output_type(o)
-        if not kind.has_labels:
-            continue
-        if o.labels is None and train and not is_train and source_kind(train) == "manifest" \
-                and os.path.exists(train):
-            values = Manifest(train).columns.get(o.column)
-            if values is not None:
-                try:
-                    o.labels = kind.infer_labels(o, values)
-                    lines.append(f"output {o.name!r}: {len(o.labels)} labels from the "
-                                 f"training split {train!r}")
-                except ValueError as e:
-                    lines.append(str(e))
-        values = manifest.columns.get(o.column) or []
-        parts = [p for v in values if v for p in kind.split(o, v)]
-        counts = collections.Counter(parts)
-        if counts:
-            shown = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())[:20])
-            more = f", ... ({len(counts) - 20} more)" if len(counts) > 20 else ""
-            lines.append(f"output {o.name!r}: {len(counts)} classes in this manifest "
-                         f"(rows per class: {shown}{more})")
-    return lines
 
 
 def _config_for_manifest(path):

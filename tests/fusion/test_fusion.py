@@ -65,6 +65,9 @@ def test_trains_one_step_and_round_trips_through_keras_file(kind, tmp_path):
 def test_a_missing_modality_changes_nothing(kind, missing):
     """With its presence flag at 0, a modality's content has no effect on the output;
     with the flag at 1 it has (so the comparison can fail)."""
+    # Seeded: an unlucky draw of tiny weights (a dead ReLU branch) can make the present
+    # modality's change invisible too, whatever the test's order under xdist.
+    keras.utils.set_random_seed(0)
     config = tiny_config(("text", "audio"), optional=("text", "audio"), fusion=fusion(kind))
     model = tfmm.build_model(config)
     x = random_inputs(model, batch=4, seed=1)

@@ -263,3 +263,41 @@ def media_summary(config, manifest):
             + (f". Raise clip_seconds to about {np.percentile(d, 95):.1f} to keep 95% "
                f"whole" if cropped > 0.1 * len(d) else ""))
     return lines
+
+
+def labels_from_training(config, manifest):
+    """Fills outputs' labels from `data.train` (when the config leaves them out and the
+    manifest checked is another split), in place, so labels never seen in training are
+    problems of `check_manifest`; returns `tfmm data check`'s summary lines: the label
+    vocabulary's source and the rows per class."""
+    import collections
+
+    from tfmm.data.manifest import Manifest
+    from tfmm.data.sources import source_kind
+
+    lines = []
+    train = config.resolve_path(config.data.train) if config.data.train else None
+    is_train = train is not None and os.path.abspath(train) == os.path.abspath(manifest.path)
+    for o in config.outputs:
+        kind = output_type(o)
+        if not kind.has_labels:
+            continue
+        if o.labels is None and train and not is_train and source_kind(train) == "manifest" \
+                and os.path.exists(train):
+            values = Manifest(train).columns.get(o.column)
+            if values is not None:
+                try:
+                    o.labels = kind.infer_labels(o, values)
+                    lines.append(f"output {o.name!r}: {len(o.labels)} labels from the "
+                                 f"training split {train!r}")
+                except ValueError as e:
+                    lines.append(str(e))
+        values = manifest.columns.get(o.column) or []
+        parts = [p for v in values if v for p in kind.split(o, v)]
+        counts = collections.Counter(parts)
+        if counts:
+            shown = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())[:20])
+            more = f", ... ({len(counts) - 20} more)" if len(counts) > 20 else ""
+            lines.append(f"output {o.name!r}: {len(counts)} classes in this manifest "
+                         f"(rows per class: {shown}{more})")
+    return lines

@@ -64,56 +64,87 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     if service and kind != "manifest":
         raise ValueError(f"data.service: only manifest sources are sent to a tf.data "
                          f"service. Received: {source!r}")
+    # The steps, in order: rows -> examples (read, decoded, preprocessed) -> a tf.data
+    # service and/or a cache -> repeat -> batches (text tokenised per batch).
+    ds, loader = _rows(config, source, kind, columns, training, cached, service, repeat,
+                       input_context, with_labels, report_dir)
+    preprocessor = Preprocessor(config, vocabularies)
+    if training and not cached and kind != "manifest":
+        ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
+                        reshuffle_each_iteration=True)
+    ds = ds.map(_examples(config, preprocessor, loader, with_labels),
+                num_parallel_calls=AUTOTUNE)
+    if service:
+        ds = _through_service(ds, config, service, input_context)
+    if cached:
+        ds = _cached(ds, config, training)
+    if repeat and not (kind == "manifest" and training and not cached):
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
+    if any(i.type == "text" for i in config.inputs):
+        ds = ds.map(_tokenizer(config, preprocessor), num_parallel_calls=AUTOTUNE)
+    return ds.with_options(_options(config, training)).prefetch(AUTOTUNE)
+
+
+def _options(config, training):
     options = tf.data.Options()
     options.deterministic = config.data.deterministic or not training
     # Each element's ops run on one thread: the parallelism is across elements
     # (num_parallel_calls), and the training step keeps the intra-op pool to itself.
     options.threading.max_intra_op_parallelism = 1
-    if kind == "manifest":
-        if columns is None:
-            columns = load_manifest(config, source, with_labels, report_dir)
-        rows = len(next(iter(columns.values())))
-        if service:
-            # With cache, the repeat comes after it (a repeated source would never fill it).
-            ds = _service_rows(columns, config.data.seed, config.data.shuffle_buffer,
-                               repeat and not cached)
-        elif training and not cached:
-            ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
-        else:
-            ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
-        if not repeat and not service:
-            # A known length, so `fit` shows "n/N" and an ETA from the first epoch, and
-            # does not warn that the input "ran out of data".
-            ds = ds.apply(tf.data.experimental.assert_cardinality(
-                _shard_rows(rows, input_context)))
-        media = media_columns(config)
-        optional = {i.column for i in config.inputs if i.optional}
+    return options
 
-        def read(raw):
-            raw = dict(raw)
-            for col in media:
-                path = raw[col]
-                # An optional input's empty path reads as empty bytes ("missing").
-                raw[col] = tf.cond(tf.strings.length(path) > 0,
-                                   lambda path=path: tf.io.read_file(path),
-                                   lambda: tf.constant(b"")) if col in optional \
-                    else tf.io.read_file(path)
-            return raw
-        loader = read
-    elif kind == "tfrecord":
-        ds = read_tfrecords(config, source, input_context=input_context,
-                            with_labels=with_labels)
-        loader = None
-    else:
+
+def _rows(config, source, kind, columns, training, cached, service, repeat, input_context,
+          with_labels, report_dir):
+    """(dataset of raw rows, the function that reads a row's media files or None)."""
+    if kind == "tfrecord":
+        return read_tfrecords(config, source, input_context=input_context,
+                              with_labels=with_labels), None
+    if kind == "tfds":
         from tfmm.data.tfds import read_tfds
 
-        ds = read_tfds(config, source, input_context=input_context, with_labels=with_labels)
-        loader = None
+        return read_tfds(config, source, input_context=input_context,
+                         with_labels=with_labels), None
+    if columns is None:
+        columns = load_manifest(config, source, with_labels, report_dir)
+    rows = len(next(iter(columns.values())))
+    if service:
+        # With cache, the repeat comes after it (a repeated source would never fill it).
+        ds = _service_rows(columns, config.data.seed, config.data.shuffle_buffer,
+                           repeat and not cached)
+    elif training and not cached:
+        ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
+    else:
+        ds = _shard(tf.data.Dataset.from_tensor_slices(columns), input_context)
+    if not repeat and not service:
+        # A known length, so `fit` shows "n/N" and an ETA from the first epoch, and
+        # does not warn that the input "ran out of data".
+        ds = ds.apply(tf.data.experimental.assert_cardinality(
+            _shard_rows(rows, input_context)))
+    return ds, _media_reader(config)
 
-    preprocessor = Preprocessor(config, vocabularies)
 
-    # Text is tokenised per batch, after `batch`: one TextVectorization/WordPiece call on
-    # 32 strings costs about what one call on a single string does.
+def _media_reader(config):
+    """A row's media paths -> the files' bytes (an optional input's empty path: empty
+    bytes, "missing")."""
+    media = media_columns(config)
+    optional = {i.column for i in config.inputs if i.optional}
+
+    def read(raw):
+        raw = dict(raw)
+        for col in media:
+            path = raw[col]
+            raw[col] = tf.cond(tf.strings.length(path) > 0,
+                               lambda path=path: tf.io.read_file(path),
+                               lambda: tf.constant(b"")) if col in optional \
+                else tf.io.read_file(path)
+        return raw
+    return read
+
+
+def _examples(config, preprocessor, loader, with_labels):
+    """A raw row -> (x, y) (or x), the text still raw: it is tokenised per batch."""
     text_inputs = [i for i in config.inputs if i.type == "text"]
 
     def process(raw):
@@ -125,6 +156,13 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
             if i.pair_column:
                 x[_RAW_TEXT + i.name + _PAIR] = raw[i.pair_column]
         return (x, preprocessor.targets(raw)) if with_labels else x
+    return process
+
+
+def _tokenizer(config, preprocessor):
+    """A batch's raw text -> the text inputs' tensors: one TextVectorization/WordPiece
+    call on 32 strings costs about what one call on a single string does."""
+    text_inputs = [i for i in config.inputs if i.type == "text"]
 
     def tokenize(x, *y):
         x = dict(x)
@@ -132,40 +170,35 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
             pair = x.pop(_RAW_TEXT + i.name + _PAIR) if i.pair_column else None
             x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name), pair))
         return (x, *y) if y else x
+    return tokenize
 
-    if training and not cached and kind != "manifest":
+
+def _through_service(ds, config, service, input_context):
+    """Reading and decoding run on the service's workers. They send chunks of examples
+    (one request per example costs more than decoding a small one), kept whole (no
+    remainder dropped); the batches are made here, so each is full-size."""
+    from tfmm.data.service import distribute
+
+    return distribute(ds.batch(SERVICE_CHUNK), service,
+                      job_name=f"tfmm-{config.name}-train" if input_context
+                      and input_context.num_input_pipelines > 1 else None).unbatch()
+
+
+def _cached(ds, config, training):
+    if config.data.cache_mode == "memory":
+        ds = ds.cache()
+    else:
+        # A snapshot, not `cache(filename)`: it is keyed by a fingerprint of the pipeline
+        # above (files, preprocessing, shard), written to a temporary folder and committed
+        # only when a pass completes, so a killed run or a changed config never reads a
+        # stale or partial cache. Uncompressed: decoded pixels and samples barely
+        # compress, and the snappy reader refuses elements over its 256 KB buffer (a 5 s
+        # clip is 320 KB).
+        ds = ds.snapshot(config.resolve_path(config.data.cache), compression=None)
+    if training:
         ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
                         reshuffle_each_iteration=True)
-    ds = ds.map(process, num_parallel_calls=AUTOTUNE)
-    if service:
-        # Reading and decoding run on the service's workers. They send chunks of
-        # examples (one request per example costs more than decoding a small one), kept
-        # whole (no remainder dropped); the batches are made here, so each is full-size.
-        from tfmm.data.service import distribute
-
-        ds = distribute(ds.batch(SERVICE_CHUNK), service,
-                        job_name=f"tfmm-{config.name}-train" if input_context
-                        and input_context.num_input_pipelines > 1 else None).unbatch()
-    if cached:
-        if config.data.cache_mode == "memory":
-            ds = ds.cache()
-        else:
-            # A snapshot, not `cache(filename)`: it is keyed by a fingerprint of the
-            # pipeline above (files, preprocessing, shard), written to a temporary
-            # folder and committed only when a pass completes, so a killed run or a
-            # changed config never reads a stale or partial cache.
-            # Uncompressed: decoded pixels and samples barely compress, and the snappy
-            # reader refuses elements over its 256 KB buffer (a 5 s clip is 320 KB).
-            ds = ds.snapshot(config.resolve_path(config.data.cache), compression=None)
-        if training:
-            ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
-                            reshuffle_each_iteration=True)
-    if repeat and not (kind == "manifest" and training and not cached):
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
-    if text_inputs:
-        ds = ds.map(tokenize, num_parallel_calls=AUTOTUNE)
-    return ds.with_options(options).prefetch(AUTOTUNE)
+    return ds
 
 
 _RAW_TEXT = "__raw_text__"
