@@ -216,6 +216,15 @@ def run_sklearn(paths, seed):
 
 
 def measure(work, models, seeds, log=print):
+    try:
+        import pandas  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(f"the tables benchmark needs scikit-learn and pandas: pip install "
+                           f"-e '.[bench]' ({e})") from None
+    if not os.path.exists(DATA):
+        raise RuntimeError(f"the tables benchmark reads {os.path.abspath(DATA)} (shared/data "
+                           f"beside the checkout); not found")
     rows = {}
     for seed in seeds:
         paths = split(seed, os.path.join(work, f"data_{seed}"))

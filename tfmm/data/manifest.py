@@ -81,7 +81,7 @@ class Manifest:
             import pyarrow.parquet as pq
         except ImportError:
             raise DataError(f"manifest {path!r}: reading Parquet needs pyarrow: "
-                            f"pip install pyarrow") from None
+                            f"pip install 'tfmm[tables]'") from None
         try:
             table = pq.read_table(path)
         except Exception as e:  # pyarrow's own error types
