@@ -60,7 +60,7 @@ def split(seed, out_dir):
 
 
 def tfmm_config(paths, seed, text_encoder="tfidf", modalities=("text", "tabular"),
-                epochs=EPOCHS):
+                epochs=EPOCHS, tabular_encoder="mlp"):
     inputs = []
     if "text" in modalities:
         inputs += [{"name": "title", "type": "text", "column": "Title", "optional": True,
@@ -69,20 +69,22 @@ def tfmm_config(paths, seed, text_encoder="tfidf", modalities=("text", "tabular"
                     "optional": True, "encoder": {"type": text_encoder}}]
     if "tabular" in modalities:
         inputs.append({"name": "facts", "type": "tabular", "numeric": NUMERIC,
-                       "categorical": CATEGORICAL})
+                       "categorical": CATEGORICAL, "encoder": {"type": tabular_encoder}})
     return {"name": "tables", "inputs": inputs,
             "outputs": [{"name": "recommended", "type": "binary", "column": TARGET}],
             "data": {**paths, "seed": seed},
             "training": {"epochs": epochs}}
 
 
-# name -> (text encoder, modalities)
+# name -> (text encoder, modalities[, tabular encoder]); None: the default (no key)
 TFMM_MODELS = {
     "tfmm_default": (None, ("text", "tabular")),
     "tfmm_textcnn": ("textcnn", ("text", "tabular")),
     "tfmm_tfidf": ("tfidf", ("text", "tabular")),
     "tfmm_text_only": (None, ("text",)),
     "tfmm_tabular_only": (None, ("tabular",)),
+    "tfmm_ft_transformer": (None, ("text", "tabular"), "ft_transformer"),
+    "tfmm_tabular_only_ft_transformer": (None, ("tabular",), "ft_transformer"),
 }
 
 
@@ -93,10 +95,13 @@ def run_tfmm(name, paths, run_dir, seed):
     from tfmm.training import train
     from tfmm.training.inference import evaluate
 
-    encoder, modalities = TFMM_MODELS[name]
-    cfg = tfmm_config(paths, seed, encoder or "textcnn", modalities)
-    if encoder is None:  # the user's config: no encoder keys
-        for i in cfg["inputs"]:
+    encoder, modalities, *tabular = TFMM_MODELS[name]
+    cfg = tfmm_config(paths, seed, encoder or "textcnn", modalities,
+                      tabular_encoder=(tabular or ["mlp"])[0])
+    for i in cfg["inputs"]:
+        # The user's config: no encoder keys where the model takes the default.
+        if (i["type"] == "text" and encoder is None) or (i["type"] == "tabular"
+                                                         and not tabular):
             i.pop("encoder", None)
     shutil.rmtree(run_dir, ignore_errors=True)
     config = tfmm.config_from_dict(cfg)
@@ -257,6 +262,8 @@ LABELS = {
     "tfmm_textcnn": "tfmm, textcnn for the text",
     "tfmm_text_only": "tfmm, text only (title + review, tfidf)",
     "tfmm_tabular_only": "tfmm, table only (mlp)",
+    "tfmm_ft_transformer": "tfmm, ft_transformer for the table",
+    "tfmm_tabular_only_ft_transformer": "tfmm, table only (ft_transformer)",
 }
 
 
@@ -275,7 +282,8 @@ def markdown(rows, seeds):
 
 
 ALL_MODELS = ["sklearn_text", "sklearn_table", "sklearn_stack", "tfmm_default",
-              "tfmm_tfidf", "tfmm_textcnn", "tfmm_text_only", "tfmm_tabular_only"]
+              "tfmm_tfidf", "tfmm_textcnn", "tfmm_text_only", "tfmm_tabular_only",
+              "tfmm_ft_transformer", "tfmm_tabular_only_ft_transformer"]
 
 
 def run(work, quick=False):
