@@ -102,3 +102,8 @@ def test_readme_table_example_is_valid():
     assert facts.columns == ["Age", "Positive Feedback Count", "Division Name",
                              "Department Name", "Class Name"]
     assert config.outputs[0].threshold == "auto"
+    image_block = re.findall(r"## Tables: .*?```yaml\n.*?```.*?```yaml\n(.*?)```",
+                             _read("README.md"), re.S)[0]
+    config = tfmm.config_from_dict(yaml.safe_load(image_block))
+    assert [(i.type, i.encoder.type) for i in config.inputs] == [("image", "cnn"),
+                                                               ("tabular", "mlp")]
