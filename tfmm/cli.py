@@ -375,14 +375,17 @@ def main(argv=None):
     from tfmm.config import ConfigError
     from tfmm.data.errors import DataError
 
-    if os.environ.get("TFMM_DEBUG"):
-        # The whole traceback, for bug reports.
-        return args.func(args)
-    try:
-        return args.func(args)
-    except (ConfigError, DataError, OSError, ValueError, RuntimeError) as e:
-        print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    from tfmm._log import to_stdout
+
+    with to_stdout():  # the library's messages (the `tfmm` logger) as plain lines
+        if os.environ.get("TFMM_DEBUG"):
+            # The whole traceback, for bug reports.
+            return args.func(args)
+        try:
+            return args.func(args)
+        except (ConfigError, DataError, OSError, ValueError, RuntimeError) as e:
+            print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

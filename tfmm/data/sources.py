@@ -7,6 +7,7 @@ import os
 from tfmm.data.check import check_manifest
 from tfmm.data.errors import DataError, raise_for, write_report
 from tfmm.data.manifest import MANIFEST_SUFFIXES, Manifest
+from tfmm import _log
 
 
 def source_kind(source):
@@ -31,7 +32,7 @@ def raw_columns(config, with_labels=True):
     return list(dict.fromkeys(cols))
 
 
-def load_manifest(config, source, with_labels=True, report_dir=None, log=print,
+def load_manifest(config, source, with_labels=True, report_dir=None, log=None,
                   with_row_numbers=False):
     """Reads and checks a manifest under the config's bad-input policy.
 
@@ -40,6 +41,7 @@ def load_manifest(config, source, with_labels=True, report_dir=None, log=print,
     or raises `DataError` under `fail`. With `with_row_numbers`, returns (that dict, the
     manifest's 1-based numbers of the rows kept).
     """
+    log = log or _log.warning
     manifest = source if isinstance(source, Manifest) else Manifest(source)
     problems = check_manifest(config, manifest, with_labels=with_labels)
     bad_rows = sorted({p.row for p in problems})

@@ -21,13 +21,14 @@ from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_
                                      publish, remove_staging, staging_dir, write_saved_model,
                                      write_sidecar)
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
+from tfmm import _log
 
 # The default set (`--format all`) and every registered format.
 FORMATS = resolve_formats("all")
 ALL_FORMATS = tuple(EXPORT_FORMATS)
 
 
-def export(run, out_dir, formats=FORMATS, log=print):
+def export(run, out_dir, formats=FORMATS, log=None):
     """Exports a run (directory, or `model.keras` beside its `config.yaml`) to the next
     version directory under `out_dir`: `out_dir/N/` holds the SavedModel (TF Serving's
     layout) and/or `model.onnx`, and `tfmm/` with the config, vocabularies and labels.
@@ -40,15 +41,17 @@ def export(run, out_dir, formats=FORMATS, log=print):
     Returns:
         dict with "version_dir", and "savedmodel" / "onnx" paths.
     """
+    log = log or _log.info
     from tfmm.files import RunDir
 
     model, config, vocabularies = RunDir.load(run) if isinstance(run, str) else run
     return export_model(model, config, vocabularies, out_dir, formats, log)
 
 
-def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=print):
+def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None):
     """`export` for a model already in memory. `formats`: names from
     `tfmm.export.formats.EXPORT_FORMATS`, a comma-separated string, or "all"."""
+    log = log or _log.info
     formats = resolve_formats(formats)
     records = [EXPORT_FORMATS[name] for name in formats]
     for record in records:

@@ -19,12 +19,13 @@ from tfmm.training.loop import TrainingError
 from tfmm.training.optimizers import build_optimizer
 from tfmm.training.setup import distributed_dataset, global_batch_size, steps_per_epoch
 from tfmm.training.strategy import describe, get_strategy
+from tfmm import _log
 
 OBJECTIVES = ("contrastive", "mlm")
 
 
 def pretrain(config, run_dir, objective="contrastive", input_name=None, projection_dim=64,
-             log=print, verbose="auto"):
+             log=None, verbose="auto"):
     """Pretrains the encoders of `config` on its manifests, without labels.
 
     - `contrastive`: CLIP-style alignment of each input with the anchor input (the first
@@ -47,6 +48,7 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
     Returns:
         dict of metrics.
     """
+    log = log or _log.info
     if objective not in OBJECTIVES:
         raise ValueError(f"pretrain: objective must be one of {list(OBJECTIVES)}. "
                          f"Received: objective={objective!r}")

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from tfmm import _log
 from tfmm._keras_compat import set_resume_epoch
 from tfmm.files import RunDir, atomic_path, write_json
 from tfmm.outputs import output_type
@@ -140,7 +141,7 @@ class TerminateOnNaNWithMessage(keras.callbacks.Callback):
                             f"{self._epoch + 1}, batch {batch + 1}. Lower "
                             f"training.learning_rate, check the targets for NaN, or disable "
                             f"mixed precision.")
-            print(f"\ntfmm: {self.message}")
+            _log.warning(f"\ntfmm: {self.message}")
             self.model.stop_training = True
 
 

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from tfmm.files import RunDir, atomic_path
+from tfmm import _log
 
 ENCODERS_DIR = "encoders"
 
@@ -47,7 +48,7 @@ def read_vocabularies(run_dir):
     return RunDir(run_dir).read_vocabularies()
 
 
-def initialise_from(model, config, source, log=print):
+def initialise_from(model, config, source, log=None):
     """Initialises the encoders of `model` from `source`: a `tfmm pretrain` run directory
     (its `encoders/*.weights.npz`) or a finished `tfmm train` run (its `model.keras`).
     Encoders are matched by input name; an input the source lacks keeps its fresh
@@ -56,6 +57,7 @@ def initialise_from(model, config, source, log=print):
     Returns:
         list of the input names that were initialised.
     """
+    log = log or _log.info
     if not os.path.isdir(source):
         raise FileNotFoundError(f"training.init_from: no directory {source!r} (expected a "
                                 f"`tfmm pretrain` or `tfmm train` run directory)")

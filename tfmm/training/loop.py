@@ -29,13 +29,14 @@ from tfmm.training.setup import (distributed_dataset, eval_plan, fit_vocabularie
                                  global_batch_size, pretrained_encoders, run_lock,
                                  steps_per_epoch, training_phases, worker_run_dir)
 from tfmm.training.strategy import describe, get_strategy, is_multiworker
+from tfmm import _log
 
 
 class TrainingError(RuntimeError):
     """Training could not finish (for example, the loss became NaN)."""
 
 
-def train(config, run_dir, log=print, verbose="auto"):
+def train(config, run_dir, log=None, verbose="auto"):
     """Trains the model of `config`, writing everything to `run_dir`.
 
     Started again with the same arguments after a kill, it resumes from the last finished
@@ -60,6 +61,7 @@ def train(config, run_dir, log=print, verbose="auto"):
     model, metrics = tfmm.training.train(config, "runs/try1")
     ```
     """
+    log = log or _log.info
     if verbose == "auto":
         # A redrawn progress bar on a terminal; one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
