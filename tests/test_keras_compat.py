@@ -21,7 +21,7 @@ def test_a_missing_private_tensorflow_name_says_which():
     with pytest.raises(RuntimeError, match=r"TensorFlow's private "
                                            r"tensorflow\.python\.framework\.op_def_registry"
                                            r"\.gone, .*TensorFlow 2\.21"):
-        _keras_compat._private_tf("tensorflow.python.framework.op_def_registry", "gone")
+        _keras_compat._private("tensorflow.python.framework.op_def_registry", "gone")
 
 
 def test_no_private_keras_or_tensorflow_name_outside_the_compat_module():

@@ -18,32 +18,22 @@ TESTED_TF = "2.21"
 
 
 def _private(module, name):
-    """`module` (a `keras.src` module) after checking it still has `name` (dotted for
-    an attribute of a class)."""
+    """`module` (a `keras.src` or `tensorflow.python` module) after checking it still has
+    `name` (dotted for an attribute of a class); the error names the library, its
+    installed version and the one the workaround was written for."""
     try:
         found = importlib.import_module(module)
         value = found
         for part in name.split("."):
             value = getattr(value, part)
     except (ImportError, AttributeError):
-        raise RuntimeError(f"tfmm needs Keras's private {module}.{name}, which Keras "
-                           f"{keras.__version__} does not have (tfmm's workarounds were "
-                           f"written for Keras {TESTED}; see tfmm/_keras_compat.py)") from None
-    return found
-
-
-def _private_tf(module, name):
-    """`module` (a `tensorflow.python` module) after checking it still has `name`."""
-    try:
-        found = importlib.import_module(module)
-        value = found
-        for part in name.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError):
-        raise RuntimeError(f"tfmm needs TensorFlow's private {module}.{name}, which "
-                           f"TensorFlow {tf.__version__} does not have (tfmm's workarounds "
-                           f"were written for TensorFlow {TESTED_TF}; see "
-                           f"tfmm/_keras_compat.py)") from None
+        library, version, tested = (("TensorFlow", tf.__version__, TESTED_TF)
+                                    if module.startswith("tensorflow")
+                                    else ("Keras", keras.__version__, TESTED))
+        raise RuntimeError(f"tfmm needs {library}'s private {module}.{name}, which "
+                           f"{library} {version} does not have (tfmm's workarounds were "
+                           f"written for {library} {tested}; see tfmm/_keras_compat.py)"
+                           ) from None
     return found
 
 
@@ -51,7 +41,7 @@ def check_private_api():
     """Raises if any private name a workaround uses is missing from the installed Keras
     or TensorFlow (`PRIVATE_NAMES`)."""
     for module, name, _ in PRIVATE_NAMES:
-        (_private_tf if module.startswith("tensorflow") else _private)(module, name)
+        _private(module, name)
 
 
 def set_resume_epoch(model, epoch):
@@ -68,7 +58,7 @@ def set_resume_epoch(model, epoch):
 def op_def_registry():
     """TensorFlow's registry of core op definitions (`tfmm.export.ops` asks it which ops
     of a SavedModel TF Serving knows)."""
-    return _private_tf("tensorflow.python.framework.op_def_registry", "get")
+    return _private("tensorflow.python.framework.op_def_registry", "get")
 
 
 def worker_server_address(server, default):

@@ -53,6 +53,18 @@ def parse_number(value):
     return number
 
 
+def _numbers(cells):
+    """(every cell as float64, NaN for empty or not a number; the numbers found)."""
+    values = []
+    for v in cells:
+        try:
+            values.append(parse_number(v))
+        except ValueError:
+            values.append(math.nan)
+    values = np.asarray(values, np.float64)
+    return values, values[~np.isnan(values)]
+
+
 def _settings(input_config):
     get = (input_config.get if isinstance(input_config, dict)
            else lambda k: getattr(input_config, k))
@@ -67,14 +79,7 @@ def fit_tabular_state(input_config, columns):
     names, bins, max_categories, min_count = _settings(input_config)
     numeric = {}
     for col in names["numeric"]:
-        values = []
-        for v in columns[col]:
-            try:
-                values.append(parse_number(v))
-            except ValueError:
-                values.append(math.nan)
-        values = np.asarray(values, np.float64)
-        found = values[~np.isnan(values)]
+        values, found = _numbers(columns[col])
         if found.size == 0:
             edges, median = [0.0] * (bins + 1), 0.0
         else:
@@ -241,14 +246,7 @@ def tabular_summary(input_config, manifest, state=None):
     `state`, how many rows hold a category unseen in training."""
     lines = []
     for col in input_config.numeric or []:
-        values = []
-        for v in manifest.columns[col]:
-            try:
-                values.append(parse_number(v))
-            except ValueError:
-                values.append(math.nan)
-        values = np.asarray(values, np.float64)
-        found = values[~np.isnan(values)]
+        values, found = _numbers(manifest.columns[col])
         missing = 100.0 * (1 - found.size / max(values.size, 1))
         if found.size:
             q1, q2, q3 = np.quantile(found, [0.25, 0.5, 0.75])

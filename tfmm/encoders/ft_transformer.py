@@ -6,16 +6,15 @@ from typing import Literal
 
 import keras
 
-from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import EncoderSpec, register_encoder
-from tfmm.encoders.tabular_mlp import _check_state, tabular_inputs_and_tokens
+from tfmm.encoders.tabular_mlp import TabularEncoder, _check_state, tabular_inputs_and_tokens
 from tfmm.layers.sequence import SequenceMask
 from tfmm.layers.tabular import ClassToken
 from tfmm.schema import ConfigError, positive, unit_interval
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
-class FTTransformerEncoder(Encoder):
+class FTTransformerEncoder(TabularEncoder):
     """Numeric and categorical columns -> [batch, dim]: the [CLS] token after
     `num_layers` Transformer layers over the columns' tokens.
 
@@ -69,9 +68,7 @@ class FTTransformerEncoder(Encoder):
                          **kwargs)
 
         # === Config ===
-        self.state = state
-        self.numeric = numeric
-        self.categorical = categorical
+        self._keep_columns(state, numeric, categorical)
         self.dim = dim
         self.num_layers = num_layers
         self.num_heads = num_heads
@@ -79,15 +76,9 @@ class FTTransformerEncoder(Encoder):
         self.dropout = dropout
         self.return_sequence = return_sequence
 
-    @property
-    def vocabulary(self):
-        """The fitted state, as a text encoder's vocabulary (`vocabularies_from_model`)."""
-        return self.state
-
     def get_config(self):
         config = super().get_config()
-        config.update({"state": self.state, "numeric": self.numeric,
-                       "categorical": self.categorical, "dim": self.dim,
+        config.update({"dim": self.dim,
                        "num_layers": self.num_layers, "num_heads": self.num_heads,
                        "intermediate_dim": self.intermediate_dim, "dropout": self.dropout,
                        "return_sequence": self.return_sequence})

@@ -50,8 +50,28 @@ def _check_state(state, numeric, categorical):
                              f"columns: {sorted(state.get('categorical', {}))}")
 
 
+class TabularEncoder(Encoder):
+    """The base of the tabular encoders: the fitted state, the columns, and the state
+    read as a vocabulary (`tfmm.data.preprocessor.vocabularies_from_model`)."""
+
+    def _keep_columns(self, state, numeric, categorical):
+        self.state = state
+        self.numeric = numeric
+        self.categorical = categorical
+
+    @property
+    def vocabulary(self):
+        return self.state
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"state": self.state, "numeric": self.numeric,
+                       "categorical": self.categorical})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="tfmm")
-class TabularMLPEncoder(Encoder):
+class TabularMLPEncoder(TabularEncoder):
     """Numeric and categorical columns -> [batch, hidden_units[-1]].
 
     Each numeric column is encoded piecewise-linearly over its training quantiles (with
@@ -99,25 +119,16 @@ class TabularMLPEncoder(Encoder):
                          **kwargs)
 
         # === Config ===
-        self.state = state
-        self.numeric = numeric
-        self.categorical = categorical
+        self._keep_columns(state, numeric, categorical)
         self.dim = dim
         self.hidden_units = list(hidden_units)
         self.dropout = dropout
         self.return_sequence = return_sequence
 
-    @property
-    def vocabulary(self):
-        """The fitted state, as a text encoder's vocabulary (`vocabularies_from_model`)."""
-        return self.state
-
     def get_config(self):
         config = super().get_config()
-        config.update({"state": self.state, "numeric": self.numeric,
-                       "categorical": self.categorical, "dim": self.dim,
-                       "hidden_units": self.hidden_units, "dropout": self.dropout,
-                       "return_sequence": self.return_sequence})
+        config.update({"dim": self.dim, "hidden_units": self.hidden_units,
+                       "dropout": self.dropout, "return_sequence": self.return_sequence})
         return config
 
 
