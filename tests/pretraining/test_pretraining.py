@@ -215,8 +215,10 @@ def test_mlm_learns_to_fill_in_a_predictable_word(tmp_path):
 
 
 MIRRORED_SCRIPT = """
-import csv, json, sys
+import csv, json, logging, sys
 import tfmm
+# tfmm's messages (the `tfmm` logger) on stdout, as a script shows them.
+logging.basicConfig(level="INFO", stream=sys.stdout, format="%(message)s")
 config_path, out = sys.argv[1], sys.argv[2]
 histories = {}
 for strategy, per_replica in (("default", 8), ("mirrored", 4)):

@@ -16,8 +16,10 @@ import tfmm
 from tests.helpers import run_on_two_logical_cpus, write_tiny_train_config
 
 MIRRORED_SCRIPT = """
-import csv, json, sys
+import csv, json, logging, sys
 import tfmm
+# tfmm's messages (the `tfmm` logger) on stdout, as a script shows them.
+logging.basicConfig(level="INFO", stream=sys.stdout, format="%(message)s")
 config_path, out = sys.argv[1], sys.argv[2]
 histories = {}
 # Same data, same global batch (8): 8 x 1 replica, then 4 x 2 replicas.
