@@ -99,22 +99,36 @@ def tfidf_vector(text, vocabulary, idf, ngrams=2, standardize="lower_and_strip_p
 
     >>> tfidf_vector("a b a", ["a", "a b"], [0.5, 2.0], ngrams=2).tolist()
     [2.5, 1.0, 2.0]
+
+    `vocabulary` and `idf` may instead be what `tfidf_tables` made of them once (the
+    client does so: a 20,000-entry index is not rebuilt per example).
     """
-    index = {token: k + 1 for k, token in enumerate(vocabulary)}
+    index, weights = (vocabulary, idf) if isinstance(vocabulary, dict) else \
+        tfidf_tables(vocabulary, idf)
     tokens = [t for t in _WHITESPACE.split(standardize_text(text, standardize)) if t]
     grams = list(tokens)
     for n in range(2, ngrams + 1):
         grams += [" ".join(tokens[k:k + n]) for k in range(len(tokens) - n + 1)]
-    weights = np.concatenate([[np.mean(idf) if len(idf) else 0.0], idf]).astype(np.float32)
-    counts = np.zeros(len(vocabulary) + 1, np.float32)
+    counts = np.zeros(len(weights), np.float32)
     for g in grams:
         counts[index.get(g, 0)] += 1.0
     return counts * weights
 
 
+def tfidf_tables(vocabulary, idf):
+    """({n-gram: entry}, float32 weights per entry; entry 0, out of vocabulary, weighs
+    the mean idf)."""
+    index = {token: k + 1 for k, token in enumerate(vocabulary)}
+    weights = np.concatenate([[np.mean(idf) if len(idf) else 0.0], idf]).astype(np.float32)
+    return index, weights
+
+
 # ---------------------------------------------------------------------------------------
 # Tables.
 # ---------------------------------------------------------------------------------------
+
+# Cells read as missing numbers, as `tfmm.data.tabular.MISSING_NUMBERS` (lower-cased).
+MISSING_NUMBERS = ("", "nan", "na", "n/a", "null", "none")
 
 def numbers(values, columns, name="tabular"):
     """One example's numeric cells (numbers, numeric strings, None or NaN for missing) as
@@ -125,7 +139,7 @@ def numbers(values, columns, name="tabular"):
     """
     out = []
     for column, v in zip(columns, values):
-        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "nan")):
+        if v is None or (isinstance(v, str) and v.strip().lower() in MISSING_NUMBERS):
             out.append(np.nan)
             continue
         try:
@@ -141,14 +155,18 @@ def category_ids(values, categories):
 
     >>> category_ids(["b", "zzz", None], [["a", "b"], ["x"], ["y"]]).tolist()
     [3, 1, 0]
+
+    A column's list may instead be a dict {category: id} (the client builds those once).
     """
     out = []
     for v, known in zip(values, categories):
+        if not isinstance(known, dict):
+            known = {c: k + 2 for k, c in enumerate(known)}
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         v = "" if v is None or (isinstance(v, float) and np.isnan(v)) else \
             (v.decode("utf-8") if isinstance(v, bytes) else str(v)).strip()
-        out.append(0 if v == "" else (known.index(v) + 2 if v in known else 1))
+        out.append(0 if v == "" else known.get(v, 1))
     return np.array(out, np.int32)
 
 
@@ -332,6 +350,13 @@ class Client:
         self.outputs = spec["outputs"]
         self._vocab = {i["name"]: _index(i["vocabulary"]) for i in self.inputs
                        if i["type"] == "text" and i.get("encoder") == "textcnn"}
+        # Built once, not per example: the n-gram index and weights, the category ids.
+        self._tfidf = {i["name"]: tfidf_tables(i["vocabulary"], i["idf"])
+                       for i in self.inputs
+                       if i["type"] == "text" and i.get("encoder") == "tfidf"}
+        self._categories = {i["name"]: [{c: k + 2 for k, c in enumerate(column)}
+                                        for column in i["categories"]]
+                            for i in self.inputs if i["type"] == "tabular"}
         for i in self.inputs:
             if i["type"] == "text" and i["encoder"] not in ("textcnn", "tfidf"):
                 raise ClientError(f"input {i['name']!r}: {i['encoder']} text inputs need "
@@ -403,7 +428,7 @@ class Client:
                 [numbers(r, i["numeric"], name) for r in rows["numeric"]])
         if i["categorical"]:
             feed[f"{name}_categorical"] = np.stack(
-                [category_ids(r, i["categories"]) for r in rows["categorical"]])
+                [category_ids(r, self._categories[name]) for r in rows["categorical"]])
         if i["optional"]:
             present = np.zeros(n, np.float32)
             if i["numeric"]:
@@ -419,8 +444,7 @@ class Client:
             if not value and not i["optional"]:
                 raise ClientError(f"input `{name}`: empty text")
             if i["encoder"] == "tfidf":
-                return tfidf_vector(value, i["vocabulary"], i["idf"], i["ngrams"],
-                                    i["standardize"])
+                return tfidf_vector(value, *self._tfidf[name], i["ngrams"], i["standardize"])
             return text_ids(value, self._vocab[name], i["sequence_length"], i["standardize"])
         if i["type"] == "image":
             h, w = i["image_hw"]
@@ -581,6 +605,6 @@ def _raw_bytes(value, name, row):
 
 
 __all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
-           "audio_tensors", "category_ids", "decode_image", "numbers", "tfidf_vector",
+           "audio_tensors", "category_ids", "decode_image", "numbers", "tfidf_tables", "tfidf_vector",
            "decode_wav", "image_tensor", "jpeg_scale", "named_outputs", "resize_bilinear",
            "resize_with_pad", "standardize_text", "text_ids"]

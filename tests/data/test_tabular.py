@@ -151,3 +151,25 @@ def test_tfidf_client_twin_matches_keras(table_dir):
     for text, want in zip(texts, keras_out):
         np.testing.assert_allclose(tfidf_vector(text, vocab["tokens"], vocab["idf"], 2),
                                    want, rtol=1e-5, atol=1e-6)
+
+
+def test_na_style_cells_are_missing_in_the_pipeline_and_the_client(table_dir, tmp_path):
+    # The check accepts "NA", "null", ...; the pipeline and the client must read them as
+    # missing too (not fail in tf.strings.to_number).
+    import csv
+
+    from tfmm import client
+    from tfmm.data import tabular
+
+    assert client.MISSING_NUMBERS == tabular.MISSING_NUMBERS
+    rows = list(csv.reader(open(table_dir / "test.csv")))
+    rows[1][1], rows[2][1], rows[3][1] = "NA", " null ", "n/a"
+    path = tmp_path / "na.csv"
+    csv.writer(open(path, "w", newline="")).writerows(rows)
+    config = tfmm.config_from_dict(table_config_dict(table_dir))
+    assert tfmm.data.check_manifest(config, Manifest(str(path))) == []
+    vocabularies = tfmm.data.fit_preprocessing(config, Manifest(str(table_dir / "train.csv")))
+    x = next(iter(tfmm.data.make_dataset(config, str(path), vocabularies, batch_size=24,
+                                         with_labels=False)))
+    assert np.isnan(x["facts_numeric"].numpy()[:3, 0]).all()
+    assert np.isnan(client.numbers(["NA", " null "], ["size", "votes"])).all()

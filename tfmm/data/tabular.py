@@ -36,6 +36,8 @@ import tensorflow as tf
 
 MISSING_ID, OOV_ID = 0, 1
 FIRST_CATEGORY_ID = 2
+# Numeric cells read as missing (lower-cased, stripped); `tfmm.client` has the same list.
+MISSING_NUMBERS = ("", "nan", "na", "n/a", "null", "none")
 
 
 def parse_number(value):
@@ -45,7 +47,7 @@ def parse_number(value):
     if isinstance(value, (int, float, np.number)):
         return float(value)
     text = str(value).strip()
-    if not text or text.lower() in ("nan", "na", "n/a", "null", "none"):
+    if text.lower() in MISSING_NUMBERS:
         return math.nan
     number = float(text)  # ValueError for "12 cm", "1,234", ...
     if math.isinf(number):
@@ -112,12 +114,13 @@ def _category(value):
 
 
 def numbers_from_strings(cells):
-    """float32 tensor of string cells; empty cells (and "nan") are NaN. The cells were
-    checked to be numbers (`tfmm.data.check`)."""
+    """float32 tensor of string cells; the `MISSING_NUMBERS` cells ("", "NA", ...) are
+    NaN. The cells were checked to be numbers (`tfmm.data.check`)."""
     cells = tf.strings.strip(cells)
-    empty = tf.strings.length(cells) == 0
-    parsed = tf.strings.to_number(tf.where(empty, tf.constant("nan"), cells), tf.float32)
-    return tf.where(empty, tf.constant(math.nan, tf.float32), parsed)
+    missing = tf.reduce_any(tf.equal(tf.expand_dims(tf.strings.lower(cells), -1),
+                                     tf.constant(MISSING_NUMBERS)), axis=-1)
+    parsed = tf.strings.to_number(tf.where(missing, tf.constant("0"), cells), tf.float32)
+    return tf.where(missing, tf.constant(math.nan, tf.float32), parsed)
 
 
 class TabularPreprocessor(tf.Module):
