@@ -42,14 +42,13 @@ import yaml
 # Importing a component's module registers its config class with its builder (the
 # packages import every module); the classes stay importable from here.
 from tfmm.data.config import DataConfig
-from tfmm.encoders.applications import EfficientNetConfig, MobileNetConfig
+from tfmm.encoders.applications import EfficientNetConfig, MobileNetConfig, ResNet50Config
 from tfmm.encoders.bert import BertConfig
 from tfmm.encoders.cnn import CNNConfig
 from tfmm.encoders.hub import HubConfig
 from tfmm.encoders.keras_hub_image import KerasHubConfig
 from tfmm.encoders.lstm_audio import LSTMAudioConfig
 from tfmm.encoders.registry import EncoderSpec
-from tfmm.encoders.resnet import ResNet50Config
 from tfmm.encoders.textcnn import TextCNNConfig
 from tfmm.fusion.concat import ConcatFusionConfig
 from tfmm.fusion.cross_attention import CrossAttentionFusionConfig

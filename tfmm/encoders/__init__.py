@@ -7,7 +7,7 @@ encoder in a module of the package; no list to edit)."""
 import importlib as _importlib
 import pkgutil as _pkgutil
 
-from tfmm.encoders.applications import ApplicationEncoder
+from tfmm.encoders.applications import ApplicationEncoder, ResNet50Encoder
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.bert import BertEncoder
 from tfmm.encoders.cnn import AudioCNNEncoder, ImageCNNEncoder
@@ -17,7 +17,6 @@ from tfmm.encoders.keras_hub_image import KerasHubImageEncoder
 from tfmm.encoders.lstm_audio import LSTMAudioEncoder
 from tfmm.encoders.registry import (ENCODER_CONFIGS, ENCODER_MODALITIES, ENCODERS, EncoderSpec,
                                     build_encoder, register_encoder)
-from tfmm.encoders.resnet import ResNet50Encoder
 from tfmm.encoders.tabular_mlp import TabularMLPEncoder
 from tfmm.encoders.textcnn import TextCNNEncoder
 from tfmm.encoders.tfidf import TfidfEncoder

@@ -1,9 +1,12 @@
-"""Small pretrained-capable image backbones from `keras.applications`: MobileNetV3
-(small / large) and EfficientNetV2 (b0-b3), without their tops, average-pooled.
+"""Image backbones from `keras.applications`, without their tops, average-pooled:
+ResNet50, MobileNetV3 (small / large) and EfficientNetV2 (b0-b3). One encoder class
+(`ApplicationEncoder`) for all of them; `ResNet50Encoder` is its ResNet50, kept as a class
+of its own so the `.keras` files that name it load.
 
-Each model's own preprocessing is inside the encoder (MobileNetV3's rescaling to [-1, 1];
-EfficientNetV2-B*'s ImageNet mean/std, as `TorchPreprocess`), so callers feed plain
-decoded pixels in [0, 255], as for every tfmm image encoder.
+Each model's own preprocessing is inside the encoder (ResNet's caffe-style BGR mean
+subtraction, `CaffePreprocess`; MobileNetV3's rescaling to [-1, 1]; EfficientNetV2-B*'s
+ImageNet mean/std, as `TorchPreprocess`), so callers feed plain decoded pixels in
+[0, 255], as for every tfmm image encoder.
 """
 
 import os
@@ -15,11 +18,12 @@ import keras
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import EncoderSpec, register_encoder
 from tfmm.schema import ConfigError
-from tfmm.layers.image import TorchPreprocess
+from tfmm.layers.image import CaffePreprocess, TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
 
 # (encoder type, variant) -> keras.applications constructor name.
 BACKBONES = {
+    ("resnet", "50"): "ResNet50",
     ("mobilenet", "small"): "MobileNetV3Small",
     ("mobilenet", "large"): "MobileNetV3Large",
     ("efficientnet", "b0"): "EfficientNetV2B0",
@@ -69,15 +73,18 @@ class ApplicationEncoder(Encoder):
                                     f"Received: weights={weights!r}")
         # === Layers ===
         build = getattr(keras.applications, BACKBONES[(family, variant)])
-        # EfficientNetV2's own preprocessing is a Keras Normalization whose constants do
-        # not convert to ONNX: the same arithmetic runs in TorchPreprocess before it.
-        own = family != "efficientnet"
-        backbone = build(include_top=False,
-                         weights="imagenet" if weights == "imagenet" else None,
-                         input_shape=(*image_size, 3),
-                         pooling=None if return_sequence else "avg",
-                         include_preprocessing=own)
-        preprocess = None if own else TorchPreprocess(name="preprocess")
+        options = dict(include_top=False, weights="imagenet" if weights == "imagenet" else None,
+                       input_shape=(*image_size, 3), pooling=None if return_sequence else "avg")
+        if family == "resnet":
+            # ResNet's preprocess_input is a function outside the model: it runs inside.
+            backbone = build(**options, name="resnet50")
+            preprocess = CaffePreprocess(name="preprocess")
+        else:
+            # EfficientNetV2's own preprocessing is a Keras Normalization whose constants
+            # do not convert to ONNX: the same arithmetic runs in TorchPreprocess before it.
+            own = family != "efficientnet"
+            backbone = build(**options, include_preprocessing=own)
+            preprocess = None if own else TorchPreprocess(name="preprocess")
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
         outputs = backbone_outputs(backbone, pixels if preprocess is None
                                    else preprocess(pixels), weights, frozen,
@@ -103,11 +110,41 @@ class ApplicationEncoder(Encoder):
         return config
 
 
+@keras.saving.register_keras_serializable(package="tfmm")
+class ResNet50Encoder(ApplicationEncoder):
+    """`ApplicationEncoder("resnet", "50")`: RGB images [batch, height, width, 3] in
+    [0, 255] -> [batch, 2048], ResNet's own `preprocess_input` inside the model.
+
+    Args:
+        image_size, weights, frozen, batchnorm_momentum, return_sequence: as
+            `ApplicationEncoder` (`weights`: a `.weights.h5` saved from a ResNet50
+            without top).
+
+    Example:
+
+    >>> import numpy as np
+    >>> enc = ResNet50Encoder(image_size=[32, 32])
+    >>> tuple(enc(np.zeros((1, 32, 32, 3), "float32")).shape)
+    (1, 2048)
+    """
+
+    def __init__(self, image_size=(224, 224), weights=None, frozen=False,
+                 batchnorm_momentum=None, return_sequence=False, **kwargs):
+        super().__init__("resnet", "50", image_size=image_size, weights=weights,
+                         frozen=frozen, batchnorm_momentum=batchnorm_momentum,
+                         return_sequence=return_sequence, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["family"], config["variant"]
+        return config
+
+
 def backbone_outputs(backbone, x, weights, frozen, batchnorm_momentum, return_sequence):
     """A `keras.applications` backbone (built without top) on `x`: its weights file
     loaded, frozen (BatchNorm in inference mode) or not, BatchNorm momentum overridden,
     and its last feature map as {"sequence": grid cells, "mask"} with `return_sequence`
-    (the backbone then has no pooling). Shared by ResNet50, MobileNet and EfficientNet."""
+    (the backbone then has no pooling)."""
     if weights not in (None, "imagenet"):
         backbone.load_weights(weights)
     if frozen:
@@ -124,61 +161,75 @@ def backbone_outputs(backbone, x, weights, frozen, batchnorm_momentum, return_se
     return outputs
 
 
-def check_batchnorm_momentum(config, path):
-    """`batchnorm_momentum` of a keras.applications backbone's config: null or in (0, 1)."""
-    m = config.batchnorm_momentum
-    if m is not None and not 0.0 < m < 1.0:
-        raise ConfigError(f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
-                          f"Received: batchnorm_momentum={m}")
+@dataclass(frozen=True)
+class ApplicationSpec(EncoderSpec):
+    """Keys every `keras.applications` backbone takes.
+
+    Args:
+        weights: None (random init), "imagenet" (downloads), or the path of a
+            `.weights.h5` file saved from the same backbone without top.
+        trainable: bool. False freezes the backbone (BatchNorm in inference mode).
+        batchnorm_momentum: float or None. The BatchNorm layers' moving-average momentum.
+            Keras's 0.99 needs thousands of steps before the inference statistics are
+            right; a short run from scratch wants ~0.9.
+    """
+
+    min_image_side = 32
+    #: `ApplicationEncoder`'s family; the config's `variant` (or `default_variant`) picks
+    #: the model.
+    family = default_variant = None
+
+    weights: Optional[str] = None
+    trainable: bool = True
+    batchnorm_momentum: Optional[float] = None
+
+    def validate(self, path):
+        m = self.batchnorm_momentum
+        if m is not None and not 0.0 < m < 1.0:
+            raise ConfigError(f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
+                              f"Received: batchnorm_momentum={m}")
 
 
 @dataclass(frozen=True)
-class MobileNetConfig(EncoderSpec):
+class ResNet50Config(ApplicationSpec):
+    """`keras.applications.ResNet50` without its top, average-pooled."""
+
+    family, default_variant, display_name = "resnet", "50", "ResNet50"
+
+    type: Literal["resnet50"] = "resnet50"
+
+
+@dataclass(frozen=True)
+class MobileNetConfig(ApplicationSpec):
     """`keras.applications.MobileNetV3Small` / `Large` without its top, average-pooled:
     a pretrained backbone of 1-3M parameters for small data."""
 
-    min_image_side = 32
+    family = "mobilenet"
 
     type: Literal["mobilenet"] = "mobilenet"
     variant: Literal["small", "large"] = "small"
-    # None (random init), "imagenet" (downloads), or a path to a `.weights.h5` file.
-    weights: Optional[str] = None
-    trainable: bool = True
-    batchnorm_momentum: Optional[float] = None
-
-    def validate(self, path):
-        check_batchnorm_momentum(self, path)
 
 
 @dataclass(frozen=True)
-class EfficientNetConfig(EncoderSpec):
+class EfficientNetConfig(ApplicationSpec):
     """`keras.applications.EfficientNetV2B0`..`B3` without its top, average-pooled."""
 
-    min_image_side = 32
+    family = "efficientnet"
 
     type: Literal["efficientnet"] = "efficientnet"
     variant: Literal["b0", "b1", "b2", "b3"] = "b0"
-    weights: Optional[str] = None
-    trainable: bool = True
-    batchnorm_momentum: Optional[float] = None
-
-    def validate(self, path):
-        check_batchnorm_momentum(self, path)
 
 
-def _builder(family):
-    def build(input_config, vocabulary=None, return_sequence=False):
-        cfg = input_config.encoder
-        return ApplicationEncoder(family, cfg.variant, image_size=list(input_config.image_hw),
-                                  weights=cfg.weights, frozen=not cfg.trainable,
-                                  batchnorm_momentum=cfg.batchnorm_momentum,
-                                  return_sequence=return_sequence,
-                                  name=f"{input_config.name}_encoder")
-    build.__name__ = f"build_{family}"
-    return build
+def build_application(input_config, vocabulary=None, return_sequence=False):
+    cfg = input_config.encoder
+    options = dict(image_size=list(input_config.image_hw), weights=cfg.weights,
+                   frozen=not cfg.trainable, batchnorm_momentum=cfg.batchnorm_momentum,
+                   return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+    if cfg.family == "resnet":
+        return ResNet50Encoder(**options)
+    return ApplicationEncoder(cfg.family, getattr(cfg, "variant", cfg.default_variant),
+                              **options)
 
 
-build_mobilenet = register_encoder("mobilenet", config=MobileNetConfig,
-                                   modalities=("image",))(_builder("mobilenet"))
-build_efficientnet = register_encoder("efficientnet", config=EfficientNetConfig,
-                                      modalities=("image",))(_builder("efficientnet"))
+for _config in (ResNet50Config, MobileNetConfig, EfficientNetConfig):
+    register_encoder(_config.type, config=_config, modalities=("image",))(build_application)

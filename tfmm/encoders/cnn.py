@@ -13,10 +13,10 @@ from typing import Literal, Optional
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.log_mel import FRONT_END_ARGS, LogMelSpec, log_mel_front_end
+from tfmm.encoders.registry import register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
-from tfmm.layers.audio import (DownsampleMask, FrameMask, LogMelSpectrogram,
-                               MaskedMeanMaxPooling, MaskedNormalize)
+from tfmm.layers.audio import DownsampleMask, MaskedMeanMaxPooling, MaskedNormalize
 from tfmm.layers.augment import SpecAugment
 from tfmm.layers.sequence import SequenceMask
 
@@ -173,13 +173,9 @@ class AudioCNNEncoder(Encoder):
         _check(filters, convs_per_stage, norm, dropout)
         # === Layers ===
         spec_augment = SpecAugment(name="spec_augment") if augment else None
-        front_end = LogMelSpectrogram(
-            sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
-            fft_length=fft_length, num_mel_bins=num_mel_bins,
-            lower_edge_hertz=lower_edge_hertz, upper_edge_hertz=upper_edge_hertz,
-            dtype="float32", name="log_mel")
-        num_frames = front_end.num_frames(num_samples)
-        frame_mask = FrameMask(num_frames=num_frames, frame_step=frame_step, name="frame_mask")
+        front_end, frame_mask, num_frames = log_mel_front_end(
+            num_samples, sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
+            lower_edge_hertz, upper_edge_hertz)
         normalize = MaskedNormalize(name="mel_norm", dtype="float32")
         stages = _conv_blocks(filters, convs_per_stage, norm, "stage")
         project = keras.layers.Dense(filters[-1], activation="relu", name="project")
@@ -214,13 +210,9 @@ class AudioCNNEncoder(Encoder):
 
         # === Config ===
         self.num_samples = num_samples
-        self.sample_rate = sample_rate
-        self.frame_length = frame_length
-        self.frame_step = frame_step
-        self.fft_length = fft_length
-        self.num_mel_bins = num_mel_bins
-        self.lower_edge_hertz = lower_edge_hertz
-        self.upper_edge_hertz = upper_edge_hertz
+        for k, v in zip(FRONT_END_ARGS, (sample_rate, frame_length, frame_step, fft_length,
+                                         num_mel_bins, lower_edge_hertz, upper_edge_hertz)):
+            setattr(self, k, v)
         self.filters = filters
         self.convs_per_stage = convs_per_stage
         self.norm = norm
@@ -231,19 +223,16 @@ class AudioCNNEncoder(Encoder):
     def get_config(self):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in (
-            "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
-            "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "filters",
-            "convs_per_stage", "norm", "dropout", "augment", "return_sequence")})
+            "num_samples", *FRONT_END_ARGS, "filters", "convs_per_stage", "norm", "dropout",
+            "augment", "return_sequence")})
         return config
 
 
 @dataclass(frozen=True)
-class CNNConfig(EncoderSpec):
+class CNNConfig(LogMelSpec):
     """A compact CNN for small data (`tfmm.encoders.cnn`): on images directly, on audio
-    over the log-mel spectrogram (time x frequency). The audio front-end keys apply to
-    audio inputs only."""
-
-    augments_spectrogram = True
+    over the log-mel spectrogram (time x frequency). The audio front-end keys
+    (`LogMelSpec`) apply to audio inputs only."""
 
     type: Literal["cnn"] = "cnn"
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
@@ -251,22 +240,13 @@ class CNNConfig(EncoderSpec):
     convs_per_stage: Optional[int] = None
     norm: Literal["batch", "group", "none"] = "batch"
     dropout: float = 0.0
-    frame_length: int = 400
-    frame_step: int = 160
-    fft_length: int = 512
-    num_mel_bins: int = 64
-    lower_edge_hertz: float = 20.0
-    upper_edge_hertz: Optional[float] = None
 
     def validate(self, path):
+        super().validate(path)
         if not self.filters or any(f <= 0 for f in self.filters):
             raise ConfigError(f"{path}.filters: must be a non-empty list of positive ints. "
                               f"Received: filters={self.filters}")
-        positive(self, path, "convs_per_stage", "frame_length", "frame_step", "fft_length",
-                  "num_mel_bins")
-        if self.fft_length < self.frame_length:
-            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
-                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        positive(self, path, "convs_per_stage")
         unit_interval(self, path, "dropout")
 
 
@@ -279,8 +259,6 @@ def build_cnn(input_config, vocabulary=None, return_sequence=False):
         return ImageCNNEncoder(image_size=list(input_config.image_hw),
                                convs_per_stage=cfg.convs_per_stage or 2, **common)
     return AudioCNNEncoder(
-        num_samples=input_config.num_samples, sample_rate=input_config.sample_rate,
-        frame_length=cfg.frame_length, frame_step=cfg.frame_step, fft_length=cfg.fft_length,
-        num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
-        upper_edge_hertz=cfg.upper_edge_hertz, convs_per_stage=cfg.convs_per_stage or 1,
+        num_samples=input_config.num_samples, **cfg.front_end_args(input_config),
+        convs_per_stage=cfg.convs_per_stage or 1,
         augment=input_config.augment, **common)

@@ -7,9 +7,9 @@ from typing import Literal, Optional
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
-from tfmm.schema import ConfigError, positive, unit_interval
-from tfmm.layers.audio import FrameMask, LogMelSpectrogram
+from tfmm.encoders.log_mel import FRONT_END_ARGS, LogMelSpec, log_mel_front_end
+from tfmm.encoders.registry import register_encoder
+from tfmm.schema import ConfigError, unit_interval
 from tfmm.layers.augment import SpecAugment
 
 
@@ -51,14 +51,9 @@ class LSTMAudioEncoder(Encoder):
                  use_cudnn="auto", augment=False, return_sequence=False, **kwargs):
         # === Layers ===
         spec_augment = SpecAugment(name="spec_augment") if augment else None
-        front_end = LogMelSpectrogram(
-            sample_rate=sample_rate, frame_length=frame_length, frame_step=frame_step,
-            fft_length=fft_length, num_mel_bins=num_mel_bins,
-            lower_edge_hertz=lower_edge_hertz, upper_edge_hertz=upper_edge_hertz,
-            # float32 under mixed precision too: log power spans many orders of magnitude.
-            dtype="float32", name="log_mel")
-        num_frames = front_end.num_frames(num_samples)
-        frame_mask = FrameMask(num_frames=num_frames, frame_step=frame_step, name="frame_mask")
+        front_end, frame_mask, _ = log_mel_front_end(
+            num_samples, sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
+            lower_edge_hertz, upper_edge_hertz)
         norm = keras.layers.LayerNormalization(name="mel_norm")
         rnns = []
         for i, u in enumerate(units):
@@ -85,13 +80,9 @@ class LSTMAudioEncoder(Encoder):
 
         # === Config ===
         self.num_samples = num_samples
-        self.sample_rate = sample_rate
-        self.frame_length = frame_length
-        self.frame_step = frame_step
-        self.fft_length = fft_length
-        self.num_mel_bins = num_mel_bins
-        self.lower_edge_hertz = lower_edge_hertz
-        self.upper_edge_hertz = upper_edge_hertz
+        for k, v in zip(FRONT_END_ARGS, (sample_rate, frame_length, frame_step, fft_length,
+                                         num_mel_bins, lower_edge_hertz, upper_edge_hertz)):
+            setattr(self, k, v)
         self.units = list(units)
         self.bidirectional = bidirectional
         self.dropout = dropout
@@ -102,27 +93,19 @@ class LSTMAudioEncoder(Encoder):
     def get_config(self):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in (
-            "num_samples", "sample_rate", "frame_length", "frame_step", "fft_length",
-            "num_mel_bins", "lower_edge_hertz", "upper_edge_hertz", "units", "bidirectional",
-            "dropout", "use_cudnn", "augment", "return_sequence")})
+            "num_samples", *FRONT_END_ARGS, "units", "bidirectional", "dropout", "use_cudnn", "augment", "return_sequence")})
         return config
 
 
 @dataclass(frozen=True)
-class LSTMAudioConfig(EncoderSpec):
-    """Log-mel spectrogram front end (in the model) followed by LSTM layers."""
+class LSTMAudioConfig(LogMelSpec):
+    """Log-mel spectrogram front end (in the model; `LogMelSpec`) followed by LSTM
+    layers."""
 
-    augments_spectrogram = True
     tflite_refusal = ("its recurrent loop over a dynamic batch is not a TFLite builtin; "
                       "use encoder type cnn for audio")
 
     type: Literal["lstm"] = "lstm"
-    frame_length: int = 400
-    frame_step: int = 160
-    fft_length: int = 512
-    num_mel_bins: int = 64
-    lower_edge_hertz: float = 20.0
-    upper_edge_hertz: Optional[float] = None
     units: list[int] = field(default_factory=lambda: [128])
     bidirectional: bool = False
     dropout: float = 0.0
@@ -131,10 +114,7 @@ class LSTMAudioConfig(EncoderSpec):
     use_cudnn: Optional[bool] = None
 
     def validate(self, path):
-        positive(self, path, "frame_length", "frame_step", "fft_length", "num_mel_bins")
-        if self.fft_length < self.frame_length:
-            raise ConfigError(f"{path}.fft_length: must be >= frame_length="
-                              f"{self.frame_length}. Received: fft_length={self.fft_length}")
+        super().validate(path)
         if not self.units or any(u <= 0 for u in self.units):
             raise ConfigError(f"{path}.units: must be a non-empty list of positive ints. "
                               f"Received: units={self.units}")
@@ -149,10 +129,8 @@ class LSTMAudioConfig(EncoderSpec):
 def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return LSTMAudioEncoder(
-        num_samples=input_config.num_samples, sample_rate=input_config.sample_rate,
-        frame_length=cfg.frame_length, frame_step=cfg.frame_step, fft_length=cfg.fft_length,
-        num_mel_bins=cfg.num_mel_bins, lower_edge_hertz=cfg.lower_edge_hertz,
-        upper_edge_hertz=cfg.upper_edge_hertz, units=cfg.units,
+        num_samples=input_config.num_samples, **cfg.front_end_args(input_config),
+        units=cfg.units,
         bidirectional=cfg.bidirectional, dropout=cfg.dropout,
         use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
         augment=input_config.augment, return_sequence=return_sequence,
