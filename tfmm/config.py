@@ -121,29 +121,20 @@ class Config:
                                       f"token sequence for the {self.fusion.type} fusion; "
                                       f"use textcnn or bert there, or fusion concat, gated "
                                       f"or late. Received: encoder.type={i.encoder.type!r}")
-        if self.fusion.type == "cross_attention":
-            query = self.fusion.query
-            if query is not None and query not in [i.name for i in self.inputs]:
-                raise ConfigError(f"fusion.query: no input named {query!r}; inputs: "
-                                  f"{[i.name for i in self.inputs]}. Received: "
-                                  f"query={query!r}")
+        self.fusion.validate_inputs(self.inputs, "fusion")
 
     def resolve(self):
         """A copy with the defaults that depend on several parts filled in: each input's
         default encoder where it depends on the fusion (text: `tfidf`, `textcnn` under a
-        token-level fusion), and the cross_attention fusion's `query` (the first text
-        input, else the first input)."""
+        token-level fusion), and the fusion's (`FusionBase.resolve_inputs`: the
+        cross_attention fusion's `query` is the first text input, else the first input)."""
         from tfmm.fusion import needs_sequences
 
         sequences = needs_sequences(self.fusion)
         config = dataclasses.replace(self, inputs=[
             i if i.encoder is not None else dataclasses.replace(
                 i, encoder=i.default_encoder(sequences)) for i in self.inputs])
-        if config.fusion.type != "cross_attention" or config.fusion.query is not None:
-            return config
-        texts = [i.name for i in config.inputs if i.type == "text"]
-        return dataclasses.replace(config, fusion=dataclasses.replace(
-            config.fusion, query=(texts or [config.inputs[0].name])[0]))
+        return dataclasses.replace(config, fusion=config.fusion.resolve_inputs(config.inputs))
 
     def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
         """[(model output name, output config, input name)] of the auxiliary per-modality

@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from tfmm.data.manifest import Manifest
+from tfmm.fusion import INSPECTION_OUTPUTS
 from tfmm.outputs import output_type
 
 
@@ -25,7 +26,8 @@ def kept_columns(manifest_path, names, row_numbers):
 def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
     """Rows of `tfmm predict` from {output name: probabilities or values}: the manifest
     row number, any `kept` input columns, the label string(s) and each label's
-    probability per row, and `fusion_gate_{input}` weights when `preds` has them;
+    probability per row, and the fusion's per-modality inspection outputs when `preds`
+    has them (`fusion_gate_{input}`);
     written to `out_csv` if given."""
     rows = []
     n = len(next(iter(preds.values())))
@@ -35,10 +37,10 @@ def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
         row.update({c: values[k] for c, values in kept.items()})
         for o in config.outputs:
             row.update(output_type(o).prediction_row(o, np.asarray(preds[o.name])[k]))
-        if "fusion_gate" in preds:
-            gate = np.asarray(preds["fusion_gate"])[k]
-            row.update({f"fusion_gate_{i.name}": float(v)
-                        for i, v in zip(config.inputs, gate)})
+        for name in INSPECTION_OUTPUTS:
+            if name in preds:
+                row.update({f"{name}_{i.name}": float(v)
+                            for i, v in zip(config.inputs, np.asarray(preds[name])[k])})
         rows.append(row)
     if out_csv:
         with open(out_csv, "w", newline="") as f:

@@ -93,7 +93,8 @@ class LSTMAudioEncoder(Encoder):
     def get_config(self):
         config = super().get_config()
         config.update({k: getattr(self, k) for k in (
-            "num_samples", *FRONT_END_ARGS, "units", "bidirectional", "dropout", "use_cudnn", "augment", "return_sequence")})
+            "num_samples", *FRONT_END_ARGS, "units", "bidirectional", "dropout", "use_cudnn",
+            "augment", "return_sequence")})
         return config
 
 

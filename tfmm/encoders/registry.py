@@ -12,8 +12,11 @@ A builder takes `(input_config, vocabulary=None, return_sequence=False)` and ret
 Nothing here imports Keras.
 """
 
-ENCODERS = {}
-ENCODER_CONFIGS = {}
+from tfmm._registry import ComponentRegistry
+
+_ENCODERS = ComponentRegistry("encoder")
+ENCODERS = _ENCODERS.builders
+ENCODER_CONFIGS = _ENCODERS.configs
 ENCODER_MODALITIES = {}
 
 
@@ -62,12 +65,7 @@ def register_encoder(name, config, modalities):
     """Decorator that registers an encoder builder under `name`, with its config
     dataclass (whose `type` field defaults to `name`) and the input types it reads."""
     def decorator(fn):
-        if name in ENCODERS:
-            raise ValueError(f"encoder {name!r} is already registered")
-        if config().type != name:
-            raise ValueError(f"encoder {name!r}: its config's type is {config().type!r}")
-        ENCODERS[name] = fn
-        ENCODER_CONFIGS[name] = config
+        _ENCODERS.register(name, config)(fn)
         ENCODER_MODALITIES[name] = tuple(modalities)
         return fn
     return decorator
@@ -76,9 +74,5 @@ def register_encoder(name, config, modalities):
 def build_encoder(input_config, vocabulary=None, return_sequence=False):
     """Builds the encoder that `input_config.encoder.type` names; with
     `return_sequence=True` it outputs {"sequence", "mask"} (see `Encoder`)."""
-    kind = input_config.encoder.type
-    if kind not in ENCODERS:
-        raise ValueError(f"unknown encoder type {kind!r}; registered: {sorted(ENCODERS)}. "
-                         f"Received: encoder.type={kind!r}")
-    return ENCODERS[kind](input_config, vocabulary=vocabulary,
+    return _ENCODERS.lookup(input_config.encoder.type)(input_config, vocabulary=vocabulary,
                           return_sequence=return_sequence)

@@ -14,7 +14,7 @@ from tfmm.data.preprocessor import Preprocessor
 from tfmm.export.formats import ExportFormat, register_export_format
 from tfmm.export.signatures import raw_features, raw_specs
 from tfmm.input_types import input_type
-from tfmm.models.builder import INSPECTION_OUTPUTS
+from tfmm.fusion import INSPECTION_OUTPUTS
 
 # tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
 # years all run.

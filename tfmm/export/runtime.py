@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmm.files import RunDir
-from tfmm.models.builder import INSPECTION_OUTPUTS
+from tfmm.fusion import INSPECTION_OUTPUTS
 
 BATCH = 32
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfmm.data.preprocessor import Preprocessor
 from tfmm.input_types import input_type
-from tfmm.models.builder import INSPECTION_OUTPUTS
+from tfmm.fusion import INSPECTION_OUTPUTS
 from tfmm.outputs import output_type
 
 

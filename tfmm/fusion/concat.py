@@ -5,18 +5,15 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
-                                  with_presence)
+from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
+                                  register_fusion, with_presence)
 
 
 @dataclass(frozen=True)
-class ConcatFusionConfig(FusionBase):
+class ConcatFusionConfig(VectorFusionBase):
     """Concatenate the per-modality vectors, then Dense/Dropout layers."""
 
     type: Literal["concat"] = "concat"
-    # LayerNormalization on each modality vector before the Concatenate, so that a wide
-    # branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
-    normalize: bool = True
 
 
 @register_fusion("concat", config=ConcatFusionConfig)

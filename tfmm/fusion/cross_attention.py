@@ -1,17 +1,19 @@
 """Cross-attention fusion: one modality's tokens attend to the others'."""
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import keras
 
-from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
-                                  with_presence)
+from tfmm.fusion.registry import (AttentionFusionBase, dense_stack, normalized,
+                                  register_fusion, with_presence)
+from tfmm.schema import ConfigError
 from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 
 
 @dataclass(frozen=True)
-class CrossAttentionFusionConfig(FusionBase):
+class CrossAttentionFusionConfig(AttentionFusionBase):
     """Token-level fusion: the `query` input's sequence attends to every other input's
     sequence (BERT/TextCNN tokens, the ResNet feature grid, LSTM frames) with
     `MultiHeadAttention`, residual and layer norm; each sequence is then mean-pooled over
@@ -21,14 +23,19 @@ class CrossAttentionFusionConfig(FusionBase):
     type: Literal["cross_attention"] = "cross_attention"
     # Input whose tokens are the queries; default: the first text input, else the first.
     query: Optional[str] = None
-    dim: int = 128
-    num_heads: int = 4
     num_layers: int = 1
-    dropout: float = 0.1
 
-    def validate(self, path):
-        super().validate(path)
-        self.check_attention(path)
+    def validate_inputs(self, inputs, path):
+        names = [i.name for i in inputs]
+        if self.query is not None and self.query not in names:
+            raise ConfigError(f"{path}.query: no input named {self.query!r}; inputs: "
+                              f"{names}. Received: query={self.query!r}")
+
+    def resolve_inputs(self, inputs):
+        if self.query is not None:
+            return self
+        texts = [i.name for i in inputs if i.type == "text"]
+        return dataclasses.replace(self, query=(texts or [inputs[0].name])[0])
 
 
 @register_fusion("cross_attention", config=CrossAttentionFusionConfig,

@@ -5,14 +5,14 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (FusionBase, dense_stack, normalized, register_fusion,
-                                  with_presence)
+from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
+                                  register_fusion, with_presence)
 from tfmm.layers.fusion import ApplyPresence, GateWeights, WeightedSum
 from tfmm.schema import positive
 
 
 @dataclass(frozen=True)
-class GatedFusionConfig(FusionBase):
+class GatedFusionConfig(VectorFusionBase):
     """Each modality vector projected to `dim`; a softmax gate computed from all of them
     weighs the projections per example; their weighted sum (`combine: sum`, the gated
     multimodal unit) or the concatenation of the weighted projections (`combine: concat`,
@@ -23,15 +23,13 @@ class GatedFusionConfig(FusionBase):
     type: Literal["gated"] = "gated"
     combine: Literal["sum", "concat"] = "sum"
     dim: int = 256
-    # LayerNormalization on each modality vector first (see concat's `normalize`).
-    normalize: bool = True
 
     def validate(self, path):
         super().validate(path)
         positive(self, path, "dim")
 
 
-@register_fusion("gated", config=GatedFusionConfig)
+@register_fusion("gated", config=GatedFusionConfig, inspection_outputs=("fusion_gate",))
 def gated_fusion(features, config, presence=None, outputs=()):
     """A learned, per-example weighting of the modalities.
 

@@ -5,12 +5,13 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import FusionBase, dense_stack, normalized, register_fusion
+from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
+                                  register_fusion)
 from tfmm.layers.fusion import LateCombine
 
 
 @dataclass(frozen=True)
-class LateFusionConfig(FusionBase):
+class LateFusionConfig(VectorFusionBase):
     """One head per modality (its own `hidden_units`); the heads' logits are averaged
     over the modalities present (`combine: mean`) or weighted by learned softmax weights
     (`combine: learned`), then the output activation is applied."""
@@ -18,8 +19,6 @@ class LateFusionConfig(FusionBase):
     type: Literal["late"] = "late"
     combine: Literal["mean", "learned"] = "mean"
     hidden_units: list[int] = field(default_factory=lambda: [64])
-    # LayerNormalization on each modality vector first (see concat's `normalize`).
-    normalize: bool = True
 
 
 @register_fusion("late", config=LateFusionConfig)

@@ -20,16 +20,27 @@ A fusion function is called as `fn(features, config, presence, outputs)`:
 It adds its layers to the functional graph and returns either the fused [batch, dim]
 tensor (the heads are added on top of it), or a dict of output name -> logits of the
 head's width (late fusion; the heads then only apply their activation).
+
+A fusion's config class may see the config's inputs (`validate_inputs`,
+`resolve_inputs`), and its registration declares the layers whose per-example, per-modality output
+([batch, modalities], config input order) the model exposes for inspection
+(`inspection_outputs`: `tfmm.models.inspection_model`, every export, and
+`tfmm predict`'s `{layer}_{input}` columns).
 """
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tfmm._registry import ComponentRegistry
 from tfmm.schema import ConfigError, positive, unit_interval
 
-FUSIONS = {}
-FUSION_CONFIGS = {}
+_FUSIONS = ComponentRegistry("fusion")
+FUSIONS = _FUSIONS.builders
+FUSION_CONFIGS = _FUSIONS.configs
 NEEDS_SEQUENCES = set()
+#: Layer names of the per-modality outputs the registered fusions expose (filled by
+#: `register_fusion(..., inspection_outputs=...)`).
+INSPECTION_OUTPUTS = []
 
 
 @dataclass(frozen=True)
@@ -84,45 +95,71 @@ class FusionBase:
                               f"per-modality heads; set {path}.auxiliary_loss_weight > 0 "
                               f"(for example 0.5). Received: auxiliary_loss_weight=0")
 
-    def check_attention(self, path):
-        """`dim` and `num_heads` of an attention-based strategy."""
+    def validate_inputs(self, inputs, path):
+        """Checks what depends on the config's inputs (`InputConfig`s); raises
+        `tfmm.schema.ConfigError` naming `path`."""
+
+    def resolve_inputs(self, inputs):
+        """A copy with the defaults that depend on the inputs filled in (itself here)."""
+        return self
+
+
+@dataclass(frozen=True)
+class VectorFusionBase(FusionBase):
+    """A strategy over the encoders' vectors.
+
+    Args:
+        normalize: bool. LayerNormalization on each modality vector first, so that a wide
+            branch (ResNet's 2048 dims) cannot swamp a narrow one at the start of training.
+    """
+
+    normalize: bool = True
+
+
+@dataclass(frozen=True)
+class AttentionFusionBase(FusionBase):
+    """A strategy that attends over the encoders' token sequences.
+
+    Args:
+        dim: int. Width every sequence is projected to.
+        num_heads: int. Attention heads (`dim` must be divisible by it).
+    """
+
+    dim: int = 128
+    num_heads: int = 4
+    dropout: float = 0.1
+
+    def validate(self, path):
+        super().validate(path)
         positive(self, path, "dim", "num_heads")
         if self.dim % self.num_heads:
             raise ConfigError(f"{path}.dim: must be divisible by num_heads="
                               f"{self.num_heads}. Received: dim={self.dim}")
 
 
-def register_fusion(name, config, needs_sequences=False):
+def register_fusion(name, config, needs_sequences=False, inspection_outputs=()):
     """Decorator that registers a fusion function under `name`, with its config
-    dataclass (a `FusionBase` whose `type` field defaults to `name`)."""
+    dataclass (a `FusionBase` whose `type` field defaults to `name`); a fusion with
+    `needs_sequences` reads the encoders' token sequences, and `inspection_outputs` names
+    its layers whose [batch, modalities] outputs the model exposes."""
     def decorator(fn):
-        if name in FUSIONS:
-            raise ValueError(f"fusion {name!r} is already registered")
-        if config().type != name:
-            raise ValueError(f"fusion {name!r}: its config's type is {config().type!r}")
-        FUSIONS[name] = fn
-        FUSION_CONFIGS[name] = config
+        _FUSIONS.register(name, config)(fn)
         if needs_sequences:
             NEEDS_SEQUENCES.add(name)
+        INSPECTION_OUTPUTS.extend(n for n in inspection_outputs
+                                  if n not in INSPECTION_OUTPUTS)
         return fn
     return decorator
 
 
-def _lookup(kind):
-    if kind not in FUSIONS:
-        raise ValueError(f"unknown fusion type {kind!r}; registered: {sorted(FUSIONS)}. "
-                         f"Received: fusion.type={kind!r}")
-    return FUSIONS[kind]
-
-
 def needs_sequences(fusion_config) -> bool:
     """Whether the fusion reads the encoders' token sequences (not their vectors)."""
-    _lookup(fusion_config.type)
+    _FUSIONS.lookup(fusion_config.type)
     return fusion_config.type in NEEDS_SEQUENCES
 
 
 def build_fusion(features, fusion_config, presence=None, outputs=()):
-    return _lookup(fusion_config.type)(features, fusion_config, presence, list(outputs))
+    return _FUSIONS.lookup(fusion_config.type)(features, fusion_config, presence, list(outputs))
 
 
 def dense_stack(x, config, prefix="fusion"):

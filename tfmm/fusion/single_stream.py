@@ -5,29 +5,26 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import FusionBase, dense_stack, register_fusion, with_presence
+from tfmm.fusion.registry import (AttentionFusionBase, dense_stack, register_fusion,
+                                  with_presence)
 from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
 from tfmm.schema import positive
 
 
 @dataclass(frozen=True)
-class SingleStreamFusionConfig(FusionBase):
+class SingleStreamFusionConfig(AttentionFusionBase):
     """All modalities' tokens projected to `dim`, a learned modality-type embedding added,
     concatenated into one sequence and run through keras-hub `TransformerEncoder` layers,
     then mean-pooled over the valid tokens. Each projected sequence is layer-normalised
     before the type embedding is added."""
 
     type: Literal["single_stream"] = "single_stream"
-    dim: int = 128
-    num_heads: int = 4
     num_layers: int = 2
     intermediate_dim: int = 256
     hidden_units: list[int] = field(default_factory=list)
-    dropout: float = 0.1
 
     def validate(self, path):
         super().validate(path)
-        self.check_attention(path)
         positive(self, path, "num_layers", "intermediate_dim")
 
 
@@ -37,8 +34,8 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
     """Concatenates all tokens into one sequence and runs Transformer encoder layers.
 
     Each modality's tokens are projected to `config.dim`, layer-normalised, and get that
-    modality's learned type embedding (`fusion_type_{name}`), so the Transformer knows which tokens are text,
-    image grid cells or audio frames. The sequences and their masks are concatenated
+    modality's learned type embedding (`fusion_type_{name}`), so the Transformer knows
+    which tokens are text, image grid cells or audio frames. The sequences and their masks are concatenated
     along the token axis, go through `num_layers` keras-hub `TransformerEncoder` layers
     (the mask as padding mask), and are mean-pooled over the valid tokens.
 

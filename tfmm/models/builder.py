@@ -4,6 +4,7 @@ import keras
 
 from tfmm.encoders import build_encoder
 from tfmm.fusion import build_fusion, needs_sequences
+from tfmm.fusion import INSPECTION_OUTPUTS
 from tfmm.layers.augment import ImageAugmentation, TokenDropout
 from tfmm.layers.fusion import GradientScale, MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
@@ -122,13 +123,10 @@ def _presence(config, inputs, features):
                             name="modality_presence")(refs)
 
 
-# Layer names whose output `inspection_model` exposes (and every export serves).
-INSPECTION_OUTPUTS = ("fusion_gate",)
-
-
 def inspection_model(model):
-    """The model with the fusion's inspection outputs added: `fusion_gate` (the gated
-    fusion's per-example modality weights, [batch, modalities] in config input order).
+    """The model with the fusion's inspection outputs added (`INSPECTION_OUTPUTS`, as the
+    fusions declare them: `fusion_gate`, the gated fusion's per-example modality weights,
+    [batch, modalities] in config input order).
 
     Training outputs stay as they are (Keras's `fit` needs a target for every output);
     use this for prediction and export. A model without such layers is returned as is.
