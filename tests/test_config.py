@@ -159,14 +159,25 @@ def test_one_registration_makes_an_encoder_a_config_choice():
             positive(self, path, "width")
 
     def build_tiny(input_config, vocabulary=None, return_sequence=False):
-        return input_config.encoder.width
+        import keras
+
+        name = "dense" if input_config.name == "misnamed" else registry.encoder_name(
+            input_config)
+        return keras.layers.Dense(input_config.encoder.width, name=name)
 
     try:
         registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(build_tiny)
         config = tfmm.config_from_dict(_cfg(inputs=[
             {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 3}}]))
         assert isinstance(config.inputs[0].encoder, TinyConfig)
-        assert registry.build_encoder(config.inputs[0]) == 3
+        built = registry.build_encoder(config.inputs[0])
+        assert (built.units, built.name) == (3, "photo_encoder")
+        misnamed = tfmm.config_from_dict(_cfg(inputs=[
+            {"name": "misnamed", "type": "image", "encoder": "tiny"}])).inputs[0]
+        with pytest.raises(ValueError, match=r"encoder 'tiny': its builder must name the "
+                                             r"encoder 'misnamed_encoder' .* Received: "
+                                             r"name='dense'"):
+            registry.build_encoder(misnamed)
         with pytest.raises(ConfigError, match=r"inputs\[0\]\.encoder\.width: must be "
                                               r"positive\. Received: width=0"):
             tfmm.config_from_dict(_cfg(inputs=[

@@ -482,13 +482,7 @@ class OnnxClient(Client):
     def __init__(self, path, session=None):
         if os.path.isdir(path):
             path = os.path.join(path, "model.onnx")
-        if session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        self.session = session
+        self.session = session if session is not None else onnx_session(path)
         meta = session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
             raise ClientError(f"{path!r} has no {METADATA_KEY!r} metadata: export it again "
@@ -504,7 +498,17 @@ class OnnxClient(Client):
         return dict(zip(names, self.session.run(None, feed)))
 
 
-def _tflite_interpreter(path):
+def onnx_session(path):
+    """An `onnxruntime.InferenceSession` of a `.onnx` file on the CPU, its own log quiet
+    below errors (the client's and the exporter's check's)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def tflite_interpreter(path):
     """A TFLite interpreter from the lightest runtime installed: LiteRT
     (`ai-edge-litert`), `tflite-runtime`, else TensorFlow's."""
     try:
@@ -548,7 +552,7 @@ class TFLiteClient(Client):
         except FileNotFoundError:
             raise ClientError(f"{spec_path!r} is missing: export the model again with this "
                               f"tfmm version (tfmm export --format tflite)") from None
-        self.interpreter = _tflite_interpreter(path)
+        self.interpreter = tflite_interpreter(path)
         self.runner = self.interpreter.get_signature_runner()
         details = self.runner.get_input_details()
         super().__init__(spec, {k: d["dtype"] for k, d in details.items()}, source=path)
@@ -605,6 +609,7 @@ def _raw_bytes(value, name, row):
 
 
 __all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
-           "audio_tensors", "category_ids", "decode_image", "numbers", "tfidf_tables", "tfidf_vector",
-           "decode_wav", "image_tensor", "jpeg_scale", "named_outputs", "resize_bilinear",
-           "resize_with_pad", "standardize_text", "text_ids"]
+           "audio_tensors", "category_ids", "decode_image", "decode_wav", "image_tensor",
+           "jpeg_scale", "named_outputs", "numbers", "onnx_session", "resize_bilinear",
+           "resize_with_pad", "standardize_text", "text_ids", "tfidf_tables", "tfidf_vector",
+           "tflite_interpreter"]

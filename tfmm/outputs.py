@@ -182,7 +182,7 @@ class Multiclass(OutputType):
     def loss(self, o, label_smoothing=0.0):
         import keras
 
-        from tfmm.models.heads import SparseCategoricalCrossentropyWithSmoothing
+        from tfmm.losses import SparseCategoricalCrossentropyWithSmoothing
 
         if label_smoothing:
             return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
@@ -208,7 +208,7 @@ class Multiclass(OutputType):
                 **{f"{o.name}_p_{lab}": float(v) for lab, v in zip(o.labels, p)}}
 
     def report(self, o, p, t):
-        from tfmm.training.metrics import classification_report
+        from tfmm.metrics import classification_report
 
         return classification_report(t, p, o.labels)
 
@@ -254,7 +254,7 @@ class Binary(OutputType):
                 f"{o.name}_p_{o.labels[1]}": float(p[0])}
 
     def report(self, o, p, t):
-        from tfmm.training.metrics import classification_report
+        from tfmm.metrics import classification_report
 
         t = np.asarray(t).reshape(-1).astype(int)
         p = np.asarray(p).reshape(-1, 1)

@@ -385,3 +385,27 @@ def test_data_check_on_a_fifo_ends_with_its_one_line_error(demo_dir, tmp_path, c
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"row 2 column '{column}'" in proc.stdout and "(a FIFO)" in proc.stdout, \
         proc.stdout
+
+
+def test_image_sizes_leaves_pillows_bomb_guard_alone(tmp_path, monkeypatch):
+    """The check reads image headers without changing `Image.MAX_IMAGE_PIXELS` (process-
+    wide state): over the limit it still reads the size; past twice it, no size."""
+    from PIL import Image
+
+    from tfmm.data.check import image_sizes
+
+    for side in (12, 20):
+        Image.new("RGB", (side, side)).save(tmp_path / f"{side}.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    seen = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: (seen.append(Image.MAX_IMAGE_PIXELS),
+                                                        real_open(*a, **k))[1])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the 144-pixel header's warning is silenced
+        assert image_sizes([str(tmp_path / "12.png"), str(tmp_path / "20.png")]) == \
+            [(12, 12), None]
+    assert seen == [100, 100]
+    assert Image.MAX_IMAGE_PIXELS == 100

@@ -10,7 +10,7 @@ import yaml
 
 import tfmm
 from tfmm.cli import main
-from tfmm.models.heads import ClassWeightedLoss
+from tfmm.losses import ClassWeightedLoss
 from tests.helpers import table_config_dict, write_table
 
 

@@ -89,7 +89,7 @@ def test_nan_loss_stops_with_a_clear_message(tiny_run, tmp_path):
 
 
 def test_metrics_against_hand_computed_values():
-    from tfmm.training.metrics import auroc, classification_report
+    from tfmm.metrics import auroc, classification_report
 
     probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
     report = classification_report([0, 1, 1, 0], probs, ["a", "b"])

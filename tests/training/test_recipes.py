@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import tfmm
 from tfmm.export.ops import saved_model_ops
-from tfmm.models.heads import SparseCategoricalCrossentropyWithSmoothing
+from tfmm.losses import SparseCategoricalCrossentropyWithSmoothing
 from tests.helpers import (TINY_FUSION, TINY_FUSIONS, random_inputs, random_targets,
                            run_model_saving_test, tiny_config, tiny_demo_dict)
 
@@ -309,3 +309,76 @@ def test_steps_per_epoch_are_the_full_global_batches_of_the_split():
     fixed = dataclasses.replace(config, training=dataclasses.replace(config.training,
                                                                      steps_per_epoch=5))
     assert steps_per_epoch(fixed, 70, 32) == 5
+
+
+def _checkpoint_run(tmp_path, epochs, monitor="val_accuracy", tie_breaker="val_loss"):
+    """BestCheckpoint over scripted epochs [(monitored value, val_loss)]; returns best.json
+    and, per saved epoch, the marker weight the model had when it was saved."""
+    from tfmm.training.callbacks import BestCheckpoint
+
+    x = keras.Input((1,))
+    model = keras.Model(x, keras.layers.Dense(1, name="d")(x))
+    cb = BestCheckpoint(str(tmp_path / "best.keras"), monitor=monitor, mode="max",
+                        tie_breaker=tie_breaker)
+    cb.set_model(model)
+    cb.on_train_begin()
+    for epoch, (value, loss) in enumerate(epochs):
+        model.get_layer("d").bias.assign([float(epoch + 1)])  # marks the epoch's weights
+        cb.on_epoch_end(epoch, {monitor: value, "val_loss": loss})
+    saved = keras.saving.load_model(tmp_path / "best.keras")
+    return (json.loads((tmp_path / "best.json").read_text()),
+            float(saved.get_layer("d").bias.numpy()[0]))
+
+
+def test_a_tie_on_the_monitored_accuracy_keeps_the_epoch_with_the_lowest_loss(tmp_path):
+    # Validation accuracy saturates at 1.0 from epoch 2; the loss keeps falling to epoch 4.
+    epochs = [(0.9, 0.40), (1.0, 0.30), (0.95, 0.25), (1.0, 0.05), (1.0, 0.08)]
+    best, marker = _checkpoint_run(tmp_path, epochs)
+    assert (best["epoch"], marker) == (4, 4.0)
+    assert best["tied_epochs"] == [2, 4, 5]
+    assert best["tie_value"] == pytest.approx(0.05)
+    # Without a tie-breaker the first epoch to reach the best value is kept (Keras's rule).
+    (tmp_path / "plain").mkdir()
+    best, marker = _checkpoint_run(tmp_path / "plain", epochs, tie_breaker=None)
+    assert (best["epoch"], marker) == (2, 2.0)
+
+
+def test_a_strict_improvement_beats_a_lower_loss(tmp_path):
+    best, marker = _checkpoint_run(tmp_path, [(0.8, 0.1), (0.9, 0.5), (0.85, 0.01)])
+    assert (best["epoch"], marker, best["tied_epochs"]) == (2, 2.0, [2])
+
+
+def test_a_run_whose_validation_accuracy_saturates_keeps_its_lowest_loss_tied_epoch(
+        tmp_path):
+    import csv
+
+    words = {"a": ["calm", "quiet", "soft"], "b": ["loud", "harsh", "noisy"]}
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 96), ("val", 12)):
+        with open(tmp_path / f"{split}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            for k in range(n):
+                label = "ab"[k % 2]
+                w.writerow([" ".join(rng.choice(words[label], 3)) + " day", label])
+    config = tfmm.config_from_dict({
+        "inputs": [{"name": "text", "type": "text", "encoder": {"type": "tfidf",
+                                                                 "units": 8}}],
+        "outputs": [{"name": "label"}],
+        "data": {"train": str(tmp_path / "train.csv"), "val": str(tmp_path / "val.csv"),
+                 "batch_size": 8},
+        "training": {"epochs": 12}})
+    lines = []
+    tfmm.training.train(config, str(tmp_path / "run"), log=lines.append, verbose=0)
+    history = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    acc = [float(r["val_accuracy"]) for r in history]
+    loss = [float(r["val_loss"]) for r in history]
+    tied = [e + 1 for e, a in enumerate(acc) if a == max(acc)]
+    assert max(acc) == 1.0 and len(tied) >= 2     # saturated: a tie to break
+    want = min(tied, key=lambda e: loss[e - 1])
+    assert want != tied[0]                         # the first tied epoch is not the best
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert (best["epoch"], best["tied_epochs"]) == (want, tied)
+    said = [line for line in lines if "model.keras holds epoch" in line]
+    assert said and f"holds epoch {want} of 12" in said[0]
+    assert f"epoch {want} had the lowest val_loss ({loss[want - 1]:.4g})" in said[0]

@@ -179,17 +179,21 @@ def image_sizes(paths):
         from PIL import Image
     except ImportError:  # Pillow comes with matplotlib; without it, no sizes
         return [None] * len(paths)
+    import warnings
+
     out = []
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # headers only: no bomb
-    try:
+    # Pillow's decompression-bomb guard is process-wide (`Image.MAX_IMAGE_PIXELS`): left
+    # as it is. A header over its limit warns (silenced here: nothing is decoded) or, past
+    # twice the limit, raises; that image then has no size here and the file check, which
+    # decodes it, reports it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         for p in paths:
             try:
                 with Image.open(p) as im:
                     out.append(im.size)
             except Exception:  # noqa: BLE001 - any unreadable header: no size
                 out.append(None)
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
     return out
 
 
@@ -208,20 +212,6 @@ def _image_line(i, paths):
             f"image_size {i.image_size} upscales {up} ({100 * up / n:.0f}%) and shrinks "
             f"{down} ({100 * down / n:.0f}%) more than 4x"
             + (f" (resize: {i.resize})" if aspect.max() > 1.5 else ""))
-
-
-def training_state(config, input_config, manifest):
-    """The input's state fitted on `data.train` when the manifest checked is another
-    split (so a tabular input's unseen categories can be counted), else None."""
-    from tfmm.data.manifest import Manifest
-
-    if not config.data.train:
-        return None
-    train = config.resolve_path(config.data.train)
-    if not isinstance(train, str) or not os.path.exists(train) or \
-            os.path.abspath(train) == os.path.abspath(str(manifest.path)):
-        return None
-    return input_type(input_config).fit(input_config, Manifest(train))
 
 
 def media_summary(config, manifest):
@@ -272,8 +262,7 @@ def labels_from_training(config, manifest):
     vocabulary's source and the rows per class."""
     import collections
 
-    from tfmm.data.manifest import Manifest
-    from tfmm.data.sources import source_kind
+    from tfmm.data.manifest import Manifest, source_kind
 
     lines = []
     train = config.resolve_path(config.data.train) if config.data.train else None

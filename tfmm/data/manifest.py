@@ -194,3 +194,12 @@ def _rows(reader, path):
             return
         except csv.Error as e:
             raise DataError(f"manifest {path!r} row {row}: {e}") from None
+
+
+def source_kind(source):
+    """'manifest', 'tfrecord' or 'tfds' for a data source string."""
+    if source.startswith("tfds:"):
+        return "tfds"
+    if source.endswith(MANIFEST_SUFFIXES):
+        return "manifest"
+    return "tfrecord"

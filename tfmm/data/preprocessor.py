@@ -4,10 +4,8 @@ import collections
 
 import tensorflow as tf
 
-from tfmm.data.audio import decode_audio
-from tfmm.data.image import decode_image
 from tfmm.data.manifest import Manifest
-from tfmm.data.text import read_vocabulary
+from tfmm.encoders.registry import input_name_of
 from tfmm.input_types import input_type
 from tfmm.outputs import balanced_class_weights, output_type
 
@@ -87,37 +85,6 @@ class Preprocessor:
         return (x, self.targets(raw)) if with_labels else x
 
 
-def present_flag(value):
-    """1.0 where an optional input's cell (text, path or bytes) is non-empty, else 0.0."""
-    return tf.cast(tf.strings.length(value) > 0, tf.float32)
-
-
-def image_tensor(input_config, value):
-    """One image's pixels; an optional input's empty bytes give zeros (missing)."""
-    i = input_config
-
-    def decode():
-        return decode_image(value, i.image_hw, i.resize, name=i.name,
-                            jpeg_scale_mode=i.jpeg_scale)
-    if not i.optional or value.dtype != tf.string:
-        return decode()
-    return tf.cond(tf.strings.length(value) > 0, decode,
-                   lambda: tf.zeros([*i.image_hw, 3], tf.float32))
-
-
-def audio_tensors(input_config, value):
-    """One clip's (waveform, length); an optional input's empty bytes give (zeros, 0)."""
-    i = input_config
-
-    def decode():
-        return decode_audio(value, i.sample_rate, i.num_samples, resample=i.resample,
-                            name=i.name)
-    if not i.optional or value.dtype != tf.string:
-        return decode()
-    return tf.cond(tf.strings.length(value) > 0, decode,
-                   lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))
-
-
 def infer_labels(output_config, values):
     """The label vocabulary of one output from training values (sorted, deterministic)."""
     return output_type(output_config).infer_labels(output_config, values)
@@ -164,19 +131,11 @@ def fit_text_vocabularies(config, manifest):
     return vocabularies
 
 
-def bert_vocabulary(encoder_config):
-    if encoder_config.preset is not None:
-        import keras_hub
-
-        return keras_hub.models.BertTokenizer.from_preset(encoder_config.preset).get_vocabulary()
-    return read_vocabulary(encoder_config.vocabulary)
-
-
 def vocabularies_from_model(model):
     """The text vocabularies a saved model carries (in its encoders' configs)."""
     out = {}
     for layer in model.layers:
         vocab = getattr(layer, "vocabulary", None)
-        if vocab is not None and layer.name.endswith("_encoder"):
-            out[layer.name[: -len("_encoder")]] = vocab
+        if vocab is not None and input_name_of(layer.name) is not None:
+            out[input_name_of(layer.name)] = vocab
     return out

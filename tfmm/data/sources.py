@@ -6,17 +6,8 @@ import os
 
 from tfmm.data.check import check_manifest
 from tfmm.data.errors import DataError, raise_for, write_report
-from tfmm.data.manifest import MANIFEST_SUFFIXES, Manifest
+from tfmm.data.manifest import Manifest, source_kind  # noqa: F401 (source_kind: re-exported)
 from tfmm import _log
-
-
-def source_kind(source):
-    """'manifest', 'tfrecord' or 'tfds' for a data source string."""
-    if source.startswith("tfds:"):
-        return "tfds"
-    if source.endswith(MANIFEST_SUFFIXES):
-        return "manifest"
-    return "tfrecord"
 
 
 def media_columns(config):

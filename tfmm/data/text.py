@@ -114,3 +114,12 @@ class TextPreprocessor:
             out = self.layer(x=text if pair is None else (text, pair))
             return {f"{self.name}_{k}": v for k, v in out.items()}
         return {self.name: text}
+
+
+def bert_vocabulary(encoder_config):
+    """The WordPiece vocabulary of a bert encoder config: its preset's, or its file's."""
+    if encoder_config.preset is not None:
+        import keras_hub
+
+        return keras_hub.models.BertTokenizer.from_preset(encoder_config.preset).get_vocabulary()
+    return read_vocabulary(encoder_config.vocabulary)

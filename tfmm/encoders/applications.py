@@ -16,7 +16,7 @@ from typing import Literal, Optional
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError
 from tfmm.layers.image import CaffePreprocess, TorchPreprocess
 from tfmm.layers.sequence import SequenceMask
@@ -224,7 +224,7 @@ def build_application(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     options = dict(image_size=list(input_config.image_hw), weights=cfg.weights,
                    frozen=not cfg.trainable, batchnorm_momentum=cfg.batchnorm_momentum,
-                   return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+                   return_sequence=return_sequence, name=encoder_name(input_config))
     if cfg.family == "resnet":
         return ResNet50Encoder(**options)
     return ApplicationEncoder(cfg.family, getattr(cfg, "variant", cfg.default_variant),

@@ -7,7 +7,7 @@ import keras
 
 from tfmm.data.text import read_vocabulary
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
 
 
@@ -174,4 +174,4 @@ def build_bert(input_config, vocabulary=None, return_sequence=False):
     return BertEncoder(backbone, sequence_length=cfg.sequence_length, pooling=cfg.pooling,
                        frozen=not cfg.trainable, lora_rank=cfg.lora_rank, vocabulary=vocab,
                        lowercase=lowercase, return_sequence=return_sequence,
-                       name=f"{input_config.name}_encoder")
+                       name=encoder_name(input_config))

@@ -14,7 +14,7 @@ import keras
 
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.log_mel import FRONT_END_ARGS, LogMelSpec, log_mel_front_end
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import encoder_name, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
 from tfmm.layers.audio import DownsampleMask, MaskedMeanMaxPooling, MaskedNormalize
 from tfmm.layers.augment import SpecAugment
@@ -254,7 +254,7 @@ class CNNConfig(LogMelSpec):
 def build_cnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     common = dict(filters=cfg.filters, norm=cfg.norm, dropout=cfg.dropout,
-                  return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+                  return_sequence=return_sequence, name=encoder_name(input_config))
     if input_config.type == "image":
         return ImageCNNEncoder(image_size=list(input_config.image_hw),
                                convs_per_stage=cfg.convs_per_stage or 2, **common)

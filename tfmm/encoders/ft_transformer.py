@@ -6,7 +6,7 @@ from typing import Literal
 
 import keras
 
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.encoders.tabular_mlp import TabularEncoder, _check_state, tabular_inputs_and_tokens
 from tfmm.layers.sequence import SequenceMask
 from tfmm.layers.tabular import ClassToken
@@ -111,4 +111,4 @@ def build_ft_transformer(input_config, vocabulary=None, return_sequence=False):
         vocabulary, input_config.numeric, input_config.categorical, dim=cfg.dim,
         num_layers=cfg.num_layers, num_heads=cfg.num_heads,
         intermediate_dim=cfg.intermediate_dim, dropout=cfg.dropout,
-        return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+        return_sequence=return_sequence, name=encoder_name(input_config))

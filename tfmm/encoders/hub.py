@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError
 from tfmm.layers.audio import FrameMask, MaskedMeanMaxPooling
 from tfmm.layers.sequence import SequenceMask
@@ -232,4 +232,4 @@ def build_hub(input_config, vocabulary=None, return_sequence=False):
                       num_samples=input_config.num_samples if audio else 16000,
                       sample_rate=input_config.sample_rate if audio else 16000,
                       frame_hop_seconds=cfg.frame_hop_seconds,
-                      name=f"{input_config.name}_encoder")
+                      name=encoder_name(input_config))

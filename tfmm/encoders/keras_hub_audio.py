@@ -4,6 +4,7 @@ waveform itself (no spectrogram front end), pooled over its valid frames."""
 import keras
 
 from tfmm.encoders.base import Encoder
+from tfmm.encoders.registry import encoder_name
 from tfmm.layers.audio import FrameMask, MaskedMeanMaxPooling, ValidFrames
 
 # The encoder half of a MoonshineBackbone: its inputs and outputs.
@@ -111,4 +112,4 @@ def build_keras_hub_audio(input_config, return_sequence=False):
         raise ValueError(f"input {input_config.name!r}: {e}; preset={cfg.preset!r}") from None
     return KerasHubAudioEncoder(backbone, num_samples=input_config.num_samples,
                                 frozen=not cfg.trainable, return_sequence=return_sequence,
-                                name=f"{input_config.name}_encoder")
+                                name=encoder_name(input_config))

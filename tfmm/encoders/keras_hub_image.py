@@ -9,7 +9,7 @@ import numpy as np
 
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.keras_hub_audio import build_keras_hub_audio
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.layers.sequence import FirstToken, SequenceMask
 from tfmm.schema import ConfigError
 
@@ -185,4 +185,4 @@ def build_keras_hub_image(input_config, return_sequence=False):
     return KerasHubImageEncoder(backbone, image_size=input_config.image_hw, scale=scale,
                                 offset=offset, pooling=pooling, frozen=not cfg.trainable,
                                 return_sequence=return_sequence,
-                                name=f"{input_config.name}_encoder")
+                                name=encoder_name(input_config))

@@ -8,7 +8,7 @@ import keras
 
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.log_mel import FRONT_END_ARGS, LogMelSpec, log_mel_front_end
-from tfmm.encoders.registry import register_encoder
+from tfmm.encoders.registry import encoder_name, register_encoder
 from tfmm.schema import ConfigError, unit_interval
 from tfmm.layers.augment import SpecAugment
 
@@ -135,4 +135,4 @@ def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
         bidirectional=cfg.bidirectional, dropout=cfg.dropout,
         use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
         augment=input_config.augment, return_sequence=return_sequence,
-        name=f"{input_config.name}_encoder")
+        name=encoder_name(input_config))

@@ -7,7 +7,8 @@ and registers both in one call:
     def build_textcnn(input_config, vocabulary=None, return_sequence=False): ...
 
 A builder takes `(input_config, vocabulary=None, return_sequence=False)` and returns an
-`Encoder` named `{input_name}_encoder`. `tfmm.config` reads `ENCODER_CONFIGS` (the
+`Encoder` named `encoder_name(input_config)` (`{input_name}_encoder`; the rest of tfmm
+finds an input's encoder in a model by that name and no other way). `tfmm.config` reads `ENCODER_CONFIGS` (the
 `encoder:` key's choices) and `ENCODER_MODALITIES` (which input types may use which).
 Nothing here imports Keras.
 """
@@ -71,8 +72,33 @@ def register_encoder(name, config, modalities):
     return decorator
 
 
+ENCODER_SUFFIX = "_encoder"
+
+
+def encoder_name(input_config):
+    """The layer name of an input's encoder in a tfmm model (an `InputConfig` or the
+    input's name)."""
+    return f"{getattr(input_config, 'name', input_config)}{ENCODER_SUFFIX}"
+
+
+def input_name_of(layer_name):
+    """The input name of an encoder layer's name, or None for another layer."""
+    if layer_name.endswith(ENCODER_SUFFIX):
+        return layer_name[: -len(ENCODER_SUFFIX)]
+    return None
+
+
 def build_encoder(input_config, vocabulary=None, return_sequence=False):
     """Builds the encoder that `input_config.encoder.type` names; with
     `return_sequence=True` it outputs {"sequence", "mask"} (see `Encoder`)."""
-    return _ENCODERS.lookup(input_config.encoder.type)(input_config, vocabulary=vocabulary,
-                          return_sequence=return_sequence)
+    encoder = _build(input_config, vocabulary, return_sequence)
+    if encoder.name != encoder_name(input_config):
+        raise ValueError(f"encoder {input_config.encoder.type!r}: its builder must name "
+                         f"the encoder {encoder_name(input_config)!r} "
+                         f"(encoder_name(input_config)). Received: name={encoder.name!r}")
+    return encoder
+
+
+def _build(input_config, vocabulary, return_sequence):
+    return _ENCODERS.lookup(input_config.encoder.type)(
+        input_config, vocabulary=vocabulary, return_sequence=return_sequence)

@@ -7,7 +7,7 @@ from typing import Literal
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.layers.sequence import SequenceMask
 from tfmm.layers.tabular import CategoricalEmbedding, FeatureLinear, PiecewiseLinearEncoding
 from tfmm.schema import ConfigError, positive, unit_interval
@@ -155,4 +155,4 @@ def build_tabular_mlp(input_config, vocabulary=None, return_sequence=False):
     return TabularMLPEncoder(vocabulary, input_config.numeric, input_config.categorical,
                              dim=cfg.dim, hidden_units=cfg.hidden_units, dropout=cfg.dropout,
                              return_sequence=return_sequence,
-                             name=f"{input_config.name}_encoder")
+                             name=encoder_name(input_config))

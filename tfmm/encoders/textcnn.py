@@ -6,7 +6,7 @@ from typing import Literal
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
 from tfmm.layers.sequence import SequenceMask
 
@@ -135,4 +135,4 @@ def build_textcnn(input_config, vocabulary=None, return_sequence=False):
         vocab_size=cfg.vocab_size, sequence_length=cfg.sequence_length,
         embedding_dim=cfg.embedding_dim, kernel_sizes=cfg.kernel_sizes, filters=cfg.filters,
         dropout=cfg.dropout, vocabulary=vocabulary, standardize=cfg.standardize,
-        return_sequence=return_sequence, name=f"{input_config.name}_encoder")
+        return_sequence=return_sequence, name=encoder_name(input_config))

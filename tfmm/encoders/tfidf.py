@@ -8,7 +8,7 @@ from typing import Literal
 import keras
 
 from tfmm.encoders.base import Encoder
-from tfmm.encoders.registry import EncoderSpec, register_encoder
+from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
 
 
@@ -170,4 +170,4 @@ def build_tfidf(input_config, vocabulary=None, return_sequence=False):
     return TfidfEncoder(vocabulary, units=cfg.units, dropout=cfg.dropout, ngrams=cfg.ngrams,
                         standardize=cfg.standardize, sublinear_tf=cfg.sublinear_tf,
                         activation=cfg.activation, return_sequence=return_sequence,
-                        name=f"{input_config.name}_encoder")
+                        name=encoder_name(input_config))

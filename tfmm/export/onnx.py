@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from tfmm.client import onnx_session  # noqa: F401 (the export's check runs the client's)
 from tfmm.data.preprocessor import Preprocessor
 from tfmm.export.formats import ExportFormat, register_export_format
 from tfmm.export.signatures import raw_features, raw_specs
@@ -208,15 +209,6 @@ def served_outputs(model, config):
     (`fusion_gate`) when the model has them."""
     names = [o.name for o in config.outputs]
     return names + [n for n in INSPECTION_OUTPUTS if n in model.output]
-
-
-def onnx_session(path):
-    """An `onnxruntime.InferenceSession` on the CPU."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_predict(session, config, inputs):

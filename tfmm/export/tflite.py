@@ -72,13 +72,11 @@ def write_tflite(model, config, directory, served):
 
 
 def tflite_runner(path):
-    """The TFLite interpreter's signature runner of an exported `.tflite` file."""
-    import warnings
+    """The signature runner of an exported `.tflite` file, in the interpreter the client
+    uses (`tfmm.client.tflite_interpreter`)."""
+    from tfmm.client import tflite_interpreter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's move-to-LiteRT notice
-        interpreter = tf.lite.Interpreter(model_path=path)
-    return interpreter.get_signature_runner()
+    return tflite_interpreter(path).get_signature_runner()
 
 
 def tflite_predict(runner, inputs):

@@ -9,15 +9,11 @@ class Audio(InputType):
     fields = ("sample_rate", "clip_seconds", "resample")
 
     def features(self, i, pre, raw, text=True):
-        from tfmm.data.preprocessor import audio_tensors
-
         wave, length = audio_tensors(i, raw[i.column])
         return {i.name: wave, f"{i.name}_length": length}
 
     def served_features(self, i, pre, raw):
         import tensorflow as tf
-
-        from tfmm.data.preprocessor import audio_tensors
 
         wave, length = tf.map_fn(
             lambda b: audio_tensors(i, b), raw[i.name],
@@ -33,3 +29,19 @@ class Audio(InputType):
         return {i.name: f"float32 [batch, {i.num_samples}]: mono waveform at "
                         f"{i.sample_rate} Hz in [-1, 1], zero-padded",
                 f"{i.name}_length": "int32 [batch]: valid samples of the waveform"}
+
+
+def audio_tensors(i, value):
+    """One clip's (waveform, length) from its bytes (an `audio` input `i`); an optional
+    input's empty bytes give (zeros, 0)."""
+    import tensorflow as tf
+
+    from tfmm.data.audio import decode_audio
+
+    def decode():
+        return decode_audio(value, i.sample_rate, i.num_samples, resample=i.resample,
+                            name=i.name)
+    if not i.optional or value.dtype != tf.string:
+        return decode()
+    return tf.cond(tf.strings.length(value) > 0, decode,
+                   lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))

@@ -9,14 +9,10 @@ class Image(InputType):
     fields = ("image_size", "resize", "jpeg_scale")
 
     def features(self, i, pre, raw, text=True):
-        from tfmm.data.preprocessor import image_tensor
-
         return {i.name: image_tensor(i, raw[i.column])}
 
     def served_features(self, i, pre, raw):
         import tensorflow as tf
-
-        from tfmm.data.preprocessor import image_tensor
 
         return {i.name: tf.map_fn(lambda b: image_tensor(i, b), raw[i.name],
                                   fn_output_signature=tf.TensorSpec([*i.image_hw, 3],
@@ -29,3 +25,19 @@ class Image(InputType):
         h, w = i.image_hw
         return {i.name: f"float32 [batch, {h}, {w}, 3]: RGB pixels in [0, 255], resized "
                         f"({i.resize})"}
+
+
+def image_tensor(i, value):
+    """One image's pixels from its bytes (an `image` input `i`); an optional input's empty
+    bytes give zeros (missing)."""
+    import tensorflow as tf
+
+    from tfmm.data.image import decode_image
+
+    def decode():
+        return decode_image(value, i.image_hw, i.resize, name=i.name,
+                            jpeg_scale_mode=i.jpeg_scale)
+    if not i.optional or value.dtype != tf.string:
+        return decode()
+    return tf.cond(tf.strings.length(value) > 0, decode,
+                   lambda: tf.zeros([*i.image_hw, 3], tf.float32))

@@ -70,8 +70,6 @@ class InputType:
 
     def present(self, i, pre, raw):
         """An optional input's presence flag of one example (1.0 present, 0.0 missing)."""
-        from tfmm.data.preprocessor import present_flag
-
         return present_flag(raw[i.column])
 
     # -- Serving -------------------------------------------------------------------------
@@ -87,8 +85,6 @@ class InputType:
         raise NotImplementedError
 
     def served_present(self, i, raw):
-        from tfmm.data.preprocessor import present_flag
-
         return present_flag(raw[i.name])
 
     def served_checks(self, i, raw):
@@ -131,3 +127,10 @@ def input_type(i_or_name):
         raise ValueError(f"unknown input type; allowed: {sorted(INPUT_TYPES)}. "
                          f"Received: {name!r}")
     return INPUT_TYPES[name]
+
+
+def present_flag(value):
+    """1.0 where an optional input's cell (text, path or bytes) is non-empty, else 0.0."""
+    import tensorflow as tf
+
+    return tf.cast(tf.strings.length(value) > 0, tf.float32)

@@ -41,10 +41,24 @@ class Tabular(InputType):
         return tabular_problems(i, manifest)
 
     def summary(self, i, manifest, config):
-        from tfmm.data.check import training_state
         from tfmm.data.tabular import tabular_summary
 
-        return tabular_summary(i, manifest, training_state(config, i, manifest))
+        return tabular_summary(i, manifest, self._training_state(config, i, manifest))
+
+    def _training_state(self, config, input_config, manifest):
+        """The input's state fitted on `data.train` when the manifest checked is another
+        split (so a tabular input's unseen categories can be counted), else None."""
+        import os
+
+        from tfmm.data.manifest import Manifest
+
+        if not config.data.train:
+            return None
+        train = config.resolve_path(config.data.train)
+        if not isinstance(train, str) or not os.path.exists(train) or \
+                os.path.abspath(train) == os.path.abspath(str(manifest.path)):
+            return None
+        return self.fit(input_config, Manifest(train))
 
     def fit(self, i, manifest):
         from tfmm.data.tabular import fit_tabular_state

@@ -11,8 +11,7 @@ class Text(InputType):
         return [i.column] + ([i.pair_column] if i.pair_column else [])
 
     def fit(self, i, manifest):
-        from tfmm.data.preprocessor import bert_vocabulary
-        from tfmm.data.text import adapt_tfidf, adapt_vocabulary
+        from tfmm.data.text import adapt_tfidf, adapt_vocabulary, bert_vocabulary
 
         texts = [t for c in self.columns(i) for t in manifest.columns[c] if t is not None]
         if i.encoder.vocabulary_source == "adapted":

@@ -8,7 +8,7 @@ import numpy as np
 
 from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
 from tfmm.data.pipeline import load_manifest
-from tfmm.data.preprocessor import bert_vocabulary
+from tfmm.data.text import bert_vocabulary
 from tfmm.encoders import build_encoder
 from tfmm.files import RunDir, write_json
 from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall

@@ -91,13 +91,18 @@ def save_weights_atomically(model, path):
 class BestCheckpoint(keras.callbacks.Callback):
     """Saves the whole model (`.keras`) when `monitor` improves, atomically.
 
-    The best value so far is kept beside the model (`best.json`), so a resumed run only
-    replaces the file with something better than what the killed run found.
+    A tie on `monitor` (a validation accuracy of 1.0 reached again, common on a small
+    validation split) is broken by `tie_breaker` (the loss): of the epochs that share the
+    best value, the one with the lowest loss is kept, not the first. `best.json` beside
+    the model says which epoch, its value, the tied epochs and the tie-breaker's value,
+    so a resumed run only replaces the file with something better than what the killed
+    run found.
     """
 
-    def __init__(self, filepath, monitor="val_loss", mode="min"):
+    def __init__(self, filepath, monitor="val_loss", mode="min", tie_breaker=None):
         super().__init__()
         self.filepath, self.monitor, self.mode = filepath, monitor, mode
+        self.tie_breaker = tie_breaker if tie_breaker != monitor else None
         self._meta = os.path.splitext(filepath)[0] + ".json"
         self.best = None
 
@@ -106,21 +111,61 @@ class BestCheckpoint(keras.callbacks.Callback):
             with open(self._meta) as f:
                 meta = json.load(f)
             if meta.get("monitor") == self.monitor:
-                self.best = meta["value"]
+                self.best = meta
 
-    def _better(self, value):
+    def _better(self, value, tie_value):
+        """Whether (value, tie_value) beats the best so far, and whether it ties it."""
         if self.best is None:
-            return True
-        return value < self.best if self.mode == "min" else value > self.best
+            return True, False
+        best = self.best["value"]
+        if value == best:
+            kept = self.best.get("tie_value")
+            return (self.tie_breaker is not None and tie_value is not None
+                    and (kept is None or tie_value < kept)), True
+        return (value < best if self.mode == "min" else value > best), False
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None or not np.isfinite(value) or not self._better(float(value)):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None or not np.isfinite(value):
             return
-        self.best = float(value)
+        tie_value = logs.get(self.tie_breaker) if self.tie_breaker else None
+        tie_value = float(tie_value) if tie_value is not None and np.isfinite(tie_value) \
+            else None
+        better, tied = self._better(float(value), tie_value)
+        if tied:
+            tied_epochs = [*self.best.get("tied_epochs", [self.best["epoch"]]), epoch + 1]
+        else:
+            tied_epochs = [epoch + 1]
+        if not better:
+            if tied:  # the record of the epochs sharing the best value grows
+                self.best = {**self.best, "tied_epochs": tied_epochs}
+                write_json(self._meta, self.best)
+            return
         save_model_atomically(self.model, self.filepath)
-        write_json(self._meta, {"monitor": self.monitor, "value": self.best,
-                                "epoch": epoch + 1})
+        self.best = {"monitor": self.monitor, "value": float(value), "epoch": epoch + 1,
+                     "tie_breaker": self.tie_breaker, "tie_value": tie_value,
+                     "tied_epochs": tied_epochs}
+        write_json(self._meta, self.best)
+
+
+def kept_epoch_reason(best):
+    """Why `best.json`'s epoch was kept, in words: the best value, and with a tie, the
+    epochs that shared it and the tie-breaker that chose among them.
+
+    Example:
+
+    >>> kept_epoch_reason({"monitor": "acc", "value": 1.0, "epoch": 9, "tie_breaker":
+    ...                    "loss", "tie_value": 0.0123, "tied_epochs": [4, 9, 11]})
+    'the best acc (1); epochs 4, 9, 11 reached it, and epoch 9 had the lowest loss (0.0123)'
+    """
+    text = f"the best {best['monitor']} ({best['value']:.4g})"
+    tied = best.get("tied_epochs") or [best["epoch"]]
+    if len(tied) > 1 and best.get("tie_breaker") and best.get("tie_value") is not None:
+        text += (f"; epochs {', '.join(map(str, tied))} reached it, and epoch "
+                 f"{best['epoch']} had the lowest {best['tie_breaker']} "
+                 f"({best['tie_value']:.4g})")
+    return text
 
 
 class TerminateOnNaNWithMessage(keras.callbacks.Callback):
@@ -195,7 +240,8 @@ def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None,
     callbacks = [
         Backup(backup_dir or run.backup, log=log, done_path=done_path,
                delete_checkpoint=not keep_backup),
-        BestCheckpoint(run.best, monitor=monitor, mode=mode),
+        BestCheckpoint(run.best, monitor=monitor, mode=mode,
+                       tie_breaker="val_loss" if monitor.startswith("val_") else "loss"),
         keras.callbacks.CSVLogger(run.history, append=True),
         keras.callbacks.TensorBoard(run.logs, write_graph=False),
         TerminateOnNaNWithMessage(),

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from tfmm.encoders.registry import encoder_name
 from tfmm.files import RunDir, atomic_path
 from tfmm import _log
 
@@ -69,7 +70,7 @@ def initialise_from(model, config, source, log=None):
             if not os.path.exists(path):
                 missing.append(i.name)
                 continue
-            load_encoder_weights(model.get_layer(f"{i.name}_encoder"), path, i.name)
+            load_encoder_weights(model.get_layer(encoder_name(i)), path, i.name)
             done.append(i.name)
     elif RunDir(source).is_finished():
         import keras
@@ -77,7 +78,7 @@ def initialise_from(model, config, source, log=None):
         other = keras.saving.load_model(RunDir(source).model, safe_mode=True)
         names = {layer.name for layer in other.layers}
         for i in config.inputs:
-            name = f"{i.name}_encoder"
+            name = encoder_name(i)
             if name not in names:
                 missing.append(i.name)
                 continue

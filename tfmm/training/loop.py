@@ -20,7 +20,8 @@ from tfmm.data import Manifest
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
-from tfmm.training.callbacks import build_callbacks, nan_message, save_model_atomically
+from tfmm.training.callbacks import (build_callbacks, kept_epoch_reason, nan_message,
+                                     save_model_atomically)
 from tfmm.training.inference import evaluate
 from tfmm.training.init_from import initialise_from
 from tfmm.training.optimizers import build_optimizer, set_precision
@@ -248,6 +249,5 @@ def _restore_best(model, run_dir, epochs, log):
         best = json.load(f)
     if best["epoch"] != epochs:
         model.load_weights(best_path)
-    log(f"tfmm train: model.keras holds epoch {best['epoch']} of {epochs}, the best "
-        f"{best['monitor']} ({best['value']:.4g}); set training.restore_best: false "
-        f"for the last epoch")
+    log(f"tfmm train: model.keras holds epoch {best['epoch']} of {epochs}, "
+        f"{kept_epoch_reason(best)}; set training.restore_best: false for the last epoch")

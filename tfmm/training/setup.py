@@ -7,6 +7,7 @@ import os
 
 from tfmm.data import Manifest, fit_preprocessing, make_dataset
 from tfmm.data.pipeline import source_kind
+from tfmm.encoders.registry import encoder_name
 from tfmm.files import RunDir
 from tfmm.training.init_from import ENCODERS_DIR
 from tfmm.training.strategy import is_multiworker
@@ -120,7 +121,7 @@ def pretrained_encoders(config):
             or not os.path.isdir(os.path.join(init, ENCODERS_DIR)))
         pretrained = e.pretrained or from_run
         if pretrained and getattr(e, "trainable", True):
-            names.append(f"{i.name}_encoder")
+            names.append(encoder_name(i))
     return names
 
 
