@@ -482,7 +482,9 @@ class OnnxClient(Client):
     def __init__(self, path, session=None):
         if os.path.isdir(path):
             path = os.path.join(path, "model.onnx")
-        self.session = session if session is not None else onnx_session(path)
+        if session is None:
+            session = onnx_session(path)
+        self.session = session
         meta = session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
             raise ClientError(f"{path!r} has no {METADATA_KEY!r} metadata: export it again "

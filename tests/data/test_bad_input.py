@@ -387,25 +387,22 @@ def test_data_check_on_a_fifo_ends_with_its_one_line_error(demo_dir, tmp_path, c
         proc.stdout
 
 
-def test_image_sizes_leaves_pillows_bomb_guard_alone(tmp_path, monkeypatch):
-    """The check reads image headers without changing `Image.MAX_IMAGE_PIXELS` (process-
-    wide state): over the limit it still reads the size; past twice it, no size."""
+def test_image_sizes_reads_huge_headers_and_gives_pillows_bomb_guard_back(tmp_path,
+                                                                          monkeypatch):
+    """The check reads image headers past Pillow's decompression-bomb limit (nothing is
+    decoded) and puts the process-wide `Image.MAX_IMAGE_PIXELS` back, also when reading
+    fails."""
     from PIL import Image
 
     from tfmm.data.check import image_sizes
 
-    for side in (12, 20):
-        Image.new("RGB", (side, side)).save(tmp_path / f"{side}.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
-    seen = []
-    real_open = Image.open
-    monkeypatch.setattr(Image, "open", lambda *a, **k: (seen.append(Image.MAX_IMAGE_PIXELS),
-                                                        real_open(*a, **k))[1])
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the 144-pixel header's warning is silenced
-        assert image_sizes([str(tmp_path / "12.png"), str(tmp_path / "20.png")]) == \
-            [(12, 12), None]
-    assert seen == [100, 100]
+    Image.new("RGB", (20, 20)).save(tmp_path / "20.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)   # 400 pixels: over twice the limit
+    assert image_sizes([str(tmp_path / "20.png"), str(tmp_path / "none.png")]) == \
+        [(20, 20), None]
+    assert Image.MAX_IMAGE_PIXELS == 100
+    monkeypatch.setattr(Image, "open", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        image_sizes([str(tmp_path / "20.png")])
     assert Image.MAX_IMAGE_PIXELS == 100

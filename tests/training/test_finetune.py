@@ -78,15 +78,22 @@ def test_freeze_epochs_beyond_epochs_is_refused(train_data, tmp_path):
         tfmm.load_config(path, overrides=["training.freeze_pretrained_epochs=3"])
 
 
-def test_mixed_precision_on_cpu_is_bfloat16_with_float32_heads(train_data, tmp_path):
+@pytest.fixture
+def policy_reset():
+    """Puts the float32 policy back after the test, whatever the code under test did (so
+    a leak fails its own assertion, not the tests that follow)."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_precision_on_cpu_is_bfloat16_with_float32_heads(train_data, tmp_path,
+                                                               policy_reset):
     path = write_tiny_train_config(tmp_path, train_data, epochs=1,
                                    training={"mixed_precision": True})
     logs = []
-    try:
-        model, metrics = tfmm.training.train(tfmm.load_config(path), str(tmp_path / "run"),
-                                             verbose=0, log=logs.append)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    model, metrics = tfmm.training.train(tfmm.load_config(path), str(tmp_path / "run"),
+                                         verbose=0, log=logs.append)
     assert "precision mixed_bfloat16" in logs[0]
     assert model.get_layer("fusion_concat").compute_dtype == "bfloat16"
     assert model.get_layer("head_label").compute_dtype == "float32"
@@ -110,7 +117,8 @@ def test_a_phase_ending_on_nan_hands_nothing_over(train_data, tmp_path):
     assert not (run / "backup" / "phase1.done.weights.h5").exists()
 
 
-def test_a_failed_mixed_precision_run_gives_the_policy_back(train_data, tmp_path):
+def test_a_failed_mixed_precision_run_gives_the_policy_back(train_data, tmp_path,
+                                                            policy_reset):
     import shutil
 
     path = write_tiny_train_config(tmp_path, train_data, epochs=1,

@@ -179,21 +179,20 @@ def image_sizes(paths):
         from PIL import Image
     except ImportError:  # Pillow comes with matplotlib; without it, no sizes
         return [None] * len(paths)
-    import warnings
-
     out = []
-    # Pillow's decompression-bomb guard is process-wide (`Image.MAX_IMAGE_PIXELS`): left
-    # as it is. A header over its limit warns (silenced here: nothing is decoded) or, past
-    # twice the limit, raises; that image then has no size here and the file check, which
-    # decodes it, reports it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    # Headers only, nothing decoded: Pillow's decompression-bomb guard (process-wide) is
+    # off while they are read, so that a huge image gets its size (and the pixel cap
+    # names it), and restored whatever happens.
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
         for p in paths:
             try:
                 with Image.open(p) as im:
                     out.append(im.size)
             except Exception:  # noqa: BLE001 - any unreadable header: no size
                 out.append(None)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     return out
 
 

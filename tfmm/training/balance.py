@@ -4,7 +4,8 @@ Classification Networks Hard?", CVPR 2020), online, one estimate per epoch.
 Each head k (the fused head and every auxiliary per-modality head) is measured between
 two epochs: its generalisation gain G_k (how much its validation loss fell) and the
 change of its overfitting ΔO_k (how much the gap validation - training loss grew). The
-paper's weight is w_k ∝ G_k / ΔO_k². tfmm keeps the fused head's loss weight and sets
+paper's weight is w_k ∝ G_k / ΔO_k² (here G_k / (ΔO_k² + 1e-4), so that a head whose
+gap did not move keeps a finite weight). tfmm keeps the fused head's loss weight and sets
 each auxiliary head's gradient scale (`GradientScale` layer `blend_{aux}`) to
 w_k / max_j w_j over the auxiliary heads, so its loss reaches its encoder with weight
 `auxiliary_loss_weight` x that scale: a modality whose head now mostly memorises pushes
