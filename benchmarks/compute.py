@@ -13,6 +13,9 @@ import tfmm
 from benchmarks.common import config_for, demo_data
 
 NAME = "compute"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (1, 2)
 
 
 def matmul_peak(n=2048, repeats=10, dtype=tf.float32):

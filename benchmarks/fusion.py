@@ -14,6 +14,9 @@ from benchmarks.common import demo_data, write_section
 from tfmm.data.demo import demo_config
 
 NAME = "fusion"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (2, 45)
 
 # Demo-scale settings of each strategy (the concat row is exactly `tfmm demo`'s fusion).
 STRATEGIES = {

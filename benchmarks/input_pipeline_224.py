@@ -24,6 +24,9 @@ import wave
 import numpy as np
 
 NAME = "input_pipeline_224"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (2, 4)
 SIZE = 224
 SECONDS = 5.0
 TOKENS = 64

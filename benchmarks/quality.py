@@ -20,6 +20,10 @@ import time
 import numpy as np
 
 NAME = "quality"
+# Minutes on 2 CPU cores (quick, full). Too long for `--quick` (<= 15 min in all):
+# run it by name (`--only quality`).
+MINUTES = (80, 240)
+IN_QUICK = False
 # The budget of every model, the README recipe's `training.epochs` (tests/test_readme.py).
 EPOCHS = 24
 # The README recipe's (examples/tri_modal.yaml) learning rate, for every tfmm model here.

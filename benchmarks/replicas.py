@@ -10,6 +10,9 @@ import sys
 from benchmarks.common import demo_data
 
 NAME = "replicas"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (1, 2)
 
 SCRIPT = r"""
 import json, sys, time

@@ -1,7 +1,11 @@
 """Runs the benchmarks and rewrites the results table in BENCHMARKS.md.
 
-    python -m benchmarks.run --quick
+    python -m benchmarks.run --quick          # at most 15 minutes on 2 CPU cores
     python -m benchmarks.run [--only NAME ...] [--gpu] [--work DIR]
+
+Each benchmark module declares `MINUTES` (quick, full: on 2 CPU cores) and whether
+`--quick` runs it (`IN_QUICK`, default true); the expected time is printed before
+anything starts, and the time each one took is in the table.
 """
 
 import argparse
@@ -20,6 +24,36 @@ BENCHMARKS = ("demo", "input_pipeline", "input_pipeline_224", "input_stall", "co
               "gpu")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+QUICK_BUDGET_MINUTES = 15
+
+
+def module(name):
+    import importlib
+
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def selected(only=None, quick=False):
+    """The benchmarks a run does: those named, else all (`--quick`: those in it)."""
+    if only:
+        return list(only)
+    return [n for n in BENCHMARKS if not quick or getattr(module(n), "IN_QUICK", True)]
+
+
+def expected_minutes(names, quick):
+    """The sum of the benchmarks' declared minutes (2 CPU cores) for this run."""
+    return sum(module(n).MINUTES[0 if quick else 1] for n in names)
+
+
+def commit():
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def machine():
@@ -33,17 +67,19 @@ def machine():
             f"{len(tf.config.list_physical_devices('GPU'))}")
 
 
-def table(results, quick, seconds):
+def table(results, quick, seconds, rev=None):
+    command = "python -m benchmarks.run" + (" --quick" if quick else "")
     lines = [f"Run {datetime.date.today().isoformat()} ({'--quick' if quick else 'full'}, "
-             f"{seconds:.0f} s) on {machine()}.", "",
-             "| benchmark | ratio | goal | figures |", "|---|---|---|---|"]
+             f"{seconds:.0f} s) at commit {rev or commit()} (`{command}`) on {machine()}.",
+             "", "| benchmark | ratio | goal | s | figures |", "|---|---|---|---|---|"]
     for name, r in results.items():
+        took = f"{r['seconds']:.0f}" if "seconds" in r else ""
         if "error" in r:
-            lines.append(f"| {name} | failed | | {r['error'][:120]} |")
+            lines.append(f"| {name} | failed | | {took} | {r['error'][:120]} |")
             continue
         figures = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items()
-                            if k not in ("ratio", "goal"))
-        lines.append(f"| {name} | {r['ratio']:.3f} | {r['goal']} | {figures} |")
+                            if k not in ("ratio", "goal", "seconds"))
+        lines.append(f"| {name} | {r['ratio']:.3f} | {r['goal']} | {took} | {figures} |")
     return "\n".join(lines)
 
 
@@ -73,20 +109,24 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
     sys.path.insert(0, ROOT)
-    import importlib
 
     work = args.work or tempfile.mkdtemp(prefix="tfmm-bench-")
     os.makedirs(work, exist_ok=True)
+    names = selected(args.only, args.quick)
+    print(f"benchmarks: {', '.join(names)}; expected about "
+          f"{expected_minutes(names, args.quick)} minutes on 2 CPU cores", flush=True)
     results, start = {}, time.time()
-    for name in args.only or BENCHMARKS:
-        print(f"\n== {name}", flush=True)
-        module = importlib.import_module(f"benchmarks.{name}")
+    for name in names:
+        bench = module(name)
+        print(f"\n== {name} (about {bench.MINUTES[0 if args.quick else 1]} min)", flush=True)
         kwargs = {"gpu": True} if name in ("replicas", "gpu") and args.gpu else {}
+        began = time.time()
         try:
-            results[name] = module.run(work, quick=args.quick, **kwargs)
+            results[name] = bench.run(work, quick=args.quick, **kwargs)
         except Exception as e:  # one failing benchmark must not hide the others
             print(f"{name}: failed: {type(e).__name__}: {e}")
             results[name] = {"error": f"{type(e).__name__}: {e}"}
+        results[name]["seconds"] = time.time() - began
     seconds = time.time() - start
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=float)

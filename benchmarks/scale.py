@@ -12,6 +12,9 @@ import tfmm
 from benchmarks.common import config_for, demo_data
 
 NAME = "scale"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (1, 2)
 
 STREAM = r"""
 import json, sys, time

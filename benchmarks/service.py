@@ -13,6 +13,9 @@ from benchmarks.common import config_for, demo_data
 from tfmm.data.service import start_local_service, stop_local_service
 
 NAME = "service"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (1, 3)
 
 
 def examples_per_s(config, manifest, vocabs, batches):

@@ -15,6 +15,9 @@ from tfmm.export import export_model, onnx_predict, onnx_session
 from tfmm.export.tflite import tflite_predict, tflite_runner
 
 NAME = "serving"
+# Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
+# 2026-12-04 `--quick` run's time, rounded up).
+MINUTES = (1, 2)
 
 
 def latencies(fn, n):

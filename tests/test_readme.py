@@ -107,3 +107,21 @@ def test_readme_table_example_is_valid():
     config = tfmm.config_from_dict(yaml.safe_load(image_block))
     assert [(i.type, i.encoder.type) for i in config.inputs] == [("image", "cnn"),
                                                                ("tabular", "mlp")]
+
+
+def quoted_figures(text):
+    """The three-decimal figures (0.929, 0.011) a text quotes outside its code blocks."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    return set(re.findall(r"(?<![\w.])\d\.\d{3}(?![\w.])", prose))
+
+
+def test_quoted_figures_are_read_from_prose_only():
+    assert quoted_figures("at 0.929 ± 0.011 (1.5x)\n```\nlr: 0.003\n```\n") == \
+        {"0.929", "0.011"}
+
+
+def test_every_figure_the_readme_quotes_is_in_benchmarks_md():
+    benchmarks = _read(os.path.join(ROOT, "BENCHMARKS.md"))
+    missing = sorted(f for f in quoted_figures(_read(os.path.join(ROOT, "README.md")))
+                     if f not in benchmarks)
+    assert missing == [], f"README.md quotes figures BENCHMARKS.md does not hold: {missing}"

@@ -6,23 +6,34 @@ from benchmarks import run as bench
 def test_table_rewrites_only_between_the_markers(tmp_path):
     doc = tmp_path / "B.md"
     doc.write_text(f"# keep\n{bench.BEGIN}\nold table\n{bench.END}\nkeep too\n")
-    text = bench.table({"serving": {"p50_ms": 1.5, "ratio": 0.36, "goal": "<= 0.5"},
-                        "scale": {"error": "RuntimeError: boom"}}, quick=True, seconds=12)
+    text = bench.table({"serving": {"p50_ms": 1.5, "ratio": 0.36, "goal": "<= 0.5",
+                                    "seconds": 41.2},
+                        "scale": {"error": "RuntimeError: boom"}}, quick=True, seconds=12,
+                       rev="abc1234")
     bench.write_markdown(text, path=str(doc))
     out = doc.read_text()
     assert out.startswith("# keep\n") and out.endswith(f"{bench.END}\nkeep too\n")
     assert "old table" not in out
-    assert "| serving | 0.360 | <= 0.5 | p50_ms=1.5 |" in out
-    assert "| scale | failed | | RuntimeError: boom |" in out
-    assert "(--quick, 12 s)" in out and "tensorflow 2." in out
+    assert "| serving | 0.360 | <= 0.5 | 41 | p50_ms=1.5 |" in out
+    assert "| scale | failed | |  | RuntimeError: boom |" in out
+    assert "(--quick, 12 s) at commit abc1234 (`python -m benchmarks.run --quick`)" in out
+    assert "tensorflow 2." in out
 
 
-def test_every_benchmark_module_has_a_name_and_run():
-    import importlib
-
+def test_every_benchmark_module_has_a_name_run_and_its_expected_minutes():
     for name in bench.BENCHMARKS:
-        module = importlib.import_module(f"benchmarks.{name}")
+        module = bench.module(name)
         assert module.NAME == name and callable(module.run)
+        quick, full = module.MINUTES
+        assert 0 <= quick <= full, name
+
+
+def test_quick_leaves_out_the_long_benchmarks_and_fits_its_budget():
+    quick = bench.selected(quick=True)
+    assert "quality" not in quick and "tables" not in quick and "demo" in quick
+    assert bench.selected() == list(bench.BENCHMARKS)
+    assert bench.selected(["quality"], quick=True) == ["quality"]
+    assert bench.expected_minutes(quick, quick=True) <= bench.QUICK_BUDGET_MINUTES
 
 
 def test_a_benchmark_section_is_added_once_then_rewritten(tmp_path):
