@@ -372,6 +372,7 @@ def main(argv=None):
     from tfmm._quiet import start_tensorflow
 
     start_tensorflow()
+    from tfmm._extras import MissingExtra
     from tfmm.config import ConfigError
     from tfmm.data.errors import DataError
 
@@ -383,7 +384,8 @@ def main(argv=None):
             return args.func(args)
         try:
             return args.func(args)
-        except (ConfigError, DataError, OSError, ValueError, RuntimeError) as e:
+        except (ConfigError, DataError, MissingExtra, OSError, ValueError,
+                RuntimeError) as e:
             print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
             return 2
 

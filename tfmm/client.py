@@ -48,6 +48,8 @@ import wave
 
 import numpy as np
 
+from tfmm._extras import require
+
 METADATA_KEY = "tfmm.client"
 
 # Keras TextVectorization's `strip_punctuation` set (ASCII only).
@@ -198,7 +200,7 @@ def decode_image(data, name="image", reduce_to=None):
     `reduce_to`: (height, width, resize) the image will be resized to; a JPEG is then
     decoded at libjpeg's reduced DCT scale (`jpeg_scale`, through Pillow's `draft`),
     as tfmm's `jpeg_scale: auto` decodes it in TensorFlow."""
-    from PIL import Image
+    Image = require("PIL.Image", "the client's image decoding")
 
     if not data:
         raise ClientError(f"input `{name}`: empty image bytes")
@@ -503,7 +505,7 @@ class OnnxClient(Client):
 def onnx_session(path):
     """An `onnxruntime.InferenceSession` of a `.onnx` file on the CPU, its own log quiet
     below errors (the client's and the exporter's check's)."""
-    import onnxruntime as ort
+    ort = require("onnxruntime", "running an ONNX export")
 
     options = ort.SessionOptions()
     options.log_severity_level = 3

@@ -77,11 +77,12 @@ class Manifest:
                         for name in frame.columns}
 
     def _read_parquet(self, path):
+        from tfmm._extras import MissingExtra, require
+
         try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise DataError(f"manifest {path!r}: reading Parquet needs pyarrow: "
-                            f"pip install 'tfmm[tables]'") from None
+            pq = require("pyarrow.parquet", "reading Parquet")
+        except MissingExtra as e:
+            raise DataError(f"manifest {path!r}: {e}") from None
         try:
             table = pq.read_table(path)
         except Exception as e:  # pyarrow's own error types

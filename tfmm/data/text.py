@@ -4,6 +4,7 @@ import os
 
 import keras
 import tensorflow as tf
+from tfmm._extras import require
 
 
 def read_vocabulary(path):
@@ -81,7 +82,7 @@ class TextPreprocessor:
                 output_mode="int", output_sequence_length=cfg.sequence_length,
                 vocabulary=[v for v in vocabulary if v not in ("", "[UNK]")])
         elif self.kind == "wordpiece":
-            import keras_hub
+            keras_hub = require("keras_hub", "the bert encoder's tokenizer")
 
             if vocabulary is None:
                 raise ValueError(f"text input {self.name!r}: a bert input needs its WordPiece "
@@ -119,7 +120,7 @@ class TextPreprocessor:
 def bert_vocabulary(encoder_config):
     """The WordPiece vocabulary of a bert encoder config: its preset's, or its file's."""
     if encoder_config.preset is not None:
-        import keras_hub
+        keras_hub = require("keras_hub", "a bert preset's vocabulary")
 
         return keras_hub.models.BertTokenizer.from_preset(encoder_config.preset).get_vocabulary()
     return read_vocabulary(encoder_config.vocabulary)

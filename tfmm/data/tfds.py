@@ -9,6 +9,7 @@ labels arrive as ids and are turned into their names, so the same label vocabula
 import tensorflow as tf
 
 from tfmm.data.errors import DataError
+from tfmm._extras import require
 
 
 def parse_source(source):
@@ -21,7 +22,7 @@ def parse_source(source):
 
 def read_tfds(config, source, input_context=None, with_labels=True, data_dir=None):
     """A dataset of raw examples (column -> tensor) from a TFDS split."""
-    import tensorflow_datasets as tfds
+    tfds = require("tensorflow_datasets", "a tfds: data source")
 
     name, split = parse_source(source)
     data_dir = _data_dir(config, data_dir)
@@ -63,7 +64,7 @@ def read_tfds(config, source, input_context=None, with_labels=True, data_dir=Non
 
 def tfds_label_names(config, source, data_dir=None):
     """The class names of each mapped ClassLabel feature, keyed by column."""
-    import tensorflow_datasets as tfds
+    tfds = require("tensorflow_datasets", "a tfds: data source")
 
     name, _ = parse_source(source)
     data_dir = _data_dir(config, data_dir)

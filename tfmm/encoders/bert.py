@@ -9,6 +9,7 @@ from tfmm.data.text import read_vocabulary
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError, positive, unit_interval
+from tfmm._extras import require
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -150,7 +151,7 @@ class BertConfig(EncoderSpec):
 
 @register_encoder("bert", config=BertConfig, modalities=("text",))
 def build_bert(input_config, vocabulary=None, return_sequence=False):
-    import keras_hub
+    keras_hub = require("keras_hub", "the bert encoder")
 
     cfg = input_config.encoder
     if cfg.preset is not None:

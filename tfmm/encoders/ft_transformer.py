@@ -11,6 +11,7 @@ from tfmm.encoders.tabular_mlp import TabularEncoder, _check_state, tabular_inpu
 from tfmm.layers.sequence import SequenceMask
 from tfmm.layers.tabular import ClassToken
 from tfmm.schema import ConfigError, positive, unit_interval
+from tfmm._extras import require
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -47,7 +48,7 @@ class FTTransformerEncoder(TabularEncoder):
 
     def __init__(self, state, numeric=(), categorical=(), dim=32, num_layers=2, num_heads=4,
                  intermediate_dim=64, dropout=0.1, return_sequence=False, **kwargs):
-        import keras_hub
+        keras_hub = require("keras_hub", "the ft_transformer encoder")
 
         numeric, categorical = list(numeric or []), list(categorical or [])
         _check_state(state, numeric, categorical)

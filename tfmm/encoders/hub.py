@@ -22,6 +22,7 @@ from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.schema import ConfigError
 from tfmm.layers.audio import FrameMask, MaskedMeanMaxPooling
 from tfmm.layers.sequence import SequenceMask
+from tfmm._extras import require
 
 
 def resolve_handle(handle):
@@ -31,7 +32,7 @@ def resolve_handle(handle):
     if "://" not in handle and not handle.startswith("gs:"):
         raise FileNotFoundError(f"hub encoder: no SavedModel directory at {handle!r} "
                                 f"(and it is not a URL handle). Received: handle={handle!r}")
-    import tensorflow_hub as hub
+    hub = require("tensorflow_hub", "the hub encoder")
 
     return hub.resolve(handle)
 

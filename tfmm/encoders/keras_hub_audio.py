@@ -6,6 +6,7 @@ import keras
 from tfmm.encoders.base import Encoder
 from tfmm.encoders.registry import encoder_name
 from tfmm.layers.audio import FrameMask, MaskedMeanMaxPooling, ValidFrames
+from tfmm._extras import require
 
 # The encoder half of a MoonshineBackbone: its inputs and outputs.
 _WAVE, _PADDING = "encoder_input_values", "encoder_padding_mask"
@@ -95,7 +96,7 @@ class KerasHubAudioEncoder(Encoder):
 
 
 def build_keras_hub_audio(input_config, return_sequence=False):
-    import keras_hub
+    keras_hub = require("keras_hub", "the keras_hub audio encoder")
 
     cfg = input_config.encoder
     if input_config.sample_rate != 16000:

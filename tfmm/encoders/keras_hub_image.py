@@ -12,6 +12,7 @@ from tfmm.encoders.keras_hub_audio import build_keras_hub_audio
 from tfmm.encoders.registry import EncoderSpec, encoder_name, register_encoder
 from tfmm.layers.sequence import FirstToken, SequenceMask
 from tfmm.schema import ConfigError
+from tfmm._extras import require
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -116,7 +117,7 @@ def has_class_token(backbone):
 
 def preset_scaling(preset):
     """(scale, offset) of the preset's image converter; [0, 1] pixels if it has none."""
-    import keras_hub
+    keras_hub = require("keras_hub", "the keras_hub image encoder")
 
     try:
         converter = keras_hub.layers.ImageConverter.from_preset(preset)
@@ -164,7 +165,7 @@ def build_keras_hub(input_config, vocabulary=None, return_sequence=False):
 
 
 def build_keras_hub_image(input_config, return_sequence=False):
-    import keras_hub
+    keras_hub = require("keras_hub", "the keras_hub image encoder")
 
     cfg = input_config.encoder
     # A local preset directory or a Kaggle / Hugging Face handle (downloads once).

@@ -22,6 +22,7 @@ from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_
                                      write_sidecar)
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
 from tfmm import _log
+from tfmm._extras import require
 
 # The default set (`--format all`) and every registered format.
 FORMATS = resolve_formats("all")
@@ -54,6 +55,9 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None
     log = log or _log.info
     formats = resolve_formats(formats)
     records = [EXPORT_FORMATS[name] for name in formats]
+    for record in records:
+        for module in record.needs:  # before anything is written
+            require(module, f"export format {record.name}")
     for record in records:
         why = record.refuse(model, config)
         if why:

@@ -29,6 +29,9 @@ class ExportFormat:
             format's runtime and compares them with the Keras model's `expected` serving
             outputs on the `probe` tensors; raises RuntimeError on a difference.
         describe: (paths) -> str. The log line once published (paths in the version).
+        needs: tuple of module names the format imports (optional dependencies,
+            `tfmm._extras.OPTIONAL`): a missing one stops the export before anything is
+            done, naming the extra to install.
     """
 
     name: str
@@ -38,6 +41,7 @@ class ExportFormat:
     write: Callable
     check: Callable
     describe: Callable
+    needs: tuple = ()
 
 
 def register_export_format(record):

@@ -16,6 +16,7 @@ from tfmm.export.formats import ExportFormat, register_export_format
 from tfmm.export.signatures import raw_features, raw_specs
 from tfmm.input_types import input_type
 from tfmm.fusion import INSPECTION_OUTPUTS
+from tfmm._extras import require
 
 # tf2onnx 1.17 writes opsets up to 18; 17 is what onnxruntime builds of the last two
 # years all run.
@@ -56,7 +57,7 @@ def _fold_captured_constants(proto, concrete, input_names):
     """Constant tensors a layer captured from outside the traced function (keras-hub
     ViT's position ids) are left by tf2onnx as extra graph inputs that nothing feeds:
     they become initializers holding the captured values."""
-    import onnx
+    onnx = require("onnx", "export format onnx")
 
     captured = {inner.name: outer for outer, inner in concrete.graph.captures}
     for value in list(proto.graph.input):
@@ -72,7 +73,7 @@ def _erfc(ctx, node, name, args):
     """TensorFlow's Erfc (exact GELU, as ViT's MLP uses it), which tf2onnx leaves as an
     op onnxruntime does not know, as 1 - Erf(x)."""
     import numpy as np
-    from tf2onnx import utils
+    utils = require("tf2onnx.utils", "export format onnx")
 
     node.type = "Erf"
     dtype = ctx.get_dtype(node.output[0])
@@ -99,8 +100,8 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     (Keras's own `model.export(format="onnx")` passes a dict-input model its inputs as a
     list, so the function is given to tf2onnx directly, taking positional tensors.)
     """
-    import onnx
-    import tf2onnx
+    onnx = require("onnx", "export format onnx")
+    tf2onnx = require("tf2onnx", "export format onnx")
 
     from tfmm._keras_compat import patch_tf2onnx
 
@@ -293,5 +294,5 @@ def _check(paths, model, config, probe, expected):
 
 register_export_format(ExportFormat(
     title="ONNX (tf2onnx)", name="onnx", default=True, refuse=_refuse, write=_write,
-    check=_check,
+    check=_check, needs=("tf2onnx", "onnx", "onnxruntime"),
     describe=lambda paths: f"ONNX -> {paths['onnx']}"))

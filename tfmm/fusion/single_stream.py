@@ -9,6 +9,7 @@ from tfmm.fusion.registry import (AttentionFusionBase, dense_stack, register_fus
                                   with_presence)
 from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
 from tfmm.schema import positive
+from tfmm._extras import require
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
     >>> single_stream_fusion(f, cfg).shape
     (None, 8)
     """
-    import keras_hub
+    keras_hub = require("keras_hub", "the single_stream fusion")
 
     tokens, masks = [], with_presence({n: f["mask"] for n, f in features.items()},
                                       presence, "fusion_mask")

@@ -1,6 +1,7 @@
 """Domain-adaptive masked-language-model pretraining of a BERT encoder (keras-hub)."""
 
 import tensorflow as tf
+from tfmm._extras import require
 
 
 def mlm_input(config, name=None):
@@ -18,7 +19,7 @@ def mlm_input(config, name=None):
 
 def masked_lm(encoder, input_config, vocabulary, mask_rate=0.15, seed=0):
     """(keras-hub `BertMaskedLM` sharing `encoder`'s backbone, its preprocessor)."""
-    import keras_hub
+    keras_hub = require("keras_hub", "tfmm pretrain --objective mlm")
 
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary,
                                                lowercase=encoder.lowercase)

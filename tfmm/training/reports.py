@@ -49,9 +49,30 @@ def history_series(run_dir):
     return epochs, series, best
 
 
+_SAID = []
+
+
+def _plotting(what):
+    """Whether matplotlib is installed; without it, says once that plots are skipped."""
+    from tfmm import _log
+    from tfmm._extras import MissingExtra, require
+
+    try:
+        require("matplotlib", "plots")
+        return True
+    except MissingExtra as e:
+        if not _SAID:
+            _SAID.append(what)
+            _log.info(f"tfmm: no {what} (nor other plots): {e}")
+        return False
+
+
 def plot_history(run_dir):
     """learning_curves.png: losses and metrics per epoch of both splits, the epoch
-    `best.keras` holds marked."""
+    `best.keras` holds marked. Without matplotlib (`tfmm[plots]`) the run has no plots
+    and says so once; nothing else changes."""
+    if not _plotting("learning_curves.png"):
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,6 +100,8 @@ def plot_history(run_dir):
 
 
 def plot_confusion(report, path, title=""):
+    if not _plotting(os.path.basename(path)):
+        return
     import matplotlib
 
     matplotlib.use("Agg")
