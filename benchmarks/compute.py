@@ -6,7 +6,6 @@ the ResNet50 branch's alone."""
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import tfmm

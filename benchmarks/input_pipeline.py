@@ -7,7 +7,6 @@ log-mel spectrogram is a layer inside tfmm's models, so neither loader computes 
 PyDataset uses PIL, the `wave` module and numpy, with workers enabled, as tutorials do.
 """
 
-import io
 import os
 import re
 import time

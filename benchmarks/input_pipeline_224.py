@@ -15,7 +15,6 @@ with antialiasing); examples/s of the first and the second pass under `data.cach
 
 import argparse
 import csv
-import io
 import os
 import shutil
 import time

@@ -5,7 +5,6 @@ import os
 import time
 
 import keras
-import tensorflow as tf
 
 import tfmm
 from benchmarks.common import config_for, demo_data

@@ -7,8 +7,9 @@ peer and against each single modality, over seeds.
 
 Data: `benchmarks.hard_data` (complementary: 12 classes, one factor per modality;
 redundant: 10 classes, the same label in every modality), 1,000 rows (700 train), 24
-epochs (at 12 the fused model was still learning on every seed: BENCHMARKS.md), batch 32, AdamW 3e-3 (the README recipe's), tfmm's other defaults (the best
-epoch on validation accuracy). Figures: test accuracy and macro-F1, mean ± std over seeds,
+epochs (at 12 the fused model was still learning on every seed: BENCHMARKS.md), batch 32,
+AdamW 3e-3 (the README recipe's), tfmm's other defaults (the best epoch on validation
+accuracy). Figures: test accuracy and macro-F1, mean ± std over seeds,
 and on the complementary variant how well each model reads each modality's factor.
 """
 

@@ -20,8 +20,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 BENCHMARKS = ("demo", "input_pipeline", "input_pipeline_224", "input_stall", "compute",
-              "serving", "scale", "replicas", "fusion", "pretraining", "quality", "tables", "service",
-              "gpu")
+              "serving", "scale", "replicas", "fusion", "pretraining", "quality", "tables",
+              "service", "gpu")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 QUICK_BUDGET_MINUTES = 15

@@ -4,7 +4,6 @@ Time should be linear in N and memory flat."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 

@@ -6,7 +6,6 @@ import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import tfmm

@@ -63,7 +63,8 @@ def test_encoder_shorthand_string():
     (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
     ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),
     (_cfg(inputs=[{"name": "t", "type": "video"}]),
-     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio', 'tabular'\]\. Received: 'video'"),
+     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio', 'tabular'\]\. "
+     r"Received: 'video'"),
     (_cfg(outputs=[{"name": "label", "type": "binary", "labels": ["a", "b", "c"]}]),
      r"outputs\[0\]\.labels: a binary output has exactly 2 labels"),
     (_cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
@@ -183,7 +184,8 @@ def test_one_registration_makes_an_encoder_a_config_choice():
             tfmm.config_from_dict(_cfg(inputs=[
                 {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 0}}]))
         with pytest.raises(ConfigError, match=r"encoder 'tiny' cannot read a text input; "
-                                              r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]"):
+                                              r"allowed for text: \['tfidf', 'bert', 'hub', "
+                                              r"'textcnn'\]"):
             tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
                                                 "encoder": "tiny"}]))
         with pytest.raises(ValueError, match="encoder 'tiny' is already registered"):

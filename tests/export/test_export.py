@@ -440,9 +440,10 @@ def test_onnx_client_names_the_input_and_example_of_bad_bytes(run, train_data):
 
     _, base = run
     client = OnnxClient(str(base / "1"))
-    good = {"text": ["a calm day", "a loud day"],
-            "image": [str(train_data / "images" / sorted(os.listdir(train_data / "images"))[0])] * 2,
-            "audio": [str(train_data / "audio" / sorted(os.listdir(train_data / "audio"))[0])] * 2}
+    first = {kind: str(train_data / kind / sorted(os.listdir(train_data / kind))[0])
+             for kind in ("images", "audio")}
+    good = {"text": ["a calm day", "a loud day"], "image": [first["images"]] * 2,
+            "audio": [first["audio"]] * 2}
     assert len(client.predict(good)["label_label"]) == 2
     with pytest.raises(ClientError, match=r"input `audio`: not a WAV file .*\(example 2\)"):
         client.predict({**good, "audio": [good["audio"][0], b"garbage"]})

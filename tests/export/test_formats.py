@@ -9,7 +9,7 @@ import pytest
 import tfmm
 from tfmm.export import EXPORT_FORMATS, export_model
 from tfmm.export.formats import ExportFormat, register_export_format, resolve_formats
-from tests.helpers import random_inputs, tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ histories = {}
 # Same data, same global batch (8): 8 x 1 replica, then 4 x 2 replicas.
 for strategy, per_replica in (("default", 8), ("mirrored", 4)):
     config = tfmm.load_config(config_path, overrides=[
-        f"training.strategy={strategy}", f"data.batch_size={per_replica}", "data.deterministic=true"])
+        f"training.strategy={strategy}", f"data.batch_size={per_replica}",
+        "data.deterministic=true"])
     run = f"{out}/{strategy}"
     tfmm.training.train(config, run, verbose=0)
     with open(f"{run}/history.csv") as f:

@@ -8,9 +8,9 @@ and registers both in one call:
 
 A builder takes `(input_config, vocabulary=None, return_sequence=False)` and returns an
 `Encoder` named `encoder_name(input_config)` (`{input_name}_encoder`; the rest of tfmm
-finds an input's encoder in a model by that name and no other way). `tfmm.config` reads `ENCODER_CONFIGS` (the
-`encoder:` key's choices) and `ENCODER_MODALITIES` (which input types may use which).
-Nothing here imports Keras.
+finds an input's encoder in a model by that name and no other way). `tfmm.config` reads
+`ENCODER_CONFIGS` (the `encoder:` key's choices) and `ENCODER_MODALITIES` (which input
+types may use which). Nothing here imports Keras.
 """
 
 from tfmm._registry import ComponentRegistry

@@ -97,7 +97,7 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None
     return result
 
 
-__all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "FORMATS", "OnnxInputs", "SIGNATURES", "export", "export_model",
-           "load_saved_model", "next_version_dir", "onnx_predict", "onnx_session",
+__all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "FORMATS", "OnnxInputs", "SIGNATURES", "export",
+           "export_model", "load_saved_model", "next_version_dir", "onnx_predict", "onnx_session",
            "portable_copy", "raw_specs", "register_export_format", "resolve_formats",
            "tensor_specs", "write_onnx", "write_saved_model"]

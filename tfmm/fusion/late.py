@@ -26,10 +26,10 @@ def late_fusion(features, config, presence=None, outputs=()):
     """Each modality predicts every output on its own; the predictions are combined.
 
     Per modality: a LayerNorm (`normalize`), `hidden_units` Dense layers, then per output
-    one Dense layer of the head's width (logits). Per output, `LateCombine` (named `fusion_late_{output}`)
-    averages the modalities' logits over the modalities present (`combine: mean`) or
-    weighs them by learned softmax weights (`combine: learned`). The heads then only
-    apply their activation (softmax, sigmoid or none).
+    one Dense layer of the head's width (logits). Per output, `LateCombine` (named
+    `fusion_late_{output}`) averages the modalities' logits over the modalities present
+    (`combine: mean`) or weighs them by learned softmax weights (`combine: learned`). The
+    heads then only apply their activation (softmax, sigmoid or none).
 
     Args:
         features: dict of input name -> [batch, dim] tensor.

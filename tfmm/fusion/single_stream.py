@@ -36,9 +36,10 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
 
     Each modality's tokens are projected to `config.dim`, layer-normalised, and get that
     modality's learned type embedding (`fusion_type_{name}`), so the Transformer knows
-    which tokens are text, image grid cells or audio frames. The sequences and their masks are concatenated
-    along the token axis, go through `num_layers` keras-hub `TransformerEncoder` layers
-    (the mask as padding mask), and are mean-pooled over the valid tokens.
+    which tokens are text, image grid cells or audio frames. The sequences and their masks
+    are concatenated along the token axis, go through `num_layers` keras-hub
+    `TransformerEncoder` layers (the mask as padding mask), and are mean-pooled over the
+    valid tokens.
 
     A missing modality's tokens are masked: no other token attends to them and they are
     left out of the pooling.

@@ -13,9 +13,8 @@ from tfmm.layers.tabular import (CategoricalEmbedding, ClassToken, FeatureLinear
                                   PiecewiseLinearEncoding)
 
 __all__ = ["ApplyPresence", "CaffePreprocess", "CategoricalEmbedding", "ClassToken",
-           "FeatureLinear",
-           "PiecewiseLinearEncoding", "DownsampleMask", "FrameMask", "GateWeights",
-           "GradientScale", "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram", "MaskedMeanMaxPooling",
-           "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",
-           "ModalityTypeEmbedding", "SequenceMask", "TorchPreprocess", "SpecAugment", "TokenDropout",
-           "WeightedSum"]
+           "DownsampleMask", "FeatureLinear", "FrameMask", "GateWeights", "GradientScale",
+           "Head", "ImageAugmentation", "LateCombine", "LogMelSpectrogram",
+           "MaskedMeanMaxPooling", "MaskedMeanPooling", "MaskedNormalize", "ModalityPresence",
+           "ModalityTypeEmbedding", "PiecewiseLinearEncoding", "SequenceMask", "SpecAugment",
+           "TokenDropout", "TorchPreprocess", "WeightedSum"]
