@@ -35,7 +35,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import yaml
 
@@ -70,8 +70,12 @@ __all__ = [
     "apply_override", "config_from_dict", "load_config",
 ]
 
-# The `fusion:` key: its `type` picks the registered config class.
-FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS)
+# The `fusion:` key: its `type` picks the registered config class (for a type checker,
+# any `FusionBase`).
+if TYPE_CHECKING:
+    FusionConfig = FusionBase
+else:
+    FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS)
 
 
 
@@ -172,9 +176,11 @@ class Config:
             for i in d["inputs"]:
                 for key in ("weights", "preset", "vocabulary", "handle"):
                     value = i["encoder"].get(key)
-                    if isinstance(value, str) and value and not os.path.isabs(value) and \
-                            os.path.exists(self.resolve_path(value)):
-                        i["encoder"][key] = _absolute(self.resolve_path(value))
+                    if not isinstance(value, str) or not value or os.path.isabs(value):
+                        continue
+                    path = self.resolve_path(value)
+                    if path is not None and os.path.exists(path):
+                        i["encoder"][key] = _absolute(path)
         return d
 
 

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal, Optional, Union
+from typing import TYPE_CHECKING, Literal, Optional, Union
 
 # The package imports every encoder module, each of which registers its config class.
-from tfmm.encoders import ENCODER_CONFIGS, ENCODER_MODALITIES
+from tfmm.encoders import ENCODER_CONFIGS, ENCODER_MODALITIES, EncoderSpec
 # ... and every input type module (`tfmm.input_types`: fields, default encoders, columns).
 from tfmm.input_types import INPUT_TYPES, input_type
 from tfmm.schema import ConfigError, positive, tagged_union
 
 # The `encoder:` key: its `type` picks the registered config class.
-EncoderConfig = tagged_union("EncoderConfig", ENCODER_CONFIGS)
+if TYPE_CHECKING:  # for a type checker, any registered encoder config
+    EncoderConfig = EncoderSpec
+else:
+    EncoderConfig = tagged_union("EncoderConfig", ENCODER_CONFIGS)
 
 # The encoders measured best from scratch on a few hundred examples (BENCHMARKS.md,
 # quality and tables): compact CNNs for images and audio (ResNet50 from scratch collapses
@@ -120,7 +123,8 @@ class InputConfig:
     def image_hw(self) -> tuple[int, int]:
         if isinstance(self.image_size, int):
             return (self.image_size, self.image_size)
-        return tuple(self.image_size)
+        height, width = self.image_size
+        return (height, width)
 
     @property
     def columns(self) -> list[str]:

@@ -1,17 +1,22 @@
 """Config -> one Keras functional model: encoders, fusion, heads."""
 
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
 import keras
 
 from tfmm.encoders import build_encoder
-from tfmm.fusion import build_fusion, needs_sequences
-from tfmm.fusion import INSPECTION_OUTPUTS
+from tfmm.fusion import INSPECTION_OUTPUTS, build_fusion, needs_sequences
 from tfmm.layers.augment import ImageAugmentation, TokenDropout
 from tfmm.layers.fusion import GradientScale, MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
 from tfmm.models.heads import build_head, loss_for, metrics_for
 
+if TYPE_CHECKING:
+    from tfmm.config import Config
 
-def build_model(config, vocabularies=None):
+
+def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = None
+                ) -> keras.Model:
     """Builds the fused model that `config` describes.
 
     Each input gets an encoder sublayer named `{input}_encoder`; the encoders' vectors go
@@ -148,7 +153,9 @@ def inspection_model(model):
     return keras.Model(model.input, {**model.output, **extra}, name=model.name)
 
 
-def compile_model(model, config, optimizer=None, jit_compile=False):
+def compile_model(model: keras.Model, config: "Config",
+                  optimizer: Optional[keras.optimizers.Optimizer] = None,
+                  jit_compile: bool = False) -> keras.Model:
     """`model.compile` with the losses, loss weights and metrics of each configured head."""
     if optimizer is None:
         optimizer = keras.optimizers.AdamW(config.training.learning_rate,
