@@ -74,8 +74,10 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
         exported["peak_rss_mb"] = peak_rss_mb()
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+    plots = "plots, " if os.path.exists(os.path.join(runs["fused"], "learning_curves.png")) \
+        else ""
     log(f"\ntfmm demo: done in {time.time() - start:.0f} s. Data: {data_dir}; runs (model.keras, "
-        f"metrics.json, history.csv, plots, TensorBoard logs): {os.path.join(out_dir, 'runs')}; "
+        f"metrics.json, history.csv, {plots}TensorBoard logs): {os.path.join(out_dir, 'runs')}; "
         f"table: {os.path.join(out_dir, 'results.json')}" +
         (f"; exports: {exported['version_dir']}" if exported else ""))
     return results
