@@ -2,8 +2,9 @@
 that only some features import, and one function that imports such a module or says, in
 one line, what to install.
 
-The core install (TensorFlow, Keras, numpy, PyYAML) trains, evaluates and predicts from
-CSV/JSONL manifests and TFRecords, and exports SavedModels. Nothing here imports them.
+The core install (TensorFlow, Keras, numpy, scipy, TensorBoard, PyYAML) trains, evaluates
+and predicts from CSV/JSONL manifests, TFRecords and DataFrames, and exports SavedModels
+and TFLite. Nothing here imports them.
 """
 
 import importlib

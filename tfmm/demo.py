@@ -10,8 +10,8 @@ import keras
 from tfmm._quiet import drop_cross_model_retracing_warnings
 from tfmm.config import config_from_dict
 from tfmm.data.demo import demo_config, make_demo_dataset
-from tfmm._extras import require
 from tfmm.export import export
+from tfmm.export.formats import require_extras
 from tfmm.export.runtime import predict_export
 from tfmm.files import RunDir
 from tfmm.training import load_run, predict, train
@@ -25,11 +25,8 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
     (epochs, batch size, optimizer), one model per single modality; evaluates all on the
     test split and prints a table; exports the fused model to `export_dir` (SavedModel and
     ONNX, next version) unless it is None. Returns the table as a dict."""
-    if export_dir:  # stop before training, not after, when the ONNX extra is missing
-        from tfmm.export.formats import EXPORT_FORMATS
-
-        for module in EXPORT_FORMATS["onnx"].needs:
-            require(module, "tfmm demo (it exports to ONNX)")
+    if export_dir:  # stop before training, not after, when an export's extra is missing
+        require_extras(("savedmodel", "onnx"), "tfmm demo (it exports to ONNX)")
     start = time.time()
     drop_cross_model_retracing_warnings()  # four models in one process: see _quiet
     data_dir = os.path.join(out_dir, "data")

@@ -14,7 +14,8 @@ import time
 # Each format module registers its record (tfmm.export.formats) on import, in this order.
 from tfmm.export import saved_model, onnx, tflite  # noqa: F401, I001
 from tfmm.export.checks import compare, expected_probs, probe_inputs  # noqa: F401
-from tfmm.export.formats import EXPORT_FORMATS, register_export_format, resolve_formats
+from tfmm.export.formats import (EXPORT_FORMATS, register_export_format, require_extras,
+                                 resolve_formats)
 from tfmm.export.onnx import (OnnxInputs, client_spec, export_view, onnx_predict,
                               onnx_session, portable_copy, write_onnx)
 from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_dir,
@@ -22,7 +23,6 @@ from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_
                                      write_sidecar)
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
 from tfmm import _log
-from tfmm._extras import require
 
 # The default set (`--format all`) and every registered format.
 FORMATS = resolve_formats("all")
@@ -55,9 +55,7 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None
     log = log or _log.info
     formats = resolve_formats(formats)
     records = [EXPORT_FORMATS[name] for name in formats]
-    for record in records:
-        for module in record.needs:  # before anything is written
-            require(module, f"export format {record.name}")
+    require_extras(formats)  # before anything is written
     for record in records:
         why = record.refuse(model, config)
         if why:

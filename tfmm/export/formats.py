@@ -53,6 +53,16 @@ def register_export_format(record):
     return record
 
 
+def require_extras(formats, feature=None):
+    """Imports what the named formats need (`ExportFormat.needs`), or raises
+    `tfmm._extras.MissingExtra` naming the extra; call it before any work."""
+    from tfmm._extras import require
+
+    for name in formats:
+        for module in EXPORT_FORMATS[name].needs:
+            require(module, feature or f"export format {name}")
+
+
 def resolve_formats(formats) -> tuple:
     """Format names from "all", one name, a comma-separated string or a list; an unknown
     name is a ValueError listing the registered ones."""

@@ -1,6 +1,6 @@
 """Audio inputs: a column of WAV file paths."""
 
-from tfmm.input_types.registry import InputType, register_input_type
+from tfmm.input_types.registry import InputType, decoded_or_missing, register_input_type
 
 
 @register_input_type
@@ -38,10 +38,7 @@ def audio_tensors(i, value):
 
     from tfmm.data.audio import decode_audio
 
-    def decode():
-        return decode_audio(value, i.sample_rate, i.num_samples, resample=i.resample,
-                            name=i.name)
-    if not i.optional or value.dtype != tf.string:
-        return decode()
-    return tf.cond(tf.strings.length(value) > 0, decode,
-                   lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))
+    return decoded_or_missing(
+        i, value, lambda: decode_audio(value, i.sample_rate, i.num_samples,
+                                       resample=i.resample, name=i.name),
+        lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))

@@ -1,6 +1,6 @@
 """Image inputs: a column of JPEG/PNG/BMP/GIF file paths."""
 
-from tfmm.input_types.registry import InputType, register_input_type
+from tfmm.input_types.registry import InputType, decoded_or_missing, register_input_type
 
 
 @register_input_type
@@ -34,10 +34,7 @@ def image_tensor(i, value):
 
     from tfmm.data.image import decode_image
 
-    def decode():
-        return decode_image(value, i.image_hw, i.resize, name=i.name,
-                            jpeg_scale_mode=i.jpeg_scale)
-    if not i.optional or value.dtype != tf.string:
-        return decode()
-    return tf.cond(tf.strings.length(value) > 0, decode,
-                   lambda: tf.zeros([*i.image_hw, 3], tf.float32))
+    return decoded_or_missing(
+        i, value, lambda: decode_image(value, i.image_hw, i.resize, name=i.name,
+                                       jpeg_scale_mode=i.jpeg_scale),
+        lambda: tf.zeros([*i.image_hw, 3], tf.float32))

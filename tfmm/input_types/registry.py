@@ -129,6 +129,16 @@ def input_type(i_or_name):
     return INPUT_TYPES[name]
 
 
+def decoded_or_missing(i, value, decode, missing):
+    """`decode()` of a media cell's bytes; for an optional input's empty bytes, `missing()`
+    (the zeros the model reads as absent), chosen in the graph."""
+    import tensorflow as tf
+
+    if not i.optional or value.dtype != tf.string:
+        return decode()
+    return tf.cond(tf.strings.length(value) > 0, decode, missing)
+
+
 def present_flag(value):
     """1.0 where an optional input's cell (text, path or bytes) is non-empty, else 0.0."""
     import tensorflow as tf
