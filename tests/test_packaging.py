@@ -66,3 +66,67 @@ def test_the_sdist_builds_the_same_package(dist):
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     assert {"setup.cfg", "pyproject.toml", "README.md"} <= names
     assert set(_modules()) <= names
+
+
+def test_twine_accepts_the_wheel_and_the_sdist(dist):
+    done = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *dist],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASSED") == 2
+
+
+TINY_CONFIG = """
+name: tiny
+inputs:
+  - {name: text, type: text, column: caption, encoder: {type: tfidf, vocab_size: 200, units: 8}}
+  - {name: image, type: image, column: image_path, image_size: 16,
+     encoder: {type: cnn, filters: [4, 8]}}
+outputs:
+  - {name: label, type: multiclass}
+data: {train: data/train.csv, val: data/val.csv, test: data/test.csv, batch_size: 16}
+training: {epochs: 1}
+"""
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_core_only_and_trains_and_exports_there(dist, tmp_path):
+    # A fresh venv, the wheel with its core requirements only (pip fetches them; nothing
+    # else of the suite's environment is visible): none of the optional packages, no
+    # setuptools pin; `tfmm --version`, a train from a manifest and a SavedModel export
+    # work, and an export that needs an extra stops in one line naming it.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    py, tfmm_cmd = str(venv / "bin" / "python"), str(venv / "bin" / "tfmm")
+    done = subprocess.run([py, "-m", "pip", "install", "-q", dist[0]],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed = subprocess.run([py, "-m", "pip", "list", "--format", "freeze"],
+                            capture_output=True, text=True, timeout=60).stdout.lower()
+    installed = {line.split("==")[0].replace("_", "-") for line in listed.splitlines()}
+    assert "tfmm" in installed and "tensorflow" in installed
+    for optional in ("keras-hub", "tensorflow-hub", "tensorflow-datasets", "tf2onnx", "onnx",
+                     "onnxruntime", "matplotlib", "pandas", "tensorflow-text"):
+        assert optional not in installed, optional
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+
+    def tfmm(*args):
+        return subprocess.run([tfmm_cmd, *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600, env=env)
+
+    version = tfmm("--version")
+    from tfmm import __version__
+
+    assert version.returncode == 0 and version.stdout.strip() == f"tfmm {__version__}", version
+    assert tfmm("data", "demo", "--out", "data", "--n", "60", "--seed", "0").returncode == 0
+    (tmp_path / "tiny.yaml").write_text(TINY_CONFIG)
+    trained = tfmm("train", "tiny.yaml", "--out", "run")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert (tmp_path / "run" / "model.keras").exists()
+    exported = tfmm("export", "run", "--format", "savedmodel", "--out", "served")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (tmp_path / "served" / "1" / "saved_model.pb").exists()
+    refused = tfmm("export", "run", "--format", "onnx", "--out", "served")
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "tfmm export: error: export format onnx needs tf2onnx: pip install 'tfmm[onnx]'")

@@ -91,8 +91,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert set(scope["model"].output) == {"label"}
 
 
-def test_readme_table_example_is_valid():
-    block = re.search(r"## Tables: .*?\n```yaml\n(.*?)```", _read("README.md"), re.S).group(1)
+def test_the_tables_guide_examples_are_valid():
+    guide = _read(os.path.join("docs", "howto", "tables.md"))
+    block = re.search(r"```yaml\n(.*?)```", guide, re.S).group(1)
     import yaml
 
     config = tfmm.config_from_dict(yaml.safe_load(block))
@@ -102,8 +103,7 @@ def test_readme_table_example_is_valid():
     assert facts.columns == ["Age", "Positive Feedback Count", "Division Name",
                              "Department Name", "Class Name"]
     assert config.outputs[0].threshold == "auto"
-    image_block = re.findall(r"## Tables: .*?```yaml\n.*?```.*?```yaml\n(.*?)```",
-                             _read("README.md"), re.S)[0]
+    image_block = re.findall(r"```yaml\n(.*?)```", guide, re.S)[1]
     config = tfmm.config_from_dict(yaml.safe_load(image_block))
     assert [(i.type, i.encoder.type) for i in config.inputs] == [("image", "cnn"),
                                                                ("tabular", "mlp")]

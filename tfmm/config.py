@@ -83,11 +83,17 @@ else:
 class Config:
     """A whole tfmm run: inputs, fusion, outputs, data, training."""
 
+    # One entry per modality column (see inputs[] below).
     inputs: list[InputConfig]
+    # One head per label column (see outputs[] below).
     outputs: list[OutputConfig]
+    # The run's name: its folder under runs/ and its export's under savedmodels/.
     name: str = "tfmm"
+    # How the inputs' vectors are fused (see fusion below).
     fusion: FusionConfig = field(default_factory=ConcatFusionConfig)
+    # Where the examples are and how they are read (see data below).
     data: DataConfig = field(default_factory=DataConfig)
+    # model.fit settings and the training recipes (see training below).
     training: TrainingConfig = field(default_factory=TrainingConfig)
     # Folder that relative paths in `data` are resolved against (set by load_config).
     base_dir: Optional[str] = field(default=None, metadata={"internal": True})

@@ -409,6 +409,7 @@ class OutputConfig:
     column: Optional[str] = None
     labels: Optional[list[str]] = None
     num_targets: int = 1
+    # Multilabel outputs: the separator between an example's labels in its cell ("cat|dog").
     label_separator: str = "|"
     loss_weight: float = 1.0
     class_weight: Optional[Union[Literal["balanced"], dict[str, float]]] = None

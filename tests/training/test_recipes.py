@@ -415,3 +415,22 @@ def test_a_run_whose_validation_accuracy_saturates_keeps_its_lowest_loss_tied_ep
     said = [line for line in lines if "model.keras holds epoch" in line]
     assert said and f"holds epoch {want} of 12" in said[0]
     assert f"epoch {want} had the lowest val_loss ({loss[want - 1]:.4g})" in said[0]
+
+
+def test_the_missing_twin_holds_each_encoders_own_weights():
+    # Image and audio `cnn` encoders hold sublayers of the same names and, here, the same
+    # shapes (stage1_conv0: 3x3, 4 -> 8): a weight copy keyed by variable path gave one
+    # encoder the other's weights, silently. With everything present the twin must
+    # predict what the run's model predicts.
+    from tests.helpers import randomize_weights, tiny_config, with_input
+    from tfmm.training.inference import optional_twin
+
+    config = tiny_config(("image", "audio"))                 # image: cnn [4, 8]
+    config = with_input(config, 1, encoder=config.inputs[0].encoder)
+    model = tfmm.build_model(config)
+    randomize_weights(model, seed=3)
+    _, twin = optional_twin(model, config, None)
+    x = random_inputs(model, batch=3)
+    present = {**x, **{f"{i.name}_present": np.ones((3,), "float32") for i in config.inputs}}
+    np.testing.assert_allclose(twin.predict(present, verbose=0)["label"],
+                               model.predict(x, verbose=0)["label"], atol=1e-5)

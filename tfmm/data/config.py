@@ -15,13 +15,18 @@ class DataConfig:
     against the config file's folder.
     """
 
+    # The training split: a manifest (.csv, .jsonl, .parquet), a TFRecord glob or tfds:NAME/SPLIT.
     train: Optional[str] = None
+    # The validation split (model selection, early stopping, thresholds); same forms as train.
     val: Optional[str] = None
+    # The test split, scored once at the end of training; same forms as train.
     test: Optional[str] = None
+    # Examples per replica per step (the global batch is this times the replicas).
     batch_size: int = 32
     # Manifests are shuffled fully each epoch (a permutation seeded by `seed`); the buffer
     # is for TFRecord and TFDS sources, and for manifests with `cache: true`.
     shuffle_buffer: int = 1024
+    # Seeds the shuffling of every epoch and the model's initialisation.
     seed: int = 0
     # Decoded examples kept from the first epoch, so later epochs decode nothing:
     # false or "none": no cache; true or "memory": in memory (the decoded split must fit:
@@ -30,8 +35,12 @@ class DataConfig:
     # runs; a run killed mid-epoch leaves no half-written cache in use). A relative folder
     # resolves against the config's folder. Augmentation runs in the model, after the cache.
     cache: Union[bool, str] = False
+    # Keep tf.data's element order fixed under parallel decoding (slower).
     deterministic: bool = False
+    # "fail": stop at the first bad row, naming it; "skip": drop bad rows, count them and write
+    # bad_examples_SPLIT.csv into the run.
     on_bad_example: Literal["fail", "skip"] = "fail"
+    # For tfds: sources: the dataset's feature -> the column name the config reads.
     tfds_features: dict[str, str] = field(default_factory=dict)
     # Where TFDS keeps prepared datasets (tfds.load's data_dir); None: TFDS's default
     # (~/tensorflow_datasets or $TFDS_DATA_DIR).
@@ -44,6 +53,7 @@ class DataConfig:
     # (a decompression bomb: a small PNG that decodes to gigabytes) and a WAV clip longer
     # than this are bad examples, named by row.
     max_image_megapixels: float = 100.0
+    # A WAV clip longer than this many seconds is a bad example (read from its header).
     max_audio_seconds: float = 600.0
     # When set, every media path (relative or absolute, after symlinks) must resolve
     # inside this folder; others are bad examples. None: any readable path.

@@ -207,6 +207,7 @@ class MobileNetConfig(ApplicationSpec):
     family = "mobilenet"
 
     type: Literal["mobilenet"] = "mobilenet"
+    # "small": MobileNetV3Small (about 1M parameters), "large": MobileNetV3Large (about 3M).
     variant: Literal["small", "large"] = "small"
 
 
@@ -217,6 +218,7 @@ class EfficientNetConfig(ApplicationSpec):
     family = "efficientnet"
 
     type: Literal["efficientnet"] = "efficientnet"
+    # EfficientNetV2 B0 to B3 (7M to 14M parameters).
     variant: Literal["b0", "b1", "b2", "b3"] = "b0"
 
 

@@ -115,18 +115,34 @@ class BertConfig(EncoderSpec):
     vocabulary_source, packs_pairs, pretrains_masked_lm = "wordpiece", True, True
 
     type: Literal["bert"] = "bert"
+    # A keras-hub preset: a local preset directory or a Kaggle / Hugging Face handle (downloaded
+    # once); the backbone, its weights and its tokenizer come from it, and the size keys below are
+    # not used.
     preset: Optional[str] = None
+    # Without a preset: a WordPiece vocabulary file, one token per line.
     vocabulary: Optional[str] = None
+    # Without a preset: lowercase the text before WordPiece (an uncased vocabulary).
     lowercase: bool = True
+    # Without a preset: Transformer layers.
     num_layers: int = 2
+    # Without a preset: attention heads (must divide hidden_dim).
     num_heads: int = 2
+    # Without a preset: the width of every token vector.
     hidden_dim: int = 128
+    # Without a preset: the feed-forward width of each layer.
     intermediate_dim: int = 512
+    # Without a preset: dropout inside the backbone.
     dropout: float = 0.1
+    # Without a preset: the longest sequence the position embedding holds.
     max_sequence_length: int = 512
+    # Tokens per example after packing ([CLS] and [SEP] included); longer text is truncated.
     sequence_length: int = 128
+    # "pooled": the [CLS] token through BERT's pooler; "mean": the mean of the valid token vectors.
     pooling: Literal["pooled", "mean"] = "pooled"
+    # false freezes the backbone (only the fusion and heads train).
     trainable: bool = True
+    # Train rank-r LoRA adapters on the attention projections instead of every backbone weight
+    # (keras-hub's enable_lora); null: off.
     lora_rank: Optional[int] = None
 
     def validate(self, path):

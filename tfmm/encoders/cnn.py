@@ -235,10 +235,14 @@ class CNNConfig(LogMelSpec):
     (`LogMelSpec`) apply to audio inputs only."""
 
     type: Literal["cnn"] = "cnn"
+    # Filters per stage; each stage halves the resolution; global mean and max pooling at the end.
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
     # Convolutions per stage; null = 2 for images, 1 for audio.
     convs_per_stage: Optional[int] = None
+    # Normalisation after each convolution: "batch", "group" (no batch statistics: for tiny batches)
+    # or "none".
     norm: Literal["batch", "group", "none"] = "batch"
+    # Dropout on the pooled features.
     dropout: float = 0.0
 
     def validate(self, path):

@@ -91,10 +91,15 @@ class FTTransformerConfig(EncoderSpec):
     """FT-Transformer over the columns' tokens."""
 
     type: Literal["ft_transformer"] = "ft_transformer"
+    # The width of each column token (must be divisible by num_heads).
     dim: int = 32
+    # Pre-LN Transformer layers over the column tokens and the [CLS] token.
     num_layers: int = 2
+    # Attention heads per layer.
     num_heads: int = 4
+    # The feed-forward width of each layer.
     intermediate_dim: int = 64
+    # Dropout in attention and feed-forward.
     dropout: float = 0.1
 
     def validate(self, path):

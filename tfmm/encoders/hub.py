@@ -209,9 +209,14 @@ class HubConfig(EncoderSpec):
         return "a SavedModel run clip by clip" if input_type == "audio" else None
 
     type: Literal["hub"] = "hub"
+    # A TF Hub handle (URL) or a local SavedModel folder (required).
     handle: str = ""
+    # Which output of the signature is the vector (a model with several outputs); a wrong key is
+    # refused with the outputs' names.
     output_key: Optional[str] = None
+    # The SavedModel signature to call.
     signature: str = "serving_default"
+    # Fine-tune the SavedModel's variables (false: frozen).
     trainable: bool = False
     # Audio: seconds between the starts of the model's output frames (YAMNet: 0.48).
     frame_hop_seconds: float = 0.48

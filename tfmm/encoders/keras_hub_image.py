@@ -145,8 +145,14 @@ class KerasHubConfig(EncoderSpec):
     """
 
     type: Literal["keras_hub"] = "keras_hub"
+    # A keras-hub preset (required): a local preset directory or a handle such as
+    # vit_base_patch16_224_imagenet, clip_vit_base_patch16, siglip_base_patch16_224,
+    # moonshine_base_en.
     preset: Optional[str] = None
+    # Images: "cls" (the class token), "mean" (of the patch tokens) or "auto" (the class token where
+    # the backbone has one). Not used for audio.
     pooling: Literal["auto", "cls", "mean"] = "auto"
+    # false freezes the backbone.
     trainable: bool = True
 
     def validate(self, path):

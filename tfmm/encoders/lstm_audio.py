@@ -107,8 +107,12 @@ class LSTMAudioConfig(LogMelSpec):
                       "use encoder type cnn for audio")
 
     type: Literal["lstm"] = "lstm"
+    # One LSTM layer per entry, with that many units; the last one's final valid state is the
+    # vector.
     units: list[int] = field(default_factory=lambda: [128])
+    # Run each LSTM layer in both directions.
     bidirectional: bool = False
+    # Dropout between LSTM layers.
     dropout: float = 0.0
     # cuDNN LSTM kernels: null = when on a GPU (Keras's "auto"), true, false. Exports
     # always rebuild with false (cuDNN kernels convert to neither ONNX nor a CPU server).

@@ -137,8 +137,12 @@ class TabularMLPConfig(EncoderSpec):
     """MLP over piecewise-linear number embeddings and category embeddings."""
 
     type: Literal["mlp"] = "mlp"
+    # The width of each column's embedding (numbers: piecewise-linear over their bins; categories: a
+    # lookup).
     dim: int = 16
+    # Dense layers over the concatenated column embeddings.
     hidden_units: list[int] = field(default_factory=lambda: [128])
+    # Dropout after each dense layer.
     dropout: float = 0.1
 
     def validate(self, path):

@@ -100,11 +100,17 @@ class TextCNNConfig(EncoderSpec):
     vocabulary_source, augments_tokens = "adapted", True
 
     type: Literal["textcnn"] = "textcnn"
+    # The most frequent tokens of the training split kept (with padding and out-of-vocabulary).
     vocab_size: int = 20000
+    # Tokens per example; longer text is truncated, shorter padded.
     sequence_length: int = 64
+    # The width of each token's embedding.
     embedding_dim: int = 128
+    # One convolution per width (in tokens), each max-pooled over the sequence.
     kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    # Filters per kernel size (the output is len(kernel_sizes) x filters wide).
     filters: int = 100
+    # Dropout on the pooled features.
     dropout: float = 0.5
     # "lower_and_strip_punctuation" (Keras's default) or "lower" or "none".
     standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (

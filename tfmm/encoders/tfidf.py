@@ -140,12 +140,19 @@ class TfidfConfig(EncoderSpec):
     vocabulary_source, has_tokens = "tfidf", False
 
     type: Literal["tfidf"] = "tfidf"
+    # The most frequent n-grams of the training split kept (the rest count as out of vocabulary).
     vocab_size: int = 20000
+    # n-grams from 1 to this (2: words and word pairs).
     ngrams: int = 2
+    # Width of the dense layer over the TF-IDF vector (the encoder's output).
     units: int = 64
+    # Dropout on the TF-IDF vector, in training only.
     dropout: float = 0.5
+    # Term counts as 1 + log(count), as scikit-learn's sublinear_tf.
     sublinear_tf: bool = True
+    # The dense layer's activation.
     activation: Literal["relu", "linear", "gelu", "tanh"] = "relu"
+    # "lower_and_strip_punctuation" (Keras's default), "lower" or "none".
     standardize: Literal["lower_and_strip_punctuation", "lower", "none"] = (
         "lower_and_strip_punctuation"
     )

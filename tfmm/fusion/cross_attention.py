@@ -23,6 +23,8 @@ class CrossAttentionFusionConfig(AttentionFusionBase):
     type: Literal["cross_attention"] = "cross_attention"
     # Input whose tokens are the queries; default: the first text input, else the first.
     query: Optional[str] = None
+    # Blocks of (self-attention of the query tokens, cross-attention to each other input, feed-
+    # forward).
     num_layers: int = 1
 
     def validate_inputs(self, inputs, path):

@@ -21,7 +21,10 @@ class GatedFusionConfig(VectorFusionBase):
     `tfmm.models.inspection_model`) and an extra output of every export."""
 
     type: Literal["gated"] = "gated"
+    # "sum": the gate-weighted sum of the projections (for redundant modalities); "concat": the
+    # weighted projections side by side (for complementary ones).
     combine: Literal["sum", "concat"] = "sum"
+    # Width each modality vector is projected to.
     dim: int = 256
 
     def validate(self, path):

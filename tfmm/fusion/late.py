@@ -17,6 +17,8 @@ class LateFusionConfig(VectorFusionBase):
     (`combine: learned`), then the output activation is applied."""
 
     type: Literal["late"] = "late"
+    # "mean": the heads' logits averaged over the modalities present; "learned": weighted by learned
+    # softmax weights.
     combine: Literal["mean", "learned"] = "mean"
     hidden_units: list[int] = field(default_factory=lambda: [64])
 

@@ -20,7 +20,9 @@ class SingleStreamFusionConfig(AttentionFusionBase):
     before the type embedding is added."""
 
     type: Literal["single_stream"] = "single_stream"
+    # keras-hub TransformerEncoder layers over the joint token sequence.
     num_layers: int = 2
+    # The feed-forward width of each layer.
     intermediate_dim: int = 256
     hidden_units: list[int] = field(default_factory=list)
 

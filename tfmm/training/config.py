@@ -10,16 +10,25 @@ from tfmm.schema import ConfigError, positive
 class TrainingConfig:
     """`model.fit` settings."""
 
+    # Passes over the training split.
     epochs: int = 10
+    # The optimizer ("adamw": Adam with decoupled weight decay).
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     # 3e-3, not Keras's usual 1e-3: from-scratch encoders of a fused model on a few
     # hundred rows learn the slower modalities' parts of the label only at the higher
     # rate within a short run (BENCHMARKS.md, quality).
     learning_rate: float = 3e-3
+    # AdamW's decoupled weight decay.
     weight_decay: float = 1e-4
+    # "constant", or "cosine" decay to 0 over the epochs after warmup.
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    # The tf.distribute strategy; "auto": a TPU if one is found, else MirroredStrategy over several
+    # GPUs, else the default.
     strategy: Literal["auto", "default", "one_device", "mirrored", "multiworker", "tpu"] = "auto"
+    # mixed_float16 on GPUs, mixed_bfloat16 on TPUs and CPUs; heads and the log-mel front end stay
+    # float32.
     mixed_precision: bool = False
+    # Compile the train step with XLA.
     jit_compile: bool = False
     # Linear warmup from 0 to learning_rate over this many epochs (fractions allowed),
     # then the lr_schedule. "auto": 1 epoch for the token-level fusions (single_stream,
@@ -39,13 +48,17 @@ class TrainingConfig:
     # At the end of training the model takes the weights of its best epoch on `monitor`
     # (best.keras), so model.keras, the test metrics, evaluate and export use them.
     restore_best: bool = True
+    # Stop after this many epochs without a better monitor value; null: never.
     early_stopping_patience: Optional[int] = None
+    # Halve the learning rate after this many epochs without a better monitor value; null: never.
     reduce_lr_patience: Optional[int] = None
+    # Steps per epoch; null: the whole training split.
     steps_per_epoch: Optional[int] = None
     # Fine-tuning recipe: encoders with pretrained weights (resnet50 `weights`, bert
     # `preset`, trainable hub models) are frozen for the first N epochs, then unfrozen and
     # trained on at `finetune_learning_rate` (default: learning_rate / 10).
     freeze_pretrained_epochs: int = 0
+    # The learning rate after the pretrained encoders are unfrozen; null: learning_rate / 10.
     finetune_learning_rate: Optional[float] = None
     # A `tfmm pretrain` run directory (or a finished `tfmm train` run): its encoders'
     # weights initialise the encoders of the same names, and its textcnn vocabularies

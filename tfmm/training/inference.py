@@ -54,6 +54,31 @@ def evaluate(model, config, source, vocabularies, run_dir=None, split=None):
     return reports(config, preds, targets, run_dir, split)
 
 
+def optional_twin(model, config, vocabularies):
+    """(config, model) with every input optional (presence flags), holding `model`'s
+    weights: copied layer by layer, by the top-level layer names the two share (presence
+    flags add no weights). Variable paths alone do not name a weight: two encoders of
+    one kind hold sublayers of the same names (`stage0_conv0` in the image and the audio
+    CNN)."""
+    twin_config = dataclasses.replace(
+        config, inputs=[dataclasses.replace(i, optional=True) for i in config.inputs])
+    twin = build_model(twin_config, vocabularies)
+    for layer in twin.layers:
+        if not layer.weights:
+            continue
+        try:
+            source = model.get_layer(layer.name)
+        except ValueError:
+            raise ValueError(f"evaluate --missing: the rebuilt model has a layer "
+                             f"{layer.name!r} with weights that the run's model lacks") from None
+        mine, theirs = [w.shape for w in layer.weights], [w.shape for w in source.weights]
+        if mine != theirs:
+            raise ValueError(f"evaluate --missing: layer {layer.name!r} holds weights of "
+                             f"shapes {theirs} in the run's model, {mine} rebuilt")
+        layer.set_weights(source.get_weights())
+    return twin_config, twin
+
+
 def evaluate_missing(model, config, source, vocabularies):
     """The metrics with every modality present, then with each one removed in turn
     (its presence 0, as a missing optional input): [(removed input name or None,
@@ -62,16 +87,7 @@ def evaluate_missing(model, config, source, vocabularies):
     Works for any run: the model is rebuilt with every input optional (presence flags
     add no weights) and takes the run's weights by variable path.
     """
-    twin_config = dataclasses.replace(
-        config, inputs=[dataclasses.replace(i, optional=True) for i in config.inputs])
-    twin = build_model(twin_config, vocabularies)
-    source_vars = {v.path: v for v in model.weights}
-    for v in twin.weights:
-        if v.path in source_vars:
-            v.assign(source_vars[v.path])
-        elif v.trainable:
-            raise ValueError(f"evaluate --missing: the rebuilt model has a weight "
-                             f"{v.path!r} that the run's model lacks")
+    twin_config, twin = optional_twin(model, config, vocabularies)
     ds = make_dataset(twin_config, user_path(source), vocabularies, with_labels=True)
     targets = {o.name: np.concatenate([y[o.name].numpy() for _, y in ds])
                for o in config.outputs}
