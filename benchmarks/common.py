@@ -17,13 +17,12 @@ def demo_data(root, n):
     return path
 
 
-def config_for(data_dir, modalities=("text", "image", "audio"), image_size=32,
-               batch_size=32):
-    cfg = demo_config(data_dir, modalities=modalities, image_size=image_size,
-                      batch_size=batch_size)
+def config_for(data_dir, modalities=("text", "image", "audio"), image_size=32, batch_size=32):
+    cfg = demo_config(data_dir, modalities=modalities, image_size=image_size, batch_size=batch_size)
     config = tfmm.config_from_dict(cfg)
     vocabularies = tfmm.data.fit_preprocessing(
-        config, tfmm.data.Manifest(config.resolve_path(config.data.train)))
+        config, tfmm.data.Manifest(config.resolve_path(config.data.train))
+    )
     return config, vocabularies
 
 
@@ -44,8 +43,9 @@ def percentile_ms(samples, q):
 def write_section(name, text, path=None):
     """Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
     BENCHMARKS.md."""
-    path = path or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "BENCHMARKS.md")
+    path = path or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "BENCHMARKS.md"
+    )
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     with open(path) as f:
         doc = f.read()

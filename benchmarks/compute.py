@@ -32,13 +32,14 @@ def matmul_peak(n=2048, repeats=10, dtype=tf.float32):
         t = time.perf_counter()
         mm(a, b).numpy()
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def train_step_flops(model, x, y):
     """FLOPs of one training step (forward, loss, gradients) from TF's op statistics."""
-    loss_fns = {o: keras.losses.get(model.loss[o]) if isinstance(model.loss, dict) else None
-                for o in y}
+    loss_fns = {
+        o: keras.losses.get(model.loss[o]) if isinstance(model.loss, dict) else None for o in y
+    }
     specs = tf.nest.map_structure(lambda v: tf.TensorSpec(v.shape, v.dtype), (x, y))
 
     @tf.function(input_signature=specs)
@@ -78,27 +79,34 @@ def run(root, quick=True, log=print):
     image_size = 64 if quick else 224
     batch, steps = 32, (3 if quick else 10)
     config, vocabs = config_for(data, image_size=image_size)
-    ds = tfmm.data.make_dataset(config, data + "/train.csv", vocabs, training=True,
-                                repeat=True)
+    ds = tfmm.data.make_dataset(config, data + "/train.csv", vocabs, training=True, repeat=True)
     x, y = next(iter(ds))
     peak = matmul_peak()
     fused = _model(config, vocabs)
     flops = train_step_flops(fused, x, y)
     fused_time = step_time(fused, x, y, steps)
     achieved = flops / fused_time
-    image_config, image_vocabs = config_for(data, modalities=("image",),
-                                            image_size=image_size)
+    image_config, image_vocabs = config_for(data, modalities=("image",), image_size=image_size)
     image_model = _model(image_config, image_vocabs)
     xi = {"image": x["image"]}
     image_time = step_time(image_model, xi, y, steps)
     ratio = achieved / peak
     log(f"fp32 matmul peak (2048^3, this run): {peak / 1e9:7.1f} GFLOP/s")
-    log(f"fused model at {image_size}x{image_size}, batch {batch}: {flops / 1e9:.2f} GFLOP "
-        f"per training step, {fused_time * 1000:.0f} ms/step -> {achieved / 1e9:.1f} GFLOP/s")
-    log(f"ResNet50 branch alone: {image_time * 1000:.0f} ms/step; fused/resnet step time "
-        f"{fused_time / image_time:.2f}")
+    log(
+        f"fused model at {image_size}x{image_size}, batch {batch}: {flops / 1e9:.2f} GFLOP "
+        f"per training step, {fused_time * 1000:.0f} ms/step -> {achieved / 1e9:.1f} GFLOP/s"
+    )
+    log(
+        f"ResNet50 branch alone: {image_time * 1000:.0f} ms/step; fused/resnet step time "
+        f"{fused_time / image_time:.2f}"
+    )
     log(f"{NAME}: ratio={ratio:.3f}")
-    return {"peak_gflops": peak / 1e9, "step_gflop": flops / 1e9,
-            "achieved_gflops": achieved / 1e9, "image_size": image_size,
-            "fused_over_resnet_step_time": fused_time / image_time, "ratio": ratio,
-            "goal": ">= 0.5"}
+    return {
+        "peak_gflops": peak / 1e9,
+        "step_gflop": flops / 1e9,
+        "achieved_gflops": achieved / 1e9,
+        "image_size": image_size,
+        "fused_over_resnet_step_time": fused_time / image_time,
+        "ratio": ratio,
+        "goal": ">= 0.5",
+    }

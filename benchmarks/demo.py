@@ -33,13 +33,22 @@ def run(work, quick=False):
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     with open(os.path.join(folder, "demo_run", "results.json")) as f:
         results = json.load(f)
-    stages = {name: r.get("peak_rss_mb") for name, r in results.items()
-              if isinstance(r, dict) and "peak_rss_mb" in r}
-    warnings = [line for line in (proc.stdout + proc.stderr).splitlines()
-                if "WARNING" in line]
-    print(f"tfmm demo: {seconds:.0f} s, peak {peak_mb:.0f} MB; after each stage: {stages}; "
-          f"fused accuracy {results['fused']['accuracy']:.3f}; {len(warnings)} warnings")
-    return {"ratio": max(seconds / GOAL_SECONDS, peak_mb / GOAL_MB),
-            "goal": "<= 1 (5 min and 3 GB)", "seconds": seconds, "peak_rss_mb": peak_mb,
-            "peak_rss_mb_after": stages, "fused_accuracy": results["fused"]["accuracy"],
-            "warnings": len(warnings)}
+    stages = {
+        name: r.get("peak_rss_mb")
+        for name, r in results.items()
+        if isinstance(r, dict) and "peak_rss_mb" in r
+    }
+    warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line]
+    print(
+        f"tfmm demo: {seconds:.0f} s, peak {peak_mb:.0f} MB; after each stage: {stages}; "
+        f"fused accuracy {results['fused']['accuracy']:.3f}; {len(warnings)} warnings"
+    )
+    return {
+        "ratio": max(seconds / GOAL_SECONDS, peak_mb / GOAL_MB),
+        "goal": "<= 1 (5 min and 3 GB)",
+        "seconds": seconds,
+        "peak_rss_mb": peak_mb,
+        "peak_rss_mb_after": stages,
+        "fused_accuracy": results["fused"]["accuracy"],
+        "warnings": len(warnings),
+    }

@@ -24,20 +24,41 @@ BATCH = 64
 def _config(manifest, audio="cnn"):
     import tfmm
 
-    audio_encoder = {"type": "cnn"} if audio == "cnn" else \
-        {"type": "lstm", "num_mel_bins": 40, "units": [64]}
-    return tfmm.config_from_dict({
-        "name": f"gpu_{audio}",
-        "inputs": [
-            {"name": "text", "type": "text", "column": "caption",
-             "encoder": {"type": "textcnn", "vocab_size": 3000, "sequence_length": 64}},
-            {"name": "image", "type": "image", "column": "image_path",
-             "image_size": IMAGE_SIZE, "encoder": {"type": "cnn"}},
-            {"name": "audio", "type": "audio", "column": "audio_path", "sample_rate": 16000,
-             "clip_seconds": 5.0, "resample": True, "encoder": audio_encoder}],
-        "fusion": {"type": "concat", "hidden_units": [128]},
-        "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-        "data": {"train": manifest, "batch_size": BATCH}})
+    audio_encoder = (
+        {"type": "cnn"} if audio == "cnn" else {"type": "lstm", "num_mel_bins": 40, "units": [64]}
+    )
+    return tfmm.config_from_dict(
+        {
+            "name": f"gpu_{audio}",
+            "inputs": [
+                {
+                    "name": "text",
+                    "type": "text",
+                    "column": "caption",
+                    "encoder": {"type": "textcnn", "vocab_size": 3000, "sequence_length": 64},
+                },
+                {
+                    "name": "image",
+                    "type": "image",
+                    "column": "image_path",
+                    "image_size": IMAGE_SIZE,
+                    "encoder": {"type": "cnn"},
+                },
+                {
+                    "name": "audio",
+                    "type": "audio",
+                    "column": "audio_path",
+                    "sample_rate": 16000,
+                    "clip_seconds": 5.0,
+                    "resample": True,
+                    "encoder": audio_encoder,
+                },
+            ],
+            "fusion": {"type": "concat", "hidden_units": [128]},
+            "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
+            "data": {"train": manifest, "batch_size": BATCH},
+        }
+    )
 
 
 def measure(root, device="GPU", quick=True, log=print):
@@ -55,17 +76,21 @@ def measure(root, device="GPU", quick=True, log=print):
     vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(manifest))
     ds = tfmm.data.make_dataset(config, manifest, vocabs, training=True, repeat=True)
     x, y = next(iter(ds))
-    out = {"device": tf.config.experimental.get_device_details(
-        tf.config.list_physical_devices(device)[0]).get("device_name", device)}
+    out = {
+        "device": tf.config.experimental.get_device_details(
+            tf.config.list_physical_devices(device)[0]
+        ).get("device_name", device)
+    }
     with tf.device(f"/{device}:0"):
         out["matmul_peak_gflops"] = {
             "float32": matmul_peak() / 1e9,
-            "float16": matmul_peak(4096 if device == "GPU" else 512,
-                                   dtype=tf.float16) / 1e9}
+            "float16": matmul_peak(4096 if device == "GPU" else 512, dtype=tf.float16) / 1e9,
+        }
         for mode in ("float32", "mixed_float16", "xla"):
             keras.utils.clear_session()
             keras.mixed_precision.set_global_policy(
-                "mixed_float16" if mode == "mixed_float16" else "float32")
+                "mixed_float16" if mode == "mixed_float16" else "float32"
+            )
             try:
                 keras.utils.set_random_seed(0)
                 model = tfmm.build_model(config, vocabs)
@@ -74,9 +99,13 @@ def measure(root, device="GPU", quick=True, log=print):
                 row = {"step_ms": seconds * 1000, "examples_per_s": BATCH / seconds}
                 if mode == "float32":
                     flops = train_step_flops(model, x, y)
-                    row.update(step_gflop=flops / 1e9,
-                               fraction_of_fp32_peak=flops / seconds / 1e9
-                               / out["matmul_peak_gflops"]["float32"])
+                    row.update(
+                        step_gflop=flops / 1e9,
+                        fraction_of_fp32_peak=flops
+                        / seconds
+                        / 1e9
+                        / out["matmul_peak_gflops"]["float32"],
+                    )
                 out[mode] = row
                 log(f"{mode}: {row}")
             finally:
@@ -116,8 +145,10 @@ def cudnn_export(root, manifest, x, y, device="GPU"):
     shutil.rmtree(out_dir, ignore_errors=True)
     t = time.perf_counter()
     paths = tfmm.export.export_model(model, config, vocabs, out_dir, log=lambda *a: None)
-    return {"seconds": time.perf_counter() - t,
-            "formats": sorted(k for k in paths if k in ("savedmodel", "onnx"))}
+    return {
+        "seconds": time.perf_counter() - t,
+        "formats": sorted(k for k in paths if k in ("savedmodel", "onnx")),
+    }
 
 
 def run(root, quick=True, log=print, gpu=False):
@@ -125,8 +156,7 @@ def run(root, quick=True, log=print, gpu=False):
 
     if not (gpu and tf.config.list_physical_devices("GPU")):
         log("gpu: no GPU on this machine (or --gpu not given): nothing measured")
-        return {"ratio": float("nan"), "goal": "measured on a GPU only",
-                "skipped": "no GPU"}
+        return {"ratio": float("nan"), "goal": "measured on a GPU only", "skipped": "no GPU"}
     out = measure(root, "GPU", quick, log)
     ratio = out["mixed_float16"]["examples_per_s"] / out["float32"]["examples_per_s"]
     return {**out, "ratio": ratio, "goal": "mixed_float16 over float32 examples/s"}

@@ -39,27 +39,58 @@ import numpy as np
 
 from tfmm.data.demo import write_split_manifests
 
-SHAPES = ["circle", "square", "triangle", "cross", "star", "ring", "diamond", "bar",
-          "arrow", "hexagon"]
-MOODS = [["calm", "gentle", "peaceful", "serene", "tranquil", "soothing"],
-         ["angry", "furious", "raging", "hostile", "violent", "bitter"]]
-TOPICS = [["football", "goal", "referee"], ["recipe", "oven", "flour"],
-          ["election", "senate", "ballot"], ["galaxy", "telescope", "orbit"],
-          ["guitar", "melody", "chorus"], ["hospital", "nurse", "surgery"],
-          ["harbour", "sailor", "anchor"], ["mountain", "summit", "glacier"],
-          ["software", "compiler", "server"], ["painting", "canvas", "gallery"]]
-FILLER = ("the a an and or but so then it was is were be been this that these those "
-          "there here very quite rather some many few more most other such only also "
-          "again still yet just even much well day night morning week year people "
-          "someone everyone thing place time way side part group number point case "
-          "report said told asked thought felt seemed looked went came made took gave "
-          "found kept left near after before during under over into onto about around "
-          "city street river road house room window door table paper letter phone").split()
+SHAPES = [
+    "circle",
+    "square",
+    "triangle",
+    "cross",
+    "star",
+    "ring",
+    "diamond",
+    "bar",
+    "arrow",
+    "hexagon",
+]
+MOODS = [
+    ["calm", "gentle", "peaceful", "serene", "tranquil", "soothing"],
+    ["angry", "furious", "raging", "hostile", "violent", "bitter"],
+]
+TOPICS = [
+    ["football", "goal", "referee"],
+    ["recipe", "oven", "flour"],
+    ["election", "senate", "ballot"],
+    ["galaxy", "telescope", "orbit"],
+    ["guitar", "melody", "chorus"],
+    ["hospital", "nurse", "surgery"],
+    ["harbour", "sailor", "anchor"],
+    ["mountain", "summit", "glacier"],
+    ["software", "compiler", "server"],
+    ["painting", "canvas", "gallery"],
+]
+FILLER = (
+    "the a an and or but so then it was is were be been this that these those "
+    "there here very quite rather some many few more most other such only also "
+    "again still yet just even much well day night morning week year people "
+    "someone everyone thing place time way side part group number point case "
+    "report said told asked thought felt seemed looked went came made took gave "
+    "found kept left near after before during under over into onto about around "
+    "city street river road house room window door table paper letter phone"
+).split()
 # Redundant variant: the share of rows whose text (and, independently, whose clip) holds
 # no signal.
 SIGNAL_DROPOUT = 0.25
-LOOKALIKE = ["calendar", "gentleman", "angle", "serenade", "ballet", "orbitals", "goalpost",
-             "flourish", "nursery", "anchorage"]
+LOOKALIKE = [
+    "calendar",
+    "gentleman",
+    "angle",
+    "serenade",
+    "ballet",
+    "orbitals",
+    "goalpost",
+    "flourish",
+    "nursery",
+    "anchorage",
+]
 
 
 def _rotate(xx, yy, cx, cy, angle):
@@ -71,7 +102,7 @@ def _rotate(xx, yy, cx, cy, angle):
 def _shape_mask(kind, u, v, r):
     a = np.abs
     if kind == "circle":
-        return u ** 2 + v ** 2 <= r ** 2
+        return u**2 + v**2 <= r**2
     if kind == "square":
         return (a(u) <= r * 0.85) & (a(v) <= r * 0.85)
     if kind == "triangle":
@@ -89,8 +120,9 @@ def _shape_mask(kind, u, v, r):
     if kind == "bar":
         return (a(u) <= r) & (a(v) <= r * 0.3)
     if kind == "arrow":
-        return ((a(v) <= r * 0.25) & (u <= 0.2 * r) & (u >= -r)) | \
-            ((u >= 0.2 * r) & (u <= r) & (a(v) <= (r - u) * 1.2))
+        return ((a(v) <= r * 0.25) & (u <= 0.2 * r) & (u >= -r)) | (
+            (u >= 0.2 * r) & (u <= r) & (a(v) <= (r - u) * 1.2)
+        )
     if kind == "hexagon":
         return (a(v) <= r * 0.87) & (a(v) * 0.577 + a(u) <= r)
     raise ValueError(kind)
@@ -127,8 +159,10 @@ def _word_plan(word, n_words):
     """The syllables of word `word`: [(start pitch factor, end pitch factor, formant)]."""
     plan_rng = np.random.default_rng(1000 + word + 97 * n_words)
     n = 2 + word % 2
-    return [(plan_rng.uniform(0.7, 1.5), plan_rng.uniform(0.7, 1.5),
-             plan_rng.uniform(600, 2500)) for _ in range(n)]
+    return [
+        (plan_rng.uniform(0.7, 1.5), plan_rng.uniform(0.7, 1.5), plan_rng.uniform(600, 2500))
+        for _ in range(n)
+    ]
 
 
 def make_audio(rng, word, n_words, sample_rate, present=True):
@@ -149,17 +183,19 @@ def make_audio(rng, word, n_words, sample_rate, present=True):
     for start, end, formant in plan:
         f = f0 * np.linspace(start, end, syll)
         phase = 2 * np.pi * np.cumsum(f) / sample_rate
-        harmonics = sum(np.exp(-((k * f - formant * pitch) / 500) ** 2) * np.sin(k * phase)
-                        for k in range(1, 16))
+        harmonics = sum(
+            np.exp(-(((k * f - formant * pitch) / 500) ** 2)) * np.sin(k * phase)
+            for k in range(1, 16)
+        )
         seg = (env * harmonics)[: max(0, min(syll, total - pos))]
-        out[pos:pos + len(seg)] += seg
+        out[pos : pos + len(seg)] += seg
         pos += syll + gap
     signal = out / (np.abs(out).max() + 1e-6)
     noise = np.cumsum(rng.normal(0, 1, total)) * 0.02 + rng.normal(0, 1, total)  # coloured
     noise -= noise.mean()
     snr_db = rng.uniform(0, 6)
-    p_sig = np.mean(signal[onset:onset + length] ** 2) + 1e-9
-    noise *= np.sqrt(p_sig / (np.mean(noise ** 2) * 10 ** (snr_db / 10)))
+    p_sig = np.mean(signal[onset : onset + length] ** 2) + 1e-9
+    noise *= np.sqrt(p_sig / (np.mean(noise**2) * 10 ** (snr_db / 10)))
     wave = (signal * float(present) + noise) * rng.uniform(0.1, 0.5)
     return np.clip(wave, -1, 1).astype(np.float32)
 
@@ -182,14 +218,16 @@ def make_hard_dataset(out_dir, variant="complementary", n=1000, seed=0, sample_r
     import tensorflow as tf
 
     if variant not in ("complementary", "redundant"):
-        raise ValueError(f"variant must be 'complementary' or 'redundant'. "
-                         f"Received: variant={variant!r}")
+        raise ValueError(
+            f"variant must be 'complementary' or 'redundant'. Received: variant={variant!r}"
+        )
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "audio"), exist_ok=True)
     if variant == "complementary":
-        labels = [f"{s}-word{w}-{m}" for s in SHAPES[:3] for w in range(2)
-                  for m in ("calm", "angry")]
+        labels = [
+            f"{s}-word{w}-{m}" for s in SHAPES[:3] for w in range(2) for m in ("calm", "angry")
+        ]
     else:
         labels = [f"{s}-{topic[0]}" for s, topic in zip(SHAPES, TOPICS)]
     rows = []
@@ -207,14 +245,15 @@ def make_hard_dataset(out_dir, variant="complementary", n=1000, seed=0, sample_r
             n_words = 10
         img = make_image(rng, shape)
         if rng.random() < 0.5:
-            rel, data = f"images/{k:05d}.jpg", tf.io.encode_jpeg(img, quality=int(
-                rng.integers(60, 95)))
+            rel, data = (
+                f"images/{k:05d}.jpg",
+                tf.io.encode_jpeg(img, quality=int(rng.integers(60, 95))),
+            )
         else:
             rel, data = f"images/{k:05d}.png", tf.io.encode_png(img)
         tf.io.write_file(os.path.join(out_dir, rel), data)
         rate = sample_rate if rng.random() < 0.8 else 22050
-        wave = make_audio(rng, word, n_words, rate,
-                          present=variant == "complementary" or audio_on)
+        wave = make_audio(rng, word, n_words, rate, present=variant == "complementary" or audio_on)
         wave = np.stack([wave, wave * 0.9], -1) if rng.random() < 0.2 else wave[:, None]
         arel = f"audio/{k:05d}.wav"
         tf.io.write_file(os.path.join(out_dir, arel), tf.audio.encode_wav(wave, rate))
@@ -225,9 +264,12 @@ def make_hard_dataset(out_dir, variant="complementary", n=1000, seed=0, sample_r
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", help="output folder")
-    p.add_argument("--variant", choices=["complementary", "redundant"],
-                   default="complementary", help="which label structure (default "
-                                                 "complementary)")
+    p.add_argument(
+        "--variant",
+        choices=["complementary", "redundant"],
+        default="complementary",
+        help="which label structure (default complementary)",
+    )
     p.add_argument("--n", type=int, default=1000, help="examples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     args = p.parse_args(argv)

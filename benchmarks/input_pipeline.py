@@ -25,8 +25,7 @@ MINUTES = (1, 2)
 
 
 class HandWrittenLoader(keras.utils.PyDataset):
-    def __init__(self, manifest, vocabulary, batch_size, image_size, samples, seq_len,
-                 **kwargs):
+    def __init__(self, manifest, vocabulary, batch_size, image_size, samples, seq_len, **kwargs):
         super().__init__(**kwargs)
         import csv
 
@@ -64,12 +63,14 @@ class HandWrittenLoader(keras.utils.PyDataset):
         return ids
 
     def __getitem__(self, k):
-        rows = self.rows[k * self.batch_size:(k + 1) * self.batch_size]
+        rows = self.rows[k * self.batch_size : (k + 1) * self.batch_size]
         audio = [self._audio(r["audio_path"]) for r in rows]
-        return {"text": np.stack([self._text(r["caption"]) for r in rows]),
-                "image": np.stack([self._image(r["image_path"]) for r in rows]),
-                "audio": np.stack([a for a, _ in audio]),
-                "audio_length": np.array([n for _, n in audio], np.int32)}
+        return {
+            "text": np.stack([self._text(r["caption"]) for r in rows]),
+            "image": np.stack([self._image(r["image_path"]) for r in rows]),
+            "audio": np.stack([a for a, _ in audio]),
+            "audio_length": np.array([n for _, n in audio], np.int32),
+        }
 
 
 def examples_per_second(iterable, batches, batch_size):
@@ -87,13 +88,21 @@ def run(root, quick=True, log=print):
     config, vocabs = config_for(data, image_size=64)
     train_csv = os.path.join(data, "train.csv")
     batch = 32
-    ds = tfmm.data.make_dataset(config, train_csv, vocabs, training=True, repeat=True,
-                                with_labels=False)
+    ds = tfmm.data.make_dataset(
+        config, train_csv, vocabs, training=True, repeat=True, with_labels=False
+    )
     rows = len(tfmm.data.Manifest(train_csv))
     batches = (rows // batch) - 2
-    loader = HandWrittenLoader(train_csv, vocabs["text"], batch, 64,
-                               config.inputs[2].num_samples, 16, workers=2,
-                               use_multiprocessing=False)
+    loader = HandWrittenLoader(
+        train_csv,
+        vocabs["text"],
+        batch,
+        64,
+        config.inputs[2].num_samples,
+        16,
+        workers=2,
+        use_multiprocessing=False,
+    )
     # Alternated, best of each: the machine's other load drifts during the run.
     tf_rate = py_rate = 0.0
     for _ in range(2 if quick else 3):
@@ -103,8 +112,12 @@ def run(root, quick=True, log=print):
     log(f"tfmm tf.data pipeline: {tf_rate:8.1f} examples/s")
     log(f"PyDataset (PIL, wave, numpy; 2 workers): {py_rate:8.1f} examples/s")
     log(f"{NAME}: ratio={ratio:.2f}")
-    return {"tfmm_examples_per_s": tf_rate, "pydataset_examples_per_s": py_rate,
-            "ratio": ratio, "goal": ">= 3"}
+    return {
+        "tfmm_examples_per_s": tf_rate,
+        "pydataset_examples_per_s": py_rate,
+        "ratio": ratio,
+        "goal": ">= 3",
+    }
 
 
 def _py_batches(loader):

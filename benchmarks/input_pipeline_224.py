@@ -32,8 +32,16 @@ TOKENS = 64
 BATCH = 16
 # (height, width) of the photos, cycled: landscape, portrait and square phone and camera
 # frames from 0.3 to 12 MP.
-SHAPES = [(480, 640), (3000, 4000), (1080, 1920), (4032, 3024), (1536, 2048), (2000, 2000),
-          (1920, 1080), (2448, 3264)]
+SHAPES = [
+    (480, 640),
+    (3000, 4000),
+    (1080, 1920),
+    (4032, 3024),
+    (1536, 2048),
+    (2000, 2000),
+    (1920, 1080),
+    (2448, 3264),
+]
 WORDS = [f"w{i}" for i in range(2000)]
 
 
@@ -42,13 +50,19 @@ def _photo(rng, h, w):
     a photo rather than of white noise (which JPEG cannot compress)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     f = rng.uniform(0.5, 3.0, 3)
-    image = np.stack([128 + 90 * np.sin(xx / w * f[0] * np.pi + yy / h * f[1]),
-                      128 + 90 * np.cos(yy / h * f[2] * np.pi),
-                      128 + 60 * np.sin((xx + yy) / (h + w) * 5)], -1)
+    image = np.stack(
+        [
+            128 + 90 * np.sin(xx / w * f[0] * np.pi + yy / h * f[1]),
+            128 + 90 * np.cos(yy / h * f[2] * np.pi),
+            128 + 60 * np.sin((xx + yy) / (h + w) * 5),
+        ],
+        -1,
+    )
     for _ in range(6):
         y0, x0 = rng.integers(0, h * 3 // 4), rng.integers(0, w * 3 // 4)
-        image[y0:y0 + rng.integers(h // 10, h // 4), x0:x0 + rng.integers(w // 10, w // 4)] = \
+        image[y0 : y0 + rng.integers(h // 10, h // 4), x0 : x0 + rng.integers(w // 10, w // 4)] = (
             rng.uniform(0, 255, 3)
+        )
     image += rng.normal(0, 3, (h, w, 1))
     return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -69,8 +83,9 @@ def make_data(root, n, seed=0):
         h, w = SHAPES[k % len(SHAPES)]
         png = k % 7 == 3 and h * w <= 2_100_000  # some PNGs, of the smaller frames
         image = f"media/{k}.{'png' if png else 'jpg'}"
-        Image.fromarray(_photo(rng, h, w)).save(os.path.join(tmp, image),
-                                               **({} if png else {"quality": 90}))
+        Image.fromarray(_photo(rng, h, w)).save(
+            os.path.join(tmp, image), **({} if png else {"quality": 90})
+        )
         rate, channels = (44100, 2) if k % 4 == 1 else (16000, 1)
         t = np.arange(int(rate * SECONDS)) / rate
         tone = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 800) * t) + rng.normal(0, 0.05, t.size)
@@ -82,8 +97,9 @@ def make_data(root, n, seed=0):
             f.setframerate(rate)
             f.writeframes(np.repeat(pcm, channels).tobytes())
         caption = " ".join(rng.choice(WORDS, TOKENS))
-        rows.append({"caption": caption, "image_path": image, "audio_path": audio,
-                     "label": f"c{k % 4}"})
+        rows.append(
+            {"caption": caption, "image_path": image, "audio_path": audio, "label": f"c{k % 4}"}
+        )
     with open(os.path.join(tmp, "train.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -95,17 +111,38 @@ def make_data(root, n, seed=0):
 def config(manifest, jpeg_scale="auto", cache=False, batch=BATCH):
     import tfmm
 
-    return tfmm.config_from_dict({
-        "name": "pipeline224",
-        "inputs": [
-            {"name": "text", "type": "text", "column": "caption",
-             "encoder": {"type": "textcnn", "vocab_size": 3000, "sequence_length": TOKENS}},
-            {"name": "image", "type": "image", "column": "image_path", "image_size": SIZE,
-             "jpeg_scale": jpeg_scale, "encoder": {"type": "cnn"}},
-            {"name": "audio", "type": "audio", "column": "audio_path", "sample_rate": 16000,
-             "clip_seconds": SECONDS, "resample": True, "encoder": {"type": "cnn"}}],
-        "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-        "data": {"train": manifest, "batch_size": batch, "cache": cache}})
+    return tfmm.config_from_dict(
+        {
+            "name": "pipeline224",
+            "inputs": [
+                {
+                    "name": "text",
+                    "type": "text",
+                    "column": "caption",
+                    "encoder": {"type": "textcnn", "vocab_size": 3000, "sequence_length": TOKENS},
+                },
+                {
+                    "name": "image",
+                    "type": "image",
+                    "column": "image_path",
+                    "image_size": SIZE,
+                    "jpeg_scale": jpeg_scale,
+                    "encoder": {"type": "cnn"},
+                },
+                {
+                    "name": "audio",
+                    "type": "audio",
+                    "column": "audio_path",
+                    "sample_rate": 16000,
+                    "clip_seconds": SECONDS,
+                    "resample": True,
+                    "encoder": {"type": "cnn"},
+                },
+            ],
+            "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
+            "data": {"train": manifest, "batch_size": batch, "cache": cache},
+        }
+    )
 
 
 def _loader_class():
@@ -120,8 +157,11 @@ def _loader_class():
             with wave.open(os.path.join(self.base, path)) as w:
                 frames = w.readframes(w.getnframes())
                 channels, rate = w.getnchannels(), w.getframerate()
-            mono = (np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
-                    ).reshape(-1, channels).mean(axis=1)
+            mono = (
+                (np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0)
+                .reshape(-1, channels)
+                .mean(axis=1)
+            )
             if rate != 16000:
                 t = np.arange(int(len(mono) * 16000 / rate)) * (rate / 16000)
                 mono = np.interp(t, np.arange(len(mono)), mono).astype(np.float32)
@@ -155,24 +195,40 @@ def pipeline_rates(manifest, repeats=2, log=print):
     for mode in ("auto", "full"):
         cfg = config(manifest, jpeg_scale=mode)
         vocabs = tfmm.data.fit_preprocessing(cfg, tfmm.data.Manifest(manifest))
-        datasets[mode] = tfmm.data.make_dataset(cfg, manifest, vocabs, training=True,
-                                                repeat=True, with_labels=False)
+        datasets[mode] = tfmm.data.make_dataset(
+            cfg, manifest, vocabs, training=True, repeat=True, with_labels=False
+        )
     Loader = _loader_class()
-    loaders = {w: Loader(manifest, vocabs["text"], BATCH, SIZE, int(16000 * SECONDS), TOKENS,
-                         workers=w, use_multiprocessing=False) for w in (1, 2, 4)}
+    loaders = {
+        w: Loader(
+            manifest,
+            vocabs["text"],
+            BATCH,
+            SIZE,
+            int(16000 * SECONDS),
+            TOKENS,
+            workers=w,
+            use_multiprocessing=False,
+        )
+        for w in (1, 2, 4)
+    }
     rates = {k: 0.0 for k in ("auto", "full", *(f"py{w}" for w in loaders))}
     for _ in range(repeats):  # alternated, best of each: other load drifts
         for mode, ds in datasets.items():
             rates[mode] = max(rates[mode], _pass_rate(lambda ds=ds: iter(ds), batches))
         for w, loader in loaders.items():
-            rates[f"py{w}"] = max(rates[f"py{w}"],
-                                  _pass_rate(lambda lo=loader: _py_batches(lo), batches))
+            rates[f"py{w}"] = max(
+                rates[f"py{w}"], _pass_rate(lambda lo=loader: _py_batches(lo), batches)
+            )
         log("  " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
     best_workers = max(loaders, key=lambda w: rates[f"py{w}"])
-    out.update(tfmm_examples_per_s=rates["auto"], tfmm_full_decode_examples_per_s=rates["full"],
-               pydataset_examples_per_s=rates[f"py{best_workers}"],
-               pydataset_workers=best_workers,
-               pydataset_by_workers={w: rates[f"py{w}"] for w in loaders})
+    out.update(
+        tfmm_examples_per_s=rates["auto"],
+        tfmm_full_decode_examples_per_s=rates["full"],
+        pydataset_examples_per_s=rates[f"py{best_workers}"],
+        pydataset_workers=best_workers,
+        pydataset_by_workers={w: rates[f"py{w}"] for w in loaders},
+    )
     return out
 
 
@@ -197,8 +253,10 @@ def pixel_difference(manifest, limit=24):
         diffs["auto_vs_full"].append(np.abs(auto - full))
         diffs["auto_vs_antialiased"].append(np.abs(auto - reference))
         diffs["full_vs_antialiased"].append(np.abs(full - reference))
-    return {k: {"mean": float(np.mean(v)), "p99": float(np.percentile(np.stack(v), 99))}
-            for k, v in diffs.items()}
+    return {
+        k: {"mean": float(np.mean(v)), "p99": float(np.percentile(np.stack(v), 99))}
+        for k, v in diffs.items()
+    }
 
 
 def cache_rates(manifest, work):
@@ -206,8 +264,11 @@ def cache_rates(manifest, work):
     import tfmm
 
     out = {}
-    for name, value in (("none", False), ("memory", "memory"),
-                        ("disk", os.path.join(work, "cache224"))):
+    for name, value in (
+        ("none", False),
+        ("memory", "memory"),
+        ("disk", os.path.join(work, "cache224")),
+    ):
         if name == "disk":
             shutil.rmtree(value, ignore_errors=True)
         cfg = config(manifest, cache=value)
@@ -230,9 +291,11 @@ def run(root, quick=True, log=print):
     ratio = out["tfmm_examples_per_s"] / out["pydataset_examples_per_s"]
     out["pixels"] = pixel_difference(manifest)
     out["cache"] = cache_rates(manifest, root)
-    log(f"tfmm (jpeg_scale auto): {out['tfmm_examples_per_s']:.1f} examples/s, full decode "
+    log(
+        f"tfmm (jpeg_scale auto): {out['tfmm_examples_per_s']:.1f} examples/s, full decode "
         f"{out['tfmm_full_decode_examples_per_s']:.1f}; PyDataset "
-        f"{out['pydataset_examples_per_s']:.1f} ({out['pydataset_workers']} workers)")
+        f"{out['pydataset_examples_per_s']:.1f} ({out['pydataset_workers']} workers)"
+    )
     log(f"pixels: {out['pixels']}")
     log(f"cache: {out['cache']}")
     log(f"{NAME}: ratio={ratio:.2f}")

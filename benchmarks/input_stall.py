@@ -29,8 +29,9 @@ def run(root, quick=True, log=print):
     keras.utils.set_random_seed(0)
     model = tfmm.build_model(config, vocabs)
     tfmm.compile_model(model, config)
-    files = tfmm.data.make_dataset(config, os.path.join(data, "train.csv"), vocabs,
-                                   training=True, repeat=True)
+    files = tfmm.data.make_dataset(
+        config, os.path.join(data, "train.csv"), vocabs, training=True, repeat=True
+    )
     memory = files.take(steps + 2).cache().repeat()
     for _ in memory.take(steps + 2):  # fill the cache: these batches now sit in memory
         pass
@@ -43,5 +44,9 @@ def run(root, quick=True, log=print):
     log(f"fit from files (tfmm pipeline): {rate_files:7.1f} examples/s")
     log(f"fit from memory:                {rate_memory:7.1f} examples/s")
     log(f"{NAME}: ratio={ratio:.3f}")
-    return {"files_examples_per_s": rate_files, "memory_examples_per_s": rate_memory,
-            "ratio": ratio, "goal": ">= 0.95"}
+    return {
+        "files_examples_per_s": rate_files,
+        "memory_examples_per_s": rate_memory,
+        "ratio": ratio,
+        "goal": ">= 0.95",
+    }

@@ -19,15 +19,15 @@ def _read(path):
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     base = os.path.dirname(os.path.abspath(path))
-    return {"text": [r["caption"] for r in rows],
-            "image": [os.path.join(base, r["image_path"]) for r in rows],
-            "audio": [os.path.join(base, r["audio_path"]) for r in rows]}, \
-        [r["label"] for r in rows]
+    return {
+        "text": [r["caption"] for r in rows],
+        "image": [os.path.join(base, r["image_path"]) for r in rows],
+        "audio": [os.path.join(base, r["audio_path"]) for r in rows],
+    }, [r["label"] for r in rows]
 
 
 def _load(x, vectorize):
-    img = tf.io.decode_image(tf.io.read_file(x["image"]), channels=3,
-                             expand_animations=False)
+    img = tf.io.decode_image(tf.io.read_file(x["image"]), channels=3, expand_animations=False)
     img = tf.image.resize(tf.cast(img, tf.float32), (IMAGE, IMAGE)) / 255.0
     wav, _ = tf.audio.decode_wav(tf.io.read_file(x["audio"]))
     wav = wav[: int(SECONDS * RATE), 0]
@@ -41,8 +41,11 @@ def _dataset(columns, y, shuffle, seed, vectorize):
     ds = tf.data.Dataset.from_tensor_slices((columns, y))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed)
-    return ds.map(lambda x, t: (_load(x, vectorize), t),
-                  num_parallel_calls=tf.data.AUTOTUNE).batch(32).prefetch(tf.data.AUTOTUNE)
+    return (
+        ds.map(lambda x, t: (_load(x, vectorize), t), num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(32)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def train_peer(train_csv, val_csv, test_csv, epochs=12, seed=0):
@@ -72,10 +75,16 @@ def train_peer(train_csv, val_csv, test_csv, epochs=12, seed=0):
     x = keras.layers.Dense(128, activation="relu")(keras.layers.Concatenate()([t, i, a]))
     out = keras.layers.Dense(len(names), activation="softmax")(keras.layers.Dropout(0.3)(x))
     model = keras.Model({"text": text, "image": image, "audio": audio}, out)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(_dataset(xtr, ytr, True, seed, vectorize),
-              validation_data=_dataset(xva, yva, False, 0, vectorize), epochs=epochs,
-              verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        _dataset(xtr, ytr, True, seed, vectorize),
+        validation_data=_dataset(xva, yva, False, 0, vectorize),
+        epochs=epochs,
+        verbose=0,
+    )
     pred = model.predict(_dataset(xte, yte, False, 0, vectorize), verbose=0).argmax(-1)
     return yte, pred, names

@@ -34,14 +34,37 @@ FACTORS = ("shape", "word", "mood")
 
 def _inputs(image_encoder, audio_encoder):
     return [
-        {"name": "text", "type": "text", "column": "caption",
-         "encoder": {"type": "textcnn", "vocab_size": 5000, "sequence_length": 32,
-                     "embedding_dim": 64, "kernel_sizes": [3, 4, 5], "filters": 64,
-                     "dropout": 0.3}},
-        {"name": "image", "type": "image", "column": "image_path", "image_size": 64,
-         "resize": "pad", "encoder": image_encoder},
-        {"name": "audio", "type": "audio", "column": "audio_path", "sample_rate": 16000,
-         "clip_seconds": 2.0, "resample": True, "encoder": audio_encoder},
+        {
+            "name": "text",
+            "type": "text",
+            "column": "caption",
+            "encoder": {
+                "type": "textcnn",
+                "vocab_size": 5000,
+                "sequence_length": 32,
+                "embedding_dim": 64,
+                "kernel_sizes": [3, 4, 5],
+                "filters": 64,
+                "dropout": 0.3,
+            },
+        },
+        {
+            "name": "image",
+            "type": "image",
+            "column": "image_path",
+            "image_size": 64,
+            "resize": "pad",
+            "encoder": image_encoder,
+        },
+        {
+            "name": "audio",
+            "type": "audio",
+            "column": "audio_path",
+            "sample_rate": 16000,
+            "clip_seconds": 2.0,
+            "resample": True,
+            "encoder": audio_encoder,
+        },
     ]
 
 
@@ -49,73 +72,167 @@ def _inputs(image_encoder, audio_encoder):
 # keys}])
 MODELS = {
     # examples/tri_modal.yaml as it stood (ResNet50 from scratch, LSTM), normalize on.
-    "readme_resnet_lstm": ({"type": "resnet50", "batchnorm_momentum": 0.9},
-                           {"type": "lstm", "num_mel_bins": 40, "units": [64]},
-                           {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                            "normalize": True, "modality_dropout": 0.0},
-                           ("text", "image", "audio")),
+    "readme_resnet_lstm": (
+        {"type": "resnet50", "batchnorm_momentum": 0.9},
+        {"type": "lstm", "num_mel_bins": 40, "units": [64]},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.0,
+        },
+        ("text", "image", "audio"),
+    ),
     # The README recipe (examples/tri_modal.yaml), modality dropout 0.3 included.
-    "cnn": ({"type": "cnn"}, {"type": "cnn"},
-            {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True,
-             "modality_dropout": 0.3}, ("text", "image", "audio")),
+    "cnn": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.3,
+        },
+        ("text", "image", "audio"),
+    ),
     # The default at other modality-dropout rates.
-    "cnn_modality_dropout_0.5": ({"type": "cnn"}, {"type": "cnn"},
-                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                                  "normalize": True, "modality_dropout": 0.5},
-                                 ("text", "image", "audio")),
+    "cnn_modality_dropout_0.5": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.5,
+        },
+        ("text", "image", "audio"),
+    ),
     # The default with MobileNetV3-Small (from scratch: no weights offline) for images.
-    "mobilenet_cnn": ({"type": "mobilenet", "variant": "small"}, {"type": "cnn"},
-                      {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                       "normalize": True, "modality_dropout": 0.3},
-                      ("text", "image", "audio")),
+    "mobilenet_cnn": (
+        {"type": "mobilenet", "variant": "small"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.3,
+        },
+        ("text", "image", "audio"),
+    ),
     # The recipe as it stood before modality dropout became the default.
-    "cnn_no_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
-                                {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                                 "normalize": True, "modality_dropout": 0.0},
-                                ("text", "image", "audio")),
+    "cnn_no_modality_dropout": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.0,
+        },
+        ("text", "image", "audio"),
+    ),
     # The recipes of the learning issue on top of the recipe without modality dropout.
-    "cnn_gradient_blending": ({"type": "cnn"}, {"type": "cnn"},
-                              {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                               "normalize": True, "auxiliary_loss_weight": 0.5,
-                               "balance": "gradient_blending", "modality_dropout": 0.0},
-                              ("text", "image", "audio")),
-    "cnn_aux_augment": ({"type": "cnn"}, {"type": "cnn"},
-                        {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                         "normalize": True, "auxiliary_loss_weight": 0.5,
-                         "modality_dropout": 0.2}, ("text", "image", "audio"),
-                        {"augment": ("text", "image"),
-                         "training": {"label_smoothing": 0.1, "warmup_epochs": 1,
-                                      "lr_schedule": "cosine"}}),
+    "cnn_gradient_blending": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "auxiliary_loss_weight": 0.5,
+            "balance": "gradient_blending",
+            "modality_dropout": 0.0,
+        },
+        ("text", "image", "audio"),
+    ),
+    "cnn_aux_augment": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "auxiliary_loss_weight": 0.5,
+            "modality_dropout": 0.2,
+        },
+        ("text", "image", "audio"),
+        {
+            "augment": ("text", "image"),
+            "training": {"label_smoothing": 0.1, "warmup_epochs": 1, "lr_schedule": "cosine"},
+        },
+    ),
     # Balanced training, one recipe at a time on top of the default.
-    "cnn_aux": ({"type": "cnn"}, {"type": "cnn"},
-                {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True,
-                 "auxiliary_loss_weight": 0.5, "modality_dropout": 0.0},
-                ("text", "image", "audio")),
-    "cnn_aux_modality_dropout": ({"type": "cnn"}, {"type": "cnn"},
-                                 {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                                  "normalize": True, "auxiliary_loss_weight": 0.5,
-                                  "modality_dropout": 0.3}, ("text", "image", "audio")),
+    "cnn_aux": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "auxiliary_loss_weight": 0.5,
+            "modality_dropout": 0.0,
+        },
+        ("text", "image", "audio"),
+    ),
+    "cnn_aux_modality_dropout": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "auxiliary_loss_weight": 0.5,
+            "modality_dropout": 0.3,
+        },
+        ("text", "image", "audio"),
+    ),
     # The other fusion strategies, each at its own defaults (`fusion: {type: ...}`).
-    "cnn_gated": ({"type": "cnn"}, {"type": "cnn"}, {"type": "gated"},
-                  ("text", "image", "audio")),
-    "cnn_cross_attention": ({"type": "cnn"}, {"type": "cnn"}, {"type": "cross_attention"},
-                            ("text", "image", "audio")),
-    "cnn_single_stream": ({"type": "cnn"}, {"type": "cnn"}, {"type": "single_stream"},
-                          ("text", "image", "audio")),
+    "cnn_gated": ({"type": "cnn"}, {"type": "cnn"}, {"type": "gated"}, ("text", "image", "audio")),
+    "cnn_cross_attention": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {"type": "cross_attention"},
+        ("text", "image", "audio"),
+    ),
+    "cnn_single_stream": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {"type": "single_stream"},
+        ("text", "image", "audio"),
+    ),
     # cross_attention with a 1-epoch linear warmup and cosine decay (its default warmup,
     # `auto`, is the same epoch with a constant rate after it).
-    "cnn_cross_attention_cosine": ({"type": "cnn"}, {"type": "cnn"},
-                                   {"type": "cross_attention"}, ("text", "image", "audio"),
-                                   {"training": {"warmup_epochs": 1,
-                                                 "lr_schedule": "cosine"}}),
-    "cnn_late": ({"type": "cnn"}, {"type": "cnn"}, {"type": "late"},
-                 ("text", "image", "audio")),
+    "cnn_cross_attention_cosine": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {"type": "cross_attention"},
+        ("text", "image", "audio"),
+        {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}},
+    ),
+    "cnn_late": ({"type": "cnn"}, {"type": "cnn"}, {"type": "late"}, ("text", "image", "audio")),
     # The default with a 1-epoch linear warmup and cosine decay.
-    "cnn_warmup_cosine": ({"type": "cnn"}, {"type": "cnn"},
-                          {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                           "normalize": True, "modality_dropout": 0.3},
-                          ("text", "image", "audio"),
-                          {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}}),
+    "cnn_warmup_cosine": (
+        {"type": "cnn"},
+        {"type": "cnn"},
+        {
+            "type": "concat",
+            "hidden_units": [128],
+            "dropout": 0.2,
+            "normalize": True,
+            "modality_dropout": 0.3,
+        },
+        ("text", "image", "audio"),
+        {"training": {"warmup_epochs": 1, "lr_schedule": "cosine"}},
+    ),
     "cnn_text_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("text",)),
     "cnn_image_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("image",)),
     "cnn_audio_only": ({"type": "cnn"}, {"type": "cnn"}, None, ("audio",)),
@@ -141,8 +258,9 @@ def factor_accuracy(y, probs, names):
     parts = [n.split("-") for n in names]
     for i, factor in enumerate(("shape", "word", "mood")):
         values = sorted({p[i] for p in parts})
-        summed = np.stack([probs[:, [j for j, p in enumerate(parts) if p[i] == v]].sum(-1)
-                           for v in values], -1)
+        summed = np.stack(
+            [probs[:, [j for j, p in enumerate(parts) if p[i] == v]].sum(-1) for v in values], -1
+        )
         truth = np.array([values.index(parts[k][i]) for k in y])
         out[factor] = float(np.mean(summed.argmax(-1) == truth))
     return out
@@ -152,8 +270,9 @@ def _tfmm_factors(run_dir):
     from tfmm.training.inference import load_run, predict_arrays
 
     model, config, vocabularies = load_run(run_dir)
-    preds, targets = predict_arrays(model, config, config.resolve_path(config.data.test),
-                              vocabularies, with_labels=True)
+    preds, targets = predict_arrays(
+        model, config, config.resolve_path(config.data.test), vocabularies, with_labels=True
+    )
     return factor_accuracy(targets["label"], preds["label"], config.outputs[0].labels)
 
 
@@ -165,15 +284,20 @@ def run_tfmm(name, data_dir, run_dir, seed):
 
     image, audio, fusion, modalities, *extra = MODELS[name]
     extra = extra[0] if extra else {}
-    inputs = [dict(i, augment=i["name"] in extra.get("augment", ()))
-              for i in _inputs(image, audio) if i["name"] in modalities]
-    cfg = {"name": name, "inputs": inputs,
-           "fusion": fusion or {"type": "concat", "hidden_units": [128], "dropout": 0.2,
-                                "normalize": True},
-           "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-           "data": {s: os.path.join(data_dir, f"{s}.csv") for s in ("train", "val", "test")},
-           "training": {"epochs": EPOCHS, "learning_rate": LEARNING_RATE,
-                        **extra.get("training", {})}}
+    inputs = [
+        dict(i, augment=i["name"] in extra.get("augment", ()))
+        for i in _inputs(image, audio)
+        if i["name"] in modalities
+    ]
+    cfg = {
+        "name": name,
+        "inputs": inputs,
+        "fusion": fusion
+        or {"type": "concat", "hidden_units": [128], "dropout": 0.2, "normalize": True},
+        "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
+        "data": {s: os.path.join(data_dir, f"{s}.csv") for s in ("train", "val", "test")},
+        "training": {"epochs": EPOCHS, "learning_rate": LEARNING_RATE, **extra.get("training", {})},
+    }
     cfg["data"].update({"batch_size": 32, "seed": seed})
     keras.utils.clear_session()
     shutil.rmtree(run_dir, ignore_errors=True)  # a rerun trains again
@@ -189,10 +313,14 @@ def run_peer(data_dir, seed):
     from benchmarks.peer import train_peer
 
     keras.utils.clear_session()
-    y, p, names = train_peer(*(os.path.join(data_dir, f"{s}.csv")
-                               for s in ("train", "val", "test")), epochs=EPOCHS, seed=seed)
-    factors = factor_accuracy(y, np.eye(len(names))[p], names) \
-        if "complementary" in data_dir else {}
+    y, p, names = train_peer(
+        *(os.path.join(data_dir, f"{s}.csv") for s in ("train", "val", "test")),
+        epochs=EPOCHS,
+        seed=seed,
+    )
+    factors = (
+        factor_accuracy(y, np.eye(len(names))[p], names) if "complementary" in data_dir else {}
+    )
     return float(np.mean(y == p)), _macro_f1(y, p, len(names)), factors
 
 
@@ -212,31 +340,44 @@ def measure(work, variants, models, seeds, log=print):
                     acc, f1, factors = run_peer(data_dir, seed)
                 else:
                     acc, f1, factors = run_tfmm(
-                        name, data_dir, os.path.join(work, "runs", variant, f"{name}-{seed}"),
-                        seed)
+                        name, data_dir, os.path.join(work, "runs", variant, f"{name}-{seed}"), seed
+                    )
                 scores.append((acc, f1, *(factors.get(k, np.nan) for k in FACTORS)))
                 read = "".join(f", {k} {v:.3f}" for k, v in factors.items())
-                log(f"{variant} {name} seed {seed}: accuracy {acc:.3f}, macro-F1 {f1:.3f}"
-                    f"{read} ({time.time() - t:.0f} s)")
+                log(
+                    f"{variant} {name} seed {seed}: accuracy {acc:.3f}, macro-F1 {f1:.3f}"
+                    f"{read} ({time.time() - t:.0f} s)"
+                )
             table[(variant, name)] = np.array(scores)
     return table
 
 
 def markdown(table, seeds):
-    lines = [f"Hard data (`benchmarks/hard_data.py`, 1,000 rows, 700 for training), "
-             f"{EPOCHS} epochs, batch 32, AdamW {LEARNING_RATE:g}, tfmm's defaults "
-             f"otherwise (the best epoch on validation accuracy, `monitor: auto`), seeds "
-             f"{list(seeds)}; test accuracy and macro-F1, mean ± std over seeds.", "",
-             "| variant | model | accuracy | macro-F1 | shape / word / mood read |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"Hard data (`benchmarks/hard_data.py`, 1,000 rows, 700 for training), "
+        f"{EPOCHS} epochs, batch 32, AdamW {LEARNING_RATE:g}, tfmm's defaults "
+        f"otherwise (the best epoch on validation accuracy, `monitor: auto`), seeds "
+        f"{list(seeds)}; test accuracy and macro-F1, mean ± std over seeds.",
+        "",
+        "| variant | model | accuracy | macro-F1 | shape / word / mood read |",
+        "|---|---|---|---|---|",
+    ]
     for (variant, name), s in table.items():
-        read = "" if np.isnan(s[0, 2]) else \
-            " / ".join(f"{s[:, k].mean():.2f}" for k in range(2, 2 + len(FACTORS)))
-        lines.append(f"| {variant} | {name} | {s[:, 0].mean():.3f} ± {s[:, 0].std():.3f} | "
-                     f"{s[:, 1].mean():.3f} ± {s[:, 1].std():.3f} | {read} |")
-    lines += ["", "(shape / word / mood read: the complementary variant's factor accuracy, "
-              "the predicted probabilities summed over the classes that share a factor; "
-              "chance 0.33 / 0.50 / 0.50.)"]
+        read = (
+            ""
+            if np.isnan(s[0, 2])
+            else " / ".join(f"{s[:, k].mean():.2f}" for k in range(2, 2 + len(FACTORS)))
+        )
+        lines.append(
+            f"| {variant} | {name} | {s[:, 0].mean():.3f} ± {s[:, 0].std():.3f} | "
+            f"{s[:, 1].mean():.3f} ± {s[:, 1].std():.3f} | {read} |"
+        )
+    lines += [
+        "",
+        "(shape / word / mood read: the complementary variant's factor accuracy, "
+        "the predicted probabilities summed over the classes that share a factor; "
+        "chance 0.33 / 0.50 / 0.50.)",
+    ]
     return "\n".join(lines)
 
 
@@ -248,20 +389,33 @@ def run(work, quick=False):
     write_section("quality", markdown(table, seeds))
     fused = table[("complementary", "cnn")][:, 0].mean()
     peer = table[("complementary", "peer")][:, 0].mean()
-    return {"ratio": float(fused / max(peer, 1e-9)), "goal": ">= 1 (fused cnn vs peer)",
-            "fused_cnn": float(fused), "peer": float(peer)}
+    return {
+        "ratio": float(fused / max(peer, 1e-9)),
+        "goal": ">= 1 (fused cnn vs peer)",
+        "fused_cnn": float(fused),
+        "peer": float(peer),
+    }
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default="/tmp/tfmm-quality", help="data and runs folder")
-    p.add_argument("--variants", nargs="*", default=["complementary", "redundant"],
-                   help="hard data variants")
-    p.add_argument("--models", nargs="*", default=["peer", *MODELS],
-                   help=f"models among peer, {', '.join(MODELS)}")
+    p.add_argument(
+        "--variants", nargs="*", default=["complementary", "redundant"], help="hard data variants"
+    )
+    p.add_argument(
+        "--models",
+        nargs="*",
+        default=["peer", *MODELS],
+        help=f"models among peer, {', '.join(MODELS)}",
+    )
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2], help="seeds")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="epochs for every model (default: EPOCHS, the table's budget)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs for every model (default: EPOCHS, the table's budget)",
+    )
     args = p.parse_args(argv)
     global EPOCHS
     EPOCHS = args.epochs or EPOCHS

@@ -50,12 +50,18 @@ print("RESULT", json.dumps({"examples_per_s": steps * 32 / (time.perf_counter() 
 def _throughput(data, replicas, kind="cpu", mode="float32", steps=8):
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, data, str(replicas), kind, mode, str(steps)],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if not line:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
-                           f"exit {proc.returncode}")
+        raise RuntimeError(
+            proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        )
     return json.loads(line[0][7:])["examples_per_s"]
 
 
@@ -74,5 +80,4 @@ def run(root, quick=True, log=print, gpu=False):
             log(f"1 GPU, {mode}: {result[mode]:7.1f} examples/s")
     ratio = two / one
     log(f"{NAME}: ratio={ratio:.3f}")
-    return {**result, "ratio": ratio,
-            "goal": "1.0 on split CPUs (same cores); near 2.0 on 2 GPUs"}
+    return {**result, "ratio": ratio, "goal": "1.0 on split CPUs (same cores); near 2.0 on 2 GPUs"}

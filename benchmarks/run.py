@@ -19,9 +19,22 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-BENCHMARKS = ("demo", "input_pipeline", "input_pipeline_224", "input_stall", "compute",
-              "serving", "scale", "replicas", "fusion", "pretraining", "quality", "tables",
-              "service", "gpu")
+BENCHMARKS = (
+    "demo",
+    "input_pipeline",
+    "input_pipeline_224",
+    "input_stall",
+    "compute",
+    "serving",
+    "scale",
+    "replicas",
+    "fusion",
+    "pretraining",
+    "quality",
+    "tables",
+    "service",
+    "gpu",
+)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 QUICK_BUDGET_MINUTES = 15
@@ -49,8 +62,13 @@ def commit():
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -61,24 +79,31 @@ def machine():
     import onnxruntime
     import tensorflow as tf
 
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}, tensorflow {tf.__version__}, keras "
-            f"{keras.__version__}, onnxruntime {onnxruntime.__version__}; GPUs: "
-            f"{len(tf.config.list_physical_devices('GPU'))}")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, tensorflow {tf.__version__}, keras "
+        f"{keras.__version__}, onnxruntime {onnxruntime.__version__}; GPUs: "
+        f"{len(tf.config.list_physical_devices('GPU'))}"
+    )
 
 
 def table(results, quick, seconds, rev=None):
     command = "python -m benchmarks.run" + (" --quick" if quick else "")
-    lines = [f"Run {datetime.date.today().isoformat()} ({'--quick' if quick else 'full'}, "
-             f"{seconds:.0f} s) at commit {rev or commit()} (`{command}`) on {machine()}.",
-             "", "| benchmark | ratio | goal | s | figures |", "|---|---|---|---|---|"]
+    lines = [
+        f"Run {datetime.date.today().isoformat()} ({'--quick' if quick else 'full'}, "
+        f"{seconds:.0f} s) at commit {rev or commit()} (`{command}`) on {machine()}.",
+        "",
+        "| benchmark | ratio | goal | s | figures |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         took = f"{r['seconds']:.0f}" if "seconds" in r else ""
         if "error" in r:
             lines.append(f"| {name} | failed | | {took} | {r['error'][:120]} |")
             continue
-        figures = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items()
-                            if k not in ("ratio", "goal", "seconds"))
+        figures = ", ".join(
+            f"{k}={_fmt(v)}" for k, v in r.items() if k not in ("ratio", "goal", "seconds")
+        )
         lines.append(f"| {name} | {r['ratio']:.3f} | {r['goal']} | {took} | {figures} |")
     return "\n".join(lines)
 
@@ -103,8 +128,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
-    parser.add_argument("--gpu", action="store_true",
-                        help="replicas over GPUs; the one-GPU figures (float32, mixed, XLA)")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="replicas over GPUs; the one-GPU figures (float32, mixed, XLA)",
+    )
     parser.add_argument("--work", help="folder for data and exports (default: a temp dir)")
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -113,8 +141,11 @@ def main(argv=None):
     work = args.work or tempfile.mkdtemp(prefix="tfmm-bench-")
     os.makedirs(work, exist_ok=True)
     names = selected(args.only, args.quick)
-    print(f"benchmarks: {', '.join(names)}; expected about "
-          f"{expected_minutes(names, args.quick)} minutes on 2 CPU cores", flush=True)
+    print(
+        f"benchmarks: {', '.join(names)}; expected about "
+        f"{expected_minutes(names, args.quick)} minutes on 2 CPU cores",
+        flush=True,
+    )
     results, start = {}, time.time()
     for name in names:
         bench = module(name)

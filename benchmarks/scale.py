@@ -34,13 +34,20 @@ print("RESULT", json.dumps({"examples": n, "seconds": elapsed, "peak_rss_mb": hw
 
 
 def _stream(data, pattern):
-    proc = subprocess.run([sys.executable, "-c", STREAM, data, pattern], capture_output=True,
-                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-c", STREAM, data, pattern],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if not line:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else
-                           f"exit {proc.returncode}")
+        raise RuntimeError(
+            proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        )
     return json.loads(line[0][7:])
 
 
@@ -50,8 +57,9 @@ def run(root, quick=True, log=print):
     config, _ = config_for(data, image_size=64)
     shards = os.path.join(root, f"shards_{n}")
     if not os.path.exists(shards):
-        tfmm.data.write_tfrecords(config, os.path.join(data, "train.csv"), shards, shards=4,
-                                  verbose=False)
+        tfmm.data.write_tfrecords(
+            config, os.path.join(data, "train.csv"), shards, shards=4, verbose=False
+        )
     # N and 10N: the same shards repeated (same bytes per example, ten times as many).
     copies = 3 if quick else 10
     dirs = {}
@@ -68,10 +76,17 @@ def run(root, quick=True, log=print):
     time_ratio = big_r["seconds"] / (10 * small_r["seconds"])
     mem_ratio = big_r["peak_rss_mb"] / small_r["peak_rss_mb"]
     for label, r in (("N", small_r), ("10N", big_r)):
-        log(f"{label:>3}: {r['examples']:6d} examples in {r['seconds']:6.2f} s "
-            f"({r['examples'] / r['seconds']:7.1f}/s), peak RSS {r['peak_rss_mb']:.0f} MB")
-    log(f"time(10N) / (10 x time(N)) = {time_ratio:.3f}; peak RSS(10N) / RSS(N) = "
-        f"{mem_ratio:.3f}")
+        log(
+            f"{label:>3}: {r['examples']:6d} examples in {r['seconds']:6.2f} s "
+            f"({r['examples'] / r['seconds']:7.1f}/s), peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
+    log(f"time(10N) / (10 x time(N)) = {time_ratio:.3f}; peak RSS(10N) / RSS(N) = {mem_ratio:.3f}")
     log(f"{NAME}: ratio={time_ratio:.3f}")
-    return {"N": small_r, "10N": big_r, "time_ratio": time_ratio, "memory_ratio": mem_ratio,
-            "ratio": time_ratio, "goal": "time and memory within 10% of linear"}
+    return {
+        "N": small_r,
+        "10N": big_r,
+        "time_ratio": time_ratio,
+        "memory_ratio": mem_ratio,
+        "ratio": time_ratio,
+        "goal": "time and memory within 10% of linear",
+    }

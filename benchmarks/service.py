@@ -44,8 +44,9 @@ def run(root, quick=True, log=print):
     for workers in (1, 2):
         address, procs = start_local_service(workers)
         try:
-            served = dataclasses.replace(config, data=dataclasses.replace(
-                config.data, service=address))
+            served = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, service=address)
+            )
             key = f"service_{workers}_worker" + ("s" if workers > 1 else "")
             results[key] = examples_per_s(served, manifest, vocabs, batches)
             log(f"{key:<16} {results[key]:8.1f} examples/s")
@@ -53,5 +54,8 @@ def run(root, quick=True, log=print):
             stop_local_service(procs)
     ratio = results["service_2_workers"] / results["service_1_worker"]
     log(f"{NAME}: ratio={ratio:.3f} (2 workers / 1 worker)")
-    return {**{k: float(v) for k, v in results.items()}, "ratio": ratio,
-            "goal": ">= 1 (2 workers / 1; on one machine they share its cores)"}
+    return {
+        **{k: float(v) for k, v in results.items()},
+        "ratio": ratio,
+        "goal": ">= 1 (2 workers / 1; on one machine they share its cores)",
+    }

@@ -33,8 +33,9 @@ NAME = "tables"
 # run it by name (`--only tables`).
 MINUTES = (9, 25)
 IN_QUICK = False
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                    "womens_clothing_reviews_1000.csv")
+DATA = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "womens_clothing_reviews_1000.csv"
+)
 TARGET = "Recommended IND"
 NUMERIC = ["Age", "Positive Feedback Count"]
 CATEGORICAL = ["Division Name", "Department Name", "Class Name", "Clothing ID"]
@@ -51,10 +52,8 @@ def split(seed, out_dir):
     frame = pd.read_csv(DATA)
     frame = frame.drop(columns=[frame.columns[0]])
     frame[TARGET] = frame[TARGET].map({0: "no", 1: "yes"})
-    train, rest = train_test_split(frame, test_size=0.3, stratify=frame[TARGET],
-                                   random_state=seed)
-    val, test = train_test_split(rest, test_size=0.5, stratify=rest[TARGET],
-                                 random_state=seed)
+    train, rest = train_test_split(frame, test_size=0.3, stratify=frame[TARGET], random_state=seed)
+    val, test = train_test_split(rest, test_size=0.5, stratify=rest[TARGET], random_state=seed)
     os.makedirs(out_dir, exist_ok=True)
     paths = {}
     for name, part in (("train", train), ("val", val), ("test", test)):
@@ -63,21 +62,49 @@ def split(seed, out_dir):
     return paths
 
 
-def tfmm_config(paths, seed, text_encoder="tfidf", modalities=("text", "tabular"),
-                epochs=EPOCHS, tabular_encoder="mlp"):
+def tfmm_config(
+    paths,
+    seed,
+    text_encoder="tfidf",
+    modalities=("text", "tabular"),
+    epochs=EPOCHS,
+    tabular_encoder="mlp",
+):
     inputs = []
     if "text" in modalities:
-        inputs += [{"name": "title", "type": "text", "column": "Title", "optional": True,
-                    "encoder": {"type": text_encoder}},
-                   {"name": "review", "type": "text", "column": "Review Text",
-                    "optional": True, "encoder": {"type": text_encoder}}]
+        inputs += [
+            {
+                "name": "title",
+                "type": "text",
+                "column": "Title",
+                "optional": True,
+                "encoder": {"type": text_encoder},
+            },
+            {
+                "name": "review",
+                "type": "text",
+                "column": "Review Text",
+                "optional": True,
+                "encoder": {"type": text_encoder},
+            },
+        ]
     if "tabular" in modalities:
-        inputs.append({"name": "facts", "type": "tabular", "numeric": NUMERIC,
-                       "categorical": CATEGORICAL, "encoder": {"type": tabular_encoder}})
-    return {"name": "tables", "inputs": inputs,
-            "outputs": [{"name": "recommended", "type": "binary", "column": TARGET}],
-            "data": {**paths, "seed": seed},
-            "training": {"epochs": epochs}}
+        inputs.append(
+            {
+                "name": "facts",
+                "type": "tabular",
+                "numeric": NUMERIC,
+                "categorical": CATEGORICAL,
+                "encoder": {"type": tabular_encoder},
+            }
+        )
+    return {
+        "name": "tables",
+        "inputs": inputs,
+        "outputs": [{"name": "recommended", "type": "binary", "column": TARGET}],
+        "data": {**paths, "seed": seed},
+        "training": {"epochs": epochs},
+    }
 
 
 # name -> (text encoder, modalities[, tabular encoder]); None: the default (no key)
@@ -100,21 +127,23 @@ def run_tfmm(name, paths, run_dir, seed):
     from tfmm.training.inference import evaluate
 
     encoder, modalities, *tabular = TFMM_MODELS[name]
-    cfg = tfmm_config(paths, seed, encoder or "textcnn", modalities,
-                      tabular_encoder=(tabular or ["mlp"])[0])
+    cfg = tfmm_config(
+        paths, seed, encoder or "textcnn", modalities, tabular_encoder=(tabular or ["mlp"])[0]
+    )
     for i in cfg["inputs"]:
         # The user's config: no encoder keys where the model takes the default.
-        if (i["type"] == "text" and encoder is None) or (i["type"] == "tabular"
-                                                         and not tabular):
+        if (i["type"] == "text" and encoder is None) or (i["type"] == "tabular" and not tabular):
             i.pop("encoder", None)
     shutil.rmtree(run_dir, ignore_errors=True)
     config = tfmm.config_from_dict(cfg)
     model, metrics = train(config, run_dir, log=lambda *a: None, verbose=0)
     _, config, vocabularies = tfmm.training.inference.load_run(run_dir)
     val = evaluate(model, config, paths["val"], vocabularies)
-    return {"val_auc": val["recommended"]["auroc"],
-            "test_auc": metrics["recommended"]["auroc"],
-            "test_accuracy": metrics["recommended"]["accuracy"]}
+    return {
+        "val_auc": val["recommended"]["auroc"],
+        "test_auc": metrics["recommended"]["auroc"],
+        "test_accuracy": metrics["recommended"]["accuracy"],
+    }
 
 
 def _frames(paths):
@@ -122,7 +151,7 @@ def _frames(paths):
 
     frames = {k: pd.read_csv(v) for k, v in paths.items()}
     for f in frames.values():
-        f["text"] = (f["Title"].fillna("") + " . " + f["Review Text"].fillna(""))
+        f["text"] = f["Title"].fillna("") + " . " + f["Review Text"].fillna("")
         for c in CATEGORICAL:
             f[c] = f[c].astype(str)
     return frames
@@ -133,8 +162,10 @@ def _text_model(c):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-                         LogisticRegression(C=c, max_iter=2000))
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        LogisticRegression(C=c, max_iter=2000),
+    )
 
 
 def _text_on_column(c):
@@ -144,9 +175,10 @@ def _text_on_column(c):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(make_column_transformer(
-        (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "text")),
-        LogisticRegression(C=c, max_iter=2000))
+    return make_pipeline(
+        make_column_transformer((TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), "text")),
+        LogisticRegression(C=c, max_iter=2000),
+    )
 
 
 def _table_model(lr, depth, train_frame):
@@ -156,15 +188,30 @@ def _table_model(lr, depth, train_frame):
     from sklearn.preprocessing import OrdinalEncoder
 
     encode = make_column_transformer(
-        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                        encoded_missing_value=-1), CATEGORICAL),
-        ("passthrough", NUMERIC))
-    return make_pipeline(encode, HistGradientBoostingClassifier(
-        # Early stopping on 10% of the training rows, as a data scientist would: without
-        # it, 200 rounds at 0.1 overfit 700 rows and drag the stack below its text model.
-        learning_rate=lr, max_depth=depth, max_iter=500, early_stopping=True,
-        validation_fraction=0.1, n_iter_no_change=20, scoring="roc_auc",
-        categorical_features=list(range(len(CATEGORICAL))), random_state=0))
+        (
+            OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+            ),
+            CATEGORICAL,
+        ),
+        ("passthrough", NUMERIC),
+    )
+    return make_pipeline(
+        encode,
+        HistGradientBoostingClassifier(
+            # Early stopping on 10% of the training rows, as a data scientist would: without
+            # it, 200 rounds at 0.1 overfit 700 rows and drag the stack below its text model.
+            learning_rate=lr,
+            max_depth=depth,
+            max_iter=500,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=20,
+            scoring="roc_auc",
+            categorical_features=list(range(len(CATEGORICAL))),
+            random_state=0,
+        ),
+    )
 
 
 def run_sklearn(paths, seed):
@@ -195,32 +242,46 @@ def run_sklearn(paths, seed):
         return frame[table_cols]
 
     text = tuned(_text_model, [(c,) for c in (0.3, 1.0, 3.0, 10.0, 30.0)], text_x)
-    table = tuned(lambda lr, d: _table_model(lr, d, f["train"]),
-                  list(itertools.product((0.03, 0.1), (2, 3, None))), table_x)
+    table = tuned(
+        lambda lr, d: _table_model(lr, d, f["train"]),
+        list(itertools.product((0.03, 0.1), (2, 3, None))),
+        table_x,
+    )
     out = {}
-    for name, (val_auc, _, model), x in (("sklearn_text", text, text_x),
-                                          ("sklearn_table", table, table_x)):
+    for name, (val_auc, _, model), x in (
+        ("sklearn_text", text, text_x),
+        ("sklearn_table", table, table_x),
+    ):
         p = model.predict_proba(x(f["test"]))[:, 1]
-        out[name] = {"val_auc": val_auc, "test_auc": roc_auc_score(y["test"], p),
-                     "test_accuracy": accuracy_score(y["test"], p > 0.5)}
+        out[name] = {
+            "val_auc": val_auc,
+            "test_auc": roc_auc_score(y["test"], p),
+            "test_accuracy": accuracy_score(y["test"], p > 0.5),
+        }
     # The stack: scikit-learn's StackingClassifier (base models' 5-fold out-of-fold
     # probabilities -> logistic regression), its own C, learning rate and depth chosen on
     # validation AUC.
     both = ["text"] + table_cols
     best = None
-    for c, (lr, depth) in itertools.product((1.0, 3.0, 10.0, 30.0),
-                                            itertools.product((0.03, 0.1), (2, None))):
+    for c, (lr, depth) in itertools.product(
+        (1.0, 3.0, 10.0, 30.0), itertools.product((0.03, 0.1), (2, None))
+    ):
         stack = StackingClassifier(
             [("text", _text_on_column(c)), ("table", _table_model(lr, depth, f["train"]))],
-            final_estimator=LogisticRegression(), stack_method="predict_proba",
-            cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+            final_estimator=LogisticRegression(),
+            stack_method="predict_proba",
+            cv=StratifiedKFold(5, shuffle=True, random_state=seed),
+        )
         stack.fit(f["train"][both], y["train"])
         auc = roc_auc_score(y["val"], stack.predict_proba(f["val"][both])[:, 1])
         if best is None or auc > best[0]:
             best = (auc, stack)
     p = best[1].predict_proba(f["test"][both])[:, 1]
-    out["sklearn_stack"] = {"val_auc": best[0], "test_auc": roc_auc_score(y["test"], p),
-                            "test_accuracy": accuracy_score(y["test"], p > 0.5)}
+    out["sklearn_stack"] = {
+        "val_auc": best[0],
+        "test_auc": roc_auc_score(y["test"], p),
+        "test_accuracy": accuracy_score(y["test"], p > 0.5),
+    }
     return out
 
 
@@ -229,11 +290,14 @@ def measure(work, models, seeds, log=print):
         import pandas  # noqa: F401
         import sklearn  # noqa: F401
     except ImportError as e:
-        raise RuntimeError(f"the tables benchmark needs scikit-learn and pandas: pip install "
-                           f"-e '.[bench]' ({e})") from None
+        raise RuntimeError(
+            f"the tables benchmark needs scikit-learn and pandas: pip install -e '.[bench]' ({e})"
+        ) from None
     if not os.path.exists(DATA):
-        raise RuntimeError(f"the tables benchmark reads {os.path.abspath(DATA)} (shared/data "
-                           f"beside the checkout); not found")
+        raise RuntimeError(
+            f"the tables benchmark reads {os.path.abspath(DATA)} (shared/data "
+            f"beside the checkout); not found"
+        )
     rows = {}
     for seed in seeds:
         paths = split(seed, os.path.join(work, f"data_{seed}"))
@@ -280,14 +344,25 @@ def markdown(rows, seeds):
             v = np.array([r[key] for r in rs])
             cells.append(f"{v.mean():.3f} ± {v.std():.3f}")
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
-    lines.append(f"\nSeeds {list(seeds)}; per seed a stratified 70/15/15 split of the "
-                 f"1,000 rows (700/150/150).")
+    lines.append(
+        f"\nSeeds {list(seeds)}; per seed a stratified 70/15/15 split of the "
+        f"1,000 rows (700/150/150)."
+    )
     return "\n".join(lines)
 
 
-ALL_MODELS = ["sklearn_text", "sklearn_table", "sklearn_stack", "tfmm_default",
-              "tfmm_tfidf", "tfmm_textcnn", "tfmm_text_only", "tfmm_tabular_only",
-              "tfmm_ft_transformer", "tfmm_tabular_only_ft_transformer"]
+ALL_MODELS = [
+    "sklearn_text",
+    "sklearn_table",
+    "sklearn_stack",
+    "tfmm_default",
+    "tfmm_tfidf",
+    "tfmm_textcnn",
+    "tfmm_text_only",
+    "tfmm_tabular_only",
+    "tfmm_ft_transformer",
+    "tfmm_tabular_only_ft_transformer",
+]
 
 
 def run(work, quick=False):
@@ -299,9 +374,12 @@ def run(work, quick=False):
         write_section("tables", markdown(rows, seeds))
     fused = float(np.mean([r["test_auc"] for r in rows["tfmm_default"]]))
     stack = float(np.mean([r["test_auc"] for r in rows["sklearn_stack"]]))
-    return {"ratio": fused / stack, "goal": ">= 1 (tfmm default vs scikit-learn stack, "
-                                           "test ROC-AUC)", "tfmm_default": fused,
-            "sklearn_stack": stack}
+    return {
+        "ratio": fused / stack,
+        "goal": ">= 1 (tfmm default vs scikit-learn stack, test ROC-AUC)",
+        "tfmm_default": fused,
+        "sklearn_stack": stack,
+    }
 
 
 def main(argv=None):
@@ -309,8 +387,11 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     p.add_argument("--models", nargs="+", default=ALL_MODELS)
     p.add_argument("--work", default="/tmp/tfmm_bench_tables")
-    p.add_argument("--write", action="store_true",
-                   help="rewrite the table in BENCHMARKS.md (all models, 3 seeds)")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="rewrite the table in BENCHMARKS.md (all models, 3 seeds)",
+    )
     args = p.parse_args(argv)
     text = markdown(measure(args.work, args.models, args.seeds), args.seeds)
     print(text)

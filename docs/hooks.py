@@ -22,8 +22,12 @@ def on_files(files, config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from tfmm._reference import cli_reference, config_reference
 
-    pages = {"reference/config.md": config_reference(), "reference/cli.md": cli_reference(),
-             "benchmarks.md": _read("BENCHMARKS.md"), "changelog.md": _read("CHANGELOG.md")}
+    pages = {
+        "reference/config.md": config_reference(),
+        "reference/cli.md": cli_reference(),
+        "benchmarks.md": _read("BENCHMARKS.md"),
+        "changelog.md": _read("CHANGELOG.md"),
+    }
     for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
         if not name.startswith((".", "__")):
             pages[f"examples/{name}"] = _read("examples", name)

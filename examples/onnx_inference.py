@@ -35,13 +35,13 @@ def print_predictions(client, raw, batch):
     """One line per row and output: the label (and its probability) or the value."""
     n = len(next(iter(raw.values())))
     for start in range(0, n, batch):
-        out = client.predict({k: v[start:start + batch] for k, v in raw.items()})
+        out = client.predict({k: v[start : start + batch] for k, v in raw.items()})
         for o in client.outputs:
             name = o["name"]
             if o["type"] == "multiclass":
-                for row, (label, p) in enumerate(zip(out[f"{name}_label"],
-                                                     out[f"{name}_probabilities"]),
-                                                 start=start + 1):
+                for row, (label, p) in enumerate(
+                    zip(out[f"{name}_label"], out[f"{name}_probabilities"]), start=start + 1
+                ):
                     print(f"row {row}: {name} = {label} (p={p.max():.3f})")
             else:
                 key = next(k for k in out if k.startswith(name + "_"))

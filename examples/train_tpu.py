@@ -44,23 +44,34 @@ def main(argv=None):
     config = tfmm.load_config(args.config)
     # bfloat16 is the TPU's native type; the heads stay float32.
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    vocabularies = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(
-        config.resolve_path(config.data.train)))
+    vocabularies = tfmm.data.fit_preprocessing(
+        config, tfmm.data.Manifest(config.resolve_path(config.data.train))
+    )
     global_batch = config.data.batch_size * strategy.num_replicas_in_sync
 
     def dataset(source, training):
         return strategy.distribute_datasets_from_function(
-            lambda ctx: tfmm.data.make_dataset(config, source, vocabularies,
-                                               training=training, input_context=ctx,
-                                               batch_size=global_batch, repeat=training))
+            lambda ctx: tfmm.data.make_dataset(
+                config,
+                source,
+                vocabularies,
+                training=training,
+                input_context=ctx,
+                batch_size=global_batch,
+                repeat=training,
+            )
+        )
 
     rows = len(tfmm.data.Manifest(config.resolve_path(config.data.train)))
     with strategy.scope():
         model = tfmm.build_model(config, vocabularies)
         tfmm.compile_model(model, config)
-    model.fit(dataset(config.data.train, True), epochs=args.epochs,
-              steps_per_epoch=max(rows // global_batch, 1),
-              validation_data=dataset(config.data.val, False))
+    model.fit(
+        dataset(config.data.train, True),
+        epochs=args.epochs,
+        steps_per_epoch=max(rows // global_batch, 1),
+        validation_data=dataset(config.data.val, False),
+    )
     model.save("model.keras")
     return 0
 

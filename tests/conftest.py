@@ -26,4 +26,3 @@ def train_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("train_data")
     tfmm.data.make_demo_dataset(str(out), n=24, seed=0)
     return out
-

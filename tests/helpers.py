@@ -12,14 +12,31 @@ import tfmm
 
 # Tiny sizes everywhere: a 2-stage CNN at 32x32 (ResNet50, 24M parameters, has tests of
 # its own), BERT 2 layers of width 16, 0.25 s audio.
-TINY_TEXTCNN = {"type": "textcnn", "vocab_size": 40, "sequence_length": 8,
-                "embedding_dim": 4, "kernel_sizes": [2, 3], "filters": 3, "dropout": 0.1}
-TINY_LSTM = {"type": "lstm", "num_mel_bins": 8, "units": [4], "frame_length": 400,
-             "frame_step": 160, "fft_length": 512}
+TINY_TEXTCNN = {
+    "type": "textcnn",
+    "vocab_size": 40,
+    "sequence_length": 8,
+    "embedding_dim": 4,
+    "kernel_sizes": [2, 3],
+    "filters": 3,
+    "dropout": 0.1,
+}
+TINY_LSTM = {
+    "type": "lstm",
+    "num_mel_bins": 8,
+    "units": [4],
+    "frame_length": 400,
+    "frame_step": 160,
+    "fft_length": 512,
+}
 TINY_INPUTS = {
     "text": {"name": "text", "type": "text", "encoder": TINY_TEXTCNN},
-    "image": {"name": "image", "type": "image", "image_size": 32,
-              "encoder": {"type": "cnn", "filters": [4, 8]}},
+    "image": {
+        "name": "image",
+        "type": "image",
+        "image_size": 32,
+        "encoder": {"type": "cnn", "filters": [4, 8]},
+    },
     "audio": {"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": TINY_LSTM},
 }
 TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": False}
@@ -27,12 +44,28 @@ TINY_FUSION = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize
 TINY_FUSIONS = {
     "concat": TINY_FUSION,
     "gated": {"type": "gated", "dim": 8, "hidden_units": [8], "dropout": 0.0},
-    "gated_concat": {"type": "gated", "combine": "concat", "dim": 8, "hidden_units": [8],
-                     "dropout": 0.0},
-    "cross_attention": {"type": "cross_attention", "dim": 8, "num_heads": 2,
-                        "hidden_units": [8], "dropout": 0.0},
-    "single_stream": {"type": "single_stream", "dim": 8, "num_heads": 2, "num_layers": 1,
-                      "intermediate_dim": 16, "dropout": 0.0},
+    "gated_concat": {
+        "type": "gated",
+        "combine": "concat",
+        "dim": 8,
+        "hidden_units": [8],
+        "dropout": 0.0,
+    },
+    "cross_attention": {
+        "type": "cross_attention",
+        "dim": 8,
+        "num_heads": 2,
+        "hidden_units": [8],
+        "dropout": 0.0,
+    },
+    "single_stream": {
+        "type": "single_stream",
+        "dim": 8,
+        "num_heads": 2,
+        "num_layers": 1,
+        "intermediate_dim": 16,
+        "dropout": 0.0,
+    },
     "late": {"type": "late", "hidden_units": [4], "dropout": 0.0},
 }
 
@@ -108,9 +141,13 @@ def randomize_weights(model, seed=2):
     rng = np.random.default_rng(seed)
     for v in model.weights:
         shape = tuple(v.shape)
-        v.assign(rng.uniform(0.5, 1.5, shape) if "variance" in v.path else
-                 rng.normal(0, 0.3, shape) if len(shape) <= 1 else
-                 rng.normal(0, 1.0 / np.sqrt(max(np.prod(shape[:-1]), 1)), shape))
+        v.assign(
+            rng.uniform(0.5, 1.5, shape)
+            if "variance" in v.path
+            else rng.normal(0, 0.3, shape)
+            if len(shape) <= 1
+            else rng.normal(0, 1.0 / np.sqrt(max(np.prod(shape[:-1]), 1)), shape)
+        )
 
 
 def assert_same_outputs(a, b, atol=1e-6):
@@ -167,16 +204,16 @@ def _batch(x):
     return len(x)
 
 
-def tiny_demo_dict(data_dir, modalities=("text", "image", "audio"), epochs=2,
-                   batch_size=4, inputs=None):
+def tiny_demo_dict(
+    data_dir, modalities=("text", "image", "audio"), epochs=2, batch_size=4, inputs=None
+):
     """The demo config (a dict) for the dataset in `data_dir`, with tiny encoders and no
     dropout, so two runs on the same data can be compared number for number.
 
     `inputs` maps an input name to keys merged into its config."""
     from tfmm.data.demo import demo_config
 
-    cfg = demo_config(str(data_dir), modalities=modalities, epochs=epochs,
-                      batch_size=batch_size)
+    cfg = demo_config(str(data_dir), modalities=modalities, epochs=epochs, batch_size=batch_size)
     cfg["inputs"] = [dict(i) for i in cfg["inputs"]]
     for i in cfg["inputs"]:
         if i["type"] == "audio":
@@ -185,13 +222,26 @@ def tiny_demo_dict(data_dir, modalities=("text", "image", "audio"), epochs=2,
         if i["type"] == "text":
             i["encoder"] = dict(i["encoder"], embedding_dim=4, filters=4, dropout=0.0)
         i.update((inputs or {}).get(i["name"], {}))
-    cfg["fusion"] = {"type": "concat", "hidden_units": [8], "dropout": 0.0, "normalize": True,
-                     "modality_dropout": 0.0}
+    cfg["fusion"] = {
+        "type": "concat",
+        "hidden_units": [8],
+        "dropout": 0.0,
+        "normalize": True,
+        "modality_dropout": 0.0,
+    }
     return cfg
 
 
-def write_tiny_train_config(root, data_dir, modalities=("text", "audio"), epochs=2,
-                            batch_size=4, training=None, data=None, inputs=None):
+def write_tiny_train_config(
+    root,
+    data_dir,
+    modalities=("text", "audio"),
+    epochs=2,
+    batch_size=4,
+    training=None,
+    data=None,
+    inputs=None,
+):
     """Writes `root/config.yaml` (`tiny_demo_dict`, with `training` and `data` keys
     merged in) and returns its path."""
     import yaml
@@ -219,8 +269,7 @@ def train_text_audio_run(root, audio_encoder, *cli_args):
     from tfmm.data.demo import demo_config
 
     tfmm.data.make_demo_dataset(str(root / "data"), n=24, seed=0)
-    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2,
-                      batch_size=4)
+    cfg = demo_config(str(root / "data"), modalities=("text", "audio"), epochs=2, batch_size=4)
     for i in cfg["inputs"]:
         if i["type"] == "audio":
             i["clip_seconds"] = 0.5
@@ -242,11 +291,16 @@ def run_on_two_logical_cpus(body, args, tmp_path, timeout=300):
     script = os.path.join(str(tmp_path), "two_cpus.py")
     with open(script, "w") as f:
         f.write(SPLIT_CPU + body)
-    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    proc = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):]), proc.stdout
+    return json.loads(line[len("RESULT ") :]), proc.stdout
 
 
 def run_tfmm(args, env=None, timeout=300):
@@ -254,10 +308,14 @@ def run_tfmm(args, env=None, timeout=300):
     import subprocess
     import sys
 
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-                    **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "tfmm.cli", *args], env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", **(env or {}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfmm.cli", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -266,8 +324,11 @@ def pcm_wav(width, frames=50):
     import io
     import wave
 
-    value = {1: bytes([128 + 32]), 2: (8192).to_bytes(2, "little", signed=True),
-             3: (2 ** 21).to_bytes(3, "little", signed=True)}[width]
+    value = {
+        1: bytes([128 + 32]),
+        2: (8192).to_bytes(2, "little", signed=True),
+        3: (2**21).to_bytes(3, "little", signed=True),
+    }[width]
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
@@ -293,12 +354,11 @@ def write_table(path, n=60, seed=0, hostile=False):
         good = (size > 5) != (color == "blue")
         note = ("lovely fit " if good else "poor seams ") + ["soft", "thin", "warm"][r % 3]
         votes = "" if r % 7 == 3 else str(int(rng.pareto(1.0) * 100))
-        rows.append([note, f"{size:.3f}", votes, color, f"shop{r % 20}",
-                     "yes" if good else "no"])
+        rows.append([note, f"{size:.3f}", votes, color, f"shop{r % 20}", "yes" if good else "no"])
     if hostile:
-        rows[1][1] = ""           # an empty number
-        rows[2][3] = ""           # an empty category
-        rows[3][3] = "purple"     # a category unseen in training
+        rows[1][1] = ""  # an empty number
+        rows[2][3] = ""  # an empty category
+        rows[3][3] = "purple"  # a category unseen in training
         rows[4][4] = "shop999"
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(rows)
@@ -309,14 +369,26 @@ def table_config_dict(data_dir, epochs=2, text_encoder=None):
     """A text + tabular config over `write_table`'s train/val/test CSVs in `data_dir`."""
     text = {"name": "note", "type": "text"}
     text["encoder"] = text_encoder or {"type": "tfidf", "units": 8, "dropout": 0.0}
-    return {"name": "table", "inputs": [
-        text,
-        {"name": "facts", "type": "tabular", "numeric": ["size", "votes"],
-         "categorical": ["color", "shop"], "numeric_bins": 4,
-         "encoder": {"type": "mlp", "dim": 4, "hidden_units": [8], "dropout": 0.0}}],
+    return {
+        "name": "table",
+        "inputs": [
+            text,
+            {
+                "name": "facts",
+                "type": "tabular",
+                "numeric": ["size", "votes"],
+                "categorical": ["color", "shop"],
+                "numeric_bins": 4,
+                "encoder": {"type": "mlp", "dim": 4, "hidden_units": [8], "dropout": 0.0},
+            },
+        ],
         "fusion": TINY_FUSION,
         "outputs": [{"name": "good", "type": "binary"}],
-        "data": {"train": os.path.join(str(data_dir), "train.csv"),
-                 "val": os.path.join(str(data_dir), "val.csv"),
-                 "test": os.path.join(str(data_dir), "test.csv"), "batch_size": 8},
-        "training": {"epochs": epochs}}
+        "data": {
+            "train": os.path.join(str(data_dir), "train.csv"),
+            "val": os.path.join(str(data_dir), "val.csv"),
+            "test": os.path.join(str(data_dir), "test.csv"),
+            "batch_size": 8,
+        },
+        "training": {"epochs": epochs},
+    }

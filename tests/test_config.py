@@ -6,8 +6,10 @@ from tests.helpers import TINY_INPUTS
 
 
 def _cfg(**overrides):
-    data = {"inputs": [dict(TINY_INPUTS["text"])],
-            "outputs": [{"name": "label", "labels": ["a", "b"]}]}
+    data = {
+        "inputs": [dict(TINY_INPUTS["text"])],
+        "outputs": [{"name": "label", "labels": ["a", "b"]}],
+    }
     data.update(overrides)
     return data
 
@@ -21,72 +23,130 @@ def test_defaults_filled_in():
 
 
 def test_default_encoder_per_modality():
-    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "photo", "type": "image"},
-                                                {"name": "clip", "type": "audio"},
-                                                {"name": "note", "type": "text"}]))
+    config = tfmm.config_from_dict(
+        _cfg(
+            inputs=[
+                {"name": "photo", "type": "image"},
+                {"name": "clip", "type": "audio"},
+                {"name": "note", "type": "text"},
+            ]
+        )
+    )
     # Text: tfidf, chosen over textcnn on validation rows (BENCHMARKS.md, tables).
     assert [i.encoder.type for i in config.inputs] == ["cnn", "cnn", "tfidf"]
     # A token-level fusion needs tokens: textcnn; an explicit tfidf there is refused.
-    tokens = tfmm.config_from_dict(_cfg(inputs=[{"name": "note", "type": "text"}],
-                                        fusion={"type": "single_stream"}))
+    tokens = tfmm.config_from_dict(
+        _cfg(inputs=[{"name": "note", "type": "text"}], fusion={"type": "single_stream"})
+    )
     assert tokens.inputs[0].encoder.type == "textcnn"
-    with pytest.raises(tfmm.ConfigError, match="tfidf has no token sequence for the "
-                                               "cross_attention fusion"):
-        tfmm.config_from_dict(_cfg(inputs=[{"name": "note", "type": "text",
-                                            "encoder": "tfidf"}],
-                                   fusion={"type": "cross_attention"}))
+    with pytest.raises(
+        tfmm.ConfigError, match="tfidf has no token sequence for the cross_attention fusion"
+    ):
+        tfmm.config_from_dict(
+            _cfg(
+                inputs=[{"name": "note", "type": "text", "encoder": "tfidf"}],
+                fusion={"type": "cross_attention"},
+            )
+        )
     assert config.inputs[0].image_hw == (224, 224)
     assert config.fusion.normalize is True
 
 
 def test_encoder_shorthand_string():
-    config = tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
-                                                 "encoder": "textcnn"}]))
+    config = tfmm.config_from_dict(
+        _cfg(inputs=[{"name": "t", "type": "text", "encoder": "textcnn"}])
+    )
     assert config.inputs[0].encoder.kernel_sizes == [3, 4, 5]
 
 
-@pytest.mark.parametrize("data, match", [
-    (_cfg(fusoin={"type": "concat"}),
-     r"fusoin: unknown key\. Did you mean 'fusion'\? Allowed keys: \[.*'inputs'"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "textcnn", "filtres": 3}}]),
-     r"inputs\[0\]\.encoder\.filtres: unknown key\. Did you mean 'filters'"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "textcnn",
-                                                           "filters": "many"}}]),
-     r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
-     r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', "
-     r"'efficientnet', 'ft_transformer', 'hub', 'keras_hub', 'lstm', 'mlp', 'mobilenet', "
-     r"'resnet50', 'textcnn', 'tfidf'\]"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
-     r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
-     r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]"),
-    (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
-    ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),
-    (_cfg(inputs=[{"name": "t", "type": "video"}]),
-     r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio', 'tabular'\]\. "
-     r"Received: 'video'"),
-    (_cfg(outputs=[{"name": "label", "type": "binary", "labels": ["a", "b", "c"]}]),
-     r"outputs\[0\]\.labels: a binary output has exactly 2 labels"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
-     r"inputs\[0\]\.image_size: only applies to image inputs, not text"),
-    (_cfg(inputs=[{"name": "p", "type": "image", "image_size": 16, "encoder": "resnet50"}]),
-     r"inputs\[0\]\.image_size: ResNet50 needs at least 32x32 pixels"),
-    (_cfg(inputs=[dict(TINY_INPUTS["text"]), dict(TINY_INPUTS["text"])]),
-     r"inputs: duplicate input name 'text'"),
-    (_cfg(data={"batch_size": True}), r"data\.batch_size: expected an int\. Received: True"),
-    (_cfg(name="../../escape"), r"name: names the run's folder under runs/: .* Received: "
-                                r"name='\.\./\.\./escape'"),
-    (_cfg(name="a/b"), r"name: names the run's folder"),
-    (_cfg(inputs=[{"name": "photo", "type": "image", "column": "path", "image_size": 32,
-                   "encoder": "cnn"},
-                  {"name": "sound", "type": "audio", "column": "path", "encoder": "cnn"}]),
-     r"inputs: 'photo' \(image\) and 'sound' \(audio\) both read column 'path'"),
-    (_cfg(data={"max_file_mb": 0}), r"data\.max_file_mb"),
-    (_cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "bert"}}]),
-     r"inputs\[0\]\.encoder: a bert encoder needs either `preset`"),
-    (_cfg(inputs=[], outputs=[{"name": "y", "labels": ["a", "b"]}]),
-     r"inputs: at least one input is required"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (
+            _cfg(fusoin={"type": "concat"}),
+            r"fusoin: unknown key\. Did you mean 'fusion'\? Allowed keys: \[.*'inputs'",
+        ),
+        (
+            _cfg(
+                inputs=[{"name": "t", "type": "text", "encoder": {"type": "textcnn", "filtres": 3}}]
+            ),
+            r"inputs\[0\]\.encoder\.filtres: unknown key\. Did you mean 'filters'",
+        ),
+        (
+            _cfg(
+                inputs=[
+                    {"name": "t", "type": "text", "encoder": {"type": "textcnn", "filters": "many"}}
+                ]
+            ),
+            r"inputs\[0\]\.encoder\.filters: expected an int\. Received: 'many'",
+        ),
+        (
+            _cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "gpt9"}}]),
+            r"inputs\[0\]\.encoder\.type: unknown type 'gpt9'; allowed: \['bert', 'cnn', "
+            r"'efficientnet', 'ft_transformer', 'hub', 'keras_hub', 'lstm', 'mlp', 'mobilenet', "
+            r"'resnet50', 'textcnn', 'tfidf'\]",
+        ),
+        (
+            _cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
+            r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
+            r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]",
+        ),
+        (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
+        ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),
+        (
+            _cfg(inputs=[{"name": "t", "type": "video"}]),
+            r"inputs\[0\]\.type: must be one of \['text', 'image', 'audio', 'tabular'\]\. "
+            r"Received: 'video'",
+        ),
+        (
+            _cfg(outputs=[{"name": "label", "type": "binary", "labels": ["a", "b", "c"]}]),
+            r"outputs\[0\]\.labels: a binary output has exactly 2 labels",
+        ),
+        (
+            _cfg(inputs=[{"name": "t", "type": "text", "image_size": 64}]),
+            r"inputs\[0\]\.image_size: only applies to image inputs, not text",
+        ),
+        (
+            _cfg(inputs=[{"name": "p", "type": "image", "image_size": 16, "encoder": "resnet50"}]),
+            r"inputs\[0\]\.image_size: ResNet50 needs at least 32x32 pixels",
+        ),
+        (
+            _cfg(inputs=[dict(TINY_INPUTS["text"]), dict(TINY_INPUTS["text"])]),
+            r"inputs: duplicate input name 'text'",
+        ),
+        (_cfg(data={"batch_size": True}), r"data\.batch_size: expected an int\. Received: True"),
+        (
+            _cfg(name="../../escape"),
+            r"name: names the run's folder under runs/: .* Received: "
+            r"name='\.\./\.\./escape'",
+        ),
+        (_cfg(name="a/b"), r"name: names the run's folder"),
+        (
+            _cfg(
+                inputs=[
+                    {
+                        "name": "photo",
+                        "type": "image",
+                        "column": "path",
+                        "image_size": 32,
+                        "encoder": "cnn",
+                    },
+                    {"name": "sound", "type": "audio", "column": "path", "encoder": "cnn"},
+                ]
+            ),
+            r"inputs: 'photo' \(image\) and 'sound' \(audio\) both read column 'path'",
+        ),
+        (_cfg(data={"max_file_mb": 0}), r"data\.max_file_mb"),
+        (
+            _cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "bert"}}]),
+            r"inputs\[0\]\.encoder: a bert encoder needs either `preset`",
+        ),
+        (
+            _cfg(inputs=[], outputs=[{"name": "y", "labels": ["a", "b"]}]),
+            r"inputs: at least one input is required",
+        ),
+    ],
+)
 def test_config_errors_name_the_key(data, match):
     with pytest.raises(ConfigError, match=match):
         tfmm.config_from_dict(data)
@@ -94,9 +154,11 @@ def test_config_errors_name_the_key(data, match):
 
 def test_load_config_from_yaml(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("inputs:\n  - {name: caption, type: text, encoder: textcnn}\n"
-                    "outputs:\n  - {name: label, labels: [x, y]}\n"
-                    "data: {train: train.csv}\n")
+    path.write_text(
+        "inputs:\n  - {name: caption, type: text, encoder: textcnn}\n"
+        "outputs:\n  - {name: label, labels: [x, y]}\n"
+        "data: {train: train.csv}\n"
+    )
     config = tfmm.load_config(str(path))
     assert config.base_dir == str(tmp_path)
     assert config.resolve_path(config.data.train) == str(tmp_path / "train.csv")
@@ -111,15 +173,25 @@ def test_load_config_errors_name_the_file(tmp_path):
         tfmm.load_config(str(bad))
     typo = tmp_path / "typo.yaml"
     typo.write_text("inputs: []\noutputs: []\ntraning: {}\n")
-    with pytest.raises(ConfigError, match=r"typo\.yaml: traning: unknown key\. "
-                                          r"Did you mean 'training'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"typo\.yaml: traning: unknown key\. "
+        r"Did you mean 'training'",
+    ):
         tfmm.load_config(str(typo))
 
 
 def test_overrides_by_name_and_index():
-    config = tfmm.config_from_dict(_cfg(), overrides=[
-        "training.epochs=3", "inputs.text.encoder.filters=7", "outputs.0.loss_weight=0.5",
-        "data.train=/data/train.csv", "training.learning_rate=1e-4"])
+    config = tfmm.config_from_dict(
+        _cfg(),
+        overrides=[
+            "training.epochs=3",
+            "inputs.text.encoder.filters=7",
+            "outputs.0.loss_weight=0.5",
+            "data.train=/data/train.csv",
+            "training.learning_rate=1e-4",
+        ],
+    )
     assert config.training.learning_rate == 1e-4
     assert config.training.epochs == 3
     assert config.inputs[0].encoder.filters == 7
@@ -127,12 +199,15 @@ def test_overrides_by_name_and_index():
     assert config.data.train == "/data/train.csv"
 
 
-@pytest.mark.parametrize("item, match", [
-    ("training.epoks=3", r"training\.epoks: unknown key\. Did you mean 'epochs'"),
-    ("inputs.nope.encoder.filters=3", r"--set inputs\.nope: no item named 'nope'"),
-    ("training.epochs", r"--set expects key=value\. Received: 'training\.epochs'"),
-    ("training.epochs=three", r"training\.epochs: expected an int\. Received: 'three'"),
-])
+@pytest.mark.parametrize(
+    "item, match",
+    [
+        ("training.epoks=3", r"training\.epoks: unknown key\. Did you mean 'epochs'"),
+        ("inputs.nope.encoder.filters=3", r"--set inputs\.nope: no item named 'nope'"),
+        ("training.epochs", r"--set expects key=value\. Received: 'training\.epochs'"),
+        ("training.epochs=three", r"training\.epochs: expected an int\. Received: 'three'"),
+    ],
+)
 def test_bad_overrides_are_refused_by_name(item, match):
     with pytest.raises(ConfigError, match=match):
         tfmm.config_from_dict(_cfg(), overrides=[item])
@@ -162,35 +237,50 @@ def test_one_registration_makes_an_encoder_a_config_choice():
     def build_tiny(input_config, vocabulary=None, return_sequence=False):
         import keras
 
-        name = "dense" if input_config.name == "misnamed" else registry.encoder_name(
-            input_config)
+        name = "dense" if input_config.name == "misnamed" else registry.encoder_name(input_config)
         return keras.layers.Dense(input_config.encoder.width, name=name)
 
     try:
         registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(build_tiny)
-        config = tfmm.config_from_dict(_cfg(inputs=[
-            {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 3}}]))
+        config = tfmm.config_from_dict(
+            _cfg(
+                inputs=[{"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 3}}]
+            )
+        )
         assert isinstance(config.inputs[0].encoder, TinyConfig)
         built = registry.build_encoder(config.inputs[0])
         assert (built.units, built.name) == (3, "photo_encoder")
-        misnamed = tfmm.config_from_dict(_cfg(inputs=[
-            {"name": "misnamed", "type": "image", "encoder": "tiny"}])).inputs[0]
-        with pytest.raises(ValueError, match=r"encoder 'tiny': its builder must name the "
-                                             r"encoder 'misnamed_encoder' .* Received: "
-                                             r"name='dense'"):
+        misnamed = tfmm.config_from_dict(
+            _cfg(inputs=[{"name": "misnamed", "type": "image", "encoder": "tiny"}])
+        ).inputs[0]
+        with pytest.raises(
+            ValueError,
+            match=r"encoder 'tiny': its builder must name the "
+            r"encoder 'misnamed_encoder' .* Received: "
+            r"name='dense'",
+        ):
             registry.build_encoder(misnamed)
-        with pytest.raises(ConfigError, match=r"inputs\[0\]\.encoder\.width: must be "
-                                              r"positive\. Received: width=0"):
-            tfmm.config_from_dict(_cfg(inputs=[
-                {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 0}}]))
-        with pytest.raises(ConfigError, match=r"encoder 'tiny' cannot read a text input; "
-                                              r"allowed for text: \['tfidf', 'bert', 'hub', "
-                                              r"'textcnn'\]"):
-            tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text",
-                                                "encoder": "tiny"}]))
+        with pytest.raises(
+            ConfigError,
+            match=r"inputs\[0\]\.encoder\.width: must be "
+            r"positive\. Received: width=0",
+        ):
+            tfmm.config_from_dict(
+                _cfg(
+                    inputs=[
+                        {"name": "photo", "type": "image", "encoder": {"type": "tiny", "width": 0}}
+                    ]
+                )
+            )
+        with pytest.raises(
+            ConfigError,
+            match=r"encoder 'tiny' cannot read a text input; "
+            r"allowed for text: \['tfidf', 'bert', 'hub', "
+            r"'textcnn'\]",
+        ):
+            tfmm.config_from_dict(_cfg(inputs=[{"name": "t", "type": "text", "encoder": "tiny"}]))
         with pytest.raises(ValueError, match="encoder 'tiny' is already registered"):
-            registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(
-                build_tiny)
+            registry.register_encoder("tiny", config=TinyConfig, modalities=("image",))(build_tiny)
     finally:
         for table in (registry.ENCODERS, registry.ENCODER_CONFIGS, registry.ENCODER_MODALITIES):
             table.pop("tiny", None)
@@ -208,13 +298,17 @@ def test_a_config_is_validated_resolved_then_frozen():
     config = tfmm.config_from_dict(_cfg(fusion={"type": "cross_attention"}))
     assert config.fusion.query == "text"  # resolved: the first text input
     assert config.inputs[0].column == "text"
-    for part, key in ((config, "name"), (config.training, "epochs"),
-                      (config.fusion, "query"), (config.inputs[0], "column"),
-                      (config.inputs[0].encoder, "filters"), (config.data, "batch_size")):
+    for part, key in (
+        (config, "name"),
+        (config.training, "epochs"),
+        (config.fusion, "query"),
+        (config.inputs[0], "column"),
+        (config.inputs[0].encoder, "filters"),
+        (config.data, "batch_size"),
+    ):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(part, key, None)
-    changed = dataclasses.replace(config, training=dataclasses.replace(config.training,
-                                                                       epochs=3))
+    changed = dataclasses.replace(config, training=dataclasses.replace(config.training, epochs=3))
     assert (changed.training.epochs, config.training.epochs) == (3, 10)
     # validate checks without filling anything in; resolve returns the filled copy.
     raw = InputConfig("photo", "image")
@@ -224,13 +318,17 @@ def test_a_config_is_validated_resolved_then_frozen():
 
 
 def test_cross_attention_queries_with_the_first_text_input_by_default():
-    two_texts = [dict(TINY_INPUTS["image"]), dict(TINY_INPUTS["text"], name="title"),
-                 dict(TINY_INPUTS["text"], name="body")]
+    two_texts = [
+        dict(TINY_INPUTS["image"]),
+        dict(TINY_INPUTS["text"], name="title"),
+        dict(TINY_INPUTS["text"], name="body"),
+    ]
     config = tfmm.config_from_dict(_cfg(inputs=two_texts, fusion={"type": "cross_attention"}))
     assert config.fusion.query == "title"
     no_text = [dict(TINY_INPUTS["audio"]), dict(TINY_INPUTS["image"])]
     config = tfmm.config_from_dict(_cfg(inputs=no_text, fusion={"type": "cross_attention"}))
     assert config.fusion.query == "audio"
-    config = tfmm.config_from_dict(_cfg(inputs=two_texts, fusion={"type": "cross_attention",
-                                                                  "query": "body"}))
+    config = tfmm.config_from_dict(
+        _cfg(inputs=two_texts, fusion={"type": "cross_attention", "query": "body"})
+    )
     assert config.fusion.query == "body"

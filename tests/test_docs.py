@@ -19,19 +19,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _mkdocs(cwd, site):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", NO_MKDOCS_2_WARNING="1")
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d",
-                           str(site)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def _copy_site_sources(dst):
     for name in ("mkdocs.yml", "BENCHMARKS.md", "CHANGELOG.md"):
         shutil.copy(os.path.join(ROOT, name), dst / name)
     for name in ("docs", "examples"):
-        shutil.copytree(os.path.join(ROOT, name), dst / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(os.path.join(ROOT, "tfmm"), dst / "tfmm",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            os.path.join(ROOT, name), dst / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copytree(
+        os.path.join(ROOT, "tfmm"), dst / "tfmm", ignore=shutil.ignore_patterns("__pycache__")
+    )
 
 
 @pytest.mark.slow
@@ -39,15 +46,24 @@ def test_the_site_builds_strictly_with_every_page(tmp_path):
     done = _mkdocs(ROOT, tmp_path / "site")
     assert done.returncode == 0, done.stderr[-3000:]
     site = tmp_path / "site"
-    for page in ("getting-started", "concepts/fusion", "howto/tables", "howto/pretrained",
-                 "reference/config", "reference/cli", "reference/api", "benchmarks",
-                 "changelog", "examples/multiworker"):
+    for page in (
+        "getting-started",
+        "concepts/fusion",
+        "howto/tables",
+        "howto/pretrained",
+        "reference/config",
+        "reference/cli",
+        "reference/api",
+        "benchmarks",
+        "changelog",
+        "examples/multiworker",
+    ):
         assert (site / page / "index.html").exists(), page
     api = (site / "reference/api/index.html").read_text()
     # Docstrings rendered: build_model's own words, and a doctest fenced as code.
     assert "tfmm.models.builder.build_model" in api
-    assert '<span class="gp">&gt;&gt;&gt; </span>' in api     # a prompt, highlighted
-    assert "<blockquote>" not in api                            # not `>>>` as quotes
+    assert '<span class="gp">&gt;&gt;&gt; </span>' in api  # a prompt, highlighted
+    assert "<blockquote>" not in api  # not `>>>` as quotes
     config = (site / "reference/config/index.html").read_text()
     assert "learning_rate" in config and "ft_transformer" in config
 
@@ -108,17 +124,23 @@ def test_every_config_key_of_every_component_has_a_described_row():
     from tfmm.fusion.registry import FUSION_CONFIGS
 
     text = _reference.config_reference()
-    sections = {"## Top level": C.Config, "## `inputs[]`": C.InputConfig,
-                "## `outputs[]`": C.OutputConfig, "## `data`": C.DataConfig,
-                "## `training`": C.TrainingConfig}
-    sections.update({f"### `{n}`": c for n, c in {**ENCODER_CONFIGS,
-                                                   **FUSION_CONFIGS}.items()})
-    assert len(sections) >= 5 + 12 + 5      # 12 encoders, 5 fusions at least
+    sections = {
+        "## Top level": C.Config,
+        "## `inputs[]`": C.InputConfig,
+        "## `outputs[]`": C.OutputConfig,
+        "## `data`": C.DataConfig,
+        "## `training`": C.TrainingConfig,
+    }
+    sections.update({f"### `{n}`": c for n, c in {**ENCODER_CONFIGS, **FUSION_CONFIGS}.items()})
+    assert len(sections) >= 5 + 12 + 5  # 12 encoders, 5 fusions at least
     for heading, cls in sections.items():
         rows = _table_rows(text, heading)
-        component = heading.startswith("### ")      # its `type` is the heading
-        keys = {f.name for f in dataclasses.fields(cls) if not f.metadata.get("internal")
-                and not (component and f.name == "type")}
+        component = heading.startswith("### ")  # its `type` is the heading
+        keys = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if not f.metadata.get("internal") and not (component and f.name == "type")
+        }
         assert keys == set(rows), heading
         undocumented = [k for k, (_, _, doc) in rows.items() if not doc]
         assert undocumented == [], f"{heading}: {undocumented}"
@@ -126,8 +148,16 @@ def test_every_config_key_of_every_component_has_a_described_row():
 
 def test_the_cli_reference_holds_every_command_and_option():
     text = _reference.cli_reference()
-    for command in ("tfmm train", "tfmm evaluate", "tfmm predict", "tfmm export",
-                    "tfmm pretrain", "tfmm demo", "tfmm data check", "tfmm data serve"):
+    for command in (
+        "tfmm train",
+        "tfmm evaluate",
+        "tfmm predict",
+        "tfmm export",
+        "tfmm pretrain",
+        "tfmm demo",
+        "tfmm data check",
+        "tfmm data serve",
+    ):
         assert f"`{command}`" in text, command
     export = text.split("`tfmm export`", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     assert "`--format` FORMAT" in export or "`--format`" in export
@@ -139,8 +169,9 @@ def test_the_cli_reference_holds_every_command_and_option():
                 if flag not in ("-h", "--help"):
                     assert f"`{flag}`" in text, (prog, flag)
                     seen.append(flag)
-            for name, sub in (action.choices or {}).items() \
-                    if isinstance(action.choices, dict) else ():
+            for name, sub in (
+                (action.choices or {}).items() if isinstance(action.choices, dict) else ()
+            ):
                 walk(sub, f"{prog} {name}")
 
     walk(build_parser(), "tfmm")

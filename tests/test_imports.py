@@ -76,17 +76,25 @@ def test_the_finder_sees_a_circle():
 
 def test_no_import_circle():
     graph = import_graph()
-    assert "tfmm.data.manifest" in graph["tfmm.data.check"]   # the graph is read
+    assert "tfmm.data.manifest" in graph["tfmm.data.check"]  # the graph is read
     assert circles(graph) == []
 
 
 def test_nothing_below_training_imports_it():
     """The layers, encoders, fusions, outputs and data never reach up to training."""
     graph = import_graph()
-    low = [m for m in graph if m.startswith(("tfmm.layers", "tfmm.encoders", "tfmm.fusion",
-                                             "tfmm.data", "tfmm.input_types"))
-           or m in ("tfmm.outputs", "tfmm.losses", "tfmm.metrics")]
-    upward = {m: sorted(e for e in graph[m] if e.startswith(("tfmm.training", "tfmm.models",
-                                                              "tfmm.export")))
-              for m in low}
+    low = [
+        m
+        for m in graph
+        if m.startswith(
+            ("tfmm.layers", "tfmm.encoders", "tfmm.fusion", "tfmm.data", "tfmm.input_types")
+        )
+        or m in ("tfmm.outputs", "tfmm.losses", "tfmm.metrics")
+    ]
+    upward = {
+        m: sorted(
+            e for e in graph[m] if e.startswith(("tfmm.training", "tfmm.models", "tfmm.export"))
+        )
+        for m in low
+    }
     assert {m: e for m, e in upward.items() if e} == {}

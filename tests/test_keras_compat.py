@@ -11,16 +11,22 @@ def test_the_installed_keras_has_every_private_name_used():
 
 
 def test_a_missing_private_name_says_which_and_for_which_keras():
-    with pytest.raises(RuntimeError, match=r"tfmm needs Keras's private "
-                                           r"keras\.src\.trainers\.trainer\.Trainer\.gone, "
-                                           r"which Keras 3\.\S+ does not have .*Keras 3\.15"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"tfmm needs Keras's private "
+        r"keras\.src\.trainers\.trainer\.Trainer\.gone, "
+        r"which Keras 3\.\S+ does not have .*Keras 3\.15",
+    ):
         _keras_compat._private("keras.src.trainers.trainer", "Trainer.gone")
 
 
 def test_a_missing_private_tensorflow_name_says_which():
-    with pytest.raises(RuntimeError, match=r"TensorFlow's private "
-                                           r"tensorflow\.python\.framework\.op_def_registry"
-                                           r"\.gone, .*TensorFlow 2\.21"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"TensorFlow's private "
+        r"tensorflow\.python\.framework\.op_def_registry"
+        r"\.gone, .*TensorFlow 2\.21",
+    ):
         _keras_compat._private("tensorflow.python.framework.op_def_registry", "gone")
 
 
@@ -31,8 +37,10 @@ def test_no_private_keras_or_tensorflow_name_outside_the_compat_module():
 
     import tfmm
 
-    pattern = re.compile(r"keras\.src|tensorflow\.python|\._initial_epoch\b|"
-                         r"\._address\b|\._maybe_symbolic_build|\._symbolic_build")
+    pattern = re.compile(
+        r"keras\.src|tensorflow\.python|\._initial_epoch\b|"
+        r"\._address\b|\._maybe_symbolic_build|\._symbolic_build"
+    )
     offenders = []
     for path in pathlib.Path(tfmm.__file__).parent.rglob("*.py"):
         if path.name == "_keras_compat.py":

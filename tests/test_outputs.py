@@ -12,38 +12,52 @@ from tfmm.outputs import OUTPUT_TYPES, output_type
 def test_every_config_type_has_an_output_type():
     allowed = typing.get_args(typing.get_type_hints(OutputConfig)["type"])
     assert sorted(allowed) == sorted(OUTPUT_TYPES)
-    with pytest.raises(ValueError, match=r"unknown output type; allowed: \['binary', "
-                                         r".*Received: type='ordinal'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown output type; allowed: \['binary', "
+        r".*Received: type='ordinal'",
+    ):
         output_type("ordinal")
 
 
-@pytest.mark.parametrize("kind, labels, cell, units, row", [
-    ("multiclass", ["a", "b", "c"], "b", 3, {"y": "c", "y_p_a": 0.1, "y_p_b": 0.3,
-                                               "y_p_c": 0.6}),
-    ("binary", ["no", "yes"], "yes", 1, {"y": "yes", "y_p_yes": 0.6}),
-    ("multilabel", ["a", "b", "c"], "a|c", 3, {"y": "b|c"}),
-])
+@pytest.mark.parametrize(
+    "kind, labels, cell, units, row",
+    [
+        (
+            "multiclass",
+            ["a", "b", "c"],
+            "b",
+            3,
+            {"y": "c", "y_p_a": 0.1, "y_p_b": 0.3, "y_p_c": 0.6},
+        ),
+        ("binary", ["no", "yes"], "yes", 1, {"y": "yes", "y_p_yes": 0.6}),
+        ("multilabel", ["a", "b", "c"], "a|c", 3, {"y": "b|c"}),
+    ],
+)
 def test_label_outputs_read_cells_and_write_rows(kind, labels, cell, units, row):
     o = OutputConfig("y", type=kind, labels=labels)
     t = output_type(o)
     assert t.units(o) == units and t.num_labels(units) == len(labels)
     assert t.cell_problem(o, cell, set(labels)) is None
     assert "label 'z' was not seen in training" in t.cell_problem(o, "z", set(labels))
-    p = [0.6] if kind == "binary" else [0.1, 0.3, 0.6] if kind == "multiclass" \
-        else [0.2, 0.7, 0.9]
+    p = [0.6] if kind == "binary" else [0.1, 0.3, 0.6] if kind == "multiclass" else [0.2, 0.7, 0.9]
     got = t.prediction_row(o, np.array(p, "float32"))
     assert got.keys() == row.keys()
-    assert all(got[k] == pytest.approx(v) if isinstance(v, float) else got[k] == v
-               for k, v in row.items())
+    assert all(
+        got[k] == pytest.approx(v) if isinstance(v, float) else got[k] == v for k, v in row.items()
+    )
 
 
 def test_label_vocabularies_from_training_cells():
     multi = OutputConfig("tags", type="multilabel")
     assert output_type(multi).infer_labels(multi, ["b|a", None, "c", "a"]) == ["a", "b", "c"]
     binary = OutputConfig("ok", type="binary")
-    with pytest.raises(ValueError, match=r"output 'ok': a binary output needs exactly 2 "
-                                         r"distinct labels in the training data\. "
-                                         r"Received: \['n', 'x', 'y'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"output 'ok': a binary output needs exactly 2 "
+        r"distinct labels in the training data\. "
+        r"Received: \['n', 'x', 'y'\]",
+    ):
         output_type(binary).infer_labels(binary, ["y", "n", "x"])
 
 

@@ -25,18 +25,25 @@ def dist(tmp_path_factory):
     for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
         if os.path.exists(os.path.join(ROOT, name)):
             shutil.copy(os.path.join(ROOT, name), src / name)
-    shutil.copytree(os.path.join(ROOT, "tfmm"), src / "tfmm",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(ROOT, "tfmm"), src / "tfmm", ignore=shutil.ignore_patterns("__pycache__")
+    )
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir",
-                           str(out), str(src)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return glob.glob(str(out / "*.whl"))[0], glob.glob(str(out / "*.tar.gz"))[0]
 
 
 def _modules():
-    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(
-        os.path.join(ROOT, "tfmm", "**", "*.py"), recursive=True))
+    return sorted(
+        os.path.relpath(p, ROOT)
+        for p in glob.glob(os.path.join(ROOT, "tfmm", "**", "*.py"), recursive=True)
+    )
 
 
 def test_the_wheel_holds_every_module_and_nothing_else(dist):
@@ -51,13 +58,16 @@ def test_the_wheel_declares_the_lean_core_the_extras_and_the_command(dist):
         meta = email.parser.Parser().parsestr(z.read(meta_name).decode())
         entry = z.read(meta_name.replace("METADATA", "entry_points.txt")).decode()
     requires = meta.get_all("Requires-Dist")
-    unconditional = {r.split(";")[0].split(">")[0].split("<")[0].split("=")[0].strip()
-                     for r in requires if "extra ==" not in r}
+    unconditional = {
+        r.split(";")[0].split(">")[0].split("<")[0].split("=")[0].strip()
+        for r in requires
+        if "extra ==" not in r
+    }
     assert unconditional == CORE
     extras = set(meta.get_all("Provides-Extra"))
     assert {extra for _, extra in OPTIONAL.values()} | {"all", "test", "gpu"} <= extras
     assert meta["Description-Content-Type"] == "text/markdown"
-    assert "tfmm demo" in meta.get_payload()        # the README is the long description
+    assert "tfmm demo" in meta.get_payload()  # the README is the long description
     assert "tfmm = tfmm.cli:main" in entry
 
 
@@ -69,8 +79,12 @@ def test_the_sdist_builds_the_same_package(dist):
 
 
 def test_twine_accepts_the_wheel_and_the_sdist(dist):
-    done = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *dist],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *dist],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("PASSED") == 2
 
@@ -97,22 +111,34 @@ def test_the_wheel_installs_core_only_and_trains_and_exports_there(dist, tmp_pat
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py, tfmm_cmd = str(venv / "bin" / "python"), str(venv / "bin" / "tfmm")
-    done = subprocess.run([py, "-m", "pip", "install", "-q", dist[0]],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [py, "-m", "pip", "install", "-q", dist[0]], capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    listed = subprocess.run([py, "-m", "pip", "list", "--format", "freeze"],
-                            capture_output=True, text=True, timeout=60).stdout.lower()
+    listed = subprocess.run(
+        [py, "-m", "pip", "list", "--format", "freeze"], capture_output=True, text=True, timeout=60
+    ).stdout.lower()
     installed = {line.split("==")[0].replace("_", "-") for line in listed.splitlines()}
     assert "tfmm" in installed and "tensorflow" in installed
-    for optional in ("keras-hub", "tensorflow-hub", "tensorflow-datasets", "tf2onnx", "onnx",
-                     "onnxruntime", "matplotlib", "pandas", "tensorflow-text"):
+    for optional in (
+        "keras-hub",
+        "tensorflow-hub",
+        "tensorflow-datasets",
+        "tf2onnx",
+        "onnx",
+        "onnxruntime",
+        "matplotlib",
+        "pandas",
+        "tensorflow-text",
+    ):
         assert optional not in installed, optional
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("PYTHONPATH", None)
 
     def tfmm(*args):
-        return subprocess.run([tfmm_cmd, *args], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=600, env=env)
+        return subprocess.run(
+            [tfmm_cmd, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+        )
 
     version = tfmm("--version")
     from tfmm import __version__
@@ -129,4 +155,5 @@ def test_the_wheel_installs_core_only_and_trains_and_exports_there(dist, tmp_pat
     refused = tfmm("export", "run", "--format", "onnx", "--out", "served")
     assert refused.returncode != 0
     assert refused.stderr.strip().splitlines()[-1] == (
-        "tfmm export: error: export format onnx needs tf2onnx: pip install 'tfmm[onnx]'")
+        "tfmm export: error: export format onnx needs tf2onnx: pip install 'tfmm[onnx]'"
+    )

@@ -16,8 +16,11 @@ def _read(path):
 
 
 def _readme_commands():
-    return [line.strip() for line in _read("README.md").splitlines()
-            if line.startswith("    python3 -m venv")]
+    return [
+        line.strip()
+        for line in _read("README.md").splitlines()
+        if line.startswith("    python3 -m venv")
+    ]
 
 
 def test_ci_runs_the_readme_test_command():
@@ -50,16 +53,25 @@ def test_readme_recipe_is_the_example_config_and_the_measured_one():
     readme = tfmm.config_from_dict(yaml.safe_load(block))
     example = tfmm.load_config(os.path.join(ROOT, "examples", "tri_modal.yaml"))
     image, audio, fusion, _ = quality.MODELS["cnn"]
-    measured = tfmm.config_from_dict({
-        "inputs": quality._inputs(image, audio), "fusion": fusion,
-        "outputs": [{"name": "label", "type": "multiclass"}]})
+    measured = tfmm.config_from_dict(
+        {
+            "inputs": quality._inputs(image, audio),
+            "fusion": fusion,
+            "outputs": [{"name": "label", "type": "multiclass"}],
+        }
+    )
     for config in (readme, example, measured):
         assert dataclasses.asdict(config.fusion) == dataclasses.asdict(readme.fusion)
-        assert [(i.name, i.augment, dataclasses.asdict(i.encoder)) for i in config.inputs] \
-            == [(i.name, i.augment, dataclasses.asdict(i.encoder)) for i in readme.inputs]
+        assert [(i.name, i.augment, dataclasses.asdict(i.encoder)) for i in config.inputs] == [
+            (i.name, i.augment, dataclasses.asdict(i.encoder)) for i in readme.inputs
+        ]
         assert [i.encoder.type for i in config.inputs] == ["textcnn", "cnn", "cnn"]
-    assert readme.training.learning_rate == example.training.learning_rate == \
-        quality.LEARNING_RATE == tfmm.config.TrainingConfig().learning_rate
+    assert (
+        readme.training.learning_rate
+        == example.training.learning_rate
+        == quality.LEARNING_RATE
+        == tfmm.config.TrainingConfig().learning_rate
+    )
     assert readme.training.epochs == quality.EPOCHS
 
 
@@ -69,21 +81,27 @@ def test_example_config_builds_with_three_branches_at_one_concatenate():
     model = tfmm.build_model(config)
     concat = model.get_layer("fusion_concat")
     assert config.fusion.modality_dropout == 0.3
-    chain = [[t._keras_history.operation.name
-              for t in concat._inbound_nodes[0].input_tensors]]
+    chain = [[t._keras_history.operation.name for t in concat._inbound_nodes[0].input_tensors]]
     for _ in range(2):  # each branch: encoder -> norm -> presence gate -> concat
-        chain.append([model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history
-                      .operation.name for n in chain[-1]])
-    assert chain == [[f"fusion_presence_{m}" for m in ("text", "image", "audio")],
-                     [f"fusion_norm_{m}" for m in ("text", "image", "audio")],
-                     [f"{m}_encoder" for m in ("text", "image", "audio")]]
+        chain.append(
+            [
+                model.get_layer(n)._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+                for n in chain[-1]
+            ]
+        )
+    assert chain == [
+        [f"fusion_presence_{m}" for m in ("text", "image", "audio")],
+        [f"fusion_norm_{m}" for m in ("text", "image", "audio")],
+        [f"{m}_encoder" for m in ("text", "image", "audio")],
+    ]
 
 
 @pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     block = re.search(r"## Python\n\n```python\n(.*?)```", _read("README.md"), re.S).group(1)
-    block = block.replace('"examples/tri_modal.yaml"',
-                          repr(os.path.join(ROOT, "examples", "tri_modal.yaml")))
+    block = block.replace(
+        '"examples/tri_modal.yaml"', repr(os.path.join(ROOT, "examples", "tri_modal.yaml"))
+    )
     monkeypatch.chdir(tmp_path)
     scope = {}
     exec(compile(block, "README.md", "exec"), scope)
@@ -98,15 +116,25 @@ def test_the_tables_guide_examples_are_valid():
 
     config = tfmm.config_from_dict(yaml.safe_load(block))
     assert [(i.type, i.encoder.type) for i in config.inputs] == [
-        ("text", "tfidf"), ("image", "cnn"), ("tabular", "mlp")]
+        ("text", "tfidf"),
+        ("image", "cnn"),
+        ("tabular", "mlp"),
+    ]
     facts = config.inputs[2]
-    assert facts.columns == ["Age", "Positive Feedback Count", "Division Name",
-                             "Department Name", "Class Name"]
+    assert facts.columns == [
+        "Age",
+        "Positive Feedback Count",
+        "Division Name",
+        "Department Name",
+        "Class Name",
+    ]
     assert config.outputs[0].threshold == "auto"
     image_block = re.findall(r"```yaml\n(.*?)```", guide, re.S)[1]
     config = tfmm.config_from_dict(yaml.safe_load(image_block))
-    assert [(i.type, i.encoder.type) for i in config.inputs] == [("image", "cnn"),
-                                                               ("tabular", "mlp")]
+    assert [(i.type, i.encoder.type) for i in config.inputs] == [
+        ("image", "cnn"),
+        ("tabular", "mlp"),
+    ]
 
 
 def quoted_figures(text):
@@ -116,12 +144,12 @@ def quoted_figures(text):
 
 
 def test_quoted_figures_are_read_from_prose_only():
-    assert quoted_figures("at 0.929 ± 0.011 (1.5x)\n```\nlr: 0.003\n```\n") == \
-        {"0.929", "0.011"}
+    assert quoted_figures("at 0.929 ± 0.011 (1.5x)\n```\nlr: 0.003\n```\n") == {"0.929", "0.011"}
 
 
 def test_every_figure_the_readme_quotes_is_in_benchmarks_md():
     benchmarks = _read(os.path.join(ROOT, "BENCHMARKS.md"))
-    missing = sorted(f for f in quoted_figures(_read(os.path.join(ROOT, "README.md")))
-                     if f not in benchmarks)
+    missing = sorted(
+        f for f in quoted_figures(_read(os.path.join(ROOT, "README.md"))) if f not in benchmarks
+    )
     assert missing == [], f"README.md quotes figures BENCHMARKS.md does not hold: {missing}"

@@ -15,16 +15,33 @@ __version__ = "0.1.0"
 
 # Subpackages and names are imported on first use (PEP 562), so that `import tfmm` and
 # the `tfmm` command's argument parsing do not pay TensorFlow's import time (seconds).
-_SUBPACKAGES = ("data", "encoders", "export", "fusion", "layers", "models", "pretraining",
-                "training")
+_SUBPACKAGES = (
+    "data",
+    "encoders",
+    "export",
+    "fusion",
+    "layers",
+    "models",
+    "pretraining",
+    "training",
+)
 _NAMES = {
-    "Config": "tfmm.config", "ConfigError": "tfmm.config",
-    "config_from_dict": "tfmm.config", "load_config": "tfmm.config",
-    "build_model": "tfmm.models", "compile_model": "tfmm.models",
+    "Config": "tfmm.config",
+    "ConfigError": "tfmm.config",
+    "config_from_dict": "tfmm.config",
+    "load_config": "tfmm.config",
+    "build_model": "tfmm.models",
+    "compile_model": "tfmm.models",
 }
 
-__all__ = ["Config", "ConfigError", "build_model", "compile_model", "config_from_dict",
-           "load_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "build_model",
+    "compile_model",
+    "config_from_dict",
+    "load_config",
+]
 
 
 # A saved `.keras` file loads after `import tfmm` (tfmm/_registration.py).

@@ -51,5 +51,4 @@ def require(module, feature):
         if e.name is not None and e.name.split(".")[0] != top:
             raise
         package, extra = OPTIONAL.get(top, (top, "all"))
-        raise MissingExtra(f"{feature} needs {package}: pip install "
-                           f"'tfmm[{extra}]'") from None
+        raise MissingExtra(f"{feature} needs {package}: pip install 'tfmm[{extra}]'") from None

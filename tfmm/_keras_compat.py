@@ -27,13 +27,16 @@ def _private(module, name):
         for part in name.split("."):
             value = getattr(value, part)
     except (ImportError, AttributeError):
-        library, version, tested = (("TensorFlow", tf.__version__, TESTED_TF)
-                                    if module.startswith("tensorflow")
-                                    else ("Keras", keras.__version__, TESTED))
-        raise RuntimeError(f"tfmm needs {library}'s private {module}.{name}, which "
-                           f"{library} {version} does not have (tfmm's workarounds were "
-                           f"written for {library} {tested}; see tfmm/_keras_compat.py)"
-                           ) from None
+        library, version, tested = (
+            ("TensorFlow", tf.__version__, TESTED_TF)
+            if module.startswith("tensorflow")
+            else ("Keras", keras.__version__, TESTED)
+        )
+        raise RuntimeError(
+            f"tfmm needs {library}'s private {module}.{name}, which "
+            f"{library} {version} does not have (tfmm's workarounds were "
+            f"written for {library} {tested}; see tfmm/_keras_compat.py)"
+        ) from None
     return found
 
 
@@ -49,9 +52,11 @@ def set_resume_epoch(model, epoch):
     `BackupAndRestore` does through the trainer's private `_initial_epoch`."""
     _private("keras.src.trainers.trainer", "Trainer.__init__")
     if not hasattr(model, "_initial_epoch"):
-        raise RuntimeError(f"tfmm resumes a run through the Keras trainer's private "
-                           f"`_initial_epoch`, which Keras {keras.__version__} does not "
-                           f"have (written for Keras {TESTED}; see tfmm/_keras_compat.py)")
+        raise RuntimeError(
+            f"tfmm resumes a run through the Keras trainer's private "
+            f"`_initial_epoch`, which Keras {keras.__version__} does not "
+            f"have (written for Keras {TESTED}; see tfmm/_keras_compat.py)"
+        )
     model._initial_epoch = epoch
 
 
@@ -101,6 +106,7 @@ def keras_multiworker_fixes(strategy):
             if not isinstance(v, (tf.Tensor, tf.distribute.DistributedValues)):
                 return v
             return strategy.reduce("MEAN", v, axis=None if v.shape.rank == 0 else 0)
+
         return tf.nest.map_structure(reduce, values)
 
     tf_trainer.reduce_per_replica = reduce_per_replica
@@ -121,6 +127,7 @@ def build_from_spec(model, element_spec):
     same size"), and the pull consumes a batch of the validation iterator. Only the
     shapes are needed, so they are taken from the spec and that step is skipped.
     """
+
     def local(spec):
         values = getattr(spec, "_value_specs", None)
         return values[0] if values else spec
@@ -133,20 +140,44 @@ def build_from_spec(model, element_spec):
 
 # (module, name, why): every private name tfmm uses, checked by `check_private_api`.
 PRIVATE_NAMES = [
-    ("keras.src.backend.tensorflow.trainer", "reduce_per_replica",
-     "keras_multiworker_fixes: scalar logs under MultiWorkerMirroredStrategy"),
-    ("keras.src.trainers.trainer", "Trainer._symbolic_build",
-     "build_from_spec: metrics built from the dataset's spec under several replicas"),
-    ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer._maybe_symbolic_build",
-     "build_from_spec: replaced on the model so fit does not pull a batch to build"),
-    ("keras.src.export.tf2onnx_lib", "patch_tf2onnx",
-     "patch_tf2onnx: Keras's numpy-2 patch of tf2onnx"),
-    ("keras.src.callbacks.backup_and_restore", "BackupAndRestore._load_model",
-     "tfmm.training.callbacks.Backup overrides it (an atomic backup)"),
-    ("keras.src.callbacks.backup_and_restore", "BackupAndRestore._save_model",
-     "tfmm.training.callbacks.Backup overrides it (an atomic backup)"),
-    ("tensorflow.python.framework.op_def_registry", "get",
-     "op_def_registry: which SavedModel ops core TensorFlow defines"),
-    ("tensorflow.python.data.experimental.service.server_lib", "WorkerServer._address",
-     "worker_server_address: the address a tf.data service worker bound"),
+    (
+        "keras.src.backend.tensorflow.trainer",
+        "reduce_per_replica",
+        "keras_multiworker_fixes: scalar logs under MultiWorkerMirroredStrategy",
+    ),
+    (
+        "keras.src.trainers.trainer",
+        "Trainer._symbolic_build",
+        "build_from_spec: metrics built from the dataset's spec under several replicas",
+    ),
+    (
+        "keras.src.backend.tensorflow.trainer",
+        "TensorFlowTrainer._maybe_symbolic_build",
+        "build_from_spec: replaced on the model so fit does not pull a batch to build",
+    ),
+    (
+        "keras.src.export.tf2onnx_lib",
+        "patch_tf2onnx",
+        "patch_tf2onnx: Keras's numpy-2 patch of tf2onnx",
+    ),
+    (
+        "keras.src.callbacks.backup_and_restore",
+        "BackupAndRestore._load_model",
+        "tfmm.training.callbacks.Backup overrides it (an atomic backup)",
+    ),
+    (
+        "keras.src.callbacks.backup_and_restore",
+        "BackupAndRestore._save_model",
+        "tfmm.training.callbacks.Backup overrides it (an atomic backup)",
+    ),
+    (
+        "tensorflow.python.framework.op_def_registry",
+        "get",
+        "op_def_registry: which SavedModel ops core TensorFlow defines",
+    ),
+    (
+        "tensorflow.python.data.experimental.service.server_lib",
+        "WorkerServer._address",
+        "worker_server_address: the address a tf.data service worker bound",
+    ),
 ]

@@ -75,8 +75,10 @@ class _CrossModelRetracing:
 
     def filter(self, record):
         message = record.getMessage()
-        return not ("triggered tf.function retracing" in message and
-                    "<function TensorFlowTrainer." in message)
+        return not (
+            "triggered tf.function retracing" in message
+            and "<function TensorFlowTrainer." in message
+        )
 
 
 def drop_cross_model_retracing_warnings():
@@ -95,7 +97,8 @@ def drop_cross_model_retracing_warnings():
 _DECODER_NOISE = re.compile(
     r"(jpeg_mem|png_io|gif_io|decode_image_op)\.cc:\d+\]|^Input file read error|"
     r"Improper call to JPEG library|Corrupt JPEG data|Premature end of JPEG|"
-    r"Not a JPEG file|^libpng (warning|error)")
+    r"Not a JPEG file|^libpng (warning|error)"
+)
 
 
 @contextlib.contextmanager
@@ -117,7 +120,10 @@ def decoder_messages_dropped():
             live.close()
             capture.seek(0)
             text = capture.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines()
-                    if line.strip() and not _DECODER_NOISE.search(line)]
+            kept = [
+                line
+                for line in text.splitlines()
+                if line.strip() and not _DECODER_NOISE.search(line)
+            ]
             if kept:
                 print("\n".join(kept), file=sys.stderr)

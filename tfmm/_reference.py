@@ -42,7 +42,7 @@ def _args_section(doc: str) -> dict[str, str]:
     body = textwrap.dedent(match.group(1))
     names: list[str] = []
     for line in body.splitlines():
-        entry = re.match(r"^(\w+(?:, \w+)*): ?(.*)$", line)     # `a, b: text` is both
+        entry = re.match(r"^(\w+(?:, \w+)*): ?(.*)$", line)  # `a, b: text` is both
         if entry:
             names = entry.group(1).split(", ")
             for name in names:
@@ -67,16 +67,16 @@ def _comments_above_fields(cls) -> dict[str, str]:
             if tok.start[1] == 0:
                 continue
             block.append(tok.string.lstrip("#").strip())
-        elif tok.type == tokenize.NAME and tok.start[1] > 0 and \
-                not tok.line[:tok.start[1]].strip():    # a name that starts a body line
+        elif (
+            tok.type == tokenize.NAME and tok.start[1] > 0 and not tok.line[: tok.start[1]].strip()
+        ):  # a name that starts a body line
             depth = depth or tok.start[1]
             line = tok.line
             field = re.match(r"\s*(\w+)\s*:", line)
             if tok.start[1] == depth and field and field.group(1) == tok.string and block:
                 out[tok.string] = " ".join(block)
             block = []
-        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                              tokenize.DEDENT):
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
             block = []
     return out
 
@@ -112,7 +112,8 @@ def _type_text(hint) -> str:
     if dataclasses.is_dataclass(hint):
         return "mapping"
     return {int: "int", float: "number", str: "string", bool: "bool"}.get(
-        hint, getattr(hint, "__name__", str(hint)))
+        hint, getattr(hint, "__name__", str(hint))
+    )
 
 
 def _default_text(f: dataclasses.Field) -> str:
@@ -146,8 +147,10 @@ def fields_table(cls, skip=()) -> str:
     for f in dataclasses.fields(cls):
         if f.metadata.get("internal") or f.name in skip:
             continue
-        rows.append(f"| `{f.name}` | {_escape(_type_text(hints[f.name]))} | "
-                    f"{_escape(_default_text(f))} | {_escape(docs.get(f.name, ''))} |")
+        rows.append(
+            f"| `{f.name}` | {_escape(_type_text(hints[f.name]))} | "
+            f"{_escape(_default_text(f))} | {_escape(docs.get(f.name, ''))} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -165,36 +168,67 @@ def config_reference() -> str:
     from tfmm.input_types import INPUT_TYPES
     from tfmm.outputs import OUTPUT_TYPES
 
-    out = ["# Config reference", "",
-           "Generated from the config classes (`tfmm/_reference.py`); every key below is "
-           "validated when a config is loaded, and `--set KEY=VALUE` overrides any of "
-           "them (`--set inputs.text.encoder.filters=32`). An unknown key, a wrong type or "
-           "a value outside the allowed ones is an error naming the key path.", "",
-           "## Top level", "", fields_table(C.Config),
-           "## `inputs[]`", "",
-           "One entry per model input. Keys that only some input types read are listed "
-           "under those types below; an input of another type must leave them out.", "",
-           fields_table(C.InputConfig), "### Input types", "",
-           "| `type` | default encoder | encoders | keys only it reads |", "|---|---|---|---|"]
+    out = [
+        "# Config reference",
+        "",
+        "Generated from the config classes (`tfmm/_reference.py`); every key below is "
+        "validated when a config is loaded, and `--set KEY=VALUE` overrides any of "
+        "them (`--set inputs.text.encoder.filters=32`). An unknown key, a wrong type or "
+        "a value outside the allowed ones is an error naming the key path.",
+        "",
+        "## Top level",
+        "",
+        fields_table(C.Config),
+        "## `inputs[]`",
+        "",
+        "One entry per model input. Keys that only some input types read are listed "
+        "under those types below; an input of another type must leave them out.",
+        "",
+        fields_table(C.InputConfig),
+        "### Input types",
+        "",
+        "| `type` | default encoder | encoders | keys only it reads |",
+        "|---|---|---|---|",
+    ]
     for name, kind in INPUT_TYPES.items():
         encoders = [e for e, kinds in ENCODER_MODALITIES.items() if name in kinds]
-        out.append(f"| `{name}` | `{kind.default_encoder}` | "
-                   f"{', '.join(f'`{e}`' for e in encoders)} | "
-                   f"{', '.join(f'`{f}`' for f in kind.fields) or '—'} |")
-    out += ["", "## `inputs[].encoder`", "",
-            "`encoder: NAME` is short for `encoder: {type: NAME}`.", ""]
+        out.append(
+            f"| `{name}` | `{kind.default_encoder}` | "
+            f"{', '.join(f'`{e}`' for e in encoders)} | "
+            f"{', '.join(f'`{f}`' for f in kind.fields) or '—'} |"
+        )
+    out += [
+        "",
+        "## `inputs[].encoder`",
+        "",
+        "`encoder: NAME` is short for `encoder: {type: NAME}`.",
+        "",
+    ]
     for name, cls in sorted(ENCODER_CONFIGS.items()):
         kinds = ", ".join(ENCODER_MODALITIES.get(name, ()))
-        out += [f"### `{name}`", "", f"{_summary(cls)} Reads: {kinds}.", "",
-                fields_table(cls, skip=("type",))]
+        out += [
+            f"### `{name}`",
+            "",
+            f"{_summary(cls)} Reads: {kinds}.",
+            "",
+            fields_table(cls, skip=("type",)),
+        ]
     out += ["## `fusion`", "", "`fusion.type` picks the strategy; default `concat`.", ""]
     for name, cls in sorted(FUSION_CONFIGS.items()):
         out += [f"### `{name}`", "", _summary(cls), "", fields_table(cls, skip=("type",))]
-    out += ["## `outputs[]`", "",
-            f"`type` is one of {', '.join(f'`{t}`' for t in OUTPUT_TYPES)}.", "",
-            fields_table(C.OutputConfig),
-            "## `data`", "", fields_table(C.DataConfig),
-            "## `training`", "", fields_table(C.TrainingConfig)]
+    out += [
+        "## `outputs[]`",
+        "",
+        f"`type` is one of {', '.join(f'`{t}`' for t in OUTPUT_TYPES)}.",
+        "",
+        fields_table(C.OutputConfig),
+        "## `data`",
+        "",
+        fields_table(C.DataConfig),
+        "## `training`",
+        "",
+        fields_table(C.TrainingConfig),
+    ]
     return "\n".join(out)
 
 
@@ -217,11 +251,18 @@ def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
         name = ", ".join(f"`{s}`" for s in a.option_strings) or f"`{a.dest.upper()}`"
         if a.option_strings and a.nargs != 0:
             name += f" {a.metavar or a.dest.upper()}"
-        default = "" if a.default in (None, argparse.SUPPRESS, False) or \
-            isinstance(a, argparse._VersionAction) else f"`{a.default}`"
+        default = (
+            ""
+            if a.default in (None, argparse.SUPPRESS, False)
+            or isinstance(a, argparse._VersionAction)
+            else f"`{a.default}`"
+        )
         choices = f" One of: {', '.join(f'`{c}`' for c in a.choices)}." if a.choices else ""
-        text = (a.help or "") % {"default": a.default, "prog": parser.prog} \
-            if a.help and "%(" in a.help else (a.help or "")
+        text = (
+            (a.help or "") % {"default": a.default, "prog": parser.prog}
+            if a.help and "%(" in a.help
+            else (a.help or "")
+        )
         rows.append(f"| {_escape(name)} | {_escape(text + choices)} | {default} |")
     return rows
 
@@ -231,8 +272,7 @@ def _command_section(prog: str, help_text: str, parser, level: int) -> list[str]
     if help_text:
         out += [help_text[:1].upper() + help_text[1:] + ".", ""]
     formatter = argparse.HelpFormatter(prog, width=88)
-    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups,
-                        prefix="")
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
     out += ["```", formatter.format_help().strip(), "```", ""]
     rows = _option_rows(parser)
     if rows:
@@ -248,9 +288,13 @@ def cli_reference() -> str:
     from tfmm.cli import build_parser
 
     parser = build_parser()
-    out = ["# CLI reference", "",
-           "Generated from the `tfmm` command's parser (`tfmm/_reference.py`); every command "
-           "also prints this with `--help`. Errors are one line, `tfmm COMMAND: error: ...`; "
-           "`TFMM_DEBUG=1` shows the full traceback.", ""]
+    out = [
+        "# CLI reference",
+        "",
+        "Generated from the `tfmm` command's parser (`tfmm/_reference.py`); every command "
+        "also prints this with `--help`. Errors are one line, `tfmm COMMAND: error: ...`; "
+        "`TFMM_DEBUG=1` shows the full traceback.",
+        "",
+    ]
     out += _command_section("tfmm", parser.description or "", parser, 2)
     return "\n".join(out)

@@ -17,8 +17,14 @@ import logging
 import sys
 
 # Every module that defines a class registered with `register_keras_serializable`.
-KERAS_OBJECT_MODULES = ("tfmm.layers", "tfmm.encoders", "tfmm.fusion", "tfmm.models",
-                        "tfmm.pretraining.contrastive", "tfmm.training.schedules")
+KERAS_OBJECT_MODULES = (
+    "tfmm.layers",
+    "tfmm.encoders",
+    "tfmm.fusion",
+    "tfmm.models",
+    "tfmm.pretraining.contrastive",
+    "tfmm.training.schedules",
+)
 
 _done = False
 

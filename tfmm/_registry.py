@@ -33,20 +33,23 @@ class ComponentRegistry:
 
     def register(self, name, config):
         """Decorator that registers a builder under `name` with its config dataclass."""
+
         def decorator(fn):
             if name in self.builders:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             if config().type != name:
-                raise ValueError(f"{self.kind} {name!r}: its config's type is "
-                                 f"{config().type!r}")
+                raise ValueError(f"{self.kind} {name!r}: its config's type is {config().type!r}")
             self.builders[name] = fn
             self.configs[name] = config
             return fn
+
         return decorator
 
     def lookup(self, name):
         """The builder registered under `name`; a ValueError listing them otherwise."""
         if name not in self.builders:
-            raise ValueError(f"unknown {self.kind} type {name!r}; registered: "
-                             f"{sorted(self.builders)}. Received: {self.kind}.type={name!r}")
+            raise ValueError(
+                f"unknown {self.kind} type {name!r}; registered: "
+                f"{sorted(self.builders)}. Received: {self.kind}.type={name!r}"
+            )
         return self.builders[name]

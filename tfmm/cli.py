@@ -20,9 +20,13 @@ def _with_placeholder_labels(config):
     # placeholder labels so the graph can be shown.
     import dataclasses
 
-    return dataclasses.replace(config, outputs=[
-        dataclasses.replace(o, labels=["<label_0>", "<label_1>"]) if o.units is None else o
-        for o in config.outputs])
+    return dataclasses.replace(
+        config,
+        outputs=[
+            dataclasses.replace(o, labels=["<label_0>", "<label_1>"]) if o.units is None else o
+            for o in config.outputs
+        ],
+    )
 
 
 def _cmd_data_demo(args):
@@ -48,15 +52,16 @@ def _cmd_data_check(args):
     with_labels = all(o.column in manifest.columns for o in config.outputs)
     label_lines = labels_from_training(config, manifest) if with_labels else []
     with decoder_messages_dropped() as stderr:
-        problems = check_manifest(config, manifest, with_labels=with_labels,
-                                  progress_stream=stderr)
+        problems = check_manifest(config, manifest, with_labels=with_labels, progress_stream=stderr)
     for p in problems:
         print(p)
     for line in media_summary(config, manifest) + label_lines:
         print(line)
     bad_rows = len({p.row for p in problems})
-    print(f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "
-          f"({len(problems)} problems)")
+    print(
+        f"{args.manifest}: {len(manifest)} rows, {bad_rows} with problems "
+        f"({len(problems)} problems)"
+    )
     return 1 if problems else 0
 
 
@@ -74,8 +79,11 @@ def _cmd_data_tfrecord(args):
     import tfmm
     from tfmm.data import write_tfrecords
 
-    config = tfmm.load_config(args.config, overrides=args.set) if args.config else \
-        _config_for_manifest(args.manifest)
+    config = (
+        tfmm.load_config(args.config, overrides=args.set)
+        if args.config
+        else _config_for_manifest(args.manifest)
+    )
     files = write_tfrecords(config, args.manifest, args.out, shards=args.shards)
     print(f"wrote {len(files)} shards to {args.out}")
     return 0
@@ -88,8 +96,11 @@ def _cmd_data_serve(args):
         raise ValueError("data serve: give one of --dispatcher or --worker")
     if args.dispatcher:
         server = start_dispatcher(port=args.port)
-        print(f"tfmm data serve: dispatcher at {server.target} (data.service: "
-              f"grpc://HOST:{server.target.rsplit(':', 1)[1]})", flush=True)
+        print(
+            f"tfmm data serve: dispatcher at {server.target} (data.service: "
+            f"grpc://HOST:{server.target.rsplit(':', 1)[1]})",
+            flush=True,
+        )
     else:
         if not args.dispatcher_address:
             raise ValueError("data serve --worker: --dispatcher-address HOST:PORT is required")
@@ -128,17 +139,27 @@ def _cmd_pretrain(args):
         overrides.append(f"training.strategy={args.strategy}")
     config = tfmm.load_config(args.config, overrides=overrides)
     out = args.out or os.path.join("runs", f"{config.name}-{args.objective}")
-    pretrain(config, out, objective=args.objective, input_name=args.input,
-             projection_dim=args.projection_dim)
-    print(f"tfmm pretrain: run directory {out}; start training from it with "
-          f"--set training.init_from={out}")
+    pretrain(
+        config,
+        out,
+        objective=args.objective,
+        input_name=args.input,
+        projection_dim=args.projection_dim,
+    )
+    print(
+        f"tfmm pretrain: run directory {out}; start training from it with "
+        f"--set training.init_from={out}"
+    )
     return 0
 
 
 def _headline(metrics):
-    return {name: {k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "auroc",
-                                                       "mae", "rmse", "n")}
-            for name, m in metrics.items()}
+    return {
+        name: {
+            k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "auroc", "mae", "rmse", "n")
+        }
+        for name, m in metrics.items()
+    }
 
 
 def _cmd_evaluate(args):
@@ -147,27 +168,30 @@ def _cmd_evaluate(args):
     from tfmm.training.inference import evaluation_dir
 
     model, config, vocabs = load_run(args.run)
-    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(
-        args.run))
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
     out_dir = args.out or evaluation_dir(run_dir, args.manifest)
     os.makedirs(out_dir, exist_ok=True)
     manifest = os.path.abspath(args.manifest)
     if args.missing:
         return _evaluate_missing(model, config, manifest, vocabs, out_dir, args.json)
-    metrics = evaluate(model, config, manifest, vocabs, run_dir=out_dir,
-                       split=os.path.basename(args.manifest))
+    metrics = evaluate(
+        model, config, manifest, vocabs, run_dir=out_dir, split=os.path.basename(args.manifest)
+    )
     RunDir(out_dir).write_metrics({"manifest": manifest, **metrics})
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
         for name, m in metrics.items():
-            print(f"{name}: " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()
-                                          if isinstance(v, float)))
+            print(
+                f"{name}: "
+                + ", ".join(f"{k}={v:.4f}" for k, v in m.items() if isinstance(v, float))
+            )
             for label, pc in m.get("per_class", {}).items():
-                print(f"  {label:<24} precision {pc['precision']:.3f}  recall "
-                      f"{pc['recall']:.3f}  n={pc['support']}")
-    print(f"tfmm evaluate: report (metrics.json, confusion matrix) in {out_dir}",
-          file=sys.stderr)
+                print(
+                    f"  {label:<24} precision {pc['precision']:.3f}  recall "
+                    f"{pc['recall']:.3f}  n={pc['support']}"
+                )
+    print(f"tfmm evaluate: report (metrics.json, confusion matrix) in {out_dir}", file=sys.stderr)
     return 0
 
 
@@ -175,9 +199,18 @@ def _evaluate_missing(model, config, manifest, vocabs, out_dir, as_json):
     from tfmm.training.inference import evaluate_missing
 
     rows = evaluate_missing(model, config, manifest, vocabs)
-    table = [{"removed": removed or "none", **{
-        f"{name}_{k}": v for name, m in _headline(metrics).items() for k, v in m.items()
-        if k != "n"}} for removed, metrics in rows]
+    table = [
+        {
+            "removed": removed or "none",
+            **{
+                f"{name}_{k}": v
+                for name, m in _headline(metrics).items()
+                for k, v in m.items()
+                if k != "n"
+            },
+        }
+        for removed, metrics in rows
+    ]
     with open(os.path.join(out_dir, "missing.json"), "w") as f:
         json.dump({"manifest": manifest, "rows": table}, f, indent=2)
     if as_json:
@@ -187,8 +220,11 @@ def _evaluate_missing(model, config, manifest, vocabs, out_dir, as_json):
         print("removed".ljust(12) + "".join(k.rjust(18) for k in keys))
         for row in table:
             print(row["removed"].ljust(12) + "".join(f"{row[k]:18.4f}" for k in keys))
-    print(f"tfmm evaluate: each modality removed in turn (presence 0); table in "
-          f"{os.path.join(out_dir, 'missing.json')}", file=sys.stderr)
+    print(
+        f"tfmm evaluate: each modality removed in turn (presence 0); table in "
+        f"{os.path.join(out_dir, 'missing.json')}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -229,8 +265,13 @@ def _cmd_export(args):
 def _cmd_demo(args):
     from tfmm.demo import run_demo
 
-    run_demo(args.out, n=args.n, seed=args.seed, epochs=args.epochs,
-             export_dir=None if args.no_export else args.export_dir)
+    run_demo(
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        epochs=args.epochs,
+        export_dir=None if args.no_export else args.export_dir,
+    )
     return 0
 
 
@@ -239,15 +280,16 @@ _SET_HELP = "override a config key (repeatable), e.g. --set training.epochs=2"
 
 
 def _set_option(p):
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help=_SET_HELP)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP)
 
 
 def build_parser():
     from tfmm import __version__
 
-    parser = argparse.ArgumentParser(prog="tfmm", description="Multimodal (text, image, "
-                                     "audio) Keras models: data, training, export.")
+    parser = argparse.ArgumentParser(
+        prog="tfmm",
+        description="Multimodal (text, image, audio) Keras models: data, training, export.",
+    )
     parser.add_argument("--version", action="version", version=f"tfmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -260,71 +302,119 @@ def build_parser():
     p = sub.add_parser("train", help="train a config with model.fit")
     p.add_argument("config", help="YAML config file")
     _set_option(p)
-    p.add_argument("--out", help="run directory (default runs/NAME); started again after a "
-                                 "kill, the same command resumes")
-    p.add_argument("--strategy", choices=_STRATEGIES,
-                   help="tf.distribute strategy (default: training.strategy, auto)")
+    p.add_argument(
+        "--out",
+        help="run directory (default runs/NAME); started again after a "
+        "kill, the same command resumes",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=_STRATEGIES,
+        help="tf.distribute strategy (default: training.strategy, auto)",
+    )
     p.set_defaults(func=_cmd_train)
-    p = sub.add_parser("pretrain", help="pretrain the encoders without labels (contrastive "
-                                        "alignment of paired modalities, or masked LM)")
+    p = sub.add_parser(
+        "pretrain",
+        help="pretrain the encoders without labels (contrastive "
+        "alignment of paired modalities, or masked LM)",
+    )
     p.add_argument("config", help="YAML config file")
-    p.add_argument("--objective", choices=["contrastive", "mlm"], required=True,
-                   help="contrastive: align each input with the first text input; "
-                        "mlm: masked-LM on a bert input's text")
+    p.add_argument(
+        "--objective",
+        choices=["contrastive", "mlm"],
+        required=True,
+        help="contrastive: align each input with the first text input; "
+        "mlm: masked-LM on a bert input's text",
+    )
     _set_option(p)
     p.add_argument("--out", help="run directory (default runs/NAME-OBJECTIVE)")
     p.add_argument("--input", help="mlm: the bert input to pretrain (if several)")
-    p.add_argument("--projection-dim", type=int, default=64,
-                   help="contrastive: width of the projection heads (default 64)")
-    p.add_argument("--strategy", choices=_STRATEGIES,
-                   help="tf.distribute strategy (default: training.strategy, auto)")
+    p.add_argument(
+        "--projection-dim",
+        type=int,
+        default=64,
+        help="contrastive: width of the projection heads (default 64)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=_STRATEGIES,
+        help="tf.distribute strategy (default: training.strategy, auto)",
+    )
     p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("evaluate", help="metrics of a run on a labelled manifest")
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
     p.add_argument("--manifest", required=True, help="labelled CSV/JSONL manifest")
-    p.add_argument("--json", action="store_true",
-                   help="print the metrics as JSON instead of a table")
-    p.add_argument("--missing", action="store_true",
-                   help="the metrics with each modality removed in turn (its presence set "
-                        "to 0), one row per modality, beside the full model's")
-    p.add_argument("--out", help="report folder (metrics.json, confusion matrix); default "
-                                 "a new RUN/eval-MANIFEST folder, never the training-time "
-                                 "files")
+    p.add_argument(
+        "--json", action="store_true", help="print the metrics as JSON instead of a table"
+    )
+    p.add_argument(
+        "--missing",
+        action="store_true",
+        help="the metrics with each modality removed in turn (its presence set "
+        "to 0), one row per modality, beside the full model's",
+    )
+    p.add_argument(
+        "--out",
+        help="report folder (metrics.json, confusion matrix); default "
+        "a new RUN/eval-MANIFEST folder, never the training-time "
+        "files",
+    )
     p.set_defaults(func=_cmd_evaluate)
-    p = sub.add_parser("predict", help="labels and probabilities per manifest row, as CSV "
-                                       "(or JSON Lines) on stdout")
-    p.add_argument("run", help="run directory, a model.keras beside its config.yaml, or an "
-                               "export (SavedModel version directory, .onnx file)")
+    p = sub.add_parser(
+        "predict",
+        help="labels and probabilities per manifest row, as CSV (or JSON Lines) on stdout",
+    )
+    p.add_argument(
+        "run",
+        help="run directory, a model.keras beside its config.yaml, or an "
+        "export (SavedModel version directory, .onnx file)",
+    )
     p.add_argument("--manifest", required=True, help="CSV/JSONL manifest (labels not needed)")
     p.add_argument("--out", help="file to write instead of stdout")
-    p.add_argument("--format", choices=["csv", "jsonl"], default="csv",
-                   help="output format (default csv)")
-    p.add_argument("--keep-columns", metavar="COL,...",
-                   help="manifest columns to carry into each output row (e.g. an id)")
+    p.add_argument(
+        "--format", choices=["csv", "jsonl"], default="csv", help="output format (default csv)"
+    )
+    p.add_argument(
+        "--keep-columns",
+        metavar="COL,...",
+        help="manifest columns to carry into each output row (e.g. an id)",
+    )
     p.set_defaults(func=_cmd_predict)
-    p = sub.add_parser("export", help="SavedModel (TF Serving) and/or ONNX, checked in "
-                                      "their runtimes")
+    p = sub.add_parser(
+        "export", help="SavedModel (TF Serving) and/or ONNX, checked in their runtimes"
+    )
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")
     # Checked by the library against its table of formats (tfmm.export.formats), so a
     # new format needs no edit here.
-    p.add_argument("--format", default="all", metavar="FORMAT[,FORMAT]",
-                   help="what to write: savedmodel, onnx, tflite, a comma-separated list, "
-                        "or all (default: savedmodel and onnx; tflite on request)")
-    p.add_argument("--out", help="base directory; versions go in OUT/1, OUT/2, ... "
-                                 "(default savedmodels/NAME)")
+    p.add_argument(
+        "--format",
+        default="all",
+        metavar="FORMAT[,FORMAT]",
+        help="what to write: savedmodel, onnx, tflite, a comma-separated list, "
+        "or all (default: savedmodel and onnx; tflite on request)",
+    )
+    p.add_argument(
+        "--out", help="base directory; versions go in OUT/1, OUT/2, ... (default savedmodels/NAME)"
+    )
     p.set_defaults(func=_cmd_export)
-    p = sub.add_parser("demo", help="demo data, fused vs single-modality models, compared, "
-                                    "then the fused model exported")
-    p.add_argument("--out", default="demo_run",
-                   help="folder for the data, runs and results (default demo_run)")
-    p.add_argument("--n", type=int, default=600,
-                   help="examples to generate (default 600)")
+    p = sub.add_parser(
+        "demo",
+        help="demo data, fused vs single-modality models, compared, then the fused model exported",
+    )
+    p.add_argument(
+        "--out", default="demo_run", help="folder for the data, runs and results (default demo_run)"
+    )
+    p.add_argument("--n", type=int, default=600, help="examples to generate (default 600)")
     p.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
-    p.add_argument("--epochs", type=int, default=8,
-                   help="training epochs of each model (default 8)")
-    p.add_argument("--export-dir", default=os.path.join("savedmodels", "demo"),
-                   help="base directory of the export (default savedmodels/demo)")
+    p.add_argument(
+        "--epochs", type=int, default=8, help="training epochs of each model (default 8)"
+    )
+    p.add_argument(
+        "--export-dir",
+        default=os.path.join("savedmodels", "demo"),
+        help="base directory of the export (default savedmodels/demo)",
+    )
     p.add_argument("--no-export", action="store_true", help="skip the export")
     p.set_defaults(func=_cmd_demo)
 
@@ -337,28 +427,37 @@ def build_parser():
     p.set_defaults(func=_cmd_data_demo)
     p = dsub.add_parser("check", help="report every problem of a manifest; exit 1 if any")
     p.add_argument("manifest", help="CSV/JSONL manifest")
-    p.add_argument("--config", help="config whose inputs/outputs name the columns "
-                                    "(default: the demo dataset's columns)")
+    p.add_argument(
+        "--config",
+        help="config whose inputs/outputs name the columns (default: the demo dataset's columns)",
+    )
     _set_option(p)
     p.set_defaults(func=_cmd_data_check)
     p = dsub.add_parser("tfrecord", help="write a manifest's examples to TFRecord shards")
     p.add_argument("manifest", help="CSV/JSONL manifest")
     p.add_argument("--out", required=True, help="output folder of the shards")
     p.add_argument("--shards", type=int, default=4, help="number of shards (default 4)")
-    p.add_argument("--config", help="config whose inputs/outputs name the columns "
-                                    "(default: the demo dataset's columns)")
+    p.add_argument(
+        "--config",
+        help="config whose inputs/outputs name the columns (default: the demo dataset's columns)",
+    )
     _set_option(p)
     p.set_defaults(func=_cmd_data_tfrecord)
-    p = dsub.add_parser("serve", help="run a tf.data service dispatcher or worker (for "
-                                      "data.service); runs until stopped")
+    p = dsub.add_parser(
+        "serve",
+        help="run a tf.data service dispatcher or worker (for data.service); runs until stopped",
+    )
     p.add_argument("--dispatcher", action="store_true", help="run the dispatcher")
     p.add_argument("--worker", action="store_true", help="run a worker")
-    p.add_argument("--port", type=int, default=0,
-                   help="port to listen on (default 0: a free one, printed)")
+    p.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default 0: a free one, printed)"
+    )
     p.add_argument("--dispatcher-address", help="HOST:PORT of the dispatcher (--worker)")
-    p.add_argument("--host", default="localhost",
-                   help="this machine's name as trainers reach it (--worker; default "
-                        "localhost)")
+    p.add_argument(
+        "--host",
+        default="localhost",
+        help="this machine's name as trainers reach it (--worker; default localhost)",
+    )
     p.set_defaults(func=_cmd_data_serve)
     return parser
 
@@ -384,8 +483,7 @@ def main(argv=None):
             return args.func(args)
         try:
             return args.func(args)
-        except (ConfigError, DataError, MissingExtra, OSError, ValueError,
-                RuntimeError) as e:
+        except (ConfigError, DataError, MissingExtra, OSError, ValueError, RuntimeError) as e:
             print(f"tfmm {args.command}: error: {e}", file=sys.stderr)
             return 2
 

@@ -69,6 +69,7 @@ class ClientError(ValueError):
 # Text.
 # ---------------------------------------------------------------------------------------
 
+
 def standardize_text(text, standardize="lower_and_strip_punctuation"):
     """TextVectorization's standardisation of one string.
 
@@ -105,12 +106,13 @@ def tfidf_vector(text, vocabulary, idf, ngrams=2, standardize="lower_and_strip_p
     `vocabulary` and `idf` may instead be what `tfidf_tables` made of them once (the
     client does so: a 20,000-entry index is not rebuilt per example).
     """
-    index, weights = (vocabulary, idf) if isinstance(vocabulary, dict) else \
-        tfidf_tables(vocabulary, idf)
+    index, weights = (
+        (vocabulary, idf) if isinstance(vocabulary, dict) else tfidf_tables(vocabulary, idf)
+    )
     tokens = [t for t in _WHITESPACE.split(standardize_text(text, standardize)) if t]
     grams = list(tokens)
     for n in range(2, ngrams + 1):
-        grams += [" ".join(tokens[k:k + n]) for k in range(len(tokens) - n + 1)]
+        grams += [" ".join(tokens[k : k + n]) for k in range(len(tokens) - n + 1)]
     counts = np.zeros(len(weights), np.float32)
     for g in grams:
         counts[index.get(g, 0)] += 1.0
@@ -131,6 +133,7 @@ def tfidf_tables(vocabulary, idf):
 
 # Cells read as missing numbers, as `tfmm.data.tabular.MISSING_NUMBERS` (lower-cased).
 MISSING_NUMBERS = ("", "nan", "na", "n/a", "null", "none")
+
 
 def numbers(values, columns, name="tabular"):
     """One example's numeric cells (numbers, numeric strings, None or NaN for missing) as
@@ -166,8 +169,11 @@ def category_ids(values, categories):
             known = {c: k + 2 for k, c in enumerate(known)}
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        v = "" if v is None or (isinstance(v, float) and np.isnan(v)) else \
-            (v.decode("utf-8") if isinstance(v, bytes) else str(v)).strip()
+        v = (
+            ""
+            if v is None or (isinstance(v, float) and np.isnan(v))
+            else (v.decode("utf-8") if isinstance(v, bytes) else str(v)).strip()
+        )
         out.append(0 if v == "" else known.get(v, 1))
     return np.array(out, np.int32)
 
@@ -205,8 +211,9 @@ def decode_image(data, name="image", reduce_to=None):
     if not data:
         raise ClientError(f"input `{name}`: empty image bytes")
     if not data.startswith(_IMAGE_MAGIC):
-        raise ClientError(f"input `{name}`: not a JPEG, PNG, BMP or GIF image "
-                          f"(unrecognised first bytes)")
+        raise ClientError(
+            f"input `{name}`: not a JPEG, PNG, BMP or GIF image (unrecognised first bytes)"
+        )
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.seek(0)
@@ -218,8 +225,10 @@ def decode_image(data, name="image", reduce_to=None):
                     # down to 1, 2, 4 or 8, which is s for these sizes.
                     image.draft("RGB", (w // scale, h // scale))
             if image.mode in ("I;16", "I;16B", "I"):
-                raise ClientError(f"input `{name}`: 16-bit images are not supported by the "
-                                  f"client; use 8-bit images or the SavedModel")
+                raise ClientError(
+                    f"input `{name}`: 16-bit images are not supported by the "
+                    f"client; use 8-bit images or the SavedModel"
+                )
             with warnings.catch_warnings():
                 # A palette's transparency is dropped, as TensorFlow drops it.
                 warnings.simplefilter("ignore", UserWarning)
@@ -263,14 +272,15 @@ def resize_with_pad(image, height, width):
     left = max(0, int(np.floor((f32(width) - rw) / f32(2))))
     resized = resize_bilinear(image, int(np.floor(rh)), int(np.floor(rw)))
     out = np.zeros((height, width, 3), np.float32)
-    out[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    out[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
     return out
 
 
 def image_tensor(data, height, width, resize="plain", name="image", jpeg_scale_mode="full"):
     """Encoded bytes -> the model's float32 [height, width, 3] pixels."""
-    pixels = decode_image(data, name, reduce_to=(height, width, resize)
-                          if jpeg_scale_mode == "auto" else None)
+    pixels = decode_image(
+        data, name, reduce_to=(height, width, resize) if jpeg_scale_mode == "auto" else None
+    )
     if resize == "pad":
         pixels = resize_with_pad(pixels, height, width)
     else:
@@ -281,6 +291,7 @@ def image_tensor(data, height, width, resize="plain", name="image", jpeg_scale_m
 # ---------------------------------------------------------------------------------------
 # Audio.
 # ---------------------------------------------------------------------------------------
+
 
 def decode_wav(data, name="audio"):
     """16-bit PCM WAV bytes -> (mono float32 samples, sample rate)."""
@@ -294,7 +305,7 @@ def decode_wav(data, name="audio"):
         raise ClientError(f"input `{name}`: cannot decode WAV ({e})") from None
     if width != 2:
         raise ClientError(f"input `{name}`: {8 * width}-bit WAV; expected 16-bit PCM")
-    samples = np.frombuffer(frames[:len(frames) // (2 * channels) * 2 * channels], "<i2")
+    samples = np.frombuffer(frames[: len(frames) // (2 * channels) * 2 * channels], "<i2")
     samples = samples.reshape(-1, channels).astype(np.float32) / np.float32(32768.0)
     if samples.shape[0] == 0:
         raise ClientError(f"input `{name}`: 0-length audio clip")
@@ -320,18 +331,21 @@ def audio_tensors(data, sample_rate, num_samples, resample=False, name="audio"):
     if resample:
         samples = resample_linear(samples, rate, sample_rate)
     elif rate != sample_rate:
-        raise ClientError(f"input `{name}`: WAV sample rate {rate} Hz differs from the "
-                          f"configured {sample_rate} Hz (the model was exported without "
-                          f"resample: true)")
+        raise ClientError(
+            f"input `{name}`: WAV sample rate {rate} Hz differs from the "
+            f"configured {sample_rate} Hz (the model was exported without "
+            f"resample: true)"
+        )
     samples = samples[:num_samples]
     out = np.zeros(num_samples, np.float32)
-    out[:samples.shape[0]] = samples
+    out[: samples.shape[0]] = samples
     return out, np.int32(samples.shape[0])
 
 
 # ---------------------------------------------------------------------------------------
 # The client.
 # ---------------------------------------------------------------------------------------
+
 
 class Client:
     """Raw inputs -> model inputs -> named predictions, from a client spec (JSON dict).
@@ -350,20 +364,29 @@ class Client:
         self.spec = spec
         self.inputs = spec["inputs"]
         self.outputs = spec["outputs"]
-        self._vocab = {i["name"]: _index(i["vocabulary"]) for i in self.inputs
-                       if i["type"] == "text" and i.get("encoder") == "textcnn"}
+        self._vocab = {
+            i["name"]: _index(i["vocabulary"])
+            for i in self.inputs
+            if i["type"] == "text" and i.get("encoder") == "textcnn"
+        }
         # Built once, not per example: the n-gram index and weights, the category ids.
-        self._tfidf = {i["name"]: tfidf_tables(i["vocabulary"], i["idf"])
-                       for i in self.inputs
-                       if i["type"] == "text" and i.get("encoder") == "tfidf"}
-        self._categories = {i["name"]: [{c: k + 2 for k, c in enumerate(column)}
-                                        for column in i["categories"]]
-                            for i in self.inputs if i["type"] == "tabular"}
+        self._tfidf = {
+            i["name"]: tfidf_tables(i["vocabulary"], i["idf"])
+            for i in self.inputs
+            if i["type"] == "text" and i.get("encoder") == "tfidf"
+        }
+        self._categories = {
+            i["name"]: [{c: k + 2 for k, c in enumerate(column)} for column in i["categories"]]
+            for i in self.inputs
+            if i["type"] == "tabular"
+        }
         for i in self.inputs:
             if i["type"] == "text" and i["encoder"] not in ("textcnn", "tfidf"):
-                raise ClientError(f"input {i['name']!r}: {i['encoder']} text inputs need "
-                                  f"TensorFlow's tokenizer; serve this model's SavedModel "
-                                  f"({source})")
+                raise ClientError(
+                    f"input {i['name']!r}: {i['encoder']} text inputs need "
+                    f"TensorFlow's tokenizer; serve this model's SavedModel "
+                    f"({source})"
+                )
         self._dtypes = dict(dtypes)
 
     def raw_names(self):
@@ -396,11 +419,12 @@ class Client:
             if i["type"] == "tabular":
                 feed.update(self._tabular(i, raw, n))
                 continue
-            values = [_raw_bytes(v, name, row) if i["type"] != "text" else _text(v)
-                      for row, v in enumerate(raw[name], start=1)]
+            values = [
+                _raw_bytes(v, name, row) if i["type"] != "text" else _text(v)
+                for row, v in enumerate(raw[name], start=1)
+            ]
             if i["optional"]:
-                feed[f"{name}_present"] = np.array([float(len(v) > 0) for v in values],
-                                                   np.float32)
+                feed[f"{name}_present"] = np.array([float(len(v) > 0) for v in values], np.float32)
             rows = []
             for row, v in enumerate(values, start=1):
                 try:
@@ -412,25 +436,30 @@ class Client:
                 feed[f"{name}_length"] = np.array([r[1] for r in rows], np.int32)
             else:
                 feed[name] = np.stack(rows)
-        return {k: v.astype(self._dtypes.get(k, v.dtype), copy=False)
-                for k, v in feed.items()}
+        return {k: v.astype(self._dtypes.get(k, v.dtype), copy=False) for k, v in feed.items()}
 
     def _tabular(self, i, raw, n):
         name, feed = i["name"], {}
-        rows = {part: [list(r) for r in raw[f"{name}_{part}"]] if i[part] else [[]] * n
-                for part in ("numeric", "categorical")}
+        rows = {
+            part: [list(r) for r in raw[f"{name}_{part}"]] if i[part] else [[]] * n
+            for part in ("numeric", "categorical")
+        }
         for part in ("numeric", "categorical"):
             for row, cells in enumerate(rows[part], start=1):
                 if len(cells) != len(i[part]):
-                    raise ClientError(f"input `{name}_{part}` (example {row}): "
-                                      f"{len(cells)} cells for the {len(i[part])} columns "
-                                      f"{i[part]}")
+                    raise ClientError(
+                        f"input `{name}_{part}` (example {row}): "
+                        f"{len(cells)} cells for the {len(i[part])} columns "
+                        f"{i[part]}"
+                    )
         if i["numeric"]:
             feed[f"{name}_numeric"] = np.stack(
-                [numbers(r, i["numeric"], name) for r in rows["numeric"]])
+                [numbers(r, i["numeric"], name) for r in rows["numeric"]]
+            )
         if i["categorical"]:
             feed[f"{name}_categorical"] = np.stack(
-                [category_ids(r, self._categories[name]) for r in rows["categorical"]])
+                [category_ids(r, self._categories[name]) for r in rows["categorical"]]
+            )
         if i["optional"]:
             present = np.zeros(n, np.float32)
             if i["numeric"]:
@@ -489,11 +518,15 @@ class OnnxClient(Client):
         self.session = session
         meta = session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
-            raise ClientError(f"{path!r} has no {METADATA_KEY!r} metadata: export it again "
-                              f"with this tfmm version (tfmm export --format onnx)")
-        super().__init__(json.loads(meta[METADATA_KEY]),
-                         {t.name: _NUMPY[t.type] for t in session.get_inputs()
-                          if t.type in _NUMPY}, source=path)
+            raise ClientError(
+                f"{path!r} has no {METADATA_KEY!r} metadata: export it again "
+                f"with this tfmm version (tfmm export --format onnx)"
+            )
+        super().__init__(
+            json.loads(meta[METADATA_KEY]),
+            {t.name: _NUMPY[t.type] for t in session.get_inputs() if t.type in _NUMPY},
+            source=path,
+        )
 
     def run(self, feed):
         """ONNX inputs -> {output name: float32 array} (probabilities or values, and
@@ -524,8 +557,10 @@ def tflite_interpreter(path):
             try:
                 import tensorflow as tf
             except ImportError:
-                raise ClientError("TFLiteClient needs a TFLite runtime: pip install "
-                                  "ai-edge-litert (or tensorflow)") from None
+                raise ClientError(
+                    "TFLiteClient needs a TFLite runtime: pip install "
+                    "ai-edge-litert (or tensorflow)"
+                ) from None
             Interpreter = tf.lite.Interpreter
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's move-to-LiteRT notice
@@ -548,14 +583,15 @@ class TFLiteClient(Client):
     def __init__(self, path):
         if os.path.isdir(path):
             path = os.path.join(path, "model.tflite")
-        spec_path = os.path.join(os.path.dirname(os.path.abspath(path)), "tfmm",
-                                 "client.json")
+        spec_path = os.path.join(os.path.dirname(os.path.abspath(path)), "tfmm", "client.json")
         try:
             with open(spec_path, encoding="utf-8") as f:
                 spec = json.load(f)
         except FileNotFoundError:
-            raise ClientError(f"{spec_path!r} is missing: export the model again with this "
-                              f"tfmm version (tfmm export --format tflite)") from None
+            raise ClientError(
+                f"{spec_path!r} is missing: export the model again with this "
+                f"tfmm version (tfmm export --format tflite)"
+            ) from None
         self.interpreter = tflite_interpreter(path)
         self.runner = self.interpreter.get_signature_runner()
         details = self.runner.get_input_details()
@@ -584,14 +620,17 @@ def named_outputs(outputs, predictions):
             out[f"{name}_label"] = [labels[int(v > threshold)] for v in p[:, 0]]
         else:
             out[f"{name}_probabilities"] = p
-            out[f"{name}_labels"] = [o["label_separator"].join(
-                label for label, v in zip(labels, row) if v > 0.5) for row in p]
+            out[f"{name}_labels"] = [
+                o["label_separator"].join(label for label, v in zip(labels, row) if v > 0.5)
+                for row in p
+            ]
     return out
 
 
 def _text(value):
-    return value.decode("utf-8") if isinstance(value, bytes) else ("" if value is None
-                                                                    else str(value))
+    return (
+        value.decode("utf-8") if isinstance(value, bytes) else ("" if value is None else str(value))
+    )
 
 
 def _raw_bytes(value, name, row):
@@ -606,14 +645,35 @@ def _raw_bytes(value, name, row):
             with open(value, "rb") as f:
                 return f.read()
         except OSError as e:
-            raise ClientError(f"input `{name}` (example {row}): cannot read "
-                              f"{str(value)!r}: {e.strerror}") from None
-    raise ClientError(f"input `{name}` (example {row}): expected bytes or a file path. "
-                      f"Received: {type(value).__name__}")
+            raise ClientError(
+                f"input `{name}` (example {row}): cannot read {str(value)!r}: {e.strerror}"
+            ) from None
+    raise ClientError(
+        f"input `{name}` (example {row}): expected bytes or a file path. "
+        f"Received: {type(value).__name__}"
+    )
 
 
-__all__ = ["Client", "ClientError", "METADATA_KEY", "OnnxClient", "TFLiteClient",
-           "audio_tensors", "category_ids", "decode_image", "decode_wav", "image_tensor",
-           "jpeg_scale", "named_outputs", "numbers", "onnx_session", "resize_bilinear",
-           "resize_with_pad", "standardize_text", "text_ids", "tfidf_tables", "tfidf_vector",
-           "tflite_interpreter"]
+__all__ = [
+    "Client",
+    "ClientError",
+    "METADATA_KEY",
+    "OnnxClient",
+    "TFLiteClient",
+    "audio_tensors",
+    "category_ids",
+    "decode_image",
+    "decode_wav",
+    "image_tensor",
+    "jpeg_scale",
+    "named_outputs",
+    "numbers",
+    "onnx_session",
+    "resize_bilinear",
+    "resize_with_pad",
+    "standardize_text",
+    "text_ids",
+    "tfidf_tables",
+    "tfidf_vector",
+    "tflite_interpreter",
+]

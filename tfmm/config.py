@@ -62,12 +62,31 @@ from tfmm.schema import ConfigError, build, tagged_union, unique
 from tfmm.training.config import TrainingConfig
 
 __all__ = [
-    "BertConfig", "CNNConfig", "ConcatFusionConfig", "Config", "ConfigError",
-    "CrossAttentionFusionConfig", "DataConfig", "EfficientNetConfig", "EncoderSpec",
-    "FusionBase", "GatedFusionConfig", "HubConfig", "InputConfig", "KerasHubConfig",
-    "LSTMAudioConfig", "LateFusionConfig", "MobileNetConfig", "OutputConfig",
-    "ResNet50Config", "SingleStreamFusionConfig", "TextCNNConfig", "TrainingConfig",
-    "apply_override", "config_from_dict", "load_config",
+    "BertConfig",
+    "CNNConfig",
+    "ConcatFusionConfig",
+    "Config",
+    "ConfigError",
+    "CrossAttentionFusionConfig",
+    "DataConfig",
+    "EfficientNetConfig",
+    "EncoderSpec",
+    "FusionBase",
+    "GatedFusionConfig",
+    "HubConfig",
+    "InputConfig",
+    "KerasHubConfig",
+    "LSTMAudioConfig",
+    "LateFusionConfig",
+    "MobileNetConfig",
+    "OutputConfig",
+    "ResNet50Config",
+    "SingleStreamFusionConfig",
+    "TextCNNConfig",
+    "TrainingConfig",
+    "apply_override",
+    "config_from_dict",
+    "load_config",
 ]
 
 # The `fusion:` key: its `type` picks the registered config class (for a type checker,
@@ -76,7 +95,6 @@ if TYPE_CHECKING:
     FusionConfig = FusionBase
 else:
     FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS)
-
 
 
 @dataclass(frozen=True)
@@ -104,9 +122,11 @@ class Config:
         if not self.outputs:
             raise ConfigError(f"{path}outputs: at least one output is required. Received: []")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.name) or ".." in self.name:
-            raise ConfigError(f"{path}name: names the run's folder under runs/: letters, "
-                              f"digits, '.', '_' and '-', no '/' or '..'. Received: "
-                              f"name={self.name!r}")
+            raise ConfigError(
+                f"{path}name: names the run's folder under runs/: letters, "
+                f"digits, '.', '_' and '-', no '/' or '..'. Received: "
+                f"name={self.name!r}"
+            )
         unique([i.name for i in self.inputs], "inputs", "input name")
         unique([o.name for o in self.outputs], "outputs", "output name")
         readers = {}
@@ -115,22 +135,28 @@ class Config:
                 other = readers.setdefault(column, i)
                 if other is i or other.type == i.type:
                     continue
-                raise ConfigError(f"inputs: {other.name!r} ({other.type}) and {i.name!r} "
-                                  f"({i.type}) both read column {column!r}; one column holds "
-                                  f"one kind of value. Set `column` on one of them.")
+                raise ConfigError(
+                    f"inputs: {other.name!r} ({other.type}) and {i.name!r} "
+                    f"({i.type}) both read column {column!r}; one column holds "
+                    f"one kind of value. Set `column` on one of them."
+                )
         clash = {i.name for i in self.inputs} & {o.name for o in self.outputs}
         if clash:
-            raise ConfigError(f"outputs: names {sorted(clash)} are also input names; "
-                              f"Keras inputs and outputs need distinct names.")
+            raise ConfigError(
+                f"outputs: names {sorted(clash)} are also input names; "
+                f"Keras inputs and outputs need distinct names."
+            )
         from tfmm.fusion import needs_sequences
 
         if needs_sequences(self.fusion):
             for i in self.inputs:
                 if i.encoder is not None and not i.encoder.has_tokens:
-                    raise ConfigError(f"inputs.{i.name}.encoder: {i.encoder.type} has no "
-                                      f"token sequence for the {self.fusion.type} fusion; "
-                                      f"use textcnn or bert there, or fusion concat, gated "
-                                      f"or late. Received: encoder.type={i.encoder.type!r}")
+                    raise ConfigError(
+                        f"inputs.{i.name}.encoder: {i.encoder.type} has no "
+                        f"token sequence for the {self.fusion.type} fusion; "
+                        f"use textcnn or bert there, or fusion concat, gated "
+                        f"or late. Received: encoder.type={i.encoder.type!r}"
+                    )
         self.fusion.validate_inputs(self.inputs, "fusion")
 
     def resolve(self):
@@ -141,9 +167,15 @@ class Config:
         from tfmm.fusion import needs_sequences
 
         sequences = needs_sequences(self.fusion)
-        config = dataclasses.replace(self, inputs=[
-            i if i.encoder is not None else dataclasses.replace(
-                i, encoder=i.default_encoder(sequences)) for i in self.inputs])
+        config = dataclasses.replace(
+            self,
+            inputs=[
+                i
+                if i.encoder is not None
+                else dataclasses.replace(i, encoder=i.default_encoder(sequences))
+                for i in self.inputs
+            ],
+        )
         return dataclasses.replace(config, fusion=config.fusion.resolve_inputs(config.inputs))
 
     def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
@@ -151,8 +183,7 @@ class Config:
         heads (`fusion.auxiliary_loss_weight` > 0), in output then input order."""
         if not self.fusion.auxiliary_loss_weight:
             return []
-        return [(f"{o.name}_aux_{i.name}", o, i.name) for o in self.outputs
-                for i in self.inputs]
+        return [(f"{o.name}_aux_{i.name}", o, i.name) for o in self.outputs for i in self.inputs]
 
     def input(self, name: str) -> InputConfig:
         for i in self.inputs:
@@ -177,8 +208,7 @@ class Config:
         if absolute_paths:
             for key in ("train", "val", "test", "tfds_data_dir", "media_root"):
                 d["data"][key] = _absolute(self.resolve_path(d["data"][key]))
-            d["training"]["init_from"] = _absolute(
-                self.resolve_path(d["training"]["init_from"]))
+            d["training"]["init_from"] = _absolute(self.resolve_path(d["training"]["init_from"]))
             for i in d["inputs"]:
                 for key in ("weights", "preset", "vocabulary", "handle"):
                     value = i["encoder"].get(key)
@@ -228,8 +258,9 @@ def load_config(path: str, overrides: Optional[list[str]] = None) -> Config:
     return dataclasses.replace(config, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
-def config_from_dict(data: dict, overrides: Optional[list[str]] = None,
-                     source: str = "config") -> Config:
+def config_from_dict(
+    data: dict, overrides: Optional[list[str]] = None, source: str = "config"
+) -> Config:
     """Validates a config given as a (YAML-like) dict. See `load_config`."""
     import copy
 
@@ -251,8 +282,7 @@ def apply_override(data: dict, item: str) -> None:
     if isinstance(value, str):
         # YAML 1.1 reads "1e-3" as a string; on the command line it means a number.
         try:
-            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf") \
-                else value
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf") else value
         except ValueError:
             pass
     parts = key.strip().split(".")

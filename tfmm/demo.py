@@ -19,8 +19,7 @@ from tfmm.training import load_run, predict, train
 SINGLE = (("text",), ("image",), ("audio",))
 
 
-def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodels/demo",
-             log=print):
+def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodels/demo", log=print):
     """Makes the demo data, trains the tri-modal concat model and, with the same budget
     (epochs, batch size, optimizer), one model per single modality; evaluates all on the
     test split and prints a table; exports the fused model to `export_dir` (SavedModel and
@@ -37,8 +36,10 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
     for modalities in [("text", "image", "audio"), *SINGLE]:
         name = "fused" if len(modalities) == 3 else modalities[0] + "_only"
         keras.utils.clear_session()
-        config = dataclasses.replace(config_from_dict(
-            demo_config(data_dir, modalities=modalities, epochs=epochs)), name=f"demo_{name}")
+        config = dataclasses.replace(
+            config_from_dict(demo_config(data_dir, modalities=modalities, epochs=epochs)),
+            name=f"demo_{name}",
+        )
         t0 = time.time()
         log(f"\ntfmm demo: training {name} ({' + '.join(modalities)})")
         run_dir = os.path.join(out_dir, "runs", name)
@@ -49,34 +50,47 @@ def run_demo(out_dir="demo_run", n=600, seed=0, epochs=8, export_dir="savedmodel
             _, metrics = train(config, run_dir, log=log, verbose=2)
         runs[name] = run_dir
         m = metrics["label"]
-        results[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-                         "auroc": m["auroc"], "seconds": round(time.time() - t0, 1),
-                         "peak_rss_mb": peak_rss_mb()}
-    lines = ["", "model          test accuracy  macro-F1  AUROC   train+eval s",
-             "-------------  -------------  --------  ------  ------------"]
+        results[name] = {
+            "accuracy": m["accuracy"],
+            "macro_f1": m["macro_f1"],
+            "auroc": m["auroc"],
+            "seconds": round(time.time() - t0, 1),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    lines = [
+        "",
+        "model          test accuracy  macro-F1  AUROC   train+eval s",
+        "-------------  -------------  --------  ------  ------------",
+    ]
     for name, r in results.items():
-        lines.append(f"{name:<13}  {r['accuracy']:>13.3f}  {r['macro_f1']:>8.3f}  "
-                     f"{r['auroc']:>6.3f}  {r['seconds']:>12.1f}")
+        lines.append(
+            f"{name:<13}  {r['accuracy']:>13.3f}  {r['macro_f1']:>8.3f}  "
+            f"{r['auroc']:>6.3f}  {r['seconds']:>12.1f}"
+        )
     best_single = max(r["accuracy"] for k, r in results.items() if k != "fused")
     margin = results["fused"]["accuracy"] - best_single
-    lines.append(f"\nfused beats the best single modality by {margin:+.3f} accuracy "
-                 f"(chance is 0.125; one modality alone can reach about 0.25).")
+    lines.append(
+        f"\nfused beats the best single modality by {margin:+.3f} accuracy "
+        f"(chance is 0.125; one modality alone can reach about 0.25)."
+    )
     for line in lines:
         log(line)
     exported = None
     if export_dir:
-        exported = _export_and_check(runs["fused"], export_dir,
-                                     os.path.join(data_dir, "test.csv"), log)
+        exported = _export_and_check(
+            runs["fused"], export_dir, os.path.join(data_dir, "test.csv"), log
+        )
         results["export"] = exported
         exported["peak_rss_mb"] = peak_rss_mb()
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    plots = "plots, " if os.path.exists(os.path.join(runs["fused"], "learning_curves.png")) \
-        else ""
-    log(f"\ntfmm demo: done in {time.time() - start:.0f} s. Data: {data_dir}; runs (model.keras, "
+    plots = "plots, " if os.path.exists(os.path.join(runs["fused"], "learning_curves.png")) else ""
+    log(
+        f"\ntfmm demo: done in {time.time() - start:.0f} s. Data: {data_dir}; runs (model.keras, "
         f"metrics.json, history.csv, {plots}TensorBoard logs): {os.path.join(out_dir, 'runs')}; "
-        f"table: {os.path.join(out_dir, 'results.json')}" +
-        (f"; exports: {exported['version_dir']}" if exported else ""))
+        f"table: {os.path.join(out_dir, 'results.json')}"
+        + (f"; exports: {exported['version_dir']}" if exported else "")
+    )
     return results
 
 
@@ -103,7 +117,13 @@ def _export_and_check(run_dir, export_dir, test_csv, log):
     for kind in ("savedmodel", "onnx"):
         rows = predict_export(paths[kind], test_csv)
         agree[kind] = sum(r["label"] == k for r, k in zip(rows, keras_labels))
-        log(f"tfmm demo: {kind} gives the Keras model's label on {agree[kind]}/"
-            f"{len(keras_labels)} test rows")
-    return {"version_dir": paths["version_dir"], "onnx": paths["onnx"],
-            "agree": agree, "rows": len(keras_labels)}
+        log(
+            f"tfmm demo: {kind} gives the Keras model's label on {agree[kind]}/"
+            f"{len(keras_labels)} test rows"
+        )
+    return {
+        "version_dir": paths["version_dir"],
+        "onnx": paths["onnx"],
+        "agree": agree,
+        "rows": len(keras_labels),
+    }

@@ -140,8 +140,10 @@ class RunDir:
         `training.init_from` read back."""
         import yaml
 
-        write_text(self.config, yaml.safe_dump(config.to_dict(absolute_paths=absolute_paths),
-                                               sort_keys=False))
+        write_text(
+            self.config,
+            yaml.safe_dump(config.to_dict(absolute_paths=absolute_paths), sort_keys=False),
+        )
         write_json(self.vocabularies, vocabularies)
 
     def read_config(self):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal, Optional, Union
 
 # The package imports every encoder module, each of which registers its config class.
 from tfmm.encoders import ENCODER_CONFIGS, ENCODER_MODALITIES, EncoderSpec
+
 # ... and every input type module (`tfmm.input_types`: fields, default encoders, columns).
 from tfmm.input_types import INPUT_TYPES, input_type
 from tfmm.schema import ConfigError, positive, tagged_union
@@ -37,16 +38,19 @@ else:
 # MLP for tables. A token-level fusion needs a text encoder with tokens: textcnn
 # (`SEQUENCE_DEFAULT_ENCODER`; `tfmm.config.Config.resolve` picks).
 DEFAULT_ENCODER = {name: kind.default_encoder for name, kind in INPUT_TYPES.items()}
-SEQUENCE_DEFAULT_ENCODER = {name: kind.sequence_default_encoder
-                            for name, kind in INPUT_TYPES.items()
-                            if kind.sequence_default_encoder}
+SEQUENCE_DEFAULT_ENCODER = {
+    name: kind.sequence_default_encoder
+    for name, kind in INPUT_TYPES.items()
+    if kind.sequence_default_encoder
+}
 
 
 def modality_encoders(modality):
     """The encoder types that can read a `modality` input, its default first."""
     default = INPUT_TYPES[modality].default_encoder
-    return [default] + [name for name, kinds in ENCODER_MODALITIES.items()
-                        if modality in kinds and name != default]
+    return [default] + [
+        name for name, kinds in ENCODER_MODALITIES.items() if modality in kinds and name != default
+    ]
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,6 @@ class InputConfig:
     max_categories: int = 256
     min_category_count: int = 2
 
-
     @property
     def image_hw(self) -> tuple[int, int]:
         if isinstance(self.image_size, int):
@@ -138,56 +141,77 @@ class InputConfig:
 
     def validate(self, path):
         if not self.name.isidentifier():
-            raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
-                              f"underscores). Received: name={self.name!r}")
+            raise ConfigError(
+                f"{path}.name: must be an identifier (letters, digits, "
+                f"underscores). Received: name={self.name!r}"
+            )
         if self.type not in INPUT_TYPES:
-            raise ConfigError(f"{path}.type: must be one of {list(INPUT_TYPES)}. "
-                              f"Received: {self.type!r}")
+            raise ConfigError(
+                f"{path}.type: must be one of {list(INPUT_TYPES)}. Received: {self.type!r}"
+            )
         for modality, kind in INPUT_TYPES.items():
             if modality == self.type:
                 continue
             for n in kind.fields:
                 default = next(f.default for f in dataclasses.fields(self) if f.name == n)
                 if getattr(self, n) != default:
-                    raise ConfigError(f"{path}.{n}: only applies to {modality} inputs, not "
-                                      f"{self.type}. Received: {n}={getattr(self, n)!r}")
+                    raise ConfigError(
+                        f"{path}.{n}: only applies to {modality} inputs, not "
+                        f"{self.type}. Received: {n}={getattr(self, n)!r}"
+                    )
         input_type(self).validate(self, path)
         encoder = self.encoder or self.default_encoder()
         allowed = modality_encoders(self.type)
         if encoder.type not in allowed:
-            raise ConfigError(f"{path}.encoder.type: encoder {encoder.type!r} cannot "
-                              f"read a {self.type} input; allowed for {self.type}: "
-                              f"{list(allowed)}.")
+            raise ConfigError(
+                f"{path}.encoder.type: encoder {encoder.type!r} cannot "
+                f"read a {self.type} input; allowed for {self.type}: "
+                f"{list(allowed)}."
+            )
         if self.augment and self.type == "text" and not encoder.augments_tokens:
-            raise ConfigError(f"{path}.augment: text augmentation (token dropout) works on "
-                              f"textcnn token ids only. Received: encoder.type="
-                              f"{encoder.type!r}")
+            raise ConfigError(
+                f"{path}.augment: text augmentation (token dropout) works on "
+                f"textcnn token ids only. Received: encoder.type="
+                f"{encoder.type!r}"
+            )
         if self.augment and self.type == "audio" and not encoder.augments_spectrogram:
-            raise ConfigError(f"{path}.augment: audio augmentation (SpecAugment) works in "
-                              f"the cnn and lstm encoders only. Received: encoder.type="
-                              f"{encoder.type!r}")
+            raise ConfigError(
+                f"{path}.augment: audio augmentation (SpecAugment) works in "
+                f"the cnn and lstm encoders only. Received: encoder.type="
+                f"{encoder.type!r}"
+            )
         if self.pair_column is not None and not encoder.packs_pairs:
-            raise ConfigError(f"{path}.pair_column: only a bert encoder packs two text "
-                              f"fields into one input. Received: encoder.type="
-                              f"{encoder.type!r}")
+            raise ConfigError(
+                f"{path}.pair_column: only a bert encoder packs two text "
+                f"fields into one input. Received: encoder.type="
+                f"{encoder.type!r}"
+            )
         if isinstance(self.image_size, list) and (
-                len(self.image_size) != 2 or any(s <= 0 for s in self.image_size)):
-            raise ConfigError(f"{path}.image_size: must be an int or [height, width] of "
-                              f"positive ints. Received: image_size={self.image_size}")
+            len(self.image_size) != 2 or any(s <= 0 for s in self.image_size)
+        ):
+            raise ConfigError(
+                f"{path}.image_size: must be an int or [height, width] of "
+                f"positive ints. Received: image_size={self.image_size}"
+            )
         if isinstance(self.image_size, int) and self.image_size <= 0:
-            raise ConfigError(f"{path}.image_size: must be positive. "
-                              f"Received: image_size={self.image_size}")
+            raise ConfigError(
+                f"{path}.image_size: must be positive. Received: image_size={self.image_size}"
+            )
         side = encoder.min_image_side
         if self.type == "image" and min(self.image_hw) < side:
             name = encoder.display_name or encoder.type
-            raise ConfigError(f"{path}.image_size: {name} needs at least {side}x{side} pixels. "
-                              f"Received: image_size={self.image_size}")
+            raise ConfigError(
+                f"{path}.image_size: {name} needs at least {side}x{side} pixels. "
+                f"Received: image_size={self.image_size}"
+            )
         positive(self, path, "sample_rate", "clip_seconds")
         frame_length = getattr(encoder, "frame_length", 0)  # a hub model frames itself
         if self.type == "audio" and frame_length > self.num_samples:
-            raise ConfigError(f"{path}.clip_seconds: a clip of {self.num_samples} samples is "
-                              f"shorter than one frame ({encoder.frame_length} samples). "
-                              f"Received: clip_seconds={self.clip_seconds}")
+            raise ConfigError(
+                f"{path}.clip_seconds: a clip of {self.num_samples} samples is "
+                f"shorter than one frame ({encoder.frame_length} samples). "
+                f"Received: clip_seconds={self.clip_seconds}"
+            )
 
     def default_encoder(self, sequences=False):
         """The modality's default encoder's config (`DEFAULT_ENCODER`; under a token-level
@@ -203,5 +227,6 @@ class InputConfig:
         encoder = self.encoder
         if encoder is None and not input_type(self).sequence_default_encoder:
             encoder = self.default_encoder()
-        return dataclasses.replace(self, column=input_type(self).resolve_column(self),
-                                   encoder=encoder)
+        return dataclasses.replace(
+            self, column=input_type(self).resolve_column(self), encoder=encoder
+        )

@@ -20,25 +20,26 @@ class ClassWeightedLoss(keras.losses.Loss):
     2.5
     """
 
-    def __init__(self, loss, weights, name=None, reduction="sum_over_batch_size",
-                 dtype=None):
+    def __init__(self, loss, weights, name=None, reduction="sum_over_batch_size", dtype=None):
         if isinstance(loss, dict):
             loss = keras.losses.deserialize(loss)
-        super().__init__(name=name or f"weighted_{loss.name}", reduction=reduction,
-                         dtype=dtype)
+        super().__init__(name=name or f"weighted_{loss.name}", reduction=reduction, dtype=dtype)
         self.loss = loss
         self.weights = [float(w) for w in weights]
 
     def call(self, y_true, y_pred):
         per_example = self.loss.call(y_true, y_pred)
         ids = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
-        weight = keras.ops.take(keras.ops.convert_to_tensor(self.weights, per_example.dtype),
-                                ids)
+        weight = keras.ops.take(keras.ops.convert_to_tensor(self.weights, per_example.dtype), ids)
         return per_example * keras.ops.reshape(weight, keras.ops.shape(per_example))
 
     def get_config(self):
-        return {"loss": keras.losses.serialize(self.loss), "weights": self.weights,
-                "name": self.name, "reduction": self.reduction}
+        return {
+            "loss": keras.losses.serialize(self.loss),
+            "weights": self.weights,
+            "name": self.name,
+            "reduction": self.reduction,
+        }
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -54,8 +55,13 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
     0.2981
     """
 
-    def __init__(self, label_smoothing=0.1, name="sparse_categorical_crossentropy",
-                 reduction="sum_over_batch_size", dtype=None):
+    def __init__(
+        self,
+        label_smoothing=0.1,
+        name="sparse_categorical_crossentropy",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.label_smoothing = float(label_smoothing)
 
@@ -64,8 +70,12 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
         y_true = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
         target = keras.ops.one_hot(y_true, classes, dtype=y_pred.dtype)
         return keras.losses.categorical_crossentropy(
-            target, y_pred, label_smoothing=self.label_smoothing)
+            target, y_pred, label_smoothing=self.label_smoothing
+        )
 
     def get_config(self):
-        return {"label_smoothing": self.label_smoothing, "name": self.name,
-                "reduction": self.reduction}
+        return {
+            "label_smoothing": self.label_smoothing,
+            "name": self.name,
+            "reduction": self.reduction,
+        }

@@ -27,14 +27,24 @@ def classification_report(y_true, probs, labels):
         p = tp / max(confusion[:, i].sum(), 1)
         r = tp / max(confusion[i].sum(), 1)
         f1 = 0.0 if p + r == 0 else 2 * p * r / (p + r)
-        per_class[name] = {"precision": float(p), "recall": float(r), "f1": float(f1),
-                           "support": int(confusion[i].sum())}
+        per_class[name] = {
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f1),
+            "support": int(confusion[i].sum()),
+        }
         f1s.append(f1)
     aucs = [auroc(y_true == i, probs[:, i]) for i in range(k)]
     aucs = [a for a in aucs if a is not None]
-    return {"accuracy": float((pred == y_true).mean()), "macro_f1": float(np.mean(f1s)),
-            "auroc": float(np.mean(aucs)) if aucs else None, "per_class": per_class,
-            "confusion": confusion.tolist(), "labels": list(labels), "n": int(len(y_true))}
+    return {
+        "accuracy": float((pred == y_true).mean()),
+        "macro_f1": float(np.mean(f1s)),
+        "auroc": float(np.mean(aucs)) if aucs else None,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "labels": list(labels),
+        "n": int(len(y_true)),
+    }
 
 
 def auroc(positive, scores):
@@ -51,6 +61,6 @@ def auroc(positive, scores):
         j = i
         while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

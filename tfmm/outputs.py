@@ -61,12 +61,16 @@ class OutputType:
     # -- Label vocabularies -------------------------------------------------------------
 
     def label_count_rule(self, labels):
-        """"exactly N" or "at least N" when `labels` has too few or too many labels for
+        """ "exactly N" or "at least N" when `labels` has too few or too many labels for
         this output's vocabulary, else None."""
-        if len(labels) < self.min_labels or \
-                (self.max_labels is not None and len(labels) > self.max_labels):
-            return (f"exactly {self.min_labels}" if self.min_labels == self.max_labels
-                    else f"at least {self.min_labels}")
+        if len(labels) < self.min_labels or (
+            self.max_labels is not None and len(labels) > self.max_labels
+        ):
+            return (
+                f"exactly {self.min_labels}"
+                if self.min_labels == self.max_labels
+                else f"at least {self.min_labels}"
+            )
         return None
 
     def infer_labels(self, o, values):
@@ -74,8 +78,10 @@ class OutputType:
         found = sorted({p for v in values if v is not None for p in self.split(o, v)})
         rule = self.label_count_rule(found)
         if rule:
-            raise ValueError(f"output {o.name!r}: a {self.name} output needs {rule} distinct "
-                             f"labels in the training data. Received: {found[:10]}")
+            raise ValueError(
+                f"output {o.name!r}: a {self.name} output needs {rule} distinct "
+                f"labels in the training data. Received: {found[:10]}"
+            )
         return found
 
     def cell_problem(self, o, value, known):
@@ -83,8 +89,9 @@ class OutputType:
         while unknown), or None."""
         unknown = [x for x in self.split(o, value) if known is not None and x not in known]
         if unknown:
-            return (f"label {unknown[0]!r} was not seen in training; known labels: "
-                    f"{sorted(known)[:20]}")
+            return (
+                f"label {unknown[0]!r} was not seen in training; known labels: {sorted(known)[:20]}"
+            )
         return None
 
     # -- Training -----------------------------------------------------------------------
@@ -160,8 +167,9 @@ def balanced_class_weights(labels, counts):
     {'no': 2.5, 'yes': 0.625}
     """
     n = sum(counts.get(label, 0) for label in labels)
-    return {label: (n / (len(labels) * counts[label]) if counts.get(label) else 1.0)
-            for label in labels}
+    return {
+        label: (n / (len(labels) * counts[label]) if counts.get(label) else 1.0) for label in labels
+    }
 
 
 def _label_ids(o, value, table):
@@ -169,7 +177,8 @@ def _label_ids(o, value, table):
 
     ids = table.lookup(value)
     tf.debugging.assert_non_negative(
-        ids, message=f"output '{o.name}': label not in the label vocabulary")
+        ids, message=f"output '{o.name}': label not in the label vocabulary"
+    )
     return ids
 
 
@@ -199,13 +208,17 @@ class Multiclass(OutputType):
     def serving_outputs(self, o, p):
         import tensorflow as tf
 
-        return {f"{o.name}_probabilities": p,
-                f"{o.name}_label": tf.gather(tf.constant(o.labels), tf.argmax(p, axis=-1))}
+        return {
+            f"{o.name}_probabilities": p,
+            f"{o.name}_label": tf.gather(tf.constant(o.labels), tf.argmax(p, axis=-1)),
+        }
 
     def prediction_row(self, o, p):
         p = np.asarray(p)
-        return {o.name: o.labels[int(p.argmax())],
-                **{f"{o.name}_p_{lab}": float(v) for lab, v in zip(o.labels, p)}}
+        return {
+            o.name: o.labels[int(p.argmax())],
+            **{f"{o.name}_p_{lab}": float(v) for lab, v in zip(o.labels, p)},
+        }
 
     def report(self, o, p, t):
         from tfmm.metrics import classification_report
@@ -243,15 +256,19 @@ class Binary(OutputType):
     def serving_outputs(self, o, p):
         import tensorflow as tf
 
-        return {f"{o.name}_probability": p[:, 0],
-                f"{o.name}_label": tf.gather(tf.constant(o.labels),
-                                             tf.cast(p[:, 0] > decision_threshold(o),
-                                                     tf.int32))}
+        return {
+            f"{o.name}_probability": p[:, 0],
+            f"{o.name}_label": tf.gather(
+                tf.constant(o.labels), tf.cast(p[:, 0] > decision_threshold(o), tf.int32)
+            ),
+        }
 
     def prediction_row(self, o, p):
         p = np.asarray(p)
-        return {o.name: o.labels[int(p[0] > decision_threshold(o))],
-                f"{o.name}_p_{o.labels[1]}": float(p[0])}
+        return {
+            o.name: o.labels[int(p[0] > decision_threshold(o))],
+            f"{o.name}_p_{o.labels[1]}": float(p[0]),
+        }
 
     def report(self, o, p, t):
         from tfmm.metrics import classification_report
@@ -262,8 +279,7 @@ class Binary(OutputType):
         # The labels at the decision threshold: the report's accuracy and F1 are those
         # the exports serve (a threshold of 0.5 is argmax).
         decided = (p[:, 0] > threshold).astype(float)[:, None]
-        report = classification_report(t, np.concatenate([1 - decided, decided], -1),
-                                       o.labels)
+        report = classification_report(t, np.concatenate([1 - decided, decided], -1), o.labels)
         ranked = classification_report(t, np.concatenate([1 - p, p], -1), o.labels)
         for key in ("auroc", "log_loss"):
             if key in ranked:
@@ -289,8 +305,10 @@ class Multilabel(OutputType):
     def metrics(self, o):
         import keras
 
-        return [keras.metrics.BinaryAccuracy(name="accuracy"),
-                keras.metrics.AUC(name="auc", multi_label=True)]
+        return [
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.AUC(name="auc", multi_label=True),
+        ]
 
     def target(self, o, value, table):
         import tensorflow as tf
@@ -298,7 +316,8 @@ class Multilabel(OutputType):
         parts = tf.strings.split(value, o.label_separator)
         parts = tf.boolean_mask(parts, tf.strings.length(parts) > 0)
         multi_hot = tf.reduce_max(
-            tf.one_hot(_label_ids(o, parts, table), len(o.labels), dtype=tf.float32), axis=0)
+            tf.one_hot(_label_ids(o, parts, table), len(o.labels), dtype=tf.float32), axis=0
+        )
         return tf.ensure_shape(multi_hot, [len(o.labels)])
 
     def serving_outputs(self, o, p):
@@ -306,13 +325,19 @@ class Multilabel(OutputType):
 
         labels = tf.constant(o.labels)
         chosen = tf.ragged.boolean_mask(tf.broadcast_to(labels, tf.shape(p)), p > 0.5)
-        return {f"{o.name}_probabilities": p,
-                f"{o.name}_labels": tf.strings.reduce_join(chosen, axis=-1,
-                                                           separator=o.label_separator)}
+        return {
+            f"{o.name}_probabilities": p,
+            f"{o.name}_labels": tf.strings.reduce_join(
+                chosen, axis=-1, separator=o.label_separator
+            ),
+        }
 
     def prediction_row(self, o, p):
-        return {o.name: o.label_separator.join(
-            lab for lab, v in zip(o.labels, np.asarray(p)) if v > 0.5)}
+        return {
+            o.name: o.label_separator.join(
+                lab for lab, v in zip(o.labels, np.asarray(p)) if v > 0.5
+            )
+        }
 
     def report(self, o, p, t):
         return {"accuracy": float(((p > 0.5) == (t > 0.5)).mean()), "n": len(t)}
@@ -360,20 +385,23 @@ class Regression(OutputType):
         return {o.name: o.label_separator.join(f"{v:.6g}" for v in np.asarray(p))}
 
     def report(self, o, p, t):
-        return {"mae": float(np.abs(p - t).mean()),
-                "rmse": float(np.sqrt(((p - t) ** 2).mean())), "n": len(t)}
+        return {
+            "mae": float(np.abs(p - t).mean()),
+            "rmse": float(np.sqrt(((p - t) ** 2).mean())),
+            "n": len(t),
+        }
 
 
-OUTPUT_TYPES = {kind.name: kind for kind in (Multiclass(), Binary(), Multilabel(),
-                                             Regression())}
+OUTPUT_TYPES = {kind.name: kind for kind in (Multiclass(), Binary(), Multilabel(), Regression())}
 
 
 def output_type(o):
     """The `OutputType` of an `OutputConfig` (or of a type name)."""
     name = o if isinstance(o, str) else o.type
     if name not in OUTPUT_TYPES:
-        raise ValueError(f"unknown output type; allowed: {sorted(OUTPUT_TYPES)}. "
-                         f"Received: type={name!r}")
+        raise ValueError(
+            f"unknown output type; allowed: {sorted(OUTPUT_TYPES)}. Received: type={name!r}"
+        )
     return OUTPUT_TYPES[name]
 
 
@@ -417,43 +445,55 @@ class OutputConfig:
 
     def validate(self, path):
         if not self.name.isidentifier():
-            raise ConfigError(f"{path}.name: must be an identifier (letters, digits, "
-                              f"underscores). Received: name={self.name!r}")
+            raise ConfigError(
+                f"{path}.name: must be an identifier (letters, digits, "
+                f"underscores). Received: name={self.name!r}"
+            )
         if self.labels is not None:
             if len(set(self.labels)) != len(self.labels):
-                raise ConfigError(f"{path}.labels: labels must be unique. "
-                                  f"Received: labels={self.labels}")
+                raise ConfigError(
+                    f"{path}.labels: labels must be unique. Received: labels={self.labels}"
+                )
             kind = output_type(self.type)
             if not kind.has_labels:
-                raise ConfigError(f"{path}.labels: a {self.type} output has no labels. "
-                                  f"Received: labels={self.labels}")
+                raise ConfigError(
+                    f"{path}.labels: a {self.type} output has no labels. "
+                    f"Received: labels={self.labels}"
+                )
             rule = kind.label_count_rule(self.labels)
             if rule:
                 verb = "has" if rule.startswith("exactly") else "needs"
-                raise ConfigError(f"{path}.labels: a {self.type} output {verb} {rule} labels"
-                                  f"{' (negative first)' if self.type == 'binary' else ''}. "
-                                  f"Received: labels={self.labels}")
+                raise ConfigError(
+                    f"{path}.labels: a {self.type} output {verb} {rule} labels"
+                    f"{' (negative first)' if self.type == 'binary' else ''}. "
+                    f"Received: labels={self.labels}"
+                )
         positive(self, path, "num_targets")
         if self.class_weight is not None and self.type not in ("multiclass", "binary"):
-            raise ConfigError(f"{path}.class_weight: applies to multiclass and binary "
-                              f"outputs. Received: type={self.type!r}")
+            raise ConfigError(
+                f"{path}.class_weight: applies to multiclass and binary "
+                f"outputs. Received: type={self.type!r}"
+            )
         if isinstance(self.class_weight, dict):
             bad = {k: v for k, v in self.class_weight.items() if v < 0}
             if bad:
-                raise ConfigError(f"{path}.class_weight: weights must be >= 0. Received: "
-                                  f"{bad}")
+                raise ConfigError(f"{path}.class_weight: weights must be >= 0. Received: {bad}")
             if self.labels is not None:
                 unknown = sorted(set(self.class_weight) - set(self.labels))
                 if unknown:
-                    raise ConfigError(f"{path}.class_weight: unknown labels {unknown}; "
-                                      f"labels: {self.labels}")
+                    raise ConfigError(
+                        f"{path}.class_weight: unknown labels {unknown}; labels: {self.labels}"
+                    )
         if self.threshold != 0.5:
             if self.type != "binary":
-                raise ConfigError(f"{path}.threshold: applies to binary outputs. "
-                                  f"Received: type={self.type!r}")
+                raise ConfigError(
+                    f"{path}.threshold: applies to binary outputs. Received: type={self.type!r}"
+                )
             if isinstance(self.threshold, float) and not 0.0 < self.threshold < 1.0:
-                raise ConfigError(f"{path}.threshold: must be in (0, 1) or 'auto'. "
-                                  f"Received: threshold={self.threshold}")
+                raise ConfigError(
+                    f"{path}.threshold: must be in (0, 1) or 'auto'. "
+                    f"Received: threshold={self.threshold}"
+                )
 
     def weights_by_id(self):
         """The class weights in label order (1 for a label the map leaves out), or None."""

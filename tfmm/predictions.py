@@ -19,8 +19,13 @@ def kept_columns(manifest_path, names, row_numbers):
         return {}
     manifest = manifest_path if isinstance(manifest_path, Manifest) else Manifest(manifest_path)
     manifest.require(list(names), what="column to keep")
-    return {c: ["" if manifest.columns[c][r - 1] is None else manifest.columns[c][r - 1]
-                for r in row_numbers] for c in names}
+    return {
+        c: [
+            "" if manifest.columns[c][r - 1] is None else manifest.columns[c][r - 1]
+            for r in row_numbers
+        ]
+        for c in names
+    }
 
 
 def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
@@ -39,8 +44,12 @@ def prediction_rows(config, preds, out_csv=None, row_numbers=None, kept=None):
             row.update(output_type(o).prediction_row(o, np.asarray(preds[o.name])[k]))
         for name in INSPECTION_OUTPUTS:
             if name in preds:
-                row.update({f"{name}_{i.name}": float(v)
-                            for i, v in zip(config.inputs, np.asarray(preds[name])[k])})
+                row.update(
+                    {
+                        f"{name}_{i.name}": float(v)
+                        for i, v in zip(config.inputs, np.asarray(preds[name])[k])
+                    }
+                )
         rows.append(row)
     if out_csv:
         with open(out_csv, "w", newline="") as f:

@@ -64,8 +64,7 @@ class Progress:
         if self.tty:
             filled = 30 * self.done // max(self.total, 1)
             bar = "#" * filled + "." * (30 - filled)
-            self.stream.write(f"{prefix}{self.what}: [{bar}] {self.done}/{self.total} "
-                              f"({pct}%)")
+            self.stream.write(f"{prefix}{self.what}: [{bar}] {self.done}/{self.total} ({pct}%)")
         else:
             self.stream.write(f"{self.what}: {self.done}/{self.total} ({pct}%)\n")
         self.stream.flush()

@@ -47,8 +47,9 @@ def tagged_union(name, table):
     """A type-hint marker for a field whose `type` key picks the dataclass from `table`
     (a dict that registrations fill later). `encoder: textcnn` is short for
     `{type: textcnn}`."""
-    marker = type(name, (), {"__doc__": f"Any registered {name} (the `type` key picks "
-                                        f"the dataclass)."})
+    marker = type(
+        name, (), {"__doc__": f"Any registered {name} (the `type` key picks the dataclass)."}
+    )
     TAGGED[marker] = table
     return marker
 
@@ -65,8 +66,7 @@ def build(cls, data: Any, path: str):
         if key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{path}{key}: unknown key.{hint} Allowed keys: "
-                              f"{sorted(fields)}.")
+            raise ConfigError(f"{path}{key}: unknown key.{hint} Allowed keys: {sorted(fields)}.")
     kwargs = {}
     for name, f in fields.items():
         if name in data:
@@ -88,8 +88,7 @@ def coerce(hint, value, path: str):
         if isinstance(value, str):  # `encoder: textcnn` is short for `{type: textcnn}`.
             value = {"type": value}
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping with a `type` key. "
-                              f"Received: {value!r}")
+            raise ConfigError(f"{path}: expected a mapping with a `type` key. Received: {value!r}")
         kind = value.get("type")
         if kind not in table:
             raise ConfigError(f"{path}.type: unknown type {kind!r}; allowed: {sorted(table)}.")
@@ -122,8 +121,10 @@ def coerce(hint, value, path: str):
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping. Received: {value!r}")
-        return {coerce(args[0], k, f"{path}"): coerce(args[1], v, f"{path}.{k}")
-                for k, v in value.items()}
+        return {
+            coerce(args[0], k, f"{path}"): coerce(args[1], v, f"{path}.{k}")
+            for k, v in value.items()
+        }
     if dataclasses.is_dataclass(hint):
         return build(hint, value, path + ".")
     if hint is bool:
@@ -152,7 +153,8 @@ def type_name(hint) -> str:
     if origin is Literal:
         return f"one of {list(typing.get_args(hint))}"
     return {int: "an int", float: "a number", str: "a string", bool: "true/false"}.get(
-        hint, getattr(hint, "__name__", str(hint)))
+        hint, getattr(hint, "__name__", str(hint))
+    )
 
 
 def positive(obj, path, *names):

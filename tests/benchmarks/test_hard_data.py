@@ -70,8 +70,9 @@ def test_the_text_signal_word_is_there_and_buried():
 
 
 def test_unknown_variant_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="variant must be 'complementary' or 'redundant'. "
-                                         "Received: variant='easy'"):
+    with pytest.raises(
+        ValueError, match="variant must be 'complementary' or 'redundant'. Received: variant='easy'"
+    ):
         make_hard_dataset(str(tmp_path), "easy", n=4)
 
 

@@ -6,10 +6,15 @@ from benchmarks import run as bench
 def test_table_rewrites_only_between_the_markers(tmp_path):
     doc = tmp_path / "B.md"
     doc.write_text(f"# keep\n{bench.BEGIN}\nold table\n{bench.END}\nkeep too\n")
-    text = bench.table({"serving": {"p50_ms": 1.5, "ratio": 0.36, "goal": "<= 0.5",
-                                    "seconds": 41.2},
-                        "scale": {"error": "RuntimeError: boom"}}, quick=True, seconds=12,
-                       rev="abc1234")
+    text = bench.table(
+        {
+            "serving": {"p50_ms": 1.5, "ratio": 0.36, "goal": "<= 0.5", "seconds": 41.2},
+            "scale": {"error": "RuntimeError: boom"},
+        },
+        quick=True,
+        seconds=12,
+        rev="abc1234",
+    )
     bench.write_markdown(text, path=str(doc))
     out = doc.read_text()
     assert out.startswith("# keep\n") and out.endswith(f"{bench.END}\nkeep too\n")

@@ -37,8 +37,22 @@ def test_data_demo_then_tfrecord_commands_keep_every_row(tmp_path, capsys):
     config_path = tmp_path / "c.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(str(data))))
     shards = tmp_path / "shards"
-    assert cli.main(["data", "tfrecord", str(data / "train.csv"), "--config",
-                     str(config_path), "--out", str(shards), "--shards", "2"]) == 0
+    assert (
+        cli.main(
+            [
+                "data",
+                "tfrecord",
+                str(data / "train.csv"),
+                "--config",
+                str(config_path),
+                "--out",
+                str(shards),
+                "--shards",
+                "2",
+            ]
+        )
+        == 0
+    )
     files = sorted(str(p) for p in shards.glob("*.tfrecord"))
     assert len(files) == 2
     assert sum(1 for _ in tf.data.TFRecordDataset(files)) == len(rows)
@@ -46,8 +60,11 @@ def test_data_demo_then_tfrecord_commands_keep_every_row(tmp_path, capsys):
     config = tfmm.load_config(str(config_path))
     vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(str(data / "train.csv")))
     labels = config.outputs[0].labels
-    got = [labels[int(k)] for _, y in tfmm.data.make_dataset(
-        config, str(shards / "*.tfrecord"), vocabs, batch_size=5) for k in y["label"]]
+    got = [
+        labels[int(k)]
+        for _, y in tfmm.data.make_dataset(config, str(shards / "*.tfrecord"), vocabs, batch_size=5)
+        for k in y["label"]
+    ]
     assert sorted(got) == sorted(r["label"] for r in rows)
 
 
@@ -73,13 +90,14 @@ def test_data_check_with_a_config_knows_the_training_labels(train_data, tmp_path
     assert main(["data", "check", str(tmp_path / "val.csv"), "--config", config]) == 1
     out = capsys.readouterr().out
     assert "output 'label': 8 labels from the training split" in out
-    assert ("val.csv' row 2 column 'label': label 'sunny-warm-low' was not seen in "
-            "training") in out
+    assert ("val.csv' row 2 column 'label': label 'sunny-warm-low' was not seen in training") in out
 
     assert main(["data", "check", str(train_data / "train.csv"), "--config", config]) == 0
     out = capsys.readouterr().out
     with open(train_data / "train.csv", newline="") as f:
         labels = [r["label"] for r in csv.DictReader(f)]
     first = sorted(set(labels))[0]
-    assert (f"output 'label': {len(set(labels))} classes in this manifest (rows per class: "
-            f"{first} {labels.count(first)}, ") in out
+    assert (
+        f"output 'label': {len(set(labels))} classes in this manifest (rows per class: "
+        f"{first} {labels.count(first)}, "
+    ) in out

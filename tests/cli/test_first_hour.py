@@ -20,8 +20,9 @@ TFMM = os.path.join(os.path.dirname(sys.executable), "tfmm")
 
 def _tfmm(*args, cwd, timeout=600):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([TFMM, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [TFMM, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.mark.slow
@@ -39,19 +40,23 @@ def test_readme_main_command_from_a_fresh_working_directory(tmp_path):
     assert results["export"]["rows"] == 8  # 48 - 33 train - 7 val
     assert results["export"]["agree"] == {"savedmodel": 8, "onnx": 8}
     # A run's config holds absolute data paths: it means the same from anywhere.
-    saved = yaml.safe_load((tmp_path / "demo_run" / "runs" / "fused" /
-                            "config.yaml").read_text())
+    saved = yaml.safe_load((tmp_path / "demo_run" / "runs" / "fused" / "config.yaml").read_text())
     assert saved["data"]["test"] == str(tmp_path / "demo_run" / "data" / "test.csv")
     # No warnings from TensorFlow or Keras in a normal run.
-    noisy = [line for line in out.splitlines()
-             if "WARNING" in line or "retracing" in line or line.startswith(("I0000", "E0000"))]
+    noisy = [
+        line
+        for line in out.splitlines()
+        if "WARNING" in line or "retracing" in line or line.startswith(("I0000", "E0000"))
+    ]
     assert noisy == []
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys; from tfmm.cli import build_parser; "
-            "build_parser().parse_args(['train', 'c.yaml', '--set', 'a=1']); "
-            "print('tensorflow' in sys.modules)")
+    code = (
+        "import sys; from tfmm.cli import build_parser; "
+        "build_parser().parse_args(['train', 'c.yaml', '--set', 'a=1']); "
+        "print('tensorflow' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr
 
@@ -77,8 +82,11 @@ def _actions(parser, path=("tfmm",)):
 
 
 def test_every_option_has_help_text():
-    missing = [f"{where} {a.option_strings or a.dest}" for where, a in _actions(build_parser())
-               if not a.help]
+    missing = [
+        f"{where} {a.option_strings or a.dest}"
+        for where, a in _actions(build_parser())
+        if not a.help
+    ]
     assert missing == []
 
 
@@ -96,16 +104,22 @@ def finished_run(tmp_path_factory):
         w = csv.DictWriter(f, fieldnames=["id", *rows[0]])
         w.writeheader()
         for k, r in enumerate(rows):
-            w.writerow({"id": f"ex{k}", **{c: (os.path.join("data", v) if c.endswith("_path")
-                                              else v) for c, v in r.items()}})
+            w.writerow(
+                {
+                    "id": f"ex{k}",
+                    **{
+                        c: (os.path.join("data", v) if c.endswith("_path") else v)
+                        for c, v in r.items()
+                    },
+                }
+            )
     return root, run
 
 
 def test_predict_writes_csv_to_stdout_with_kept_columns(finished_run, capsys, monkeypatch):
     root, run = finished_run
     monkeypatch.chdir(root)  # a relative manifest path is the user's, not the run's
-    assert main(["predict", str(run), "--manifest", "with_ids.csv",
-                 "--keep-columns", "id"]) == 0
+    assert main(["predict", str(run), "--manifest", "with_ids.csv", "--keep-columns", "id"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["id"] for r in rows] == [f"ex{k}" for k in range(len(rows))]
     assert [int(r["row"]) for r in rows] == list(range(1, len(rows) + 1))
@@ -119,8 +133,10 @@ def test_predict_jsonl_and_unknown_kept_column(finished_run, capsys):
     assert main(["predict", str(run), "--manifest", manifest, "--format", "jsonl"]) == 0
     lines = capsys.readouterr().out.splitlines()
     first = json.loads(lines[0])
-    assert first["row"] == 1 and abs(sum(v for k, v in first.items()
-                                         if k.startswith("label_p_")) - 1) < 1e-4
+    assert (
+        first["row"] == 1
+        and abs(sum(v for k, v in first.items() if k.startswith("label_p_")) - 1) < 1e-4
+    )
     assert main(["predict", str(run), "--manifest", manifest, "--keep-columns", "idd"]) == 2
     assert "missing column to keep 'idd'. Did you mean 'id'?" in capsys.readouterr().err
 
@@ -131,8 +147,10 @@ def test_evaluate_writes_a_new_report_and_keeps_the_training_files(finished_run,
     manifest = str(root / "data" / "val.csv")
     assert main(["evaluate", str(run), "--manifest", manifest, "--json"]) == 0
     assert main(["evaluate", str(run), "--manifest", manifest]) == 0
-    assert ((run / "confusion_matrix.png").read_bytes(),
-            (run / "metrics.json").read_text()) == before
+    assert (
+        (run / "confusion_matrix.png").read_bytes(),
+        (run / "metrics.json").read_text(),
+    ) == before
     first, second = run / "eval-val", run / "eval-val-2"
     report = json.loads((first / "metrics.json").read_text())
     assert report["manifest"] == manifest and "accuracy" in report["label"]
@@ -162,12 +180,18 @@ def test_export_is_readable_by_others_and_cleans_dead_staging(finished_run, tmp_
     paths = export(str(run), str(base), formats=("savedmodel",), log=lines.append)
     assert not dead.exists() and live.exists()
     version = paths["version_dir"]
-    modes = {stat.S_IMODE(os.stat(os.path.join(d, n)).st_mode)
-             for d, dirs, files in os.walk(version) for n in dirs + files
-             if os.path.isdir(os.path.join(d, n))}
+    modes = {
+        stat.S_IMODE(os.stat(os.path.join(d, n)).st_mode)
+        for d, dirs, files in os.walk(version)
+        for n in dirs + files
+        if os.path.isdir(os.path.join(d, n))
+    }
     assert modes == {0o755} and stat.S_IMODE(os.stat(version).st_mode) == 0o755
-    files = {stat.S_IMODE(os.stat(os.path.join(d, n)).st_mode)
-             for d, _, names in os.walk(version) for n in names}
+    files = {
+        stat.S_IMODE(os.stat(os.path.join(d, n)).st_mode)
+        for d, _, names in os.walk(version)
+        for n in names
+    }
     assert files == {0o644}
     stages = [line for line in lines if line.startswith("tfmm export: ")]
     assert any("writing the SavedModel" in s for s in stages)
@@ -184,8 +208,9 @@ def test_make_dataset_has_a_cardinality(finished_run):
     rows = len(tfmm.data.Manifest(test_csv))
     ds = tfmm.data.make_dataset(config, test_csv, vocabs, batch_size=2)
     assert int(ds.cardinality()) == -(-rows // 2) == sum(1 for _ in ds)
-    train = tfmm.data.make_dataset(config, str(root / "data" / "train.csv"), vocabs,
-                                   training=True, batch_size=4)
+    train = tfmm.data.make_dataset(
+        config, str(root / "data" / "train.csv"), vocabs, training=True, batch_size=4
+    )
     train_rows = len(tfmm.data.Manifest(str(root / "data" / "train.csv")))
     assert int(train.cardinality()) == train_rows // 4 == sum(1 for _ in train)
 
@@ -203,16 +228,16 @@ def test_data_check_reports_a_bad_jpeg_by_row_without_decoder_noise(tmp_path):
     proc = _tfmm("data", "check", paths["test"], cwd=tmp_path)
     assert proc.returncode == 1
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    assert lines[0] == (f"{paths['test']!r} row {row} column 'image_path' file {first!r}: "
-                        f"cannot decode image (corrupt or truncated JPEG)")
+    assert lines[0] == (
+        f"{paths['test']!r} row {row} column 'image_path' file {first!r}: "
+        f"cannot decode image (corrupt or truncated JPEG)"
+    )
     # Sizes of the images whose header reads (the cut JPEG's is gone).
     n = len(images)
-    assert lines[1].startswith(f"image column 'image_path': {n - 1} images, shorter side "
-                               f"64-64 px")
+    assert lines[1].startswith(f"image column 'image_path': {n - 1} images, shorter side 64-64 px")
     assert lines[2].startswith(f"audio column 'audio_path': {n} clips of ")
     # The labels come from the training split; this split's rows per class.
-    assert lines[3].startswith("output 'label': ") and "labels from the training split" \
-        in lines[3]
+    assert lines[3].startswith("output 'label': ") and "labels from the training split" in lines[3]
     assert lines[4].startswith("output 'label': ") and "rows per class" in lines[4]
     assert lines[5:] == [f"{paths['test']}: {n} rows, 1 with problems (1 problems)"]
 
@@ -230,14 +255,18 @@ def test_data_check_says_how_many_clips_clip_seconds_crops_and_pads(tmp_path):
         tf.io.write_file(str(tmp_path / f"{k}.wav"), tf.audio.encode_wav(wave, 8000))
         rows.append(f"{k}.wav")
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "clip", "type": "audio", "sample_rate": 8000,
-                    "clip_seconds": 1.0}],
-        "outputs": [{"name": "y", "type": "regression"}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "clip", "type": "audio", "sample_rate": 8000, "clip_seconds": 1.0}],
+            "outputs": [{"name": "y", "type": "regression"}],
+        }
+    )
     [line] = media_summary(config, tfmm.data.Manifest(str(tmp_path / "m.csv")))
-    assert line == ("audio column 'clip': 5 clips of 0.50-3.00 s (median 1.50 s); "
-                    "clip_seconds 1 crops 3 (60%) and pads 1 (20%). Raise clip_seconds to "
-                    "about 2.8 to keep 95% whole")
+    assert line == (
+        "audio column 'clip': 5 clips of 0.50-3.00 s (median 1.50 s); "
+        "clip_seconds 1 crops 3 (60%) and pads 1 (20%). Raise clip_seconds to "
+        "about 2.8 to keep 95% whole"
+    )
 
 
 def test_data_check_says_how_image_size_meets_the_images(tmp_path):
@@ -254,13 +283,18 @@ def test_data_check_says_how_image_size_meets_the_images(tmp_path):
         tf.io.write_file(str(tmp_path / f"{k}.img"), encode(pixels))
         rows.append(f"{k}.img")
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "photo", "type": "image", "image_size": 64}],
-        "outputs": [{"name": "y", "type": "regression"}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "photo", "type": "image", "image_size": 64}],
+            "outputs": [{"name": "y", "type": "regression"}],
+        }
+    )
     [line] = media_summary(config, tfmm.data.Manifest(str(tmp_path / "m.csv")))
-    assert line == ("image column 'photo': 5 images, shorter side 20-400 px (median 100), "
-                    "aspect ratio up to 3.0; image_size 64 upscales 1 (20%) and shrinks 1 "
-                    "(20%) more than 4x (resize: plain)")
+    assert line == (
+        "image column 'photo': 5 images, shorter side 20-400 px (median 100), "
+        "aspect ratio up to 3.0; image_size 64 upscales 1 (20%) and shrinks 1 "
+        "(20%) more than 4x (resize: plain)"
+    )
 
 
 def test_progress_is_plain_lines_in_a_log_and_a_bar_on_a_terminal():

@@ -30,8 +30,9 @@ def _fingerprints(ds):
 
 def _dataset(config, data, training=True):
     vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(str(data / "train.csv")))
-    return tfmm.data.make_dataset(config, str(data / "train.csv"), vocabs,
-                                  training=training, batch_size=4)
+    return tfmm.data.make_dataset(
+        config, str(data / "train.csv"), vocabs, training=training, batch_size=4
+    )
 
 
 def _scramble_images(data):
@@ -46,10 +47,12 @@ def _scramble_images(data):
 
 @pytest.mark.parametrize("cache", ["memory", "disk"])
 def test_cache_gives_the_uncached_examples_and_no_decode_after_the_first_pass(
-        own_demo, tmp_path, cache):
+    own_demo, tmp_path, cache
+):
     value = "memory" if cache == "memory" else str(tmp_path / "cache")
-    plain = _fingerprints(_dataset(small_demo_config(own_demo, deterministic=True), own_demo,
-                                   training=False))
+    plain = _fingerprints(
+        _dataset(small_demo_config(own_demo, deterministic=True), own_demo, training=False)
+    )
     config = small_demo_config(own_demo, cache=value)
     assert config.data.cache_mode == cache
     ds = _dataset(config, own_demo)
@@ -91,8 +94,16 @@ def test_disk_cache_of_an_interrupted_pass_is_not_used(own_demo, tmp_path):
     assert set(scrambled).isdisjoint(before)
 
 
-@pytest.mark.parametrize("value, mode", [(False, "none"), ("none", "none"), (True, "memory"),
-                                         ("memory", "memory"), ("cache_dir", "disk")])
+@pytest.mark.parametrize(
+    "value, mode",
+    [
+        (False, "none"),
+        ("none", "none"),
+        (True, "memory"),
+        ("memory", "memory"),
+        ("cache_dir", "disk"),
+    ],
+)
 def test_cache_setting_modes(demo_dir, value, mode):
     assert small_demo_config(demo_dir, cache=value).data.cache_mode == mode
 
@@ -107,8 +118,8 @@ def test_cache_keeps_training_shuffled_every_pass(own_demo):
     ds = _dataset(config, own_demo)
 
     def order():
-        return [hashlib.md5(a.tobytes()).hexdigest() for x, _ in ds
-                for a in x["audio"].numpy()]
+        return [hashlib.md5(a.tobytes()).hexdigest() for x, _ in ds for a in x["audio"].numpy()]
+
     first, second = order(), order()
     assert sorted(first) == sorted(second) and first != second
     assert len(first) == len(set(first))

@@ -34,18 +34,18 @@ def _with_empty_cells(demo_dir, tmp_path, column, rows):
     return path
 
 
-@pytest.mark.parametrize("modality,column", [("audio", "audio_path"),
-                                             ("image", "image_path")])
+@pytest.mark.parametrize("modality,column", [("audio", "audio_path"), ("image", "image_path")])
 def test_an_optional_input_accepts_an_empty_path(demo_dir, tmp_path, modality, column):
     path = _with_empty_cells(demo_dir, tmp_path, column, rows=[1, 4])
     strict = small_demo_config(demo_dir)
     problems = check_manifest(strict, Manifest(path), with_labels=False)
     assert [(p.row, p.column, p.message) for p in problems] == [
-        (2, column, "empty path"), (5, column, "empty path")]
+        (2, column, "empty path"),
+        (5, column, "empty path"),
+    ]
 
     config = small_demo_config(demo_dir)
-    config = with_input(config, [i.name for i in config.inputs].index(modality),
-                        optional=True)
+    config = with_input(config, [i.name for i in config.inputs].index(modality), optional=True)
     assert check_manifest(config, Manifest(path), with_labels=False) == []
     vocabs = tfmm.data.fit_preprocessing(config, Manifest(path))
     x, _ = next(iter(tfmm.data.make_dataset(config, path, vocabs, batch_size=6)))
@@ -62,22 +62,49 @@ def test_an_optional_input_accepts_an_empty_path(demo_dir, tmp_path, modality, c
 
 
 def test_bert_packs_two_text_columns_with_segment_ids(tmp_path):
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "what", "color", "is", "it",
-             "red", "blue"]
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "what",
+        "color",
+        "is",
+        "it",
+        "red",
+        "blue",
+    ]
     vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n")
     manifest = tmp_path / "qa.csv"
-    manifest.write_text("question,context,answer\nwhat color is it,it is red,red\n"
-                        "what color,blue,blue\n")
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "qa", "type": "text", "column": "question",
+    manifest.write_text(
+        "question,context,answer\nwhat color is it,it is red,red\nwhat color,blue,blue\n"
+    )
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {
+                    "name": "qa",
+                    "type": "text",
+                    "column": "question",
                     "pair_column": "context",
-                    "encoder": {"type": "bert", "vocabulary": str(vocab_file),
-                                "num_layers": 1, "num_heads": 2, "hidden_dim": 8,
-                                "intermediate_dim": 16, "sequence_length": 10,
-                                "max_sequence_length": 16}}],
-        "outputs": [{"name": "answer"}],
-        "data": {"train": str(manifest), "batch_size": 2}})
+                    "encoder": {
+                        "type": "bert",
+                        "vocabulary": str(vocab_file),
+                        "num_layers": 1,
+                        "num_heads": 2,
+                        "hidden_dim": 8,
+                        "intermediate_dim": 16,
+                        "sequence_length": 10,
+                        "max_sequence_length": 16,
+                    },
+                }
+            ],
+            "outputs": [{"name": "answer"}],
+            "data": {"train": str(manifest), "batch_size": 2},
+        }
+    )
     vocabs = tfmm.data.fit_preprocessing(config, Manifest(str(manifest)))
     x, y = next(iter(tfmm.data.make_dataset(config, str(manifest), vocabs)))
     ids = x["qa_token_ids"].numpy()
@@ -91,15 +118,20 @@ def test_bert_packs_two_text_columns_with_segment_ids(tmp_path):
     from tfmm.export.signatures import raw_features, raw_specs
 
     assert sorted(raw_specs(config)) == ["qa", "qa_pair"]
-    raw = raw_features(config, Preprocessor(config, vocabs),
-                       {"qa": tf.constant(["what color is it"]),
-                        "qa_pair": tf.constant(["it is red"])})
+    raw = raw_features(
+        config,
+        Preprocessor(config, vocabs),
+        {"qa": tf.constant(["what color is it"]), "qa_pair": tf.constant(["it is red"])},
+    )
     np.testing.assert_array_equal(raw["qa_token_ids"].numpy()[0], ids[0])
     model = tfmm.build_model(config, vocabs)
     assert model(x)["answer"].shape == (2, 2)
     # A missing pair column is named.
     bad = tmp_path / "bad.csv"
     bad.write_text("question,answer\nwhat,red\n")
-    with pytest.raises(DataError, match=r"bad\.csv': missing input column 'context'\. Columns: "
-                                        r"\['question', 'answer'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"bad\.csv': missing input column 'context'\. Columns: "
+        r"\['question', 'answer'\]",
+    ):
         tfmm.data.fit_preprocessing(config, Manifest(str(bad)))

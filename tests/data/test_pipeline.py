@@ -56,7 +56,7 @@ def test_pipeline_equals_a_straightforward_reference_decode(demo_dir):
         mono = pcm.mean(axis=1)[:8000]
         np.testing.assert_allclose(x["audio"][row][: len(mono)], mono, atol=1e-6)
         assert x["audio_length"][row] == len(mono)
-        assert not x["audio"][row][len(mono):].any()
+        assert not x["audio"][row][len(mono) :].any()
         # Text: the adapted TextVectorization.
         words = manifest.columns["caption"][row].lower().split()
         vocab = vocabs["text"]
@@ -79,13 +79,16 @@ def _pil_bytes(pixels, fmt):
 def test_image_formats_modes_and_pad_resize():
     # Four colours, so that GIF's palette holds them exactly.
     rng = np.random.default_rng(0)
-    palette = np.array([[200, 30, 30], [20, 180, 40], [10, 20, 220], [250, 250, 250]],
-                       np.uint8)
+    palette = np.array([[200, 30, 30], [20, 180, 40], [10, 20, 220], [250, 250, 250]], np.uint8)
     rgb = palette[rng.integers(0, 4, (6, 12))]
     gray = rgb[..., :1]
     rgba = np.concatenate([rgb, np.full((6, 12, 1), 255, np.uint8)], -1)
-    exact = {"png": tf.io.encode_png(rgb), "png rgba": tf.io.encode_png(rgba),
-             "bmp": _pil_bytes(rgb, "BMP"), "gif": _pil_bytes(rgb, "GIF")}
+    exact = {
+        "png": tf.io.encode_png(rgb),
+        "png rgba": tf.io.encode_png(rgba),
+        "bmp": _pil_bytes(rgb, "BMP"),
+        "gif": _pil_bytes(rgb, "GIF"),
+    }
     assert exact["bmp"][:2] == b"BM" and exact["gif"][:3] == b"GIF"
     for name, data in exact.items():
         out = decode_image(tf.constant(data), (6, 12)).numpy()
@@ -100,8 +103,10 @@ def test_image_formats_modes_and_pad_resize():
     jpeg = decode_image(tf.constant(data), (6, 12)).numpy()
     ref = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
     assert jpeg.shape == (6, 12, 3) and np.abs(jpeg - ref).mean() < 3.0
-    np.testing.assert_allclose(decode_image(tf.io.encode_png(gray), (6, 12)).numpy(),
-                               np.repeat(gray, 3, -1).astype(np.float32))
+    np.testing.assert_allclose(
+        decode_image(tf.io.encode_png(gray), (6, 12)).numpy(),
+        np.repeat(gray, 3, -1).astype(np.float32),
+    )
     padded = decode_image(tf.io.encode_png(rgb), (12, 12), resize="pad").numpy()
     assert padded[:3].sum() == 0 and padded[-3:].sum() == 0 and padded[3:9].sum() > 0
 
@@ -112,8 +117,9 @@ def test_large_jpeg_is_decoded_at_a_reduced_scale_under_jpeg_scale_auto():
     from PIL import Image
 
     yy, xx = np.mgrid[0:960, 0:1280]
-    smooth = np.stack([128 + 100 * np.sin(xx / 90.0), 128 + 100 * np.cos(yy / 70.0),
-                       (xx + yy) % 256], -1).astype(np.uint8)
+    smooth = np.stack(
+        [128 + 100 * np.sin(xx / 90.0), 128 + 100 * np.cos(yy / 70.0), (xx + yy) % 256], -1
+    ).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(smooth).save(buf, "JPEG", quality=90)
     data = tf.constant(buf.getvalue())
@@ -127,11 +133,13 @@ def test_large_jpeg_is_decoded_at_a_reduced_scale_under_jpeg_scale_auto():
     assert 0 < np.abs(auto - full).mean() < 3.0
     # A PNG, and a JPEG no larger than twice the target, decode as before.
     png = tf.io.encode_png(smooth[:100, :100])
-    np.testing.assert_array_equal(decode_image(png, (64, 64), jpeg_scale_mode="auto"),
-                                  decode_image(png, (64, 64)))
+    np.testing.assert_array_equal(
+        decode_image(png, (64, 64), jpeg_scale_mode="auto"), decode_image(png, (64, 64))
+    )
     small = tf.constant(_pil_bytes(smooth[:127, :200], "JPEG"))
-    np.testing.assert_array_equal(decode_image(small, (64, 64), jpeg_scale_mode="auto"),
-                                  decode_image(small, (64, 64)))
+    np.testing.assert_array_equal(
+        decode_image(small, (64, 64), jpeg_scale_mode="auto"), decode_image(small, (64, 64))
+    )
 
 
 def test_audio_resample_crop_and_mono():
@@ -154,8 +162,9 @@ def test_audio_resample_crop_and_mono():
 def test_tfrecord_round_trip_gives_the_same_tensors(demo_dir, tmp_path):
     config = small_demo_config(demo_dir, deterministic=True)
     vocabs = _fit(config, demo_dir)
-    files = tfmm.data.write_tfrecords(config, _train(demo_dir), str(tmp_path / "shards"),
-                                      shards=1, verbose=False)
+    files = tfmm.data.write_tfrecords(
+        config, _train(demo_dir), str(tmp_path / "shards"), shards=1, verbose=False
+    )
     assert [os.path.basename(f) for f in files] == ["train-00000-of-00001.tfrecord"]
     a = _collect(tfmm.data.make_dataset(config, _train(demo_dir), vocabs, batch_size=4))
     b = _collect(tfmm.data.make_dataset(config, files[0], vocabs, batch_size=4))
@@ -168,17 +177,18 @@ def test_tfrecord_round_trip_gives_the_same_tensors(demo_dir, tmp_path):
 def test_input_context_gives_disjoint_shards(demo_dir, tmp_path):
     config = small_demo_config(demo_dir, deterministic=True)
     vocabs = _fit(config, demo_dir)
-    files = tfmm.data.write_tfrecords(config, _train(demo_dir), str(tmp_path / "s"),
-                                      shards=4, verbose=False)
+    files = tfmm.data.write_tfrecords(
+        config, _train(demo_dir), str(tmp_path / "s"), shards=4, verbose=False
+    )
     pattern = str(tmp_path / "s" / "train-*.tfrecord")
     n = len(tfmm.data.Manifest(_train(demo_dir)))
     for source in (_train(demo_dir), pattern):
         seen = []
         for pid in range(2):
-            ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pid,
-                                             num_replicas_in_sync=2)
-            ds = tfmm.data.make_dataset(config, source, vocabs, input_context=ctx,
-                                        batch_size=4)
+            ctx = tf.distribute.InputContext(
+                num_input_pipelines=2, input_pipeline_id=pid, num_replicas_in_sync=2
+            )
+            ds = tfmm.data.make_dataset(config, source, vocabs, input_context=ctx, batch_size=4)
             batches = [x["audio"].numpy() for x, _ in ds]
             assert max(len(b) for b in batches) == 2  # per-replica batch = 4 / 2
             seen.append({hashlib.md5(a.tobytes()).hexdigest() for b in batches for a in b})
@@ -192,24 +202,36 @@ def test_training_shuffle_is_seeded_and_drops_remainder(demo_dir):
     vocabs = _fit(config, demo_dir)
 
     def order():
-        ds = tfmm.data.make_dataset(config, _train(demo_dir), vocabs, training=True,
-                                    batch_size=4)
+        ds = tfmm.data.make_dataset(config, _train(demo_dir), vocabs, training=True, batch_size=4)
         return [int(v) for _, y in ds for v in y["label"].numpy()]
+
     first, second = order(), order()
     assert first == second
     n = len(tfmm.data.Manifest(_train(demo_dir)))
     assert len(first) == n - n % 4
     # Each pass over the dataset (an epoch) is a fresh permutation of the rows: no row
     # twice, every row but the dropped remainder, a different order each epoch.
-    ds = tfmm.data.make_dataset(config, _train(demo_dir), vocabs, training=True,
-                                batch_size=4)
+    ds = tfmm.data.make_dataset(config, _train(demo_dir), vocabs, training=True, batch_size=4)
     reference = _collect(tfmm.data.make_dataset(config, _train(demo_dir), vocabs))[0]
-    rows = {hashlib.sha1(reference["image"][i].tobytes() + reference["text"][i].tobytes())
-            .hexdigest(): i for i in range(n)}
+    rows = {
+        hashlib.sha1(
+            reference["image"][i].tobytes() + reference["text"][i].tobytes()
+        ).hexdigest(): i
+        for i in range(n)
+    }
     assert len(rows) == n
-    epochs = [[rows[hashlib.sha1(x["image"][i].numpy().tobytes()
-                                 + x["text"][i].numpy().tobytes()).hexdigest()]
-               for x, _ in ds for i in range(len(x["image"]))] for _ in range(3)]
+    epochs = [
+        [
+            rows[
+                hashlib.sha1(
+                    x["image"][i].numpy().tobytes() + x["text"][i].numpy().tobytes()
+                ).hexdigest()
+            ]
+            for x, _ in ds
+            for i in range(len(x["image"]))
+        ]
+        for _ in range(3)
+    ]
     for e in epochs:
         assert len(e) == len(set(e)) == n - n % 4
     assert epochs[0] != epochs[1] != epochs[2] and epochs[0] != epochs[2]
@@ -224,6 +246,7 @@ def test_demo_dataset_is_deterministic(tmp_path):
                 h.update(f.encode())
                 h.update(open(os.path.join(root, f), "rb").read())
         return h.hexdigest()
+
     a = tfmm.data.make_demo_dataset(str(tmp_path / "a"), n=16, seed=7)
     tfmm.data.make_demo_dataset(str(tmp_path / "b"), n=16, seed=7)
     tfmm.data.make_demo_dataset(str(tmp_path / "c"), n=16, seed=8)
@@ -231,8 +254,12 @@ def test_demo_dataset_is_deterministic(tmp_path):
     manifest = tfmm.data.Manifest(a["train"])
     assert any(p.endswith(".jpg") for p in manifest.columns["image_path"])
     assert any(p.endswith(".png") for p in manifest.columns["image_path"])
-    assert tfmm.data.check_manifest(tfmm.config_from_dict(
-        tfmm.data.demo.demo_config(str(tmp_path / "a"))), manifest) == []
+    assert (
+        tfmm.data.check_manifest(
+            tfmm.config_from_dict(tfmm.data.demo.demo_config(str(tmp_path / "a"))), manifest
+        )
+        == []
+    )
 
 
 def test_demo_label_is_one_bit_per_modality(tmp_path):
@@ -252,11 +279,13 @@ def test_plain_keras_fit_from_manifest_and_from_tfrecords(demo_dir, tmp_path):
     config = small_demo_config(demo_dir)
     vocabs = _fit(config, demo_dir)
     model = tfmm.compile_model(tfmm.build_model(config, vocabs), config)
-    files = tfmm.data.write_tfrecords(config, _train(demo_dir), str(tmp_path / "s"),
-                                      shards=2, verbose=False)
+    files = tfmm.data.write_tfrecords(
+        config, _train(demo_dir), str(tmp_path / "s"), shards=2, verbose=False
+    )
     for source in (_train(demo_dir), str(tmp_path / "s" / "*.tfrecord")):
-        history = model.fit(tfmm.data.make_dataset(config, source, vocabs, training=True),
-                            epochs=1, verbose=0)
+        history = model.fit(
+            tfmm.data.make_dataset(config, source, vocabs, training=True), epochs=1, verbose=0
+        )
         assert np.isfinite(history.history["loss"][0])
     assert len(files) == 2
 
@@ -264,10 +293,13 @@ def test_plain_keras_fit_from_manifest_and_from_tfrecords(demo_dir, tmp_path):
 def test_tfds_source_with_mock_data(tmp_path):
     import tensorflow_datasets as tfds
 
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "image", "type": "image", "image_size": 32}],
-        "outputs": [{"name": "label", "labels": [str(i) for i in range(10)]}],
-        "data": {"tfds_features": {"image": "image", "label": "label"}, "batch_size": 4}})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "image", "type": "image", "image_size": 32}],
+            "outputs": [{"name": "label", "labels": [str(i) for i in range(10)]}],
+            "data": {"tfds_features": {"image": "image", "label": "label"}, "batch_size": 4},
+        }
+    )
     with tfds.testing.mock_data(num_examples=8):
         ds = tfmm.data.make_dataset(config, "tfds:mnist/train")
         x, y = next(iter(ds))
@@ -291,10 +323,16 @@ def test_tfds_source_from_a_real_dataset_on_disk(tmp_path):
         VERSION = tfds.core.Version("1.0.0")
 
         def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-                "picture": tfds.features.Image(shape=(8, 8, 3)),
-                "caption": tfds.features.Text(),
-                "kind": tfds.features.ClassLabel(names=["cat", "dog", "bird"])}))
+            return tfds.core.DatasetInfo(
+                builder=self,
+                features=tfds.features.FeaturesDict(
+                    {
+                        "picture": tfds.features.Image(shape=(8, 8, 3)),
+                        "caption": tfds.features.Text(),
+                        "kind": tfds.features.ClassLabel(names=["cat", "dog", "bird"]),
+                    }
+                ),
+            )
 
         def _split_generators(self, dl_manager):
             return {"train": self._generate_examples()}
@@ -305,22 +343,41 @@ def test_tfds_source_from_a_real_dataset_on_disk(tmp_path):
 
     data_dir = str(tmp_path / "tfds")
     TfmmTinyShapes(data_dir=data_dir).download_and_prepare()
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "image", "type": "image", "image_size": 8},
-                   {"name": "text", "type": "text", "column": "caption",
-                    "encoder": {"type": "textcnn", "vocab_size": 20, "sequence_length": 4,
-                                "kernel_sizes": [2], "filters": 2}}],
-        "outputs": [{"name": "label", "column": "kind", "labels": ["bird", "cat", "dog"]}],
-        "data": {"tfds_features": {"picture": "image", "caption": "caption", "kind": "kind"},
-                 "tfds_data_dir": data_dir, "batch_size": 6}})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {"name": "image", "type": "image", "image_size": 8},
+                {
+                    "name": "text",
+                    "type": "text",
+                    "column": "caption",
+                    "encoder": {
+                        "type": "textcnn",
+                        "vocab_size": 20,
+                        "sequence_length": 4,
+                        "kernel_sizes": [2],
+                        "filters": 2,
+                    },
+                },
+            ],
+            "outputs": [{"name": "label", "column": "kind", "labels": ["bird", "cat", "dog"]}],
+            "data": {
+                "tfds_features": {"picture": "image", "caption": "caption", "kind": "kind"},
+                "tfds_data_dir": data_dir,
+                "batch_size": 6,
+            },
+        }
+    )
     vocab = ["", "[UNK]"] + [f"word{i}" for i in range(6)] + ["other"]
-    x, y = next(iter(tfmm.data.make_dataset(config, "tfds:tfmm_tiny_shapes/train",
-                                            {"text": vocab})))
+    x, y = next(
+        iter(tfmm.data.make_dataset(config, "tfds:tfmm_tiny_shapes/train", {"text": vocab}))
+    )
     # TFDS may reorder examples by key hash: match rows by their caption's token.
     order = [int(t[0]) - 2 for t in x["text"].numpy()]
     assert sorted(order) == list(range(6))
     np.testing.assert_array_equal(x["image"].numpy(), images[order].astype(np.float32))
     names = ["cat", "dog", "bird"]
-    assert [config.outputs[0].labels[k] for k in y["label"].numpy()] == \
-        [names[labels[i]] for i in order]
+    assert [config.outputs[0].labels[k] for k in y["label"].numpy()] == [
+        names[labels[i]] for i in order
+    ]
     np.testing.assert_array_equal(x["text"].numpy()[:, 1], 8)  # "other"

@@ -51,8 +51,12 @@ def test_each_row_arrives_once_per_epoch_through_two_workers(service, train_data
         assert sorted(seen) == list(range(1, n + 1))
     # The same decoded tensors as the local pipeline (by row).
     local_config = tfmm.config_from_dict(dict(cfg, data=dict(cfg["data"], service=None)))
-    local = {int(y["idx"].numpy().ravel()[0]): x for x, y in tfmm.data.make_dataset(
-        local_config, str(path), vocabs, training=False, batch_size=1)}
+    local = {
+        int(y["idx"].numpy().ravel()[0]): x
+        for x, y in tfmm.data.make_dataset(
+            local_config, str(path), vocabs, training=False, batch_size=1
+        )
+    }
     for x, y in ds.take(3):
         want = local[int(y["idx"].numpy().ravel()[0])]
         for k in want:
@@ -62,8 +66,7 @@ def test_each_row_arrives_once_per_epoch_through_two_workers(service, train_data
 def test_training_through_the_service_finishes(service, train_data, tmp_path):
     from tests.helpers import write_tiny_train_config
 
-    config = write_tiny_train_config(tmp_path, train_data, epochs=1,
-                                     data={"service": service})
+    config = write_tiny_train_config(tmp_path, train_data, epochs=1, data={"service": service})
     assert main(["train", config, "--out", str(tmp_path / "run")]) == 0
     assert os.path.exists(tmp_path / "run" / "model.keras")
 
@@ -71,8 +74,13 @@ def test_training_through_the_service_finishes(service, train_data, tmp_path):
 def test_a_bad_service_address_is_refused_by_key():
     from tfmm.config import ConfigError
 
-    with pytest.raises(ConfigError,
-                       match=r"data\.service: expected grpc://HOST:PORT .* Received: 'localhost'"):
-        tfmm.config_from_dict({"inputs": [{"name": "t", "type": "text"}],
-                               "outputs": [{"name": "l", "labels": ["a", "b"]}],
-                               "data": {"service": "localhost"}})
+    with pytest.raises(
+        ConfigError, match=r"data\.service: expected grpc://HOST:PORT .* Received: 'localhost'"
+    ):
+        tfmm.config_from_dict(
+            {
+                "inputs": [{"name": "t", "type": "text"}],
+                "outputs": [{"name": "l", "labels": ["a", "b"]}],
+                "data": {"service": "localhost"},
+            }
+        )

@@ -25,12 +25,25 @@ def table_dir(tmp_path_factory):
 
 
 def test_state_is_quantiles_medians_and_frequent_categories():
-    cells = {"n": [str(v) for v in range(1, 101)] + ["", None],
-             "c": ["a"] * 5 + ["b"] * 3 + ["c"] + [None] * 2 + [""] * 93}
-    cfg = tfmm.config_from_dict({"inputs": [
-        {"name": "t", "type": "tabular", "numeric": ["n"], "categorical": ["c"],
-         "numeric_bins": 4, "min_category_count": 2}],
-        "outputs": [{"name": "y", "labels": ["a", "b"]}]}).inputs[0]
+    cells = {
+        "n": [str(v) for v in range(1, 101)] + ["", None],
+        "c": ["a"] * 5 + ["b"] * 3 + ["c"] + [None] * 2 + [""] * 93,
+    }
+    cfg = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {
+                    "name": "t",
+                    "type": "tabular",
+                    "numeric": ["n"],
+                    "categorical": ["c"],
+                    "numeric_bins": 4,
+                    "min_category_count": 2,
+                }
+            ],
+            "outputs": [{"name": "y", "labels": ["a", "b"]}],
+        }
+    ).inputs[0]
     state = fit_tabular_state(cfg, cells)
     # numpy's linear quantiles of 1..100 at 0, 1/4, 1/2, 3/4, 1 (two cells are missing).
     assert state["numeric"]["n"]["edges"] == [1.0, 25.75, 50.5, 75.25, 100.0]
@@ -44,13 +57,17 @@ def test_piecewise_linear_encoding_values():
     layer = PiecewiseLinearEncoding(edges=[[0.0, 10.0, 20.0, 1000.0]], medians=[10.0])
     x = np.array([[5.0], [10.0], [510.0], [1e9], [np.nan]], "float32")
     out = layer(x).numpy()[:, 0, :]
-    np.testing.assert_allclose(out, [
-        [0.5, 0.0, 0.0, 0.0],     # halfway through the first bin
-        [1.0, 0.0, 0.0, 0.0],
-        [1.0, 1.0, 0.5, 0.0],     # inside the heavy tail's wide last bin
-        [1.0, 1.0, 1.0, 0.0],     # far beyond the training range: saturates
-        [1.0, 0.0, 0.0, 1.0],     # missing: the median (10) and the flag
-    ], atol=1e-6)
+    np.testing.assert_allclose(
+        out,
+        [
+            [0.5, 0.0, 0.0, 0.0],  # halfway through the first bin
+            [1.0, 0.0, 0.0, 0.0],
+            [1.0, 1.0, 0.5, 0.0],  # inside the heavy tail's wide last bin
+            [1.0, 1.0, 1.0, 0.0],  # far beyond the training range: saturates
+            [1.0, 0.0, 0.0, 1.0],  # missing: the median (10) and the flag
+        ],
+        atol=1e-6,
+    )
     run_serialization_test(layer)
 
 
@@ -59,17 +76,18 @@ def test_a_row_becomes_numbers_with_nan_and_category_ids(table_dir):
     vocabularies = tfmm.data.fit_preprocessing(config, Manifest(str(table_dir / "train.csv")))
     state = vocabularies["facts"]
     assert sorted(state["categorical"]["color"]) == ["blue", "green", "red"]
-    ds = tfmm.data.make_dataset(config, str(table_dir / "test.csv"), vocabularies,
-                                batch_size=24, with_labels=False)
+    ds = tfmm.data.make_dataset(
+        config, str(table_dir / "test.csv"), vocabularies, batch_size=24, with_labels=False
+    )
     x = next(iter(ds))
     numeric, ids = x["facts_numeric"].numpy(), x["facts_categorical"].numpy()
     rows = list(Manifest(str(table_dir / "test.csv")).columns["size"])
-    assert math.isnan(numeric[0, 0])                      # row 1: empty size
+    assert math.isnan(numeric[0, 0])  # row 1: empty size
     assert numeric[5, 0] == pytest.approx(float(rows[5]), abs=1e-4)
     colors = state["categorical"]["color"]
-    assert ids[1, 0] == 0                                  # row 2: empty color
-    assert ids[2, 0] == 1                                  # row 3: "purple", unseen
-    assert ids[3, 1] == 1                                  # row 4: "shop999", unseen
+    assert ids[1, 0] == 0  # row 2: empty color
+    assert ids[2, 0] == 1  # row 3: "purple", unseen
+    assert ids[3, 1] == 1  # row 4: "shop999", unseen
     test_colors = Manifest(str(table_dir / "test.csv")).columns["color"]
     assert ids[0, 0] == 2 + colors.index(test_colors[0])
     # The TF-IDF text input: a float vector with one entry per n-gram (+ out of vocabulary).
@@ -111,11 +129,11 @@ def test_parquet_and_dataframe_read_as_the_csv(table_dir, tmp_path):
     config = tfmm.config_from_dict(table_config_dict(table_dir))
     vocabularies = tfmm.data.fit_preprocessing(config, pd.read_csv(table_dir / "train.csv"))
     assert vocabularies == tfmm.data.fit_preprocessing(
-        config, Manifest(str(table_dir / "train.csv")))
+        config, Manifest(str(table_dir / "train.csv"))
+    )
 
     def first_batch(source):
-        x, y = next(iter(tfmm.data.make_dataset(config, source, vocabularies,
-                                                batch_size=24)))
+        x, y = next(iter(tfmm.data.make_dataset(config, source, vocabularies, batch_size=24)))
         return {k: v.numpy() for k, v in {**x, **y}.items()}
 
     want = first_batch(str(table_dir / "test.csv"))
@@ -125,16 +143,25 @@ def test_parquet_and_dataframe_read_as_the_csv(table_dir, tmp_path):
             np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
-@pytest.mark.parametrize("inputs,message", [
-    ([{"name": "t", "type": "tabular"}], "needs `numeric` or `categorical`"),
-    ([{"name": "t", "type": "tabular", "numeric": ["a"], "categorical": ["a"]}],
-     r"column\(s\) \['a'\] listed twice"),
-    ([{"name": "t", "type": "tabular", "numeric": ["a"], "column": "a"}],
-     "names its columns in `numeric` and `categorical`"),
-    ([{"name": "t", "type": "text", "numeric": ["a"]}], "only applies to tabular inputs"),
-    ([{"name": "t", "type": "tabular", "numeric": ["a"], "encoder": {"type": "textcnn"}}],
-     "cannot read a tabular input"),
-])
+@pytest.mark.parametrize(
+    "inputs,message",
+    [
+        ([{"name": "t", "type": "tabular"}], "needs `numeric` or `categorical`"),
+        (
+            [{"name": "t", "type": "tabular", "numeric": ["a"], "categorical": ["a"]}],
+            r"column\(s\) \['a'\] listed twice",
+        ),
+        (
+            [{"name": "t", "type": "tabular", "numeric": ["a"], "column": "a"}],
+            "names its columns in `numeric` and `categorical`",
+        ),
+        ([{"name": "t", "type": "text", "numeric": ["a"]}], "only applies to tabular inputs"),
+        (
+            [{"name": "t", "type": "tabular", "numeric": ["a"], "encoder": {"type": "textcnn"}}],
+            "cannot read a tabular input",
+        ),
+    ],
+)
 def test_tabular_config_errors(inputs, message):
     with pytest.raises(ConfigError, match=message):
         tfmm.config_from_dict({"inputs": inputs, "outputs": [{"name": "y"}]})
@@ -149,8 +176,9 @@ def test_tfidf_client_twin_matches_keras(table_dir):
     texts = ["Lovely fit, SOFT!", "poor seams poor seams warm", "never seen words", ""]
     keras_out = TextPreprocessor(config.inputs[0], vocab)(tf.constant(texts))["note"].numpy()
     for text, want in zip(texts, keras_out):
-        np.testing.assert_allclose(tfidf_vector(text, vocab["tokens"], vocab["idf"], 2),
-                                   want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            tfidf_vector(text, vocab["tokens"], vocab["idf"], 2), want, rtol=1e-5, atol=1e-6
+        )
 
 
 def test_na_style_cells_are_missing_in_the_pipeline_and_the_client(table_dir, tmp_path):
@@ -169,7 +197,12 @@ def test_na_style_cells_are_missing_in_the_pipeline_and_the_client(table_dir, tm
     config = tfmm.config_from_dict(table_config_dict(table_dir))
     assert tfmm.data.check_manifest(config, Manifest(str(path))) == []
     vocabularies = tfmm.data.fit_preprocessing(config, Manifest(str(table_dir / "train.csv")))
-    x = next(iter(tfmm.data.make_dataset(config, str(path), vocabularies, batch_size=24,
-                                         with_labels=False)))
+    x = next(
+        iter(
+            tfmm.data.make_dataset(
+                config, str(path), vocabularies, batch_size=24, with_labels=False
+            )
+        )
+    )
     assert np.isnan(x["facts_numeric"].numpy()[:3, 0]).all()
     assert np.isnan(client.numbers(["NA", " null "], ["size", "votes"])).all()

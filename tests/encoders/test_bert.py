@@ -10,17 +10,25 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "dog
 
 
 def _backbone():
-    return keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), num_layers=2, num_heads=2,
-                                         hidden_dim=16, intermediate_dim=32,
-                                         max_sequence_length=16)
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=len(VOCAB),
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=16,
+    )
 
 
 def _x(batch=2, length=8):
     rng = np.random.default_rng(0)
     mask = np.zeros((batch, length), bool)
     mask[:, :5] = True
-    return {"token_ids": rng.integers(0, len(VOCAB), (batch, length)).astype("int32") * mask,
-            "segment_ids": np.zeros((batch, length), "int32"), "padding_mask": mask}
+    return {
+        "token_ids": rng.integers(0, len(VOCAB), (batch, length)).astype("int32") * mask,
+        "segment_ids": np.zeros((batch, length), "int32"),
+        "padding_mask": mask,
+    }
 
 
 @pytest.mark.parametrize("pooling", ["pooled", "mean"])
@@ -46,8 +54,10 @@ def test_frozen_and_lora(tmp_path):
     # keras-hub's LoRA: only the low-rank factors (and the biases of the query/value
     # layers it targets) train; every kernel and embedding is frozen.
     assert any("lora_kernel" in n for n in names)
-    assert all("lora_kernel" in n or (n.endswith("bias") and ("/query/" in n or "/value/" in n))
-               for n in names), names
+    assert all(
+        "lora_kernel" in n or (n.endswith("bias") and ("/query/" in n or "/value/" in n))
+        for n in names
+    ), names
     assert sum(np.prod(w.shape) for w in lora.trainable_weights) < 0.2 * lora.count_params()
     # LoRA survives a .keras round trip: same outputs, still only LoRA weights trainable.
     x = _x()
@@ -82,8 +92,11 @@ def test_bert_from_local_preset_directory(tmp_path):
     config = with_input(config, 0, encoder=_bert_cfg(preset=preset))
     enc = build_encoder(config.inputs[0])
     x = _x()
-    np.testing.assert_allclose(np.asarray(enc.backbone(x)["pooled_output"]),
-                               np.asarray(backbone(x)["pooled_output"]), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(enc.backbone(x)["pooled_output"]),
+        np.asarray(backbone(x)["pooled_output"]),
+        atol=1e-6,
+    )
     assert enc.vocabulary == VOCAB
 
 
@@ -97,7 +110,13 @@ def test_missing_vocabulary_file_is_named(tmp_path):
 def _bert_cfg(**kw):
     from tfmm.config import BertConfig
 
-    base = dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                max_sequence_length=16, sequence_length=8)
+    base = dict(
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=16,
+        sequence_length=8,
+    )
     base.update(kw)
     return BertConfig(**base)

@@ -15,8 +15,10 @@ def _audio(**kw):
 
 def _x(batch=3, seed=0):
     rng = np.random.default_rng(seed)
-    return {"waveform": rng.uniform(-1, 1, (batch, 4000)).astype("float32"),
-            "length": np.array([4000, 1600, 0][:batch], "int32")}
+    return {
+        "waveform": rng.uniform(-1, 1, (batch, 4000)).astype("float32"),
+        "length": np.array([4000, 1600, 0][:batch], "int32"),
+    }
 
 
 def test_image_cnn(tmp_path):
@@ -49,8 +51,7 @@ def test_audio_gain_does_not_change_the_features():
     enc = _audio()
     x = _x()
     louder = {"waveform": x["waveform"] * 0.25, "length": x["length"]}
-    np.testing.assert_allclose(np.asarray(enc(louder))[:2], np.asarray(enc(x))[:2],
-                               atol=2e-3)
+    np.testing.assert_allclose(np.asarray(enc(louder))[:2], np.asarray(enc(x))[:2], atol=2e-3)
 
 
 def test_sequences_and_their_masks():
@@ -66,13 +67,26 @@ def test_sequences_and_their_masks():
 
 
 def test_cnn_in_a_fused_model_saves_and_reloads(tmp_path):
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "image", "type": "image", "image_size": 16,
-                    "encoder": {"type": "cnn", "filters": [4, 8]}},
-                   {"name": "audio", "type": "audio", "clip_seconds": 0.25,
-                    "encoder": {"type": "cnn", "filters": [4], "num_mel_bins": 8}}],
-        "fusion": {"type": "concat", "hidden_units": [8]},
-        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {
+                    "name": "image",
+                    "type": "image",
+                    "image_size": 16,
+                    "encoder": {"type": "cnn", "filters": [4, 8]},
+                },
+                {
+                    "name": "audio",
+                    "type": "audio",
+                    "clip_seconds": 0.25,
+                    "encoder": {"type": "cnn", "filters": [4], "num_mel_bins": 8},
+                },
+            ],
+            "fusion": {"type": "concat", "hidden_units": [8]},
+            "outputs": [{"name": "label", "labels": ["a", "b"]}],
+        }
+    )
     model = tfmm.build_model(config)
     assert model.get_layer("image_encoder").convs_per_stage == 2
     assert model.get_layer("audio_encoder").convs_per_stage == 1
@@ -83,11 +97,23 @@ def test_cnn_in_a_fused_model_saves_and_reloads(tmp_path):
 def test_config_errors_name_the_key():
     import pytest
 
-    with pytest.raises(tfmm.ConfigError, match=r"inputs\[0\].encoder.filters: must be a "
-                                               r"non-empty list"):
-        tfmm.config_from_dict({"inputs": [{"name": "i", "type": "image",
-                                           "encoder": {"type": "cnn", "filters": []}}],
-                               "outputs": [{"name": "y", "labels": ["a", "b"]}]})
+    with pytest.raises(
+        tfmm.ConfigError,
+        match=r"inputs\[0\].encoder.filters: must be a "
+        r"non-empty list",
+    ):
+        tfmm.config_from_dict(
+            {
+                "inputs": [
+                    {"name": "i", "type": "image", "encoder": {"type": "cnn", "filters": []}}
+                ],
+                "outputs": [{"name": "y", "labels": ["a", "b"]}],
+            }
+        )
     with pytest.raises(tfmm.ConfigError, match="encoder 'cnn' cannot read a text input"):
-        tfmm.config_from_dict({"inputs": [{"name": "t", "type": "text", "encoder": "cnn"}],
-                               "outputs": [{"name": "y", "labels": ["a", "b"]}]})
+        tfmm.config_from_dict(
+            {
+                "inputs": [{"name": "t", "type": "text", "encoder": "cnn"}],
+                "outputs": [{"name": "y", "labels": ["a", "b"]}],
+            }
+        )

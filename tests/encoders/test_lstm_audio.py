@@ -11,8 +11,10 @@ def _enc(**kw):
 
 def _x(batch=3, seed=0):
     rng = np.random.default_rng(seed)
-    return {"waveform": rng.uniform(-1, 1, (batch, 4000)).astype("float32"),
-            "length": np.array([4000, 1600, 0][:batch], "int32")}
+    return {
+        "waveform": rng.uniform(-1, 1, (batch, 4000)).astype("float32"),
+        "length": np.array([4000, 1600, 0][:batch], "int32"),
+    }
 
 
 def test_lstm_alone(tmp_path):
@@ -20,8 +22,9 @@ def test_lstm_alone(tmp_path):
 
 
 def test_bidirectional_stack(tmp_path):
-    run_encoder_test(_enc(units=[3, 5], bidirectional=True), _x(), expected_dim=10,
-                     tmp_path=tmp_path)
+    run_encoder_test(
+        _enc(units=[3, 5], bidirectional=True), _x(), expected_dim=10, tmp_path=tmp_path
+    )
 
 
 def test_padding_after_length_is_ignored():

@@ -15,8 +15,9 @@ def test_resnet_alone(tmp_path):
 def test_resnet_local_weights_and_preprocess_input(tmp_path):
     # The weights a user points at are the ones used, and the in-model preprocessing equals
     # keras.applications.resnet.preprocess_input.
-    ref = keras.applications.ResNet50(include_top=False, weights=None,
-                                      input_shape=(32, 48, 3), pooling="avg")
+    ref = keras.applications.ResNet50(
+        include_top=False, weights=None, input_shape=(32, 48, 3), pooling="avg"
+    )
     path = str(tmp_path / "resnet.weights.h5")
     ref.save_weights(path)
     enc = ResNet50Encoder(image_size=[32, 48], weights=path)

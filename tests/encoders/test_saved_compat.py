@@ -17,8 +17,7 @@ HERE = os.path.join(os.path.dirname(__file__), "saved")
 
 
 def test_audio_encoders_saved_before_the_merge_load_and_compute_the_same():
-    model = keras.saving.load_model(os.path.join(HERE, "audio_encoders.keras"),
-                                    safe_mode=True)
+    model = keras.saving.load_model(os.path.join(HERE, "audio_encoders.keras"), safe_mode=True)
     io_ = np.load(os.path.join(HERE, "audio_encoders_io.npz"))
     out = model.predict({"waveform": io_["waveform"], "length": io_["length"]}, verbose=0)
     np.testing.assert_allclose(out["lstm"], io_["lstm"], rtol=1e-4, atol=1e-5)
@@ -34,8 +33,7 @@ def _weight_paths(model, tmp_path):
     return sorted(paths)
 
 
-def test_resnet50_encoder_config_saved_before_the_merge_rebuilds_with_the_same_weights(
-        tmp_path):
+def test_resnet50_encoder_config_saved_before_the_merge_rebuilds_with_the_same_weights(tmp_path):
     saved = json.load(open(os.path.join(HERE, "resnet50_encoder.json")))
     model = keras.saving.deserialize_keras_object(saved["config"], safe_mode=True)
     assert model.layers[1].__class__.__name__ == "ResNet50Encoder"

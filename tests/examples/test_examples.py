@@ -30,9 +30,17 @@ def test_train_with_fit_example(train_data, tmp_path, capsys):
 
 
 def test_train_tpu_example_without_a_tpu_says_so_and_fails(tmp_path):
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "train_tpu.py"),
-                           os.path.join(EXAMPLES, "tri_modal.yaml")], capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(EXAMPLES, "train_tpu.py"),
+            os.path.join(EXAMPLES, "tri_modal.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
+    )
     assert proc.returncode == 1
     assert "no TPU found by TPUClusterResolver" in proc.stderr
 

@@ -28,8 +28,7 @@ def table_run(tmp_path_factory):
     run = root / "run"
     assert main(["train", str(config), "--out", str(run)]) == 0
     assert main(["export", str(run), "--out", str(root / "exports"), "--format", "all"]) == 0
-    assert main(["export", str(run), "--out", str(root / "exports"), "--format",
-                 "tflite"]) == 0
+    assert main(["export", str(run), "--out", str(root / "exports"), "--format", "tflite"]) == 0
     return root
 
 
@@ -40,24 +39,35 @@ def _probabilities(path):
 def test_every_runtime_agrees_with_keras_on_hostile_rows(table_run):
     root = table_run
     test = str(root / "test.csv")
-    assert main(["predict", str(root / "run"), "--manifest", test,
-                 "--out", str(root / "keras.csv")]) == 0
+    assert (
+        main(["predict", str(root / "run"), "--manifest", test, "--out", str(root / "keras.csv")])
+        == 0
+    )
     want = _probabilities(root / "keras.csv")
     assert len(want) == 24 and np.isfinite(want).all()
-    for name, path in (("savedmodel", root / "exports" / "1"),
-                       ("onnx", root / "exports" / "1" / "model.onnx")):
-        assert main(["predict", str(path), "--manifest", test,
-                     "--out", str(root / f"{name}.csv")]) == 0
-        np.testing.assert_allclose(_probabilities(root / f"{name}.csv"), want, atol=1e-5,
-                                   err_msg=name)
+    for name, path in (
+        ("savedmodel", root / "exports" / "1"),
+        ("onnx", root / "exports" / "1" / "model.onnx"),
+    ):
+        assert (
+            main(["predict", str(path), "--manifest", test, "--out", str(root / f"{name}.csv")])
+            == 0
+        )
+        np.testing.assert_allclose(
+            _probabilities(root / f"{name}.csv"), want, atol=1e-5, err_msg=name
+        )
     from tfmm.client import OnnxClient, TFLiteClient
 
     rows = list(csv.DictReader(open(test)))
-    raw = {"note": [r["note"] for r in rows],
-           "facts_numeric": [[r["size"] or None, r["votes"] or math.nan] for r in rows],
-           "facts_categorical": [[r["color"], r["shop"]] for r in rows]}
-    for client, atol in ((OnnxClient(str(root / "exports" / "1" / "model.onnx")), 1e-5),
-                         (TFLiteClient(str(root / "exports" / "2" / "model.tflite")), 1e-5)):
+    raw = {
+        "note": [r["note"] for r in rows],
+        "facts_numeric": [[r["size"] or None, r["votes"] or math.nan] for r in rows],
+        "facts_categorical": [[r["color"], r["shop"]] for r in rows],
+    }
+    for client, atol in (
+        (OnnxClient(str(root / "exports" / "1" / "model.onnx")), 1e-5),
+        (TFLiteClient(str(root / "exports" / "2" / "model.tflite")), 1e-5),
+    ):
         got = client.predict(raw)["good_probability"]
         np.testing.assert_allclose(got, want, atol=atol, err_msg=type(client).__name__)
 
@@ -78,8 +88,13 @@ def test_a_request_without_a_tabular_column_is_named(table_run):
     with pytest.raises(ClientError, match="missing input 'facts_categorical'"):
         client.predict({"note": ["a"], "facts_numeric": [[1.0, 2.0]]})
     with pytest.raises(ClientError, match=r"column 'votes': not a number: 'many'"):
-        client.predict({"note": ["a"], "facts_numeric": [[1.0, "many"]],
-                        "facts_categorical": [["red", "shop1"]]})
+        client.predict(
+            {
+                "note": ["a"],
+                "facts_numeric": [[1.0, "many"]],
+                "facts_categorical": [["red", "shop1"]],
+            }
+        )
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(table_run / "exports" / "1")).signatures["serving_default"]
@@ -88,7 +103,17 @@ def test_a_request_without_a_tabular_column_is_named(table_run):
 
 
 def test_evaluate_missing_removes_the_table(table_run, capsys):
-    assert main(["evaluate", str(table_run / "run"), "--manifest",
-                 str(table_run / "val.csv"), "--missing"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(table_run / "run"),
+                "--manifest",
+                str(table_run / "val.csv"),
+                "--missing",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "facts" in out and "note" in out

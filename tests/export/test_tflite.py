@@ -10,16 +10,19 @@ from tfmm.cli import main
 from tfmm.export import export_model
 from tests.helpers import write_tiny_train_config
 
-CNN = {"image": {"encoder": {"type": "cnn", "filters": [4, 8]}},
-       "audio": {"encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}}}
+CNN = {
+    "image": {"encoder": {"type": "cnn", "filters": [4, 8]}},
+    "audio": {"encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}},
+}
 
 
 @pytest.fixture(scope="module")
 def tflite_run(train_data, tmp_path_factory):
     """A trained tri-modal run (textcnn + cnn + cnn) and its TFLite export."""
     root = tmp_path_factory.mktemp("tflite")
-    config = write_tiny_train_config(root, train_data, modalities=("text", "image", "audio"),
-                                     epochs=2, inputs=CNN)
+    config = write_tiny_train_config(
+        root, train_data, modalities=("text", "image", "audio"), epochs=2, inputs=CNN
+    )
     run_dir = root / "run"
     assert main(["train", config, "--out", str(run_dir)]) == 0
     base = root / "savedmodels" / "tri"
@@ -43,8 +46,7 @@ def _raw(manifest, client):
 
 
 @pytest.mark.parametrize("name, atol", [("model.tflite", 1e-4), ("model.fp16.tflite", 2e-2)])
-def test_tflite_client_gives_the_keras_labels_on_the_test_split(tflite_run, train_data,
-                                                                 name, atol):
+def test_tflite_client_gives_the_keras_labels_on_the_test_split(tflite_run, train_data, name, atol):
     from tfmm.client import TFLiteClient
 
     run_dir, version = tflite_run
@@ -63,14 +65,18 @@ def test_tflite_export_writes_the_client_spec_and_no_other_format(tflite_run):
 
     _, version = tflite_run
     assert sorted(p for p in os.listdir(version) if not p.startswith("tfmm")) == [
-        "model.fp16.tflite", "model.tflite"]
+        "model.fp16.tflite",
+        "model.tflite",
+    ]
     with open(version / "tfmm" / "client.json") as f:
         spec = json.load(f)
     assert [i["name"] for i in spec["inputs"]] == ["text", "image", "audio"]
     # The client decodes JPEGs as training did.
     assert spec["inputs"][1]["jpeg_scale"] == "auto"
-    assert spec["outputs"][0]["labels"] == tfmm.training.load_run(
-        str(tflite_run[0]))[1].outputs[0].labels
+    assert (
+        spec["outputs"][0]["labels"]
+        == tfmm.training.load_run(str(tflite_run[0]))[1].outputs[0].labels
+    )
 
 
 def test_tflite_client_without_its_spec_says_what_to_do(tflite_run, tmp_path):
@@ -79,8 +85,11 @@ def test_tflite_client_without_its_spec_says_what_to_do(tflite_run, tmp_path):
     from tfmm.client import ClientError, TFLiteClient
 
     shutil.copy(tflite_run[1] / "model.tflite", tmp_path / "model.tflite")
-    with pytest.raises(ClientError, match=r"client\.json' is missing: export the model "
-                                          r"again .*--format tflite"):
+    with pytest.raises(
+        ClientError,
+        match=r"client\.json' is missing: export the model "
+        r"again .*--format tflite",
+    ):
         TFLiteClient(str(tmp_path))
 
 
@@ -88,8 +97,7 @@ def test_tflite_inference_example(tflite_run, train_data, capsys):
     import importlib.util
 
     _, version = tflite_run
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
-                        "tflite_inference.py")
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "tflite_inference.py")
     spec = importlib.util.spec_from_file_location("tflite_inference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -105,19 +113,40 @@ def test_tflite_export_matches_keras_in_the_interpreter(tmp_path):
     from tests.helpers import random_inputs
     from tfmm.export.tflite import tflite_predict, tflite_runner
 
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "text", "type": "text",
-                    "encoder": {"type": "textcnn", "vocab_size": 20, "sequence_length": 4,
-                                "kernel_sizes": [2]}},
-                   {"name": "image", "type": "image", "image_size": 16,
-                    "encoder": {"type": "cnn", "filters": [4, 8]}},
-                   {"name": "audio", "type": "audio", "clip_seconds": 0.25,
-                    "encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8}}],
-        "outputs": [{"name": "label", "labels": ["a", "b", "c"]}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {
+                    "name": "text",
+                    "type": "text",
+                    "encoder": {
+                        "type": "textcnn",
+                        "vocab_size": 20,
+                        "sequence_length": 4,
+                        "kernel_sizes": [2],
+                    },
+                },
+                {
+                    "name": "image",
+                    "type": "image",
+                    "image_size": 16,
+                    "encoder": {"type": "cnn", "filters": [4, 8]},
+                },
+                {
+                    "name": "audio",
+                    "type": "audio",
+                    "clip_seconds": 0.25,
+                    "encoder": {"type": "cnn", "filters": [4, 8], "num_mel_bins": 8},
+                },
+            ],
+            "outputs": [{"name": "label", "labels": ["a", "b", "c"]}],
+        }
+    )
     vocab = {"text": ["", "[UNK]", "w", "v"]}
     model = tfmm.build_model(config, vocab)
-    paths = export_model(model, config, vocab, str(tmp_path / "out"), formats=("tflite",),
-                         log=lambda *a: None)
+    paths = export_model(
+        model, config, vocab, str(tmp_path / "out"), formats=("tflite",), log=lambda *a: None
+    )
     assert os.path.getsize(paths["tflite_fp16"]) < 0.8 * os.path.getsize(paths["tflite"])
     for key, atol in (("tflite", 1e-5), ("tflite_fp16", 2e-2)):
         runner = tflite_runner(paths[key])
@@ -129,13 +158,26 @@ def test_tflite_export_matches_keras_in_the_interpreter(tmp_path):
 
 
 def test_tflite_refuses_an_lstm_encoder_by_name(tmp_path):
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "speech", "type": "audio", "clip_seconds": 0.25,
-                    "encoder": {"type": "lstm", "units": [4], "num_mel_bins": 8}}],
-        "outputs": [{"name": "label", "labels": ["a", "b"]}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [
+                {
+                    "name": "speech",
+                    "type": "audio",
+                    "clip_seconds": 0.25,
+                    "encoder": {"type": "lstm", "units": [4], "num_mel_bins": 8},
+                }
+            ],
+            "outputs": [{"name": "label", "labels": ["a", "b"]}],
+        }
+    )
     model = tfmm.build_model(config)
-    with pytest.raises(ValueError, match=r"tflite: input 'speech' uses the lstm encoder: "
-                                         r".*use encoder type cnn"):
-        export_model(model, config, {}, str(tmp_path / "out"), formats=("tflite",),
-                     log=lambda *a: None)
+    with pytest.raises(
+        ValueError,
+        match=r"tflite: input 'speech' uses the lstm encoder: "
+        r".*use encoder type cnn",
+    ):
+        export_model(
+            model, config, {}, str(tmp_path / "out"), formats=("tflite",), log=lambda *a: None
+        )
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 
 import tfmm
-from tests.helpers import (TINY_FUSIONS, random_inputs, random_targets,
-                           run_model_saving_test, tiny_config)
+from tests.helpers import (
+    TINY_FUSIONS,
+    random_inputs,
+    random_targets,
+    run_model_saving_test,
+    tiny_config,
+)
 from tfmm.config import ConfigError
 
 FUSIONS = sorted(TINY_FUSIONS)
@@ -32,7 +37,8 @@ def test_builds_for_every_subset_of_modalities(kind):
         config = tiny_config(subset, fusion=fusion(kind))
         model = tfmm.build_model(config)
         assert {t.name for t in model.inputs} == set().union(
-            *(expected_inputs[m] for m in subset)), (kind, subset)
+            *(expected_inputs[m] for m in subset)
+        ), (kind, subset)
         probs = np.asarray(model(random_inputs(model, batch=2))["label"])
         assert probs.shape == (2, 3), (kind, subset)
         np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5, err_msg=f"{kind} {subset}")
@@ -41,8 +47,11 @@ def test_builds_for_every_subset_of_modalities(kind):
 
 @pytest.mark.parametrize("kind", FUSIONS)
 def test_trains_one_step_and_round_trips_through_keras_file(kind, tmp_path):
-    config = tiny_config(("text", "audio"), optional=("audio",),
-                         fusion=fusion(kind, modality_dropout=0.5, auxiliary_loss_weight=0.3))
+    config = tiny_config(
+        ("text", "audio"),
+        optional=("audio",),
+        fusion=fusion(kind, modality_dropout=0.5, auxiliary_loss_weight=0.3),
+    )
     model = tfmm.compile_model(tfmm.build_model(config), config)
     x = random_inputs(model, batch=8)
     x["audio_present"] = np.array([1, 0] * 4, "float32")
@@ -53,8 +62,9 @@ def test_trains_one_step_and_round_trips_through_keras_file(kind, tmp_path):
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0])
     # The fused head's loss plus 0.3 x each auxiliary head's loss.
-    expected = history["label_loss"][0] + 0.3 * (history["label_aux_text_loss"][0] +
-                                                 history["label_aux_audio_loss"][0])
+    expected = history["label_loss"][0] + 0.3 * (
+        history["label_aux_text_loss"][0] + history["label_aux_audio_loss"][0]
+    )
     assert history["loss"][0] == pytest.approx(expected, rel=1e-4)
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
     run_model_saving_test(model, x, tmp_path, atol=1e-6)
@@ -84,8 +94,7 @@ def test_a_missing_modality_changes_nothing(kind, missing):
 
 
 def test_gate_weights_sum_to_one_and_skip_a_missing_modality():
-    config = tiny_config(("text", "image", "audio"), optional=("image",),
-                         fusion=fusion("gated"))
+    config = tiny_config(("text", "image", "audio"), optional=("image",), fusion=fusion("gated"))
     model = tfmm.build_model(config)
     inspect = tfmm.models.inspection_model(model)
     assert sorted(inspect.output) == ["fusion_gate", "label"]
@@ -97,8 +106,7 @@ def test_gate_weights_sum_to_one_and_skip_a_missing_modality():
     np.testing.assert_allclose(gate.sum(-1), 1.0, atol=1e-6)
     assert (gate[[1, 3], 1] == 0).all() and (gate[[0, 2], 1] > 0).all()
     # The inspection model is the same network: same predictions.
-    np.testing.assert_allclose(np.asarray(out["label"]), np.asarray(model(x)["label"]),
-                               atol=1e-7)
+    np.testing.assert_allclose(np.asarray(out["label"]), np.asarray(model(x)["label"]), atol=1e-7)
 
 
 def test_modality_dropout_keeps_at_least_one_modality():
@@ -115,8 +123,10 @@ def test_modality_dropout_keeps_at_least_one_modality():
     # dropped a whole row (2.7% of 3-modality rows, 9% of 2-modality rows): 24.8%.
     dropped = 1 - out.sum() / 1250
     assert 0.2 < dropped < 0.3
-    np.testing.assert_array_equal(np.asarray(layer([ref, present, ref], training=False)),
-                                  np.stack([np.ones(500), present, np.ones(500)], 1))
+    np.testing.assert_array_equal(
+        np.asarray(layer([ref, present, ref], training=False)),
+        np.stack([np.ones(500), present, np.ones(500)], 1),
+    )
 
 
 def test_late_fusion_learned_weights_and_mean():
@@ -129,23 +139,24 @@ def test_late_fusion_learned_weights_and_mean():
     learned = LateCombine("learned", 2)
     learned(logits, presence)
     learned.modality_logits.assign([0.0, np.log(3.0)])
-    np.testing.assert_allclose(np.asarray(learned(logits, presence))[:, 0], [3.25, 1.0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(learned(logits, presence))[:, 0], [3.25, 1.0], rtol=1e-6)
 
 
 def test_cross_attention_query_defaults_to_text_and_is_checked():
     config = tiny_config(("image", "text"), fusion=fusion("cross_attention"))
     assert config.fusion.query == "text"
-    assert tiny_config(("image", "audio"),
-                       fusion=fusion("cross_attention")).fusion.query == "image"
+    assert tiny_config(("image", "audio"), fusion=fusion("cross_attention")).fusion.query == "image"
     with pytest.raises(ConfigError, match=r"fusion.query: no input named 'photo'"):
         tiny_config(("text", "image"), fusion=fusion("cross_attention", query="photo"))
 
 
 def test_unknown_fusion_type_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"fusion.type: unknown type 'sum'; allowed: "
-                                          r"\['concat', 'cross_attention', 'gated', 'late', "
-                                          r"'single_stream'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fusion.type: unknown type 'sum'; allowed: "
+        r"\['concat', 'cross_attention', 'gated', 'late', "
+        r"'single_stream'\]",
+    ):
         tiny_config(("text",), fusion={"type": "sum"})
 
 
@@ -155,8 +166,12 @@ def test_fusion_options_are_validated():
     with pytest.raises(ConfigError, match=r"fusion.modality_dropout: must be in \[0, 1\)"):
         tiny_config(("text",), fusion=fusion("gated", modality_dropout=1.0))
     with pytest.raises(ConfigError, match=r"pair_column: only a bert encoder"):
-        tfmm.config_from_dict({"inputs": [{"name": "q", "type": "text", "pair_column": "c"}],
-                               "outputs": [{"name": "y", "labels": ["a", "b"]}]})
+        tfmm.config_from_dict(
+            {
+                "inputs": [{"name": "q", "type": "text", "pair_column": "c"}],
+                "outputs": [{"name": "y", "labels": ["a", "b"]}],
+            }
+        )
 
 
 def _wav(seed, seconds=0.25, rate=16000):
@@ -177,14 +192,16 @@ def test_exports_match_in_tf_serving_signature_and_onnxruntime(kind, tmp_path):
 
     from tfmm.export import OnnxInputs, export_model, onnx_predict, onnx_session
 
-    config = tiny_config(("text", "audio"), optional=("audio",),
-                         fusion=fusion(kind, auxiliary_loss_weight=0.5))
+    config = tiny_config(
+        ("text", "audio"), optional=("audio",), fusion=fusion(kind, auxiliary_loss_weight=0.5)
+    )
     vocab = ["", "[UNK]"] + [f"w{i}" for i in range(20)]
     model = tfmm.build_model(config, {"text": vocab})
-    paths = export_model(model, config, {"text": vocab}, str(tmp_path / "out"),
-                         log=lambda *a: None)
-    raw = {"text": np.array([b"w1 w2", b"w3", b"w4 w5 w6"]),
-           "audio": np.array([_wav(0), b"", _wav(2)], dtype=object)}
+    paths = export_model(model, config, {"text": vocab}, str(tmp_path / "out"), log=lambda *a: None)
+    raw = {
+        "text": np.array([b"w1 w2", b"w3", b"w4 w5 w6"]),
+        "audio": np.array([_wav(0), b"", _wav(2)], dtype=object),
+    }
     serve = tf.saved_model.load(paths["savedmodel"]).signatures["serving_default"]
     got = serve(text=tf.constant(raw["text"]), audio=tf.constant(list(raw["audio"])))
     feed = OnnxInputs(config, {"text": vocab})(raw)
@@ -196,8 +213,7 @@ def test_exports_match_in_tf_serving_signature_and_onnxruntime(kind, tmp_path):
     other["audio"] = feed["audio"][[2, 2, 2]]
     other["audio_length"] = feed["audio_length"][[2, 2, 2]]
     np.testing.assert_allclose(np.asarray(model(other)["label"])[1], want[1], atol=1e-6)
-    onnx = onnx_predict(onnx_session(paths["onnx"]), config,
-                        {k: v[:2] for k, v in feed.items()})
+    onnx = onnx_predict(onnx_session(paths["onnx"]), config, {k: v[:2] for k, v in feed.items()})
     np.testing.assert_allclose(onnx["label"], np.asarray(want)[:2], atol=1e-4)
     assert ("fusion_gate" in onnx) == kind.startswith("gated")
     assert ("fusion_gate" in got) == kind.startswith("gated")
@@ -227,7 +243,17 @@ def test_predict_rows_carry_the_gate_weights():
     from tfmm.predictions import prediction_rows
 
     config = tiny_config(("text", "audio"), fusion=fusion("gated"))
-    rows = prediction_rows(config, {"label": np.array([[0.2, 0.7, 0.1]]),
-                                    "fusion_gate": np.array([[0.25, 0.75]])})
-    assert rows == [{"row": 1, "label": "b", "label_p_a": 0.2, "label_p_b": 0.7,
-                     "label_p_c": 0.1, "fusion_gate_text": 0.25, "fusion_gate_audio": 0.75}]
+    rows = prediction_rows(
+        config, {"label": np.array([[0.2, 0.7, 0.1]]), "fusion_gate": np.array([[0.25, 0.75]])}
+    )
+    assert rows == [
+        {
+            "row": 1,
+            "label": "b",
+            "label_p_a": 0.2,
+            "label_p_b": 0.7,
+            "label_p_c": 0.1,
+            "fusion_gate_text": 0.25,
+            "fusion_gate_audio": 0.75,
+        }
+    ]

@@ -32,45 +32,61 @@ def toy_max():
 
         def validate_inputs(self, inputs, path):
             if len(inputs) < 2:
-                raise ConfigError(f"{path}: toy_max needs two inputs or more. "
-                                  f"Received: {len(inputs)}")
+                raise ConfigError(
+                    f"{path}: toy_max needs two inputs or more. Received: {len(inputs)}"
+                )
 
         def resolve_inputs(self, inputs):
             return self if self.lead else dataclasses.replace(self, lead=inputs[-1].name)
 
     def toy_max_fusion(features, config, presence=None, outputs=()):
-        projected = [keras.layers.Dense(config.dim, name=f"fusion_project_{n}")(v)
-                     for n, v in features.items()]
-        scores = [keras.layers.Dense(1, name=f"fusion_score_{n}")(p)
-                  for n, p in zip(features, projected)]
+        projected = [
+            keras.layers.Dense(config.dim, name=f"fusion_project_{n}")(v)
+            for n, v in features.items()
+        ]
+        scores = [
+            keras.layers.Dense(1, name=f"fusion_score_{n}")(p) for n, p in zip(features, projected)
+        ]
         weights = keras.layers.Softmax(name=WEIGHTS)(keras.layers.Concatenate()(scores))
         return keras.layers.Concatenate(name="fusion_out")(
-            [keras.layers.Maximum(name="fusion_max")(projected), weights])
+            [keras.layers.Maximum(name="fusion_max")(projected), weights]
+        )
 
-    fusions.register_fusion("toy_max", config=ToyMaxConfig,
-                            inspection_outputs=(WEIGHTS,))(toy_max_fusion)
+    fusions.register_fusion("toy_max", config=ToyMaxConfig, inspection_outputs=(WEIGHTS,))(
+        toy_max_fusion
+    )
     yield
     del fusions.FUSIONS["toy_max"], fusions.FUSION_CONFIGS["toy_max"]
     fusions.INSPECTION_OUTPUTS.remove(WEIGHTS)
 
 
 def _config(*modalities, **fusion):
-    return tfmm.config_from_dict({
-        "inputs": [TINY_INPUTS[m] for m in modalities],
-        "fusion": {"type": "toy_max", **fusion},
-        "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]}]})
+    return tfmm.config_from_dict(
+        {
+            "inputs": [TINY_INPUTS[m] for m in modalities],
+            "fusion": {"type": "toy_max", **fusion},
+            "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b", "c"]}],
+        }
+    )
 
 
 def test_a_registered_fusion_checks_its_inputs_and_resolves_its_default(toy_max):
     assert _config("text", "image").fusion.lead == "image"
     assert _config("text", "image", lead="text").fusion.lead == "text"
-    with pytest.raises(ConfigError, match=r"fusion: toy_max needs two inputs or more\. "
-                                          r"Received: 1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"fusion: toy_max needs two inputs or more\. "
+        r"Received: 1",
+    ):
         _config("text")
     with pytest.raises(ConfigError, match=r"fusion\.dim: unknown key|fusion\.type"):
-        tfmm.config_from_dict({"inputs": [TINY_INPUTS["text"]],
-                               "fusion": {"type": "toy_min"},
-                               "outputs": [{"name": "label"}]})
+        tfmm.config_from_dict(
+            {
+                "inputs": [TINY_INPUTS["text"]],
+                "fusion": {"type": "toy_min"},
+                "outputs": [{"name": "label"}],
+            }
+        )
 
 
 def test_a_registered_fusion_trains_and_exposes_its_declared_output(toy_max, tmp_path):
@@ -85,8 +101,10 @@ def test_a_registered_fusion_trains_and_exposes_its_declared_output(toy_max, tmp
     np.testing.assert_allclose(weights.sum(axis=1), np.ones(4), atol=1e-5)
     rows = prediction_rows(config, out)
     assert [rows[0][f"{WEIGHTS}_image"], rows[0][f"{WEIGHTS}_audio"]] == pytest.approx(
-        list(weights[0]), abs=1e-6)
-    path = tfmm.export.export_model(model, config, {}, str(tmp_path / "exp"),
-                                    formats="savedmodel", log=lambda *a: None)["savedmodel"]
+        list(weights[0]), abs=1e-6
+    )
+    path = tfmm.export.export_model(
+        model, config, {}, str(tmp_path / "exp"), formats="savedmodel", log=lambda *a: None
+    )["savedmodel"]
     served = tf.saved_model.load(path).signatures["serving_default"].structured_outputs
     assert WEIGHTS in served

@@ -19,8 +19,9 @@ def test_mel_matrix_matches_tf_signal():
 
 
 def test_log_mel_matches_a_tf_signal_reference():
-    layer = LogMelSpectrogram(16000, frame_length=400, frame_step=160, fft_length=512,
-                              num_mel_bins=16)
+    layer = LogMelSpectrogram(
+        16000, frame_length=400, frame_step=160, fft_length=512, num_mel_bins=16
+    )
     rng = np.random.default_rng(0)
     t = np.arange(4000) / 16000
     wave = np.stack([np.sin(2 * np.pi * 440 * t), rng.uniform(-1, 1, 4000)]).astype("float32")
@@ -43,8 +44,9 @@ def test_log_mel_matches_a_tf_signal_reference():
 
 
 def test_log_mel_in_tf_data_batched_and_unbatched():
-    layer = LogMelSpectrogram(16000, frame_length=400, frame_step=160, fft_length=512,
-                              num_mel_bins=8)
+    layer = LogMelSpectrogram(
+        16000, frame_length=400, frame_step=160, fft_length=512, num_mel_bins=8
+    )
     x = np.random.default_rng(0).uniform(-1, 1, (4, 2000)).astype("float32")
     run_tf_data_test(layer, x)
     run_serialization_test(layer)
@@ -60,8 +62,13 @@ def test_caffe_preprocess_matches_keras_applications():
 def test_frame_mask():
     mask = FrameMask(num_frames=5, frame_step=100)(np.array([0, 1, 100, 101, 450, 10_000]))
     assert np.asarray(mask).astype(int).tolist() == [
-        [1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1],
-        [1, 1, 1, 1, 1]]
+        [1, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0],
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+    ]
     run_serialization_test(FrameMask(num_frames=5, frame_step=100))
 
 
@@ -92,10 +99,13 @@ def test_log_mel_front_end_stays_fixed_in_training(encoder, tmp_path):
     if encoder == "cnn":
         del enc["units"]
         enc.update(type="cnn", filters=[4])
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": enc}],
-        "fusion": TINY_FUSION,
-        "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b"]}]})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "audio", "type": "audio", "clip_seconds": 0.25, "encoder": enc}],
+            "fusion": TINY_FUSION,
+            "outputs": [{"name": "label", "type": "multiclass", "labels": ["a", "b"]}],
+        }
+    )
     model = tfmm.build_model(config)
     stft = [w for w in model.weights if "stft" in w.path]
     assert len(stft) == 2 and not any(w.trainable for w in stft)

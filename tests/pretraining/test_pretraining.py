@@ -35,8 +35,11 @@ def test_global_negatives_split_across_replicas_equal_one_device():
     whole = np.asarray(info_nce(a, b, 5.0))
     for replica in (0, 1):
         rows = slice(4 * replica, 4 * replica + 4)
-        part = np.asarray(info_nce(a[rows], b[rows], 5.0, anchor_all=a, other_all=b,
-                                   labels=np.arange(4) + 4 * replica))
+        part = np.asarray(
+            info_nce(
+                a[rows], b[rows], 5.0, anchor_all=a, other_all=b, labels=np.arange(4) + 4 * replica
+            )
+        )
         np.testing.assert_allclose(part, whole[rows], rtol=1e-5)
 
 
@@ -49,11 +52,22 @@ def test_retrieval_recall():
 
 @pytest.mark.slow
 def test_contrastive_pretraining_initialises_training(train_data, tmp_path):
-    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
-                                          epochs=2)
+    config_path = write_tiny_train_config(
+        tmp_path, train_data, modalities=("text", "audio"), epochs=2
+    )
     pre = str(tmp_path / "pre")
-    code, out = run_tfmm(["pretrain", config_path, "--objective", "contrastive", "--out", pre,
-                          "--projection-dim", "8"])
+    code, out = run_tfmm(
+        [
+            "pretrain",
+            config_path,
+            "--objective",
+            "contrastive",
+            "--out",
+            pre,
+            "--projection-dim",
+            "8",
+        ]
+    )
     assert code == 0, out
     summary = json.load(open(os.path.join(pre, "pretrain.json")))
     assert summary["objective"] == "contrastive"
@@ -78,23 +92,36 @@ def test_contrastive_pretraining_initialises_training(train_data, tmp_path):
 
     # And `tfmm train` with init_from runs, logging what it initialised.
     run = str(tmp_path / "run")
-    code, out = run_tfmm(["train", config_path, "--out", run, "--set",
-                          f"training.init_from={pre}", "--set", "training.epochs=1"])
+    code, out = run_tfmm(
+        [
+            "train",
+            config_path,
+            "--out",
+            run,
+            "--set",
+            f"training.init_from={pre}",
+            "--set",
+            "training.epochs=1",
+        ]
+    )
     assert code == 0, out
     assert "encoders initialised from" in out and "text, audio" in out
 
 
 @pytest.mark.slow
 def test_init_from_names_the_input_whose_encoder_differs(train_data, tmp_path):
-    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
-                                          epochs=1)
+    config_path = write_tiny_train_config(
+        tmp_path, train_data, modalities=("text", "audio"), epochs=1
+    )
     pre = str(tmp_path / "pre")
-    tfmm.pretraining.pretrain(tfmm.load_config(config_path), pre, log=lambda *a: None,
-                              verbose=0)
+    tfmm.pretraining.pretrain(tfmm.load_config(config_path), pre, log=lambda *a: None, verbose=0)
     config = tfmm.load_config(config_path, overrides=["inputs.audio.encoder.units=[5]"])
     model = tfmm.build_model(_with_labels(config))
-    with pytest.raises(ValueError, match=r"input 'audio': weight .*lstm.* has shape "
-                                         r"\(8, 20\) but .*audio\.weights\.npz holds \(8, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input 'audio': weight .*lstm.* has shape "
+        r"\(8, 20\) but .*audio\.weights\.npz holds \(8, 16\)",
+    ):
         tfmm.pretraining.initialise_from(model, config, pre)
     with pytest.raises(FileNotFoundError, match=r"init_from: no directory"):
         tfmm.pretraining.initialise_from(model, config, str(tmp_path / "nothing"))
@@ -106,23 +133,54 @@ def _with_labels(config):
     return config
 
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue", "green", "square",
-         "circle", "triangle", "small", "large", "of", "the", "and", "with"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "red",
+    "blue",
+    "green",
+    "square",
+    "circle",
+    "triangle",
+    "small",
+    "large",
+    "of",
+    "the",
+    "and",
+    "with",
+]
 
 
 @pytest.mark.slow
 def test_mlm_pretraining_of_a_bert_encoder(train_data, tmp_path):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n")
-    bert = {"type": "bert", "vocabulary": str(vocab), "num_layers": 1, "num_heads": 2,
-            "hidden_dim": 8, "intermediate_dim": 16, "sequence_length": 12,
-            "max_sequence_length": 16}
-    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
-                                          epochs=2, inputs={"text": {"encoder": bert}})
+    bert = {
+        "type": "bert",
+        "vocabulary": str(vocab),
+        "num_layers": 1,
+        "num_heads": 2,
+        "hidden_dim": 8,
+        "intermediate_dim": 16,
+        "sequence_length": 12,
+        "max_sequence_length": 16,
+    }
+    config_path = write_tiny_train_config(
+        tmp_path,
+        train_data,
+        modalities=("text", "audio"),
+        epochs=2,
+        inputs={"text": {"encoder": bert}},
+    )
     config = tfmm.load_config(config_path)
     pre = str(tmp_path / "mlm")
-    metrics = tfmm.pretraining.pretrain(config, pre, objective="mlm", log=lambda *a: None,
-                                        verbose=0)
+    metrics = tfmm.pretraining.pretrain(
+        config, pre, objective="mlm", log=lambda *a: None, verbose=0
+    )
     # What the objective learns is tested on data made for it, below.
     assert sorted(metrics) == ["val_loss", "val_masked_accuracy"]
     assert np.isfinite(metrics["val_loss"]) and metrics["val_loss"] > 0
@@ -134,8 +192,11 @@ def test_mlm_pretraining_of_a_bert_encoder(train_data, tmp_path):
     loaded = model.get_layer("text_encoder").get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(fresh, loaded))
     with pytest.raises(ValueError, match=r"mlm pretrains one bert text encoder"):
-        tfmm.pretraining.pretrain(tfmm.load_config(config_path, overrides=[
-            "inputs.text.encoder={type: textcnn}"]), str(tmp_path / "x"), objective="mlm")
+        tfmm.pretraining.pretrain(
+            tfmm.load_config(config_path, overrides=["inputs.text.encoder={type: textcnn}"]),
+            str(tmp_path / "x"),
+            objective="mlm",
+        )
 
 
 def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
@@ -147,8 +208,16 @@ def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
     import yaml
     from PIL import Image
 
-    colours = [(230, 20, 20), (20, 200, 30), (20, 40, 230), (240, 240, 20),
-               (20, 220, 220), (220, 20, 220), (250, 250, 250), (10, 10, 10)]
+    colours = [
+        (230, 20, 20),
+        (20, 200, 30),
+        (20, 40, 230),
+        (240, 240, 20),
+        (20, 220, 220),
+        (220, 20, 220),
+        (250, 250, 250),
+        (10, 10, 10),
+    ]
     words = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "black"]
     for k, c in enumerate(colours):
         Image.fromarray(np.full((8, 8, 3), c, np.uint8)).save(tmp_path / f"{k}.png")
@@ -156,22 +225,50 @@ def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
         with open(tmp_path / f"{split}.csv", "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["caption", "image_path", "label"])
-            w.writerows([[f"a {words[k]} thing", f"{k}.png", "x"]
-                         for _ in range(repeats) for k in range(8)])
-    cfg = {"name": "clip", "inputs": [
-        {"name": "text", "type": "text", "column": "caption",
-         "encoder": {"type": "textcnn", "vocab_size": 50, "sequence_length": 4,
-                     "embedding_dim": 8, "kernel_sizes": [1], "filters": 8, "dropout": 0.0}},
-        {"name": "image", "type": "image", "column": "image_path", "image_size": 8,
-         "encoder": {"type": "cnn", "filters": [8]}}],
+            w.writerows(
+                [[f"a {words[k]} thing", f"{k}.png", "x"] for _ in range(repeats) for k in range(8)]
+            )
+    cfg = {
+        "name": "clip",
+        "inputs": [
+            {
+                "name": "text",
+                "type": "text",
+                "column": "caption",
+                "encoder": {
+                    "type": "textcnn",
+                    "vocab_size": 50,
+                    "sequence_length": 4,
+                    "embedding_dim": 8,
+                    "kernel_sizes": [1],
+                    "filters": 8,
+                    "dropout": 0.0,
+                },
+            },
+            {
+                "name": "image",
+                "type": "image",
+                "column": "image_path",
+                "image_size": 8,
+                "encoder": {"type": "cnn", "filters": [8]},
+            },
+        ],
         "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-        "data": {"train": str(tmp_path / "train.csv"), "val": str(tmp_path / "val.csv"),
-                 "batch_size": 8},
-        "training": {"epochs": 25, "learning_rate": 1e-2}}
+        "data": {
+            "train": str(tmp_path / "train.csv"),
+            "val": str(tmp_path / "val.csv"),
+            "batch_size": 8,
+        },
+        "training": {"epochs": 25, "learning_rate": 1e-2},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    metrics = tfmm.pretraining.pretrain(tfmm.load_config(str(tmp_path / "c.yaml")),
-                                        str(tmp_path / "pre"), projection_dim=8,
-                                        log=lambda *a: None, verbose=0)
+    metrics = tfmm.pretraining.pretrain(
+        tfmm.load_config(str(tmp_path / "c.yaml")),
+        str(tmp_path / "pre"),
+        projection_dim=8,
+        log=lambda *a: None,
+        verbose=0,
+    )
     assert metrics["n"] == 8
     assert metrics["text_to_image_recall@1"] >= 0.5, metrics
     assert metrics["image_to_text_recall@1"] >= 0.5, metrics
@@ -193,19 +290,42 @@ def test_mlm_learns_to_fill_in_a_predictable_word(tmp_path):
             w.writerows([[sentence, "x"]] * n)
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n")
-    cfg = {"name": "mlm", "inputs": [{
-        "name": "text", "type": "text", "column": "caption",
-        "encoder": {"type": "bert", "vocabulary": str(vocab), "num_layers": 1,
-                    "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32,
-                    "sequence_length": 12, "max_sequence_length": 16, "dropout": 0.0}}],
+    cfg = {
+        "name": "mlm",
+        "inputs": [
+            {
+                "name": "text",
+                "type": "text",
+                "column": "caption",
+                "encoder": {
+                    "type": "bert",
+                    "vocabulary": str(vocab),
+                    "num_layers": 1,
+                    "num_heads": 2,
+                    "hidden_dim": 16,
+                    "intermediate_dim": 32,
+                    "sequence_length": 12,
+                    "max_sequence_length": 16,
+                    "dropout": 0.0,
+                },
+            }
+        ],
         "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-        "data": {"train": str(tmp_path / "train.csv"), "val": str(tmp_path / "val.csv"),
-                 "batch_size": 8},
-        "training": {"epochs": 8, "learning_rate": 3e-3}}
+        "data": {
+            "train": str(tmp_path / "train.csv"),
+            "val": str(tmp_path / "val.csv"),
+            "batch_size": 8,
+        },
+        "training": {"epochs": 8, "learning_rate": 3e-3},
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    metrics = tfmm.pretraining.pretrain(tfmm.load_config(str(tmp_path / "c.yaml")),
-                                        str(tmp_path / "pre"), objective="mlm",
-                                        log=lambda *a: None, verbose=0)
+    metrics = tfmm.pretraining.pretrain(
+        tfmm.load_config(str(tmp_path / "c.yaml")),
+        str(tmp_path / "pre"),
+        objective="mlm",
+        log=lambda *a: None,
+        verbose=0,
+    )
     assert metrics["val_masked_accuracy"] > 0.9, metrics
     # The loss falls from about ln 18 (a mean over the padding slots of the masks as well
     # would start near half of it) and keeps falling after the accuracy saturates.
@@ -251,13 +371,17 @@ def test_init_from_encoders_count_as_pretrained_for_freezing(tmp_path):
     run = tmp_path / "pre"
     (run / "encoders").mkdir(parents=True)
     (run / "encoders" / "audio.weights.npz").write_bytes(b"")
-    config = tfmm.config_from_dict({
-        "inputs": [{"name": "text", "type": "text"}, {"name": "audio", "type": "audio"}],
-        "outputs": [{"name": "y", "labels": ["a", "b"]}],
-        "training": {"init_from": str(run), "freeze_pretrained_epochs": 1}})
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "text", "type": "text"}, {"name": "audio", "type": "audio"}],
+            "outputs": [{"name": "y", "labels": ["a", "b"]}],
+            "training": {"init_from": str(run), "freeze_pretrained_epochs": 1},
+        }
+    )
     assert pretrained_encoders(config) == ["audio_encoder"]
-    config = dataclasses.replace(config, training=dataclasses.replace(config.training,
-                                                                      init_from=None))
+    config = dataclasses.replace(
+        config, training=dataclasses.replace(config.training, init_from=None)
+    )
     assert pretrained_encoders(config) == []
 
 
@@ -265,8 +389,7 @@ class _Killed(Exception):
     pass
 
 
-def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_path,
-                                                               monkeypatch):
+def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_path, monkeypatch):
     # Killed after epoch 1's backup, the same call resumes at epoch 2 from the backup's
     # weights and optimizer step; the history is one run of 3 epochs.
     import csv
@@ -275,8 +398,9 @@ def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_p
 
     from tfmm.pretraining import loop
 
-    config_path = write_tiny_train_config(tmp_path, train_data, modalities=("text", "audio"),
-                                          epochs=3)
+    config_path = write_tiny_train_config(
+        tmp_path, train_data, modalities=("text", "audio"), epochs=3
+    )
     seen = {"epochs": [], "begin": []}
 
     class Probe(keras.callbacks.Callback):
@@ -285,29 +409,46 @@ def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_p
             self.kill = kill
 
         def on_train_begin(self, logs=None):
-            seen["begin"].append(([w.copy() for w in self.model.get_weights()],
-                                  int(self.model.optimizer.iterations.numpy())))
+            seen["begin"].append(
+                (
+                    [w.copy() for w in self.model.get_weights()],
+                    int(self.model.optimizer.iterations.numpy()),
+                )
+            )
 
         def on_epoch_end(self, epoch, logs=None):
             seen["epochs"].append(epoch)
             if self.kill and epoch == 0:
-                seen["kill"] = ([w.copy() for w in self.model.get_weights()],
-                                int(self.model.optimizer.iterations.numpy()))
+                seen["kill"] = (
+                    [w.copy() for w in self.model.get_weights()],
+                    int(self.model.optimizer.iterations.numpy()),
+                )
                 raise _Killed()
 
     original = loop._callbacks
     pre = str(tmp_path / "pre")
     for kill in (True, False):
-        monkeypatch.setattr(loop, "_callbacks",
-                            lambda *a, kill=kill: original(*a) + [Probe(kill)])
+        monkeypatch.setattr(loop, "_callbacks", lambda *a, kill=kill: original(*a) + [Probe(kill)])
         config = tfmm.load_config(config_path)
         if kill:
             with pytest.raises(_Killed):
-                tfmm.pretraining.pretrain(config, pre, objective="contrastive",
-                                          projection_dim=8, log=lambda *a: None, verbose=0)
+                tfmm.pretraining.pretrain(
+                    config,
+                    pre,
+                    objective="contrastive",
+                    projection_dim=8,
+                    log=lambda *a: None,
+                    verbose=0,
+                )
         else:
-            tfmm.pretraining.pretrain(config, pre, objective="contrastive",
-                                      projection_dim=8, log=lambda *a: None, verbose=0)
+            tfmm.pretraining.pretrain(
+                config,
+                pre,
+                objective="contrastive",
+                projection_dim=8,
+                log=lambda *a: None,
+                verbose=0,
+            )
     assert seen["epochs"] == [0, 1, 2]
     weights, step = seen["begin"][1]
     assert step == seen["kill"][1] > 0

@@ -64,14 +64,32 @@ def test_multiworker_two_processes_train_to_the_end(train_data, tmp_path):
     run = tmp_path / "run"
     procs = []
     for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker",
-                                                               "index": index}}
-        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), CUDA_VISIBLE_DEVICES="",
-                   TF_CPP_MIN_LOG_LEVEL="3")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tfmm.cli", "train", config, "--strategy", "multiworker",
-             "--out", str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True))
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps(tf_config),
+            CUDA_VISIBLE_DEVICES="",
+            TF_CPP_MIN_LOG_LEVEL="3",
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tfmm.cli",
+                    "train",
+                    config,
+                    "--strategy",
+                    "multiworker",
+                    "--out",
+                    str(run),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = []
     try:
         for p in procs:
@@ -101,15 +119,19 @@ def test_multiworker_two_processes_train_to_the_end(train_data, tmp_path):
     other = keras.saving.load_model(str(run / "worker-1" / "model.keras"), compile=False)
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    probs = model.predict(tfmm.data.make_dataset(config, str(train_data / "test.csv"),
-                                                 vocabularies, with_labels=False),
-                          verbose=0)["label"]
+    probs = model.predict(
+        tfmm.data.make_dataset(
+            config, str(train_data / "test.csv"), vocabularies, with_labels=False
+        ),
+        verbose=0,
+    )["label"]
     with open(train_data / "test.csv", newline="") as f:
         truth = [r["label"] for r in csv.DictReader(f)]
     predicted = [config.outputs[0].labels[k] for k in probs.argmax(-1)]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["label"]["accuracy"] == pytest.approx(
-        np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-9)
+        np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-9
+    )
 
 
 ONE_STEP_SCRIPT = """

@@ -18,8 +18,11 @@ def _macro_f1(t, d):
     f1 = []
     for k in (0, 1):
         tp = np.sum((d == k) & (t == k))
-        f1.append(0.0 if tp == 0 else 2 * tp / (2 * tp + np.sum((d == k) & (t != k))
-                                                + np.sum((d != k) & (t == k))))
+        f1.append(
+            0.0
+            if tp == 0
+            else 2 * tp / (2 * tp + np.sum((d == k) & (t != k)) + np.sum((d != k) & (t == k)))
+        )
     return np.mean(f1)
 
 
@@ -33,14 +36,21 @@ def test_class_weighted_loss_by_hand():
     assert float(revived(y, p)) == pytest.approx(want, rel=1e-5)
 
 
-@pytest.mark.parametrize("output,message", [
-    ({"name": "y", "type": "regression", "class_weight": "balanced"},
-     "class_weight: applies to multiclass and binary"),
-    ({"name": "y", "type": "multiclass", "threshold": "auto"}, "threshold: applies to binary"),
-    ({"name": "y", "type": "binary", "threshold": 1.5}, r"threshold: must be in \(0, 1\)"),
-    ({"name": "y", "type": "binary", "labels": ["a", "b"], "class_weight": {"c": 1.0}},
-     r"unknown labels \['c'\]"),
-])
+@pytest.mark.parametrize(
+    "output,message",
+    [
+        (
+            {"name": "y", "type": "regression", "class_weight": "balanced"},
+            "class_weight: applies to multiclass and binary",
+        ),
+        ({"name": "y", "type": "multiclass", "threshold": "auto"}, "threshold: applies to binary"),
+        ({"name": "y", "type": "binary", "threshold": 1.5}, r"threshold: must be in \(0, 1\)"),
+        (
+            {"name": "y", "type": "binary", "labels": ["a", "b"], "class_weight": {"c": 1.0}},
+            r"unknown labels \['c'\]",
+        ),
+    ],
+)
 def test_imbalance_config_errors(output, message):
     with pytest.raises(tfmm.ConfigError, match=message):
         tfmm.config_from_dict({"inputs": [{"name": "t", "type": "text"}], "outputs": [output]})
@@ -58,17 +68,26 @@ def test_balanced_weights_and_auto_threshold_end_to_end(tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())["outputs"][0]
     labels = [r["good"] for r in csv.DictReader(open(tmp_path / "train.csv"))]
     n_no, n_yes = labels.count("no"), labels.count("yes")
-    assert saved["class_weight"] == pytest.approx({"no": 60 / (2 * n_no),
-                                                    "yes": 60 / (2 * n_yes)})
+    assert saved["class_weight"] == pytest.approx({"no": 60 / (2 * n_no), "yes": 60 / (2 * n_yes)})
     threshold = saved["threshold"]
     assert isinstance(threshold, float) and 0 < threshold < 1
     # The threshold has the best macro-F1 on the validation rows.
-    assert main(["predict", str(run), "--manifest", str(tmp_path / "val.csv"),
-                 "--out", str(tmp_path / "val_pred.csv")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "--manifest",
+                str(tmp_path / "val.csv"),
+                "--out",
+                str(tmp_path / "val_pred.csv"),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(open(tmp_path / "val_pred.csv")))
     p = np.array([float(r["good_p_yes"]) for r in rows])
-    t = np.array([r["good"] == "yes" for r in csv.DictReader(open(tmp_path / "val.csv"))],
-                 int)
+    t = np.array([r["good"] == "yes" for r in csv.DictReader(open(tmp_path / "val.csv"))], int)
     # Every way a threshold can split these rows: "p > v" for each distinct v, and all.
     best = max(_macro_f1(t, (p > c).astype(int)) for c in [-1.0, *np.unique(p)])
     assert _macro_f1(t, (p > threshold).astype(int)) == pytest.approx(best)
@@ -81,9 +100,11 @@ def test_balanced_weights_and_auto_threshold_end_to_end(tmp_path):
     from tfmm.client import OnnxClient
 
     test_rows = list(csv.DictReader(open(tmp_path / "test.csv")))
-    out = OnnxClient(str(tmp_path / "exp" / "1" / "model.onnx")).predict({
-        "note": [r["note"] for r in test_rows],
-        "facts_numeric": [[r["size"], r["votes"]] for r in test_rows],
-        "facts_categorical": [[r["color"], r["shop"]] for r in test_rows]})
-    assert out["good_label"] == ["yes" if v > threshold else "no"
-                                 for v in out["good_probability"]]
+    out = OnnxClient(str(tmp_path / "exp" / "1" / "model.onnx")).predict(
+        {
+            "note": [r["note"] for r in test_rows],
+            "facts_numeric": [[r["size"], r["votes"]] for r in test_rows],
+            "facts_categorical": [[r["color"], r["shop"]] for r in test_rows],
+        }
+    )
+    assert out["good_label"] == ["yes" if v > threshold else "no" for v in out["good_probability"]]

@@ -16,16 +16,24 @@ from tests.helpers import train_text_audio_run
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
-    run = train_text_audio_run(root, {"type": "lstm", "num_mel_bins": 8, "units": [4]},
-                               "--set", "training.epochs=2")
+    run = train_text_audio_run(
+        root, {"type": "lstm", "num_mel_bins": 8, "units": [4]}, "--set", "training.epochs=2"
+    )
     return root, run
 
 
 def test_run_directory_has_everything(tiny_run):
     root, run = tiny_run
-    for name in ("config.yaml", "vocabularies.json", "model.keras", "best.keras",
-                 "history.csv", "metrics.json", "learning_curves.png",
-                 "confusion_matrix.png"):
+    for name in (
+        "config.yaml",
+        "vocabularies.json",
+        "model.keras",
+        "best.keras",
+        "history.csv",
+        "metrics.json",
+        "learning_curves.png",
+        "confusion_matrix.png",
+    ):
         assert (run / name).exists(), name
     assert os.listdir(run / "logs")
     with open(run / "history.csv") as f:
@@ -39,13 +47,15 @@ def test_run_directory_has_everything(tiny_run):
 
     model, config, vocabularies = load_run(str(run))
     test_csv = root / "data" / "test.csv"
-    probs = model.predict(tfmm.data.make_dataset(config, str(test_csv), vocabularies,
-                                                 with_labels=False), verbose=0)["label"]
+    probs = model.predict(
+        tfmm.data.make_dataset(config, str(test_csv), vocabularies, with_labels=False), verbose=0
+    )["label"]
     with open(test_csv, newline="") as f:
         truth = [r["label"] for r in csv.DictReader(f)]
     predicted = [config.outputs[0].labels[k] for k in probs.argmax(-1)]
     assert metrics["accuracy"] == pytest.approx(
-        np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-9)
+        np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-9
+    )
     recall = {c: v["recall"] for c, v in metrics["per_class"].items()}
     for c, r in recall.items():
         rows = [p == t for p, t in zip(predicted, truth) if t == c]
@@ -82,8 +92,9 @@ def test_bad_set_key_is_refused_by_name(tiny_run, capsys):
 
 def test_nan_loss_stops_with_a_clear_message(tiny_run, tmp_path):
     root, _ = tiny_run
-    config = tfmm.load_config(str(root / "config.yaml"),
-                              overrides=["training.learning_rate=1e30", "training.epochs=3"])
+    config = tfmm.load_config(
+        str(root / "config.yaml"), overrides=["training.learning_rate=1e30", "training.epochs=3"]
+    )
     with pytest.raises(tfmm.training.TrainingError, match=r"loss became (nan|inf) at epoch 1"):
         tfmm.training.train(config, str(tmp_path / "nan"), verbose=0, log=lambda *a: None)
 
@@ -113,13 +124,20 @@ def test_skipped_rows_are_reported_once_and_never_read(tiny_run, tmp_path, capsy
     rows[2][col] = "audio/missing.wav"
     with open(data / "train.csv", "w", newline="") as f:
         csv.writer(f).writerows(rows)
-    config = tfmm.load_config(str(root / "config.yaml"), overrides=[
-        f"data.train={data / 'train.csv'}", "data.on_bad_example=skip",
-        "training.epochs=1"])
+    config = tfmm.load_config(
+        str(root / "config.yaml"),
+        overrides=[
+            f"data.train={data / 'train.csv'}",
+            "data.on_bad_example=skip",
+            "training.epochs=1",
+        ],
+    )
     logs = []
     tfmm.training.train(config, str(tmp_path / "run"), verbose=0, log=logs.append)
     skipped = [line for line in logs if line.startswith("tfmm: skipped")]
-    assert skipped == [f"tfmm: skipped 1 of {len(rows) - 1} rows of "
-                       f"{str(data / 'train.csv')!r} with bad input; reasons in "
-                       f"{tmp_path / 'run' / 'bad_examples_train.csv'}"]
+    assert skipped == [
+        f"tfmm: skipped 1 of {len(rows) - 1} rows of "
+        f"{str(data / 'train.csv')!r} with bad input; reasons in "
+        f"{tmp_path / 'run' / 'bad_examples_train.csv'}"
+    ]
     assert "skipped" not in capsys.readouterr().out

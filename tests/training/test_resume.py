@@ -25,13 +25,15 @@ def _epochs_done(run):
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_same_command_resumes_and_finishes(train_data, tmp_path):
     # Many small steps per epoch, so that the kill lands inside an epoch.
-    config = write_tiny_train_config(tmp_path, train_data, epochs=4,
-                                     training={"steps_per_epoch": 40}, data={"batch_size": 2})
+    config = write_tiny_train_config(
+        tmp_path, train_data, epochs=4, training={"steps_per_epoch": 40}, data={"batch_size": 2}
+    )
     run = tmp_path / "run"
     command = [sys.executable, "-m", "tfmm.cli", "train", config, "--out", str(run)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline = time.time() + 240
     while _epochs_done(run) < 2 and time.time() < deadline and first.poll() is None:
         time.sleep(0.05)
@@ -52,8 +54,10 @@ def test_sigkill_mid_epoch_then_same_command_resumes_and_finishes(train_data, tm
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming from the backup in {run / 'backup'} after epoch {state['epoch']}" \
+    assert (
+        f"resuming from the backup in {run / 'backup'} after epoch {state['epoch']}"
         in second.stdout
+    )
     with open(run / "history.csv") as f:
         epochs = [int(r["epoch"]) for r in csv.DictReader(f)]
     # Each epoch once (the resumed run starts after the last backed-up one), 4 in all.
@@ -69,8 +73,7 @@ class _Killed(Exception):
     pass
 
 
-def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_path,
-                                                               monkeypatch):
+def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_path, monkeypatch):
     # Fast twin of the SIGKILL test: the run dies after epoch 2's backup, the same call
     # resumes. The resumed fit must start from exactly the weights and optimizer state
     # the backup holds (epoch 3, not one late or early) and continue one history.
@@ -92,14 +95,19 @@ def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_p
 
         def on_train_begin(self, logs=None):
             seen.setdefault("begin", []).append(
-                ([w.copy() for w in self.model.get_weights()],
-                 int(self.model.optimizer.iterations.numpy())))
+                (
+                    [w.copy() for w in self.model.get_weights()],
+                    int(self.model.optimizer.iterations.numpy()),
+                )
+            )
 
         def on_epoch_end(self, epoch, logs=None):
             seen.setdefault("epochs", []).append(epoch)
             if epoch == self.kill_after:
-                seen["at_kill"] = ([w.copy() for w in self.model.get_weights()],
-                                   int(self.model.optimizer.iterations.numpy()))
+                seen["at_kill"] = (
+                    [w.copy() for w in self.model.get_weights()],
+                    int(self.model.optimizer.iterations.numpy()),
+                )
                 raise _Killed()
 
     original = loop.build_callbacks
@@ -107,6 +115,7 @@ def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_p
     def with_probe(kill_after):
         def build(*args, **kwargs):
             return original(*args, **kwargs) + [Probe(kill_after)]
+
         return build
 
     run = str(tmp_path / "run")
@@ -129,8 +138,9 @@ def test_interrupted_run_resumes_in_process_at_the_right_epoch(train_data, tmp_p
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
 
 
-def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(train_data, tmp_path,
-                                                                       monkeypatch):
+def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(
+    train_data, tmp_path, monkeypatch
+):
     # The final model.keras is written through a temporary file, and the last epoch's
     # backup stays until it is whole: a kill mid-save leaves no model.keras (never a
     # truncated one), and the same command then finishes from the backup, training no
@@ -153,18 +163,19 @@ def test_a_kill_during_the_final_save_resumes_without_losing_an_epoch(train_data
 
     monkeypatch.setattr(loop, "save_model_atomically", killed_mid_write)
     with pytest.raises(_Killed):
-        tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None,
-                            verbose=0)
+        tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None, verbose=0)
     assert not (run / "model.keras").exists()
     state = json.loads((run / "backup" / "state.json").read_text())
     assert state["epoch"] == 2
 
     monkeypatch.setattr(loop, "save_model_atomically", real)
     logs = []
-    model, metrics = tfmm.training.train(tfmm.config_from_dict(cfg), str(run),
-                                         log=logs.append, verbose=0)
-    assert any("resuming from the backup" in line and "after epoch 2" in line
-               for line in logs), logs
+    model, metrics = tfmm.training.train(
+        tfmm.config_from_dict(cfg), str(run), log=logs.append, verbose=0
+    )
+    assert any("resuming from the backup" in line and "after epoch 2" in line for line in logs), (
+        logs
+    )
     with open(run / "history.csv") as f:
         assert [r["epoch"] for r in csv.DictReader(f)] == ["0", "1"]
     reloaded = keras.saving.load_model(str(run / "model.keras"), safe_mode=True)
@@ -183,10 +194,14 @@ def test_a_second_train_on_the_same_run_directory_is_refused(train_data, tmp_pat
     run = tmp_path / "run"
     run.mkdir()
     with run_lock(str(run)):  # what a running `tfmm train` holds
-        with pytest.raises(RuntimeError, match=rf"run directory '.*run' is in use by another "
-                                               rf"tfmm process \(pid {os.getpid()}\)"):
-            tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None,
-                                verbose=0)
+        with pytest.raises(
+            RuntimeError,
+            match=rf"run directory '.*run' is in use by another "
+            rf"tfmm process \(pid {os.getpid()}\)",
+        ):
+            tfmm.training.train(
+                tfmm.config_from_dict(cfg), str(run), log=lambda *a: None, verbose=0
+            )
         assert sorted(os.listdir(run)) == [".lock"]  # nothing of the run was written
     with run_lock(str(run)):  # released with its holder
         pass

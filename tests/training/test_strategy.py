@@ -21,8 +21,7 @@ def test_auto_prefers_a_tpu_then_several_gpus(monkeypatch):
     monkeypatch.setattr(strategy_module, "_try_tpu", lambda: None)
     monkeypatch.setattr(tf.distribute, "MirroredStrategy", lambda *a: mirrored)
     devices = {"GPU": ["gpu0", "gpu1"]}
-    monkeypatch.setattr(tf.config, "list_logical_devices",
-                        lambda kind=None: devices.get(kind, []))
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: devices.get(kind, []))
     assert strategy_module.get_strategy("auto") is mirrored
     devices["GPU"] = ["gpu0"]  # one GPU: the default strategy places ops on it
     assert strategy_module.get_strategy("auto") is tf.distribute.get_strategy()

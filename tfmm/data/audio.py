@@ -37,18 +37,26 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
     if data.dtype == tf.string:
         # Padded, so bytes shorter than a header fail the check instead of `substr`.
         head = tf.strings.join([data, b"\0" * 36])
-        is_wav = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 4), "RIFF"),
-                                tf.equal(tf.strings.substr(head, 8, 4), "WAVE"))
+        is_wav = tf.logical_and(
+            tf.equal(tf.strings.substr(head, 0, 4), "RIFF"),
+            tf.equal(tf.strings.substr(head, 8, 4), "WAVE"),
+        )
         # Bits per sample, where the fmt chunk comes first (as nearly every writer puts
         # it); decode_wav's own "Can only read 16-bit WAV files" names no input.
         bits = tf.io.decode_raw(tf.strings.substr(head, 34, 2), tf.uint16)[0]
-        is_16_bit = tf.logical_or(tf.not_equal(tf.strings.substr(head, 12, 4), "fmt "),
-                                  tf.equal(bits, 16))
-        with tf.control_dependencies([tf.debugging.Assert(is_wav, [
-                f"input `{name}`: not a WAV file (no RIFF/WAVE header)"])]):
-            check_bits = tf.debugging.Assert(is_16_bit, [
-                f"input `{name}`: WAV samples are not 16-bit PCM (convert the clip to "
-                f"16-bit, e.g. sox in.wav -b 16 out.wav)"])
+        is_16_bit = tf.logical_or(
+            tf.not_equal(tf.strings.substr(head, 12, 4), "fmt "), tf.equal(bits, 16)
+        )
+        with tf.control_dependencies(
+            [tf.debugging.Assert(is_wav, [f"input `{name}`: not a WAV file (no RIFF/WAVE header)"])]
+        ):
+            check_bits = tf.debugging.Assert(
+                is_16_bit,
+                [
+                    f"input `{name}`: WAV samples are not 16-bit PCM (convert the clip to "
+                    f"16-bit, e.g. sox in.wav -b 16 out.wav)"
+                ],
+            )
         with tf.control_dependencies([check_bits]):
             decoded = tf.audio.decode_wav(data, name=f"decode_{name}")
         samples, rate = decoded.audio, decoded.sample_rate
@@ -59,16 +67,17 @@ def decode_audio(data, sample_rate, num_samples, resample=False, name="audio"):
             samples = samples / 32768.0
         wave = samples if samples.shape.rank == 1 else tf.reduce_mean(samples, axis=-1)
         rate = tf.constant(sample_rate, tf.int32)
-    tf.debugging.assert_greater(tf.size(wave), 0,
-                                message=f"input `{name}`: 0-length audio clip")
+    tf.debugging.assert_greater(tf.size(wave), 0, message=f"input `{name}`: 0-length audio clip")
     if resample:
         tf.debugging.assert_positive(rate, message=f"input `{name}`: WAV header says 0 Hz")
         wave = _resample_linear(wave, rate, sample_rate)
     else:
         tf.debugging.assert_equal(
-            rate, sample_rate,
+            rate,
+            sample_rate,
             message=f"input `{name}`: WAV sample rate differs from the configured "
-                    f"{sample_rate} Hz (set resample: true to resample)")
+            f"{sample_rate} Hz (set resample: true to resample)",
+        )
     wave = wave[:num_samples]
     length = tf.shape(wave)[0]
     wave = tf.pad(wave, [[0, num_samples - length]])
@@ -81,7 +90,8 @@ def _resample_linear(wave, rate, target):
     rate_f = tf.cast(rate, tf.float64)
     n = tf.shape(wave)[0]
     new_n = tf.maximum(
-        tf.cast(tf.math.floor(tf.cast(n, tf.float64) * target / rate_f), tf.int32), 1)
+        tf.cast(tf.math.floor(tf.cast(n, tf.float64) * target / rate_f), tf.int32), 1
+    )
     pos = tf.cast(tf.range(new_n), tf.float64) * rate_f / target
     lo = tf.minimum(tf.cast(tf.floor(pos), tf.int32), n - 1)
     hi = tf.minimum(lo + 1, n - 1)
@@ -96,9 +106,9 @@ def wav_header(data: bytes):
         return None
     pos, fmt, data_len = 12, None, None
     while pos + 8 <= len(data):
-        chunk, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if chunk == b"fmt " and pos + 24 <= len(data):
-            _, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[pos + 8:pos + 24])
+            _, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[pos + 8 : pos + 24])
             fmt = (rate, channels, bits)
         if chunk == b"data":
             data_len = size
@@ -131,6 +141,8 @@ def diagnose_audio(path, sample_rate, resample=False):
     if int(tf.size(decoded.audio)) == 0:
         return "0-length audio clip", path
     if rate != sample_rate and not resample:
-        return (f"sample rate {rate} Hz differs from the configured {sample_rate} Hz "
-                f"(refused; set resample: true to resample)"), path
+        return (
+            f"sample rate {rate} Hz differs from the configured {sample_rate} Hz "
+            f"(refused; set resample: true to resample)"
+        ), path
     return None, path

@@ -31,9 +31,14 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
         manifest.require([o.column for o in config.outputs], what="label column")
     media = {i.column for i in config.inputs if input_type(i).media}
     # A cell that is not UTF-8 is read as missing; in a media column it is a path.
-    problems = [dataclasses.replace(p, message="path is not valid UTF-8 (save the manifest "
-                                               "as UTF-8, or rename the file)")
-                if p.column in media else p for p in manifest.problems]
+    problems = [
+        dataclasses.replace(
+            p, message="path is not valid UTF-8 (save the manifest as UTF-8, or rename the file)"
+        )
+        if p.column in media
+        else p
+        for p in manifest.problems
+    ]
     bad_utf8 = {(p.row, p.column) for p in problems}
     src = manifest.path
     for i in config.inputs:
@@ -60,16 +65,22 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
                 if (row, i.column) not in bad_utf8:
                     problems.append(Problem(src, row, i.column, "empty path"))
             elif p is not None:
-                reason = (outside_root(p, root) or file_problem(p, config.data.max_file_mb)
-                          or header_problem(i.type, p, config.data))
+                reason = (
+                    outside_root(p, root)
+                    or file_problem(p, config.data.max_file_mb)
+                    or header_problem(i.type, p, config.data)
+                )
                 if reason is not None:
                     # Not decoded at all: a FIFO would block the reader, a device or a
                     # huge file would fill memory.
                     problems.append(Problem(src, row, i.column, reason, values[row - 1]))
                     paths[row - 1] = None
         for row in _failing_rows(i, paths, progress_stream):
-            reason, file = (diagnose_image(paths[row - 1]) if i.type == "image" else
-                            diagnose_audio(paths[row - 1], i.sample_rate, i.resample))
+            reason, file = (
+                diagnose_image(paths[row - 1])
+                if i.type == "image"
+                else diagnose_audio(paths[row - 1], i.sample_rate, i.resample)
+            )
             if reason is None:
                 reason = "cannot be decoded"
             problems.append(Problem(src, row, i.column, reason, values[row - 1]))
@@ -92,19 +103,28 @@ def _failing_rows(input_config, paths, progress_stream=None):
         if input_config.type == "image":
             # At the smallest DCT scale: a JPEG's every coefficient is still read (a
             # truncated or corrupt file fails the same way), its pixels mostly not made.
-            out = decode_image(data, (8, 8), name=input_config.name,
-                               jpeg_scale_mode="auto")
+            out = decode_image(data, (8, 8), name=input_config.name, jpeg_scale_mode="auto")
         else:
-            out, _ = decode_audio(data, input_config.sample_rate, 8,
-                                  resample=input_config.resample, name=input_config.name)
+            out, _ = decode_audio(
+                data,
+                input_config.sample_rate,
+                8,
+                resample=input_config.resample,
+                name=input_config.name,
+            )
         # Return a value computed from the decoded tensor, so the decode cannot be pruned.
         return row, tf.reduce_sum(out)
 
-    ds = (tf.data.Dataset.from_tensor_slices((np.array(rows, np.int64), files))
-          .map(try_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-          .ignore_errors())
-    progress = Progress(len(rows), f"checking {input_config.type} column "
-                                   f"{input_config.column!r}", stream=progress_stream)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((np.array(rows, np.int64), files))
+        .map(try_decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        .ignore_errors()
+    )
+    progress = Progress(
+        len(rows),
+        f"checking {input_config.type} column {input_config.column!r}",
+        stream=progress_stream,
+    )
     ok = set()
     for r, _ in ds.as_numpy_iterator():
         ok.add(int(r))
@@ -147,13 +167,17 @@ def header_problem(input_type, path, data):
     if input_type == "image":
         size = image_sizes([path])[0]
         if size is not None and size[0] * size[1] > data.max_image_megapixels * 1e6:
-            return (f"image is {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP), over "
-                    f"the {data.max_image_megapixels:g} MP limit (data.max_image_megapixels)")
+            return (
+                f"image is {size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP), over "
+                f"the {data.max_image_megapixels:g} MP limit (data.max_image_megapixels)"
+            )
         return None
     seconds = audio_durations([path])[0]
     if seconds is not None and seconds > data.max_audio_seconds:
-        return (f"clip is {seconds:.0f} s long, over the {data.max_audio_seconds:g} s limit "
-                f"(data.max_audio_seconds)")
+        return (
+            f"clip is {seconds:.0f} s long, over the {data.max_audio_seconds:g} s limit "
+            f"(data.max_audio_seconds)"
+        )
     return None
 
 
@@ -206,11 +230,13 @@ def _image_line(i, paths):
     up = int((short < target).sum())
     down = int((short > 4 * target).sum())
     n = len(found)
-    return (f"image column {i.column!r}: {n} images, shorter side {short.min()}-{short.max()}"
-            f" px (median {int(np.median(short))}), aspect ratio up to {aspect.max():.1f}; "
-            f"image_size {i.image_size} upscales {up} ({100 * up / n:.0f}%) and shrinks "
-            f"{down} ({100 * down / n:.0f}%) more than 4x"
-            + (f" (resize: {i.resize})" if aspect.max() > 1.5 else ""))
+    return (
+        f"image column {i.column!r}: {n} images, shorter side {short.min()}-{short.max()}"
+        f" px (median {int(np.median(short))}), aspect ratio up to {aspect.max():.1f}; "
+        f"image_size {i.image_size} upscales {up} ({100 * up / n:.0f}%) and shrinks "
+        f"{down} ({100 * down / n:.0f}%) more than 4x"
+        + (f" (resize: {i.resize})" if aspect.max() > 1.5 else "")
+    )
 
 
 def media_summary(config, manifest):
@@ -249,8 +275,12 @@ def media_summary(config, manifest):
             f"(median {np.median(d):.2f} s); clip_seconds {i.clip_seconds:g} crops "
             f"{cropped} ({100 * cropped / len(d):.0f}%) and pads {padded} "
             f"({100 * padded / len(d):.0f}%)"
-            + (f". Raise clip_seconds to about {np.percentile(d, 95):.1f} to keep 95% "
-               f"whole" if cropped > 0.1 * len(d) else ""))
+            + (
+                f". Raise clip_seconds to about {np.percentile(d, 95):.1f} to keep 95% whole"
+                if cropped > 0.1 * len(d)
+                else ""
+            )
+        )
     return lines
 
 
@@ -270,14 +300,21 @@ def labels_from_training(config, manifest):
         kind = output_type(o)
         if not kind.has_labels:
             continue
-        if o.labels is None and train and not is_train and source_kind(train) == "manifest" \
-                and os.path.exists(train):
+        if (
+            o.labels is None
+            and train
+            and not is_train
+            and source_kind(train) == "manifest"
+            and os.path.exists(train)
+        ):
             values = Manifest(train).columns.get(o.column)
             if values is not None:
                 try:
                     o.labels = kind.infer_labels(o, values)
-                    lines.append(f"output {o.name!r}: {len(o.labels)} labels from the "
-                                 f"training split {train!r}")
+                    lines.append(
+                        f"output {o.name!r}: {len(o.labels)} labels from the "
+                        f"training split {train!r}"
+                    )
                 except ValueError as e:
                     lines.append(str(e))
         values = manifest.columns.get(o.column) or []
@@ -286,6 +323,8 @@ def labels_from_training(config, manifest):
         if counts:
             shown = ", ".join(f"{k} {n}" for k, n in sorted(counts.items())[:20])
             more = f", ... ({len(counts) - 20} more)" if len(counts) > 20 else ""
-            lines.append(f"output {o.name!r}: {len(counts)} classes in this manifest "
-                         f"(rows per class: {shown}{more})")
+            lines.append(
+                f"output {o.name!r}: {len(counts)} classes in this manifest "
+                f"(rows per class: {shown}{more})"
+            )
     return lines

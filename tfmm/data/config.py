@@ -65,17 +65,20 @@ class DataConfig:
 
     @property
     def cache_mode(self) -> str:
-        """"none", "memory" or "disk" (`cache` names a folder)."""
+        """ "none", "memory" or "disk" (`cache` names a folder)."""
         if self.cache in (False, "none"):
             return "none"
         return "memory" if self.cache in (True, "memory") else "disk"
 
     def validate(self, path):
-        positive(self, path, "batch_size", "max_file_mb", "max_image_megapixels",
-                  "max_audio_seconds")
+        positive(
+            self, path, "batch_size", "max_file_mb", "max_image_megapixels", "max_audio_seconds"
+        )
         if self.cache == "":
-            raise ConfigError(f"{path}.cache: expected true, false, 'none', 'memory' or a "
-                              f"folder. Received: ''".lstrip("."))
+            raise ConfigError(
+                f"{path}.cache: expected true, false, 'none', 'memory' or a "
+                f"folder. Received: ''".lstrip(".")
+            )
         if self.service is not None:
             from tfmm.data.service import check_address
 

@@ -26,8 +26,18 @@ import tensorflow as tf
 
 CALM = ["quiet", "gentle", "peaceful", "serene", "still", "soft", "tranquil", "mild"]
 STORMY = ["loud", "raging", "violent", "stormy", "wild", "fierce", "turbulent", "harsh"]
-NOUNS = ["river", "city", "forest", "harbour", "street", "valley", "market", "garden",
-         "station", "meadow"]
+NOUNS = [
+    "river",
+    "city",
+    "forest",
+    "harbour",
+    "street",
+    "valley",
+    "market",
+    "garden",
+    "station",
+    "meadow",
+]
 TIMES = ["this morning", "at dusk", "after lunch", "all night", "on sunday", "today"]
 FILLER = ["the", "a", "was", "felt", "seemed", "near", "and", "very", "rather", "again"]
 TEMPLATES = [
@@ -43,8 +53,9 @@ LABELS = [f"{m}-{t}-{p}" for m in MOODS for t in TONES for p in PITCHES]
 
 def _caption(rng, stormy):
     word = rng.choice(STORMY if stormy else CALM)
-    return rng.choice(TEMPLATES).format(word=word, noun=rng.choice(NOUNS),
-                                        time=rng.choice(TIMES), filler=rng.choice(FILLER))
+    return rng.choice(TEMPLATES).format(
+        word=word, noun=rng.choice(NOUNS), time=rng.choice(TIMES), filler=rng.choice(FILLER)
+    )
 
 
 def _hsv_to_rgb(h, s, v):
@@ -64,7 +75,7 @@ def _image(rng, cool, size=64):
     r = rng.uniform(10, 20)
     shape = rng.integers(3)
     if shape == 0:
-        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r ** 2
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r**2
     elif shape == 1:
         mask = (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r)
     else:
@@ -77,8 +88,7 @@ def _audio(rng, high, sample_rate=16000):
     seconds = rng.uniform(0.6, 1.2)
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     f0 = rng.uniform(1200, 2400) if high else rng.uniform(180, 400)
-    wave = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28))
-               for k in (1, 2, 3))
+    wave = sum((0.6 / k) * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) for k in (1, 2, 3))
     envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) * 20)
     wave = wave * envelope * rng.uniform(0.3, 0.8) + rng.normal(0, 0.05, t.shape)
     return np.clip(wave, -1, 1).astype(np.float32)
@@ -138,8 +148,11 @@ def write_split_manifests(out_dir, rows, rng):
     n = len(rows)
     order = rng.permutation(n)
     n_train, n_val = int(0.7 * n), int(0.15 * n)
-    splits = {"train": order[:n_train], "val": order[n_train:n_train + n_val],
-              "test": order[n_train + n_val:]}
+    splits = {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
     paths = {}
     for split, idx in splits.items():
         path = os.path.join(out_dir, f"{split}.csv")
@@ -152,33 +165,61 @@ def write_split_manifests(out_dir, rows, rng):
     return paths
 
 
-def demo_config(data_dir, modalities=("text", "image", "audio"), image_size=32, epochs=8,
-                batch_size=32):
+def demo_config(
+    data_dir, modalities=("text", "image", "audio"), image_size=32, epochs=8, batch_size=32
+):
     """The config dict of `tfmm demo` for the dataset in `data_dir` (tiny, CPU-friendly:
     compact CNNs for images and audio, a TextCNN for text). Its data paths are absolute,
     so the config means the same from any working directory."""
     data_dir = os.path.abspath(data_dir)
     inputs = {
-        "text": {"name": "text", "type": "text", "column": "caption",
-                 "encoder": {"type": "textcnn", "vocab_size": 200, "sequence_length": 16,
-                             "embedding_dim": 32, "kernel_sizes": [1, 2, 3], "filters": 32,
-                             "dropout": 0.2}},
-        "image": {"name": "image", "type": "image", "column": "image_path",
-                  "image_size": image_size,
-                  "encoder": {"type": "cnn", "filters": [16, 32, 64]}},
-        "audio": {"name": "audio", "type": "audio", "column": "audio_path",
-                  "clip_seconds": 1.0, "sample_rate": 16000,
-                  "encoder": {"type": "cnn", "filters": [16, 32, 64], "num_mel_bins": 32,
-                              "frame_length": 400, "frame_step": 320}},
+        "text": {
+            "name": "text",
+            "type": "text",
+            "column": "caption",
+            "encoder": {
+                "type": "textcnn",
+                "vocab_size": 200,
+                "sequence_length": 16,
+                "embedding_dim": 32,
+                "kernel_sizes": [1, 2, 3],
+                "filters": 32,
+                "dropout": 0.2,
+            },
+        },
+        "image": {
+            "name": "image",
+            "type": "image",
+            "column": "image_path",
+            "image_size": image_size,
+            "encoder": {"type": "cnn", "filters": [16, 32, 64]},
+        },
+        "audio": {
+            "name": "audio",
+            "type": "audio",
+            "column": "audio_path",
+            "clip_seconds": 1.0,
+            "sample_rate": 16000,
+            "encoder": {
+                "type": "cnn",
+                "filters": [16, 32, 64],
+                "num_mel_bins": 32,
+                "frame_length": 400,
+                "frame_step": 320,
+            },
+        },
     }
     return {
         "name": "demo",
         "inputs": [inputs[m] for m in modalities],
         "fusion": {"type": "concat", "hidden_units": [64], "dropout": 0.1, "normalize": True},
         "outputs": [{"name": "label", "type": "multiclass", "column": "label"}],
-        "data": {"train": os.path.join(data_dir, "train.csv"),
-                 "val": os.path.join(data_dir, "val.csv"),
-                 "test": os.path.join(data_dir, "test.csv"), "batch_size": batch_size,
-                 "seed": 0},
+        "data": {
+            "train": os.path.join(data_dir, "train.csv"),
+            "val": os.path.join(data_dir, "val.csv"),
+            "test": os.path.join(data_dir, "test.csv"),
+            "batch_size": batch_size,
+            "seed": 0,
+        },
         "training": {"epochs": epochs, "learning_rate": 2e-3},
     }

@@ -40,8 +40,11 @@ def raise_for(problems, limit=10):
     head = problems[0] if len(problems) == 1 else f"{len(problems)} bad examples"
     if len(problems) == 1:
         raise DataError(str(head), problems)
-    raise DataError(f"{head} (run `tfmm data check` for the full list; or set "
-                    f"data.on_bad_example: skip):\n  {shown}{more}", problems)
+    raise DataError(
+        f"{head} (run `tfmm data check` for the full list; or set "
+        f"data.on_bad_example: skip):\n  {shown}{more}",
+        problems,
+    )
 
 
 def write_report(problems, path):
@@ -76,17 +79,27 @@ def file_problem(path, max_mb=MAX_FILE_MB):
     except OSError as e:
         return f"cannot read file ({e.strerror})"
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else
-                "a FIFO" if stat.S_ISFIFO(st.st_mode) else
-                "a character device" if stat.S_ISCHR(st.st_mode) else
-                "a block device" if stat.S_ISBLK(st.st_mode) else
-                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a character device"
+            if stat.S_ISCHR(st.st_mode)
+            else "a block device"
+            if stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a file"
+        )
         return f"not a regular file ({kind})"
     if st.st_size == 0:
         return "empty file (0 bytes)"
     if st.st_size > max_mb * 1024 * 1024:
-        return (f"file is {st.st_size / 1024 / 1024:.0f} MB, over the {max_mb:g} MB limit "
-                f"(data.max_file_mb)")
+        return (
+            f"file is {st.st_size / 1024 / 1024:.0f} MB, over the {max_mb:g} MB limit "
+            f"(data.max_file_mb)"
+        )
     return None
 
 

@@ -1,6 +1,5 @@
 """Images: encoded bytes -> float32 RGB [h, w, 3] in [0, 255], all in TensorFlow ops."""
 
-
 import numpy as np
 import tensorflow as tf
 
@@ -44,8 +43,7 @@ def jpeg_scale(height, width, size, resize="plain"):
             r = tf.maximum(wf / tw, hf / th)
             th, tw = tf.cast(hf / r, tf.int32), tf.cast(wf / r, tf.int32)
     if isinstance(height, int):
-        return max(s for s in JPEG_SCALES if height // s >= th and width // s >= tw
-                   or s == 1)
+        return max(s for s in JPEG_SCALES if height // s >= th and width // s >= tw or s == 1)
     fits = [tf.logical_and(height // s >= th, width // s >= tw) for s in JPEG_SCALES[1:]]
     # The conditions are nested (a scale that fits implies every smaller one fits), so
     # their count is the index of the largest scale that fits.
@@ -84,13 +82,21 @@ def decode_image(data, size, resize="plain", name="image", jpeg_scale_mode="full
     (4, 4, 3)
     """
     if data.dtype == tf.string:
-        checks = [tf.debugging.assert_greater(tf.strings.length(data), 0,
-                                              message=f"input `{name}`: empty image bytes")]
-        known = tf.reduce_any([tf.equal(tf.strings.substr(data, 0, len(m)), m)
-                               for m in _MAGIC])
-        checks.append(tf.debugging.assert_equal(
-            known, True, message=f"input `{name}`: not a JPEG, PNG, BMP or GIF image "
-                                 f"(unrecognised first bytes)", name=f"check_{name}"))
+        checks = [
+            tf.debugging.assert_greater(
+                tf.strings.length(data), 0, message=f"input `{name}`: empty image bytes"
+            )
+        ]
+        known = tf.reduce_any([tf.equal(tf.strings.substr(data, 0, len(m)), m) for m in _MAGIC])
+        checks.append(
+            tf.debugging.assert_equal(
+                known,
+                True,
+                message=f"input `{name}`: not a JPEG, PNG, BMP or GIF image "
+                f"(unrecognised first bytes)",
+                name=f"check_{name}",
+            )
+        )
         with tf.control_dependencies(checks):
             data = tf.identity(data)
 
@@ -98,9 +104,9 @@ def decode_image(data, size, resize="plain", name="image", jpeg_scale_mode="full
             # The accurate integer DCT: libjpeg's own default (Pillow's, so the ONNX
             # client decodes the same pixels), where TensorFlow's is the fast one (up to
             # 7/255 off).
-            return lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio,
-                                             dct_method="INTEGER_ACCURATE",
-                                             name=f"decode_{name}")
+            return lambda: tf.io.decode_jpeg(
+                data, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE", name=f"decode_{name}"
+            )
 
         def scaled_jpeg():
             header = tf.image.extract_jpeg_shape(data)
@@ -110,8 +116,10 @@ def decode_image(data, size, resize="plain", name="image", jpeg_scale_mode="full
         image = tf.cond(
             tf.equal(tf.strings.substr(data, 0, 3), b"\xff\xd8\xff"),
             scaled_jpeg if jpeg_scale_mode == "auto" else jpeg(1),
-            lambda: tf.io.decode_image(data, channels=3, expand_animations=False,
-                                       name=f"decode_{name}"))
+            lambda: tf.io.decode_image(
+                data, channels=3, expand_animations=False, name=f"decode_{name}"
+            ),
+        )
     else:
         image = data
         if image.shape.rank == 4:  # an animation: first frame
@@ -121,8 +129,11 @@ def decode_image(data, size, resize="plain", name="image", jpeg_scale_mode="full
             # Both branches of a cond are traced: grayscale_to_rgb refuses a static 3.
             image = tf.image.grayscale_to_rgb(image) if static == 1 else image[..., :3]
         else:
-            image = tf.cond(tf.shape(image)[-1] == 1,
-                            lambda: tf.image.grayscale_to_rgb(image), lambda: image[..., :3])
+            image = tf.cond(
+                tf.shape(image)[-1] == 1,
+                lambda: tf.image.grayscale_to_rgb(image),
+                lambda: image[..., :3],
+            )
     # Resized as it is (uint8 from the decoders): the resize computes in float32 only the
     # output pixels, where a cast first would convert every decoded pixel.
     image.set_shape([None, None, 3])

@@ -42,8 +42,10 @@ class Manifest:
             self._from_dataframe(path, base_dir)
             return
         if not isinstance(path, (str, os.PathLike)):
-            raise DataError(f"a manifest is a .csv, .jsonl or .parquet path or a pandas "
-                            f"DataFrame. Received: {type(path).__name__}")
+            raise DataError(
+                f"a manifest is a .csv, .jsonl or .parquet path or a pandas "
+                f"DataFrame. Received: {type(path).__name__}"
+            )
         path = os.fspath(path)
         if not os.path.exists(path):
             raise DataError(f"manifest not found: {path!r}")
@@ -53,8 +55,9 @@ class Manifest:
         with open(path, "rb") as f:
             start = f.read(4)
         if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise DataError(f"manifest {path!r} is UTF-16 text; save it as UTF-8 (in Excel: "
-                            f"CSV UTF-8)")
+            raise DataError(
+                f"manifest {path!r} is UTF-16 text; save it as UTF-8 (in Excel: CSV UTF-8)"
+            )
         self.path = path
         self.base_dir = base_dir or os.path.dirname(os.path.abspath(path))
         self.problems = []
@@ -65,16 +68,20 @@ class Manifest:
         elif path.endswith((".jsonl", ".json")):
             self.columns = self._read_jsonl(path)
         else:
-            raise DataError(f"manifest {path!r}: unknown format; expected one of "
-                            f"{list(MANIFEST_SUFFIXES)}")
+            raise DataError(
+                f"manifest {path!r}: unknown format; expected one of {list(MANIFEST_SUFFIXES)}"
+            )
 
     def _from_dataframe(self, frame, base_dir):
         self.path = "<DataFrame>"
         self.base_dir = os.path.abspath(base_dir or os.getcwd())
         self.problems = []
-        self.columns = {str(name): [self._cell(v, row, str(name)) for row, v in
-                                    enumerate(frame[name].tolist(), start=1)]
-                        for name in frame.columns}
+        self.columns = {
+            str(name): [
+                self._cell(v, row, str(name)) for row, v in enumerate(frame[name].tolist(), start=1)
+            ]
+            for name in frame.columns
+        }
 
     def _read_parquet(self, path):
         from tfmm._extras import MissingExtra, require
@@ -87,9 +94,13 @@ class Manifest:
             table = pq.read_table(path)
         except Exception as e:  # pyarrow's own error types
             raise DataError(f"manifest {path!r}: not a readable Parquet file ({e})") from None
-        return {name: [self._cell(v, row, name) for row, v in
-                       enumerate(table.column(name).to_pylist(), start=1)]
-                for name in table.column_names}
+        return {
+            name: [
+                self._cell(v, row, name)
+                for row, v in enumerate(table.column(name).to_pylist(), start=1)
+            ]
+            for name in table.column_names
+        }
 
     def __len__(self):
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -130,8 +141,10 @@ class Manifest:
                 if not values:
                     continue
                 if len(values) != len(header):
-                    raise DataError(f"manifest {path!r} row {row}: {len(values)} fields, "
-                                    f"header has {len(header)}")
+                    raise DataError(
+                        f"manifest {path!r} row {row}: {len(values)} fields, "
+                        f"header has {len(header)}"
+                    )
                 for h, v in zip(header, values):
                     columns[h].append(self._cell(v, row, h))
         return columns
@@ -165,8 +178,10 @@ class Manifest:
             if name not in self.columns:
                 close = difflib.get_close_matches(name, list(self.columns), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise DataError(f"manifest {self.path!r}: missing {what} {name!r}.{hint} "
-                                f"Columns: {list(self.columns)}")
+                raise DataError(
+                    f"manifest {self.path!r}: missing {what} {name!r}.{hint} "
+                    f"Columns: {list(self.columns)}"
+                )
 
     def resolve(self, value):
         """A media path from the manifest, resolved against the manifest's folder."""
@@ -176,8 +191,9 @@ class Manifest:
 
 
 def _is_dataframe(value):
-    return type(value).__name__ == "DataFrame" and hasattr(value, "columns") and \
-        hasattr(value, "iloc")
+    return (
+        type(value).__name__ == "DataFrame" and hasattr(value, "columns") and hasattr(value, "iloc")
+    )
 
 
 # A text cell may be long (a document); the csv module's default cap is 128 KiB.

@@ -4,9 +4,15 @@ import tensorflow as tf
 
 from tfmm.data.manifest import Manifest, _is_dataframe
 from tfmm.data.preprocessor import Preprocessor
+
 # The sources' helpers, importable from here as before.
-from tfmm.data.sources import (expand_files, load_manifest, media_columns,  # noqa: F401
-                               raw_columns, source_kind)
+from tfmm.data.sources import (  # noqa: F401
+    expand_files,
+    load_manifest,
+    media_columns,
+    raw_columns,
+    source_kind,
+)
 from tfmm.data.tfrecord import read_tfrecords
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -14,8 +20,17 @@ AUTOTUNE = tf.data.AUTOTUNE
 SERVICE_CHUNK = 16
 
 
-def make_dataset(config, source, vocabularies=None, training=False, input_context=None,
-                 batch_size=None, with_labels=True, report_dir=None, repeat=False):
+def make_dataset(
+    config,
+    source,
+    vocabularies=None,
+    training=False,
+    input_context=None,
+    batch_size=None,
+    with_labels=True,
+    report_dir=None,
+    repeat=False,
+):
     """A batched, prefetched `tf.data.Dataset` of `(x, y)` for the model of `config`.
 
     All decoding and preprocessing runs in TensorFlow ops inside `Dataset.map`, in
@@ -50,8 +65,12 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     ```
     """
     if isinstance(source, Manifest) or _is_dataframe(source):
-        source = load_manifest(config, source if isinstance(source, Manifest)
-                               else Manifest(source), with_labels, report_dir)
+        source = load_manifest(
+            config,
+            source if isinstance(source, Manifest) else Manifest(source),
+            with_labels,
+            report_dir,
+        )
     columns = source if isinstance(source, dict) else None
     source = "<columns>.csv" if columns is not None else config.resolve_path(source)
     batch_size = batch_size or config.data.batch_size
@@ -62,18 +81,31 @@ def make_dataset(config, source, vocabularies=None, training=False, input_contex
     # The training pipeline only: evaluation and prediction read in order, here.
     service = config.data.service if training else None
     if service and kind != "manifest":
-        raise ValueError(f"data.service: only manifest sources are sent to a tf.data "
-                         f"service. Received: {source!r}")
+        raise ValueError(
+            f"data.service: only manifest sources are sent to a tf.data "
+            f"service. Received: {source!r}"
+        )
     # The steps, in order: rows -> examples (read, decoded, preprocessed) -> a tf.data
     # service and/or a cache -> repeat -> batches (text tokenised per batch).
-    ds, loader = _rows(config, source, kind, columns, training, cached, service, repeat,
-                       input_context, with_labels, report_dir)
+    ds, loader = _rows(
+        config,
+        source,
+        kind,
+        columns,
+        training,
+        cached,
+        service,
+        repeat,
+        input_context,
+        with_labels,
+        report_dir,
+    )
     preprocessor = Preprocessor(config, vocabularies)
     if training and not cached and kind != "manifest":
-        ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
-                        reshuffle_each_iteration=True)
-    ds = ds.map(_examples(config, preprocessor, loader, with_labels),
-                num_parallel_calls=AUTOTUNE)
+        ds = ds.shuffle(
+            config.data.shuffle_buffer, seed=config.data.seed, reshuffle_each_iteration=True
+        )
+    ds = ds.map(_examples(config, preprocessor, loader, with_labels), num_parallel_calls=AUTOTUNE)
     if service:
         ds = _through_service(ds, config, service, input_context)
     if cached:
@@ -95,24 +127,36 @@ def _options(config, training):
     return options
 
 
-def _rows(config, source, kind, columns, training, cached, service, repeat, input_context,
-          with_labels, report_dir):
+def _rows(
+    config,
+    source,
+    kind,
+    columns,
+    training,
+    cached,
+    service,
+    repeat,
+    input_context,
+    with_labels,
+    report_dir,
+):
     """(dataset of raw rows, the function that reads a row's media files or None)."""
     if kind == "tfrecord":
-        return read_tfrecords(config, source, input_context=input_context,
-                              with_labels=with_labels), None
+        return read_tfrecords(
+            config, source, input_context=input_context, with_labels=with_labels
+        ), None
     if kind == "tfds":
         from tfmm.data.tfds import read_tfds
 
-        return read_tfds(config, source, input_context=input_context,
-                         with_labels=with_labels), None
+        return read_tfds(config, source, input_context=input_context, with_labels=with_labels), None
     if columns is None:
         columns = load_manifest(config, source, with_labels, report_dir)
     rows = len(next(iter(columns.values())))
     if service:
         # With cache, the repeat comes after it (a repeated source would never fill it).
-        ds = _service_rows(columns, config.data.seed, config.data.shuffle_buffer,
-                           repeat and not cached)
+        ds = _service_rows(
+            columns, config.data.seed, config.data.shuffle_buffer, repeat and not cached
+        )
     elif training and not cached:
         ds = _shuffled_rows(columns, config.data.seed, repeat, input_context)
     else:
@@ -120,8 +164,7 @@ def _rows(config, source, kind, columns, training, cached, service, repeat, inpu
     if not repeat and not service:
         # A known length, so `fit` shows "n/N" and an ETA from the first epoch, and
         # does not warn that the input "ran out of data".
-        ds = ds.apply(tf.data.experimental.assert_cardinality(
-            _shard_rows(rows, input_context)))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(_shard_rows(rows, input_context)))
     return ds, _media_reader(config)
 
 
@@ -135,11 +178,17 @@ def _media_reader(config):
         raw = dict(raw)
         for col in media:
             path = raw[col]
-            raw[col] = tf.cond(tf.strings.length(path) > 0,
-                               lambda path=path: tf.io.read_file(path),
-                               lambda: tf.constant(b"")) if col in optional \
+            raw[col] = (
+                tf.cond(
+                    tf.strings.length(path) > 0,
+                    lambda path=path: tf.io.read_file(path),
+                    lambda: tf.constant(b""),
+                )
+                if col in optional
                 else tf.io.read_file(path)
+            )
         return raw
+
     return read
 
 
@@ -156,6 +205,7 @@ def _examples(config, preprocessor, loader, with_labels):
             if i.pair_column:
                 x[_RAW_TEXT + i.name + _PAIR] = raw[i.pair_column]
         return (x, preprocessor.targets(raw)) if with_labels else x
+
     return process
 
 
@@ -170,6 +220,7 @@ def _tokenizer(config, preprocessor):
             pair = x.pop(_RAW_TEXT + i.name + _PAIR) if i.pair_column else None
             x.update(preprocessor.text[i.name](x.pop(_RAW_TEXT + i.name), pair))
         return (x, *y) if y else x
+
     return tokenize
 
 
@@ -179,9 +230,13 @@ def _through_service(ds, config, service, input_context):
     remainder dropped); the batches are made here, so each is full-size."""
     from tfmm.data.service import distribute
 
-    return distribute(ds.batch(SERVICE_CHUNK), service,
-                      job_name=f"tfmm-{config.name}-train" if input_context
-                      and input_context.num_input_pipelines > 1 else None).unbatch()
+    return distribute(
+        ds.batch(SERVICE_CHUNK),
+        service,
+        job_name=f"tfmm-{config.name}-train"
+        if input_context and input_context.num_input_pipelines > 1
+        else None,
+    ).unbatch()
 
 
 def _cached(ds, config, training):
@@ -196,8 +251,9 @@ def _cached(ds, config, training):
         # clip is 320 KB).
         ds = ds.snapshot(config.resolve_path(config.data.cache), compression=None)
     if training:
-        ds = ds.shuffle(config.data.shuffle_buffer, seed=config.data.seed,
-                        reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            config.data.shuffle_buffer, seed=config.data.seed, reshuffle_each_iteration=True
+        )
     return ds
 
 
@@ -217,13 +273,17 @@ def _shuffled_rows(columns, seed, repeat, input_context):
     """
     table = {k: tf.constant(v) for k, v in columns.items()}
     n = len(next(iter(columns.values())))
-    epochs = tf.data.Dataset.counter() if repeat else \
-        tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    epochs = (
+        tf.data.Dataset.counter()
+        if repeat
+        else tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    )
 
     def epoch_order(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
         return tf.data.Dataset.range(n).map(
-            lambda i: tf.random.experimental.index_shuffle(i, key, n - 1))
+            lambda i: tf.random.experimental.index_shuffle(i, key, n - 1)
+        )
 
     order = _shard(epochs.flat_map(epoch_order), input_context)
     return order.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
@@ -242,8 +302,9 @@ def _service_rows(columns, seed, buffer, repeat):
     ds = tf.data.Dataset.range((n + SERVICE_CHUNK - 1) // SERVICE_CHUNK)
     if repeat:
         ds = ds.repeat()
-    ds = ds.flat_map(lambda c: tf.data.Dataset.range(
-        c * SERVICE_CHUNK, tf.minimum((c + 1) * SERVICE_CHUNK, n)))
+    ds = ds.flat_map(
+        lambda c: tf.data.Dataset.range(c * SERVICE_CHUNK, tf.minimum((c + 1) * SERVICE_CHUNK, n))
+    )
     ds = ds.shuffle(min(buffer, n), seed=seed, reshuffle_each_iteration=True)
     return ds.map(lambda i: {k: tf.gather(v, i) for k, v in table.items()})
 
@@ -253,8 +314,7 @@ def _shard_rows(rows, input_context):
     n-th row, starting at the pipeline's id)."""
     if input_context is None or input_context.num_input_pipelines <= 1:
         return rows
-    return len(range(input_context.input_pipeline_id, rows,
-                     input_context.num_input_pipelines))
+    return len(range(input_context.input_pipeline_id, rows, input_context.num_input_pipelines))
 
 
 def _shard(ds, input_context):

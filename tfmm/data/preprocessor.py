@@ -40,8 +40,9 @@ class Preprocessor:
         vocabularies = vocabularies or {}
         self.config = config
         # Each input's own preprocessing object (`tfmm.input_types`), by input name.
-        self.parts = {i.name: input_type(i).preprocessor(i, vocabularies.get(i.name))
-                      for i in config.inputs}
+        self.parts = {
+            i.name: input_type(i).preprocessor(i, vocabularies.get(i.name)) for i in config.inputs
+        }
         # The text inputs' (the pipeline tokenises per batch) and the objects an export
         # must track (lookup tables, vectorizers).
         self.text = {i.name: self.parts[i.name] for i in config.inputs if i.type == "text"}
@@ -54,7 +55,10 @@ class Preprocessor:
                 continue
             self.label_tables[o.name] = tf.lookup.StaticHashTable(
                 tf.lookup.KeyValueTensorInitializer(
-                    tf.constant(o.labels), tf.range(len(o.labels), dtype=tf.int64)), -1)
+                    tf.constant(o.labels), tf.range(len(o.labels), dtype=tf.int64)
+                ),
+                -1,
+            )
 
     def features(self, raw, text=True):
         """The model's input tensors of one raw example (without the text inputs when
@@ -72,8 +76,10 @@ class Preprocessor:
         for o in self.config.outputs:
             kind = output_type(o)
             if kind.has_labels and o.name not in self.label_tables:
-                raise ValueError(f"output {o.name!r}: labels unknown; run "
-                                 f"tfmm.data.fit_preprocessing first or set outputs[].labels")
+                raise ValueError(
+                    f"output {o.name!r}: labels unknown; run "
+                    f"tfmm.data.fit_preprocessing first or set outputs[].labels"
+                )
             y[o.name] = kind.target(o, raw[o.column], self.label_tables.get(o.name))
         # The auxiliary per-modality heads learn the same target as their output.
         for aux_name, o, _ in self.config.auxiliary_outputs():

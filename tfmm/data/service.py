@@ -32,8 +32,10 @@ _ADDRESS = re.compile(r"^(grpc://)?[A-Za-z0-9_.\-\[\]:]+:\d+$")
 def check_address(address, key="data.service"):
     """`address` as tf.data takes it (`grpc://HOST:PORT`); raises ValueError naming `key`."""
     if not isinstance(address, str) or not _ADDRESS.match(address):
-        raise ValueError(f"{key}: expected grpc://HOST:PORT (a tf.data service "
-                         f"dispatcher). Received: {address!r}")
+        raise ValueError(
+            f"{key}: expected grpc://HOST:PORT (a tf.data service "
+            f"dispatcher). Received: {address!r}"
+        )
     return address if address.startswith("grpc://") else f"grpc://{address}"
 
 
@@ -45,9 +47,14 @@ def distribute(ds, address, job_name=None):
     service = tf.data.experimental.service
     # No compression: decoded pixels and samples barely compress, and compressing them
     # on the worker and back on the trainer cost more than the decoding.
-    return ds.apply(service.distribute(processing_mode=service.ShardingPolicy.DYNAMIC,
-                                       service=check_address(address), job_name=job_name,
-                                       compression=None))
+    return ds.apply(
+        service.distribute(
+            processing_mode=service.ShardingPolicy.DYNAMIC,
+            service=check_address(address),
+            job_name=job_name,
+            compression=None,
+        )
+    )
 
 
 def start_dispatcher(port=0):
@@ -61,8 +68,9 @@ def start_worker(dispatcher_address, port=0, host="localhost"):
     free one), reachable by trainers at `host`."""
     service = tf.data.experimental.service
     address = check_address(dispatcher_address, "--dispatcher-address").split("://", 1)[1]
-    return service.WorkerServer(service.WorkerConfig(
-        dispatcher_address=address, worker_address=f"{host}:%port%", port=port))
+    return service.WorkerServer(
+        service.WorkerConfig(dispatcher_address=address, worker_address=f"{host}:%port%", port=port)
+    )
 
 
 def _free_port(host):
@@ -83,8 +91,7 @@ def _wait_for(host, port, timeout):
             if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"tf.data service: nothing listens on {host}:{port} after "
-                       f"{timeout} s")
+    raise TimeoutError(f"tf.data service: nothing listens on {host}:{port} after {timeout} s")
 
 
 def start_local_service(workers=2, host="127.0.0.1", timeout=60):
@@ -100,15 +107,34 @@ def start_local_service(workers=2, host="127.0.0.1", timeout=60):
     port = _free_port(host)
     procs = []
     try:
-        procs.append(subprocess.Popen(serve + ["--dispatcher", "--port", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                serve + ["--dispatcher", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         _wait_for(host, port, timeout)
         for _ in range(workers):
             worker_port = _free_port(host)
-            procs.append(subprocess.Popen(
-                serve + ["--worker", "--dispatcher-address", f"{host}:{port}", "--port",
-                         str(worker_port), "--host", host], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    serve
+                    + [
+                        "--worker",
+                        "--dispatcher-address",
+                        f"{host}:{port}",
+                        "--port",
+                        str(worker_port),
+                        "--host",
+                        host,
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             _wait_for(host, worker_port, timeout)
     except BaseException:
         stop_local_service(procs)

@@ -23,8 +23,9 @@ def raw_columns(config, with_labels=True):
     return list(dict.fromkeys(cols))
 
 
-def load_manifest(config, source, with_labels=True, report_dir=None, log=None,
-                  with_row_numbers=False):
+def load_manifest(
+    config, source, with_labels=True, report_dir=None, log=None, with_row_numbers=False
+):
     """Reads and checks a manifest under the config's bad-input policy.
 
     Returns a dict of column -> list of str (media paths resolved), with bad rows dropped
@@ -42,18 +43,21 @@ def load_manifest(config, source, with_labels=True, report_dir=None, log=None,
         report = None
         if report_dir is not None:
             name = os.path.splitext(os.path.basename(manifest.path))[0]
-            report = write_report(problems, os.path.join(report_dir,
-                                                         f"bad_examples_{name}.csv"))
-        log(f"tfmm: skipped {len(bad_rows)} of {len(manifest)} rows of {manifest.path!r} "
-            f"with bad input" + (f"; reasons in {report}" if report else ""))
+            report = write_report(problems, os.path.join(report_dir, f"bad_examples_{name}.csv"))
+        log(
+            f"tfmm: skipped {len(bad_rows)} of {len(manifest)} rows of {manifest.path!r} "
+            f"with bad input" + (f"; reasons in {report}" if report else "")
+        )
         for p in problems[:5]:
             log(f"  {p}")
         if len(problems) > 5:
             log(f"  ... and {len(problems) - 5} more")
     keep = [r for r in range(1, len(manifest) + 1) if r not in set(bad_rows)]
     if not keep:
-        raise DataError(f"manifest {manifest.path!r}: no usable rows ({len(manifest)} rows, "
-                        f"{len(bad_rows)} with bad input)")
+        raise DataError(
+            f"manifest {manifest.path!r}: no usable rows ({len(manifest)} rows, "
+            f"{len(bad_rows)} with bad input)"
+        )
     media = set(media_columns(config))
     columns = {}
     for col in raw_columns(config, with_labels):

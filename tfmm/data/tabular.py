@@ -68,10 +68,13 @@ def _numbers(cells):
 
 
 def _settings(input_config):
-    get = (input_config.get if isinstance(input_config, dict)
-           else lambda k: getattr(input_config, k))
-    return ({k: get(k) or [] for k in ("numeric", "categorical")},
-            get("numeric_bins"), get("max_categories"), get("min_category_count"))
+    get = input_config.get if isinstance(input_config, dict) else lambda k: getattr(input_config, k)
+    return (
+        {k: get(k) or [] for k in ("numeric", "categorical")},
+        get("numeric_bins"),
+        get("max_categories"),
+        get("min_category_count"),
+    )
 
 
 def fit_tabular_state(input_config, columns):
@@ -89,16 +92,20 @@ def fit_tabular_state(input_config, columns):
             # bins as the bulk, and an outlier cannot stretch the scale of the others.
             edges = [float(e) for e in np.quantile(found, np.linspace(0.0, 1.0, bins + 1))]
             median = float(np.median(found))
-        numeric[col] = {"edges": edges, "median": median,
-                        "missing": float(1.0 - found.size / max(values.size, 1))}
+        numeric[col] = {
+            "edges": edges,
+            "median": median,
+            "missing": float(1.0 - found.size / max(values.size, 1)),
+        }
     categorical = {}
     for col in names["categorical"]:
         counts = collections.Counter(_category(v) for v in columns[col])
         counts.pop("", None)
         # Most frequent first, ties by name; rare ones share the out-of-vocabulary id
         # (so it is trained, and an unseen category at prediction time means something).
-        kept = sorted((c for c, n in counts.items() if n >= min_count),
-                      key=lambda c: (-counts[c], c))[:max_categories]
+        kept = sorted(
+            (c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)
+        )[:max_categories]
         categorical[col] = kept
     return {"numeric": numeric, "categorical": categorical}
 
@@ -117,8 +124,9 @@ def numbers_from_strings(cells):
     """float32 tensor of string cells; the `MISSING_NUMBERS` cells ("", "NA", ...) are
     NaN. The cells were checked to be numbers (`tfmm.data.check`)."""
     cells = tf.strings.strip(cells)
-    missing = tf.reduce_any(tf.equal(tf.expand_dims(tf.strings.lower(cells), -1),
-                                     tf.constant(MISSING_NUMBERS)), axis=-1)
+    missing = tf.reduce_any(
+        tf.equal(tf.expand_dims(tf.strings.lower(cells), -1), tf.constant(MISSING_NUMBERS)), axis=-1
+    )
     parsed = tf.strings.to_number(tf.where(missing, tf.constant("0"), cells), tf.float32)
     return tf.where(missing, tf.constant(math.nan, tf.float32), parsed)
 
@@ -148,33 +156,40 @@ class TabularPreprocessor(tf.Module):
         self.numeric = list(input_config.numeric or [])
         self.categorical = list(input_config.categorical or [])
         if state is None:
-            raise ValueError(f"tabular input {self.input_name!r}: needs its fitted state "
-                             f"(tfmm.data.fit_preprocessing builds it)")
+            raise ValueError(
+                f"tabular input {self.input_name!r}: needs its fitted state "
+                f"(tfmm.data.fit_preprocessing builds it)"
+            )
         self.tables = []
         for col in self.categorical:
             vocab = state["categorical"][col]
             keys = tf.constant([""] + list(vocab) if vocab else [""], tf.string)
-            ids = tf.constant([MISSING_ID] + list(range(FIRST_CATEGORY_ID,
-                                                        FIRST_CATEGORY_ID + len(vocab))),
-                              tf.int32)
-            self.tables.append(tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(keys, ids), OOV_ID))
+            ids = tf.constant(
+                [MISSING_ID] + list(range(FIRST_CATEGORY_ID, FIRST_CATEGORY_ID + len(vocab))),
+                tf.int32,
+            )
+            self.tables.append(
+                tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, ids), OOV_ID)
+            )
 
     def category_ids(self, cells):
         """int32 ids of string cells [..., k] (one column per categorical column)."""
         cells = tf.strings.strip(cells)
-        return tf.stack([self.tables[j].lookup(cells[..., j])
-                         for j in range(len(self.categorical))], axis=-1)
+        return tf.stack(
+            [self.tables[j].lookup(cells[..., j]) for j in range(len(self.categorical))], axis=-1
+        )
 
     def from_cells(self, raw):
         """One example's tensors from its cells (scalar strings keyed by column)."""
         x = {}
         if self.numeric:
             x[f"{self.input_name}_numeric"] = numbers_from_strings(
-                tf.stack([raw[c] for c in self.numeric]))
+                tf.stack([raw[c] for c in self.numeric])
+            )
         if self.categorical:
             x[f"{self.input_name}_categorical"] = self.category_ids(
-                tf.stack([raw[c] for c in self.categorical]))
+                tf.stack([raw[c] for c in self.categorical])
+            )
         return x
 
     def from_served(self, raw):
@@ -185,13 +200,13 @@ class TabularPreprocessor(tf.Module):
             x[f"{self.input_name}_numeric"] = tf.cast(raw[f"{self.input_name}_numeric"], tf.float32)
         if self.categorical:
             x[f"{self.input_name}_categorical"] = self.category_ids(
-                raw[f"{self.input_name}_categorical"])
+                raw[f"{self.input_name}_categorical"]
+            )
         return x
 
     def present(self, raw_cells):
         """1.0 where any of the example's cells is non-empty (an optional tabular input)."""
-        cells = tf.stack([tf.strings.strip(raw_cells[c])
-                          for c in self.numeric + self.categorical])
+        cells = tf.stack([tf.strings.strip(raw_cells[c]) for c in self.numeric + self.categorical])
         return tf.cast(tf.reduce_any(tf.strings.length(cells) > 0), tf.float32)
 
 
@@ -204,8 +219,11 @@ def served_present(input_config, raw):
         x = tf.cast(raw[f"{name}_numeric"], tf.float32)
         flags.append(tf.reduce_any(tf.equal(x, x), axis=-1))  # NaN != NaN
     if input_config.categorical:
-        flags.append(tf.reduce_any(
-            tf.strings.length(tf.strings.strip(raw[f"{name}_categorical"])) > 0, axis=-1))
+        flags.append(
+            tf.reduce_any(
+                tf.strings.length(tf.strings.strip(raw[f"{name}_categorical"])) > 0, axis=-1
+            )
+        )
     return tf.cast(tf.reduce_any(tf.stack(flags, axis=-1), axis=-1), tf.float32)
 
 
@@ -219,11 +237,12 @@ def raw_tabular(input_config, columns, rows=None):
     if input_config.numeric:
         out[f"{name}_numeric"] = np.array(
             [[parse_number(columns[c][r]) for c in input_config.numeric] for r in range(n)],
-            np.float32).reshape(n, len(input_config.numeric))
+            np.float32,
+        ).reshape(n, len(input_config.numeric))
     if input_config.categorical:
         out[f"{name}_categorical"] = np.array(
-            [[_category(columns[c][r]) for c in input_config.categorical] for r in range(n)],
-            object).reshape(n, len(input_config.categorical))
+            [[_category(columns[c][r]) for c in input_config.categorical] for r in range(n)], object
+        ).reshape(n, len(input_config.categorical))
     return out
 
 
@@ -237,9 +256,15 @@ def tabular_problems(input_config, manifest):
             try:
                 parse_number(v)
             except ValueError:
-                problems.append(Problem(manifest.path, row, col,
-                                        f"not a number: {v!r} (numeric column of tabular "
-                                        f"input {input_config.name!r})"))
+                problems.append(
+                    Problem(
+                        manifest.path,
+                        row,
+                        col,
+                        f"not a number: {v!r} (numeric column of tabular "
+                        f"input {input_config.name!r})",
+                    )
+                )
     return problems
 
 
@@ -253,21 +278,27 @@ def tabular_summary(input_config, manifest, state=None):
         missing = 100.0 * (1 - found.size / max(values.size, 1))
         if found.size:
             q1, q2, q3 = np.quantile(found, [0.25, 0.5, 0.75])
-            lines.append(f"numeric column {col!r}: {missing:.0f}% missing, range "
-                         f"{found.min():g} to {found.max():g}, quartiles {q1:g} / {q2:g} / "
-                         f"{q3:g}")
+            lines.append(
+                f"numeric column {col!r}: {missing:.0f}% missing, range "
+                f"{found.min():g} to {found.max():g}, quartiles {q1:g} / {q2:g} / "
+                f"{q3:g}"
+            )
         else:
             lines.append(f"numeric column {col!r}: every cell is missing")
     for col in input_config.categorical or []:
         counts = collections.Counter(_category(v) for v in manifest.columns[col])
         missing = counts.pop("", 0)
         top = ", ".join(f"{c!r} {n}" for c, n in counts.most_common(3))
-        line = (f"categorical column {col!r}: {len(counts)} categories ({top}"
-                f"{', ...' if len(counts) > 3 else ''}), {missing} missing")
+        line = (
+            f"categorical column {col!r}: {len(counts)} categories ({top}"
+            f"{', ...' if len(counts) > 3 else ''}), {missing} missing"
+        )
         if state is not None:
             known = set(state["categorical"].get(col, []))
             unseen = {c: n for c, n in counts.items() if c not in known}
-            line += (f"; {sum(unseen.values())} rows hold {len(unseen)} categories "
-                     f"not kept from the training split (read as out-of-vocabulary)")
+            line += (
+                f"; {sum(unseen.values())} rows hold {len(unseen)} categories "
+                f"not kept from the training split (read as out-of-vocabulary)"
+            )
         lines.append(line)
     return lines

@@ -25,8 +25,10 @@ def adapt_vocabulary(texts, encoder_config):
     The vocabulary starts with "" (padding, id 0) and "[UNK]" (OOV, id 1), as Keras's.
     """
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=encoder_config.vocab_size, standardize=_standardize(encoder_config.standardize),
-        output_mode="int")
+        max_tokens=encoder_config.vocab_size,
+        standardize=_standardize(encoder_config.standardize),
+        output_mode="int",
+    )
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512))
     return vectorizer.get_vocabulary()
 
@@ -39,8 +41,11 @@ def adapt_tfidf(texts, encoder_config):
 
     texts = list(texts)
     adapted = keras.layers.TextVectorization(
-        max_tokens=encoder_config.vocab_size, ngrams=encoder_config.ngrams,
-        standardize=_standardize(encoder_config.standardize), output_mode="multi_hot")
+        max_tokens=encoder_config.vocab_size,
+        ngrams=encoder_config.ngrams,
+        standardize=_standardize(encoder_config.standardize),
+        output_mode="multi_hot",
+    )
     ds = tf.data.Dataset.from_tensor_slices(texts).batch(512)
     adapted.adapt(ds)
     tokens = [str(t) for t in adapted.get_vocabulary()[1:]]
@@ -75,30 +80,43 @@ class TextPreprocessor:
         self.kind = cfg.vocabulary_source
         if self.kind == "adapted":
             if vocabulary is None:
-                raise ValueError(f"text input {self.name!r}: a textcnn input needs its adapted "
-                                 f"vocabulary (tfmm.data.fit_preprocessing builds it).")
+                raise ValueError(
+                    f"text input {self.name!r}: a textcnn input needs its adapted "
+                    f"vocabulary (tfmm.data.fit_preprocessing builds it)."
+                )
             self.layer = keras.layers.TextVectorization(
-                max_tokens=cfg.vocab_size, standardize=_standardize(cfg.standardize),
-                output_mode="int", output_sequence_length=cfg.sequence_length,
-                vocabulary=[v for v in vocabulary if v not in ("", "[UNK]")])
+                max_tokens=cfg.vocab_size,
+                standardize=_standardize(cfg.standardize),
+                output_mode="int",
+                output_sequence_length=cfg.sequence_length,
+                vocabulary=[v for v in vocabulary if v not in ("", "[UNK]")],
+            )
         elif self.kind == "wordpiece":
             keras_hub = require("keras_hub", "the bert encoder's tokenizer")
 
             if vocabulary is None:
-                raise ValueError(f"text input {self.name!r}: a bert input needs its WordPiece "
-                                 f"vocabulary.")
-            tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary,
-                                                       lowercase=input_config.encoder.lowercase)
+                raise ValueError(
+                    f"text input {self.name!r}: a bert input needs its WordPiece vocabulary."
+                )
+            tokenizer = keras_hub.models.BertTokenizer(
+                vocabulary=vocabulary, lowercase=input_config.encoder.lowercase
+            )
             self.layer = keras_hub.models.BertTextClassifierPreprocessor(
-                tokenizer, sequence_length=cfg.sequence_length)
+                tokenizer, sequence_length=cfg.sequence_length
+            )
         elif self.kind == "tfidf":
             if vocabulary is None:
-                raise ValueError(f"text input {self.name!r}: a tfidf input needs its fitted "
-                                 f"vocabulary (tfmm.data.fit_preprocessing builds it).")
+                raise ValueError(
+                    f"text input {self.name!r}: a tfidf input needs its fitted "
+                    f"vocabulary (tfmm.data.fit_preprocessing builds it)."
+                )
             self.layer = keras.layers.TextVectorization(
-                standardize=_standardize(cfg.standardize), ngrams=cfg.ngrams,
-                output_mode="tf_idf", vocabulary=list(vocabulary["tokens"]),
-                idf_weights=list(vocabulary["idf"]))
+                standardize=_standardize(cfg.standardize),
+                ngrams=cfg.ngrams,
+                output_mode="tf_idf",
+                vocabulary=list(vocabulary["tokens"]),
+                idf_weights=list(vocabulary["idf"]),
+            )
         else:
             self.layer = None
 

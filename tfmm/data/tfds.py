@@ -13,7 +13,7 @@ from tfmm._extras import require
 
 
 def parse_source(source):
-    body = source[len("tfds:"):]
+    body = source[len("tfds:") :]
     if "/" not in body.rstrip("/").split(":")[-1] and body.count("/") == 0:
         raise DataError(f"TFDS source must be tfds:NAME/SPLIT. Received: {source!r}")
     name, split = body.rsplit("/", 1)
@@ -28,22 +28,34 @@ def read_tfds(config, source, input_context=None, with_labels=True, data_dir=Non
     data_dir = _data_dir(config, data_dir)
     mapping = config.data.tfds_features
     if not mapping:
-        raise DataError(f"{source}: set data.tfds_features, a mapping from the dataset's "
-                        f"features to the config's columns (e.g. {{image: image, label: "
-                        f"label}}).")
+        raise DataError(
+            f"{source}: set data.tfds_features, a mapping from the dataset's "
+            f"features to the config's columns (e.g. {{image: image, label: "
+            f"label}})."
+        )
     read_config = tfds.ReadConfig(input_context=input_context, shuffle_seed=config.data.seed)
-    ds, info = tfds.load(name, split=split, with_info=True, data_dir=data_dir,
-                         read_config=read_config, shuffle_files=False)
+    ds, info = tfds.load(
+        name,
+        split=split,
+        with_info=True,
+        data_dir=data_dir,
+        read_config=read_config,
+        shuffle_files=False,
+    )
     features = info.features
     missing = [f for f in mapping if f not in features]
     if missing:
-        raise DataError(f"{source}: data.tfds_features names {missing} but the dataset's "
-                        f"features are {sorted(features.keys())}")
+        raise DataError(
+            f"{source}: data.tfds_features names {missing} but the dataset's "
+            f"features are {sorted(features.keys())}"
+        )
     needed = set(c for c in _columns(config, with_labels))
     have = set(mapping.values())
     if needed - have:
-        raise DataError(f"{source}: no TFDS feature is mapped to columns "
-                        f"{sorted(needed - have)}; data.tfds_features: {mapping}")
+        raise DataError(
+            f"{source}: no TFDS feature is mapped to columns "
+            f"{sorted(needed - have)}; data.tfds_features: {mapping}"
+        )
     label_names = {}
     for feat, col in mapping.items():
         names = getattr(features[feat], "names", None)

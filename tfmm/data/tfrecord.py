@@ -37,8 +37,9 @@ def write_tfrecords(config, manifest_path, out_dir, shards=4, prefix=None, verbo
     n = len(next(iter(columns.values())))
     prefix = prefix or os.path.splitext(os.path.basename(manifest_path))[0]
     os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, f"{prefix}-{s:05d}-of-{shards:05d}.tfrecord")
-             for s in range(shards)]
+    paths = [
+        os.path.join(out_dir, f"{prefix}-{s:05d}-of-{shards:05d}.tfrecord") for s in range(shards)
+    ]
     writers = [tf.io.TFRecordWriter(p) for p in paths]
     bar = keras.utils.Progbar(n, unit_name="example") if verbose else None
     try:
@@ -79,9 +80,14 @@ def read_tfrecords(config, pattern, input_context=None, with_labels=True):
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         else:
             shard_records = True
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     if shard_records:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    return ds.map(lambda r: tf.io.parse_single_example(r, spec),
-                  num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(
+        lambda r: tf.io.parse_single_example(r, spec), num_parallel_calls=tf.data.AUTOTUNE
+    )

@@ -15,8 +15,14 @@ from tfmm.encoders.hub import HubEncoder
 from tfmm.encoders.keras_hub_audio import KerasHubAudioEncoder
 from tfmm.encoders.keras_hub_image import KerasHubImageEncoder
 from tfmm.encoders.lstm_audio import LSTMAudioEncoder
-from tfmm.encoders.registry import (ENCODER_CONFIGS, ENCODER_MODALITIES, ENCODERS, EncoderSpec,
-                                    build_encoder, register_encoder)
+from tfmm.encoders.registry import (
+    ENCODER_CONFIGS,
+    ENCODER_MODALITIES,
+    ENCODERS,
+    EncoderSpec,
+    build_encoder,
+    register_encoder,
+)
 from tfmm.encoders.tabular_mlp import TabularMLPEncoder
 from tfmm.encoders.textcnn import TextCNNEncoder
 from tfmm.encoders.tfidf import TfidfEncoder
@@ -24,9 +30,24 @@ from tfmm.encoders.tfidf import TfidfEncoder
 for _module in _pkgutil.iter_modules(__path__):
     _importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["ENCODERS", "ENCODER_CONFIGS", "ENCODER_MODALITIES", "ApplicationEncoder",
-           "AudioCNNEncoder", "BertEncoder", "Encoder", "EncoderSpec", "HubEncoder",
-           "ImageCNNEncoder", "KerasHubAudioEncoder", "KerasHubImageEncoder",
-           "LSTMAudioEncoder", "ResNet50Encoder", "TabularMLPEncoder", "TextCNNEncoder",
-           "TfidfEncoder", "build_encoder",
-           "register_encoder"]
+__all__ = [
+    "ENCODERS",
+    "ENCODER_CONFIGS",
+    "ENCODER_MODALITIES",
+    "ApplicationEncoder",
+    "AudioCNNEncoder",
+    "BertEncoder",
+    "Encoder",
+    "EncoderSpec",
+    "HubEncoder",
+    "ImageCNNEncoder",
+    "KerasHubAudioEncoder",
+    "KerasHubImageEncoder",
+    "LSTMAudioEncoder",
+    "ResNet50Encoder",
+    "TabularMLPEncoder",
+    "TextCNNEncoder",
+    "TfidfEncoder",
+    "build_encoder",
+    "register_encoder",
+]

@@ -62,19 +62,35 @@ class ApplicationEncoder(Encoder):
 
     primary_input = "pixels"
 
-    def __init__(self, family, variant, image_size=(224, 224), weights=None, frozen=False,
-                 batchnorm_momentum=None, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        family,
+        variant,
+        image_size=(224, 224),
+        weights=None,
+        frozen=False,
+        batchnorm_momentum=None,
+        return_sequence=False,
+        **kwargs,
+    ):
         image_size = list(image_size)
         if (family, variant) not in BACKBONES:
-            raise ValueError(f"unknown backbone {family} {variant!r}; known: "
-                             f"{sorted(v for f, v in BACKBONES if f == family)}")
+            raise ValueError(
+                f"unknown backbone {family} {variant!r}; known: "
+                f"{sorted(v for f, v in BACKBONES if f == family)}"
+            )
         if weights not in (None, "imagenet") and not os.path.exists(weights):
-            raise FileNotFoundError(f"{family} weights file not found. "
-                                    f"Received: weights={weights!r}")
+            raise FileNotFoundError(
+                f"{family} weights file not found. Received: weights={weights!r}"
+            )
         # === Layers ===
         build = getattr(keras.applications, BACKBONES[(family, variant)])
-        options = dict(include_top=False, weights="imagenet" if weights == "imagenet" else None,
-                       input_shape=(*image_size, 3), pooling=None if return_sequence else "avg")
+        options = dict(
+            include_top=False,
+            weights="imagenet" if weights == "imagenet" else None,
+            input_shape=(*image_size, 3),
+            pooling=None if return_sequence else "avg",
+        )
         if family == "resnet":
             # ResNet's preprocess_input is a function outside the model: it runs inside.
             backbone = build(**options, name="resnet50")
@@ -86,9 +102,14 @@ class ApplicationEncoder(Encoder):
             backbone = build(**options, include_preprocessing=own)
             preprocess = None if own else TorchPreprocess(name="preprocess")
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
-        outputs = backbone_outputs(backbone, pixels if preprocess is None
-                                   else preprocess(pixels), weights, frozen,
-                                   batchnorm_momentum, return_sequence)
+        outputs = backbone_outputs(
+            backbone,
+            pixels if preprocess is None else preprocess(pixels),
+            weights,
+            frozen,
+            batchnorm_momentum,
+            return_sequence,
+        )
         super().__init__(inputs=pixels, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -103,10 +124,17 @@ class ApplicationEncoder(Encoder):
     def get_config(self):
         config = super().get_config()
         # The weights travel in the saved file; reloading must not download or read them.
-        config.update({"family": self.family, "variant": self.variant,
-                       "image_size": self.image_size, "weights": None, "frozen": self.frozen,
-                       "batchnorm_momentum": self.batchnorm_momentum,
-                       "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "family": self.family,
+                "variant": self.variant,
+                "image_size": self.image_size,
+                "weights": None,
+                "frozen": self.frozen,
+                "batchnorm_momentum": self.batchnorm_momentum,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -128,11 +156,25 @@ class ResNet50Encoder(ApplicationEncoder):
     (1, 2048)
     """
 
-    def __init__(self, image_size=(224, 224), weights=None, frozen=False,
-                 batchnorm_momentum=None, return_sequence=False, **kwargs):
-        super().__init__("resnet", "50", image_size=image_size, weights=weights,
-                         frozen=frozen, batchnorm_momentum=batchnorm_momentum,
-                         return_sequence=return_sequence, **kwargs)
+    def __init__(
+        self,
+        image_size=(224, 224),
+        weights=None,
+        frozen=False,
+        batchnorm_momentum=None,
+        return_sequence=False,
+        **kwargs,
+    ):
+        super().__init__(
+            "resnet",
+            "50",
+            image_size=image_size,
+            weights=weights,
+            frozen=frozen,
+            batchnorm_momentum=batchnorm_momentum,
+            return_sequence=return_sequence,
+            **kwargs,
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -186,8 +228,10 @@ class ApplicationSpec(EncoderSpec):
     def validate(self, path):
         m = self.batchnorm_momentum
         if m is not None and not 0.0 < m < 1.0:
-            raise ConfigError(f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
-                              f"Received: batchnorm_momentum={m}")
+            raise ConfigError(
+                f"{path}.batchnorm_momentum: must be in (0, 1) or null. "
+                f"Received: batchnorm_momentum={m}"
+            )
 
 
 @dataclass(frozen=True)
@@ -224,13 +268,17 @@ class EfficientNetConfig(ApplicationSpec):
 
 def build_application(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
-    options = dict(image_size=list(input_config.image_hw), weights=cfg.weights,
-                   frozen=not cfg.trainable, batchnorm_momentum=cfg.batchnorm_momentum,
-                   return_sequence=return_sequence, name=encoder_name(input_config))
+    options = dict(
+        image_size=list(input_config.image_hw),
+        weights=cfg.weights,
+        frozen=not cfg.trainable,
+        batchnorm_momentum=cfg.batchnorm_momentum,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )
     if cfg.family == "resnet":
         return ResNet50Encoder(**options)
-    return ApplicationEncoder(cfg.family, getattr(cfg, "variant", cfg.default_variant),
-                              **options)
+    return ApplicationEncoder(cfg.family, getattr(cfg, "variant", cfg.default_variant), **options)
 
 
 for _config in (ResNet50Config, MobileNetConfig, EfficientNetConfig):

@@ -29,8 +29,10 @@ class Encoder(keras.Model):
 
     def input_names_for(self, name: str) -> dict:
         """Maps each inner input name to the fused model's input name."""
-        return {t.name: (name if t.name == self.primary_input else f"{name}_{t.name}")
-                for t in self.inputs}
+        return {
+            t.name: (name if t.name == self.primary_input else f"{name}_{t.name}")
+            for t in self.inputs
+        }
 
     def get_config(self):
         # Layer's own config (name, trainable, dtype); subclasses add their arguments.

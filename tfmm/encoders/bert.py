@@ -46,12 +46,22 @@ class BertEncoder(Encoder):
     (2, 8)
     """
 
-    def __init__(self, backbone, sequence_length=128, pooling="pooled", frozen=False,
-                 lora_rank=None, vocabulary=None, lowercase=True, return_sequence=False,
-                 **kwargs):
+    def __init__(
+        self,
+        backbone,
+        sequence_length=128,
+        pooling="pooled",
+        frozen=False,
+        lora_rank=None,
+        vocabulary=None,
+        lowercase=True,
+        return_sequence=False,
+        **kwargs,
+    ):
         if pooling not in ("pooled", "mean"):
-            raise ValueError(f"BertEncoder: pooling must be 'pooled' or 'mean'. "
-                             f"Received: pooling={pooling!r}")
+            raise ValueError(
+                f"BertEncoder: pooling must be 'pooled' or 'mean'. Received: pooling={pooling!r}"
+            )
         # === Layers ===
         if lora_rank:
             backbone.enable_lora(lora_rank)
@@ -67,8 +77,10 @@ class BertEncoder(Encoder):
         }
         out = backbone(inputs)
         if return_sequence:
-            outputs = {"sequence": out["sequence_output"],
-                       "mask": keras.layers.Identity(name="mask")(inputs["padding_mask"])}
+            outputs = {
+                "sequence": out["sequence_output"],
+                "mask": keras.layers.Identity(name="mask")(inputs["padding_mask"]),
+            }
         elif pooling == "pooled":
             outputs = out["pooled_output"]
         else:
@@ -87,13 +99,18 @@ class BertEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "backbone": keras.layers.serialize(self.backbone),
-            "sequence_length": self.sequence_length, "pooling": self.pooling,
-            "frozen": self.frozen, "lora_rank": self.lora_rank,
-            "vocabulary": self.vocabulary, "lowercase": self.lowercase,
-            "return_sequence": self.return_sequence,
-        })
+        config.update(
+            {
+                "backbone": keras.layers.serialize(self.backbone),
+                "sequence_length": self.sequence_length,
+                "pooling": self.pooling,
+                "frozen": self.frozen,
+                "lora_rank": self.lora_rank,
+                "vocabulary": self.vocabulary,
+                "lowercase": self.lowercase,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
     @classmethod
@@ -147,21 +164,37 @@ class BertConfig(EncoderSpec):
 
     def validate(self, path):
         if self.preset is None and self.vocabulary is None:
-            raise ConfigError(f"{path}: a bert encoder needs either `preset` (a preset "
-                              f"directory or handle) or `vocabulary` (a WordPiece vocabulary "
-                              f"file). Received neither.")
-        positive(self, path, "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
-                  "sequence_length", "max_sequence_length")
+            raise ConfigError(
+                f"{path}: a bert encoder needs either `preset` (a preset "
+                f"directory or handle) or `vocabulary` (a WordPiece vocabulary "
+                f"file). Received neither."
+            )
+        positive(
+            self,
+            path,
+            "num_layers",
+            "num_heads",
+            "hidden_dim",
+            "intermediate_dim",
+            "sequence_length",
+            "max_sequence_length",
+        )
         if self.hidden_dim % self.num_heads:
-            raise ConfigError(f"{path}.hidden_dim: must be divisible by num_heads="
-                              f"{self.num_heads}. Received: hidden_dim={self.hidden_dim}")
+            raise ConfigError(
+                f"{path}.hidden_dim: must be divisible by num_heads="
+                f"{self.num_heads}. Received: hidden_dim={self.hidden_dim}"
+            )
         if self.preset is None and self.sequence_length > self.max_sequence_length:
-            raise ConfigError(f"{path}.sequence_length: must be <= max_sequence_length="
-                              f"{self.max_sequence_length}. Received: "
-                              f"sequence_length={self.sequence_length}")
+            raise ConfigError(
+                f"{path}.sequence_length: must be <= max_sequence_length="
+                f"{self.max_sequence_length}. Received: "
+                f"sequence_length={self.sequence_length}"
+            )
         if self.lora_rank is not None and self.lora_rank <= 0:
-            raise ConfigError(f"{path}.lora_rank: must be a positive int or null. "
-                              f"Received: lora_rank={self.lora_rank}")
+            raise ConfigError(
+                f"{path}.lora_rank: must be a positive int or null. "
+                f"Received: lora_rank={self.lora_rank}"
+            )
         unit_interval(self, path, "dropout")
 
 
@@ -177,18 +210,32 @@ def build_bert(input_config, vocabulary=None, return_sequence=False):
         vocab = tokenizer.get_vocabulary()
         lowercase = tokenizer.lowercase
         if cfg.sequence_length > backbone.max_sequence_length:
-            raise ValueError(f"input {input_config.name!r}: encoder.sequence_length="
-                             f"{cfg.sequence_length} exceeds the preset's max_sequence_length="
-                             f"{backbone.max_sequence_length}.")
+            raise ValueError(
+                f"input {input_config.name!r}: encoder.sequence_length="
+                f"{cfg.sequence_length} exceeds the preset's max_sequence_length="
+                f"{backbone.max_sequence_length}."
+            )
     else:
         vocab = read_vocabulary(cfg.vocabulary)
         lowercase = cfg.lowercase
         backbone = keras_hub.models.BertBackbone(
-            vocabulary_size=len(vocab), num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
-            dropout=cfg.dropout, max_sequence_length=cfg.max_sequence_length,
-            name=f"{input_config.name}_bert_backbone")
-    return BertEncoder(backbone, sequence_length=cfg.sequence_length, pooling=cfg.pooling,
-                       frozen=not cfg.trainable, lora_rank=cfg.lora_rank, vocabulary=vocab,
-                       lowercase=lowercase, return_sequence=return_sequence,
-                       name=encoder_name(input_config))
+            vocabulary_size=len(vocab),
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
+            hidden_dim=cfg.hidden_dim,
+            intermediate_dim=cfg.intermediate_dim,
+            dropout=cfg.dropout,
+            max_sequence_length=cfg.max_sequence_length,
+            name=f"{input_config.name}_bert_backbone",
+        )
+    return BertEncoder(
+        backbone,
+        sequence_length=cfg.sequence_length,
+        pooling=cfg.pooling,
+        frozen=not cfg.trainable,
+        lora_rank=cfg.lora_rank,
+        vocabulary=vocab,
+        lowercase=lowercase,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -37,30 +37,44 @@ def _conv_blocks(filters, convs_per_stage, norm, prefix):
     for s, f in enumerate(filters):
         layers = []
         for c in range(convs_per_stage):
-            layers += [keras.layers.Conv2D(f, 3, padding="same", use_bias=norm == "none",
-                                           kernel_initializer="he_normal",
-                                           name=f"{prefix}{s}_conv{c}"),
-                       _norm(norm, f, f"{prefix}{s}_norm{c}"),
-                       keras.layers.ReLU(name=f"{prefix}{s}_relu{c}")]
-        pool = keras.layers.MaxPooling2D(2, padding="same", name=f"{prefix}{s}_pool") \
-            if s < len(filters) - 1 else None
+            layers += [
+                keras.layers.Conv2D(
+                    f,
+                    3,
+                    padding="same",
+                    use_bias=norm == "none",
+                    kernel_initializer="he_normal",
+                    name=f"{prefix}{s}_conv{c}",
+                ),
+                _norm(norm, f, f"{prefix}{s}_norm{c}"),
+                keras.layers.ReLU(name=f"{prefix}{s}_relu{c}"),
+            ]
+        pool = (
+            keras.layers.MaxPooling2D(2, padding="same", name=f"{prefix}{s}_pool")
+            if s < len(filters) - 1
+            else None
+        )
         stages.append((layers, pool))
     return stages
 
 
 def _check(filters, convs_per_stage, norm, dropout):
     if not filters or any(int(f) <= 0 for f in filters):
-        raise ValueError(f"cnn encoder: filters must be a non-empty list of positive ints. "
-                         f"Received: filters={filters}")
+        raise ValueError(
+            f"cnn encoder: filters must be a non-empty list of positive ints. "
+            f"Received: filters={filters}"
+        )
     if convs_per_stage < 1:
-        raise ValueError(f"cnn encoder: convs_per_stage must be >= 1. "
-                         f"Received: convs_per_stage={convs_per_stage}")
+        raise ValueError(
+            f"cnn encoder: convs_per_stage must be >= 1. "
+            f"Received: convs_per_stage={convs_per_stage}"
+        )
     if norm not in ("batch", "group", "none"):
-        raise ValueError(f"cnn encoder: norm must be 'batch', 'group' or 'none'. "
-                         f"Received: norm={norm!r}")
+        raise ValueError(
+            f"cnn encoder: norm must be 'batch', 'group' or 'none'. Received: norm={norm!r}"
+        )
     if not 0 <= dropout < 1:
-        raise ValueError(f"cnn encoder: dropout must be in [0, 1). Received: "
-                         f"dropout={dropout}")
+        raise ValueError(f"cnn encoder: dropout must be in [0, 1). Received: dropout={dropout}")
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -90,8 +104,16 @@ class ImageCNNEncoder(Encoder):
 
     primary_input = "pixels"
 
-    def __init__(self, image_size=(64, 64), filters=(32, 64, 128), convs_per_stage=2,
-                 norm="batch", dropout=0.0, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        image_size=(64, 64),
+        filters=(32, 64, 128),
+        convs_per_stage=2,
+        norm="batch",
+        dropout=0.0,
+        return_sequence=False,
+        **kwargs,
+    ):
         filters = [int(f) for f in filters]
         _check(filters, convs_per_stage, norm, dropout)
         image_size = list(image_size)
@@ -129,9 +151,19 @@ class ImageCNNEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({k: getattr(self, k) for k in (
-            "image_size", "filters", "convs_per_stage", "norm", "dropout",
-            "return_sequence")})
+        config.update(
+            {
+                k: getattr(self, k)
+                for k in (
+                    "image_size",
+                    "filters",
+                    "convs_per_stage",
+                    "norm",
+                    "dropout",
+                    "return_sequence",
+                )
+            }
+        )
         return config
 
 
@@ -165,17 +197,38 @@ class AudioCNNEncoder(Encoder):
 
     primary_input = "waveform"
 
-    def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
-                 fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
-                 upper_edge_hertz=None, filters=(32, 64, 128), convs_per_stage=1,
-                 norm="batch", dropout=0.0, augment=False, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        num_samples,
+        sample_rate=16000,
+        frame_length=400,
+        frame_step=160,
+        fft_length=512,
+        num_mel_bins=64,
+        lower_edge_hertz=20.0,
+        upper_edge_hertz=None,
+        filters=(32, 64, 128),
+        convs_per_stage=1,
+        norm="batch",
+        dropout=0.0,
+        augment=False,
+        return_sequence=False,
+        **kwargs,
+    ):
         filters = [int(f) for f in filters]
         _check(filters, convs_per_stage, norm, dropout)
         # === Layers ===
         spec_augment = SpecAugment(name="spec_augment") if augment else None
         front_end, frame_mask, num_frames = log_mel_front_end(
-            num_samples, sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
-            lower_edge_hertz, upper_edge_hertz)
+            num_samples,
+            sample_rate,
+            frame_length,
+            frame_step,
+            fft_length,
+            num_mel_bins,
+            lower_edge_hertz,
+            upper_edge_hertz,
+        )
         normalize = MaskedNormalize(name="mel_norm", dtype="float32")
         stages = _conv_blocks(filters, convs_per_stage, norm, "stage")
         project = keras.layers.Dense(filters[-1], activation="relu", name="project")
@@ -205,13 +258,22 @@ class AudioCNNEncoder(Encoder):
             outputs = pool(x, mask)
             if drop is not None:
                 outputs = drop(outputs)
-        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=outputs,
-                         **kwargs)
+        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=outputs, **kwargs)
 
         # === Config ===
         self.num_samples = num_samples
-        for k, v in zip(FRONT_END_ARGS, (sample_rate, frame_length, frame_step, fft_length,
-                                         num_mel_bins, lower_edge_hertz, upper_edge_hertz)):
+        for k, v in zip(
+            FRONT_END_ARGS,
+            (
+                sample_rate,
+                frame_length,
+                frame_step,
+                fft_length,
+                num_mel_bins,
+                lower_edge_hertz,
+                upper_edge_hertz,
+            ),
+        ):
             setattr(self, k, v)
         self.filters = filters
         self.convs_per_stage = convs_per_stage
@@ -222,9 +284,21 @@ class AudioCNNEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({k: getattr(self, k) for k in (
-            "num_samples", *FRONT_END_ARGS, "filters", "convs_per_stage", "norm", "dropout",
-            "augment", "return_sequence")})
+        config.update(
+            {
+                k: getattr(self, k)
+                for k in (
+                    "num_samples",
+                    *FRONT_END_ARGS,
+                    "filters",
+                    "convs_per_stage",
+                    "norm",
+                    "dropout",
+                    "augment",
+                    "return_sequence",
+                )
+            }
+        )
         return config
 
 
@@ -248,8 +322,10 @@ class CNNConfig(LogMelSpec):
     def validate(self, path):
         super().validate(path)
         if not self.filters or any(f <= 0 for f in self.filters):
-            raise ConfigError(f"{path}.filters: must be a non-empty list of positive ints. "
-                              f"Received: filters={self.filters}")
+            raise ConfigError(
+                f"{path}.filters: must be a non-empty list of positive ints. "
+                f"Received: filters={self.filters}"
+            )
         positive(self, path, "convs_per_stage")
         unit_interval(self, path, "dropout")
 
@@ -257,12 +333,23 @@ class CNNConfig(LogMelSpec):
 @register_encoder("cnn", config=CNNConfig, modalities=("image", "audio"))
 def build_cnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
-    common = dict(filters=cfg.filters, norm=cfg.norm, dropout=cfg.dropout,
-                  return_sequence=return_sequence, name=encoder_name(input_config))
+    common = dict(
+        filters=cfg.filters,
+        norm=cfg.norm,
+        dropout=cfg.dropout,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )
     if input_config.type == "image":
-        return ImageCNNEncoder(image_size=list(input_config.image_hw),
-                               convs_per_stage=cfg.convs_per_stage or 2, **common)
+        return ImageCNNEncoder(
+            image_size=list(input_config.image_hw),
+            convs_per_stage=cfg.convs_per_stage or 2,
+            **common,
+        )
     return AudioCNNEncoder(
-        num_samples=input_config.num_samples, **cfg.front_end_args(input_config),
+        num_samples=input_config.num_samples,
+        **cfg.front_end_args(input_config),
         convs_per_stage=cfg.convs_per_stage or 1,
-        augment=input_config.augment, **common)
+        augment=input_config.augment,
+        **common,
+    )

@@ -46,8 +46,19 @@ class FTTransformerEncoder(TabularEncoder):
     (2, 8)
     """
 
-    def __init__(self, state, numeric=(), categorical=(), dim=32, num_layers=2, num_heads=4,
-                 intermediate_dim=64, dropout=0.1, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        state,
+        numeric=(),
+        categorical=(),
+        dim=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_dim=64,
+        dropout=0.1,
+        return_sequence=False,
+        **kwargs,
+    ):
         keras_hub = require("keras_hub", "the ft_transformer encoder")
 
         numeric, categorical = list(numeric or []), list(categorical or [])
@@ -57,16 +68,19 @@ class FTTransformerEncoder(TabularEncoder):
         x = ClassToken(name="cls_token")(tokens)
         for k in range(num_layers):
             x = keras_hub.layers.TransformerEncoder(
-                intermediate_dim, num_heads, dropout=dropout, normalize_first=True,
-                name=f"transformer_{k}")(x)
+                intermediate_dim,
+                num_heads,
+                dropout=dropout,
+                normalize_first=True,
+                name=f"transformer_{k}",
+            )(x)
         x = keras.layers.LayerNormalization(name="final_norm")(x)
         if return_sequence:
             outputs = {"sequence": x, "mask": SequenceMask("all", name="mask")(x)}
         else:
             outputs = keras.layers.Identity(name="cls")(x[:, 0, :])
         named = {t.name: t for t in inputs}
-        super().__init__(inputs=named if len(named) > 1 else inputs[0], outputs=outputs,
-                         **kwargs)
+        super().__init__(inputs=named if len(named) > 1 else inputs[0], outputs=outputs, **kwargs)
 
         # === Config ===
         self._keep_columns(state, numeric, categorical)
@@ -79,10 +93,16 @@ class FTTransformerEncoder(TabularEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"dim": self.dim,
-                       "num_layers": self.num_layers, "num_heads": self.num_heads,
-                       "intermediate_dim": self.intermediate_dim, "dropout": self.dropout,
-                       "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "dim": self.dim,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -105,8 +125,10 @@ class FTTransformerConfig(EncoderSpec):
     def validate(self, path):
         positive(self, path, "dim", "num_layers", "num_heads", "intermediate_dim")
         if self.dim % self.num_heads:
-            raise ConfigError(f"{path}.dim: must be a multiple of num_heads="
-                              f"{self.num_heads}. Received: dim={self.dim}")
+            raise ConfigError(
+                f"{path}.dim: must be a multiple of num_heads="
+                f"{self.num_heads}. Received: dim={self.dim}"
+            )
         unit_interval(self, path, "dropout")
 
 
@@ -114,7 +136,14 @@ class FTTransformerConfig(EncoderSpec):
 def build_ft_transformer(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return FTTransformerEncoder(
-        vocabulary, input_config.numeric, input_config.categorical, dim=cfg.dim,
-        num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-        intermediate_dim=cfg.intermediate_dim, dropout=cfg.dropout,
-        return_sequence=return_sequence, name=encoder_name(input_config))
+        vocabulary,
+        input_config.numeric,
+        input_config.categorical,
+        dim=cfg.dim,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        intermediate_dim=cfg.intermediate_dim,
+        dropout=cfg.dropout,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -30,8 +30,10 @@ def resolve_handle(handle):
     if os.path.isdir(handle):
         return handle
     if "://" not in handle and not handle.startswith("gs:"):
-        raise FileNotFoundError(f"hub encoder: no SavedModel directory at {handle!r} "
-                                f"(and it is not a URL handle). Received: handle={handle!r}")
+        raise FileNotFoundError(
+            f"hub encoder: no SavedModel directory at {handle!r} "
+            f"(and it is not a URL handle). Received: handle={handle!r}"
+        )
     hub = require("tensorflow_hub", "the hub encoder")
 
     return hub.resolve(handle)
@@ -43,13 +45,17 @@ def _pick(out, output_key, handle, signature):
         return out, output_key
     if output_key is None:
         if len(out) != 1:
-            raise ValueError(f"HubEncoder: signature {signature!r} of {handle!r} has "
-                             f"outputs {sorted(out)}; set encoder.output_key. "
-                             f"Received: output_key=None")
+            raise ValueError(
+                f"HubEncoder: signature {signature!r} of {handle!r} has "
+                f"outputs {sorted(out)}; set encoder.output_key. "
+                f"Received: output_key=None"
+            )
         output_key = next(iter(out))
     if output_key not in out:
-        raise ValueError(f"HubEncoder: signature {signature!r} of {handle!r} has no "
-                         f"output {output_key!r}; outputs: {sorted(out)}.")
+        raise ValueError(
+            f"HubEncoder: signature {signature!r} of {handle!r} has no "
+            f"output {output_key!r}; outputs: {sorted(out)}."
+        )
     return out[output_key], output_key
 
 
@@ -72,9 +78,11 @@ class PerClipFrames(keras.layers.Layer):
             out = out[self.output_key] if isinstance(out, dict) else out
             return tf.ensure_shape(tf.cast(out, tf.float32), [self.frames, self.dim])
 
-        return tf.map_fn(one, tf.cast(waveforms, tf.float32),
-                         fn_output_signature=tf.TensorSpec([self.frames, self.dim],
-                                                           tf.float32))
+        return tf.map_fn(
+            one,
+            tf.cast(waveforms, tf.float32),
+            fn_output_signature=tf.TensorSpec([self.frames, self.dim], tf.float32),
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.frames, self.dim)
@@ -111,38 +119,57 @@ class HubEncoder(Encoder):
     >>> enc = HubEncoder("path/to/saved_model", modality="text")  # doctest: +SKIP
     """
 
-    def __init__(self, handle, modality="text", image_size=(224, 224), output_key=None,
-                 signature="serving_default", trainable=False, return_sequence=False,
-                 num_samples=16000, sample_rate=16000, frame_hop_seconds=0.48, **kwargs):
+    def __init__(
+        self,
+        handle,
+        modality="text",
+        image_size=(224, 224),
+        output_key=None,
+        signature="serving_default",
+        trainable=False,
+        return_sequence=False,
+        num_samples=16000,
+        sample_rate=16000,
+        frame_hop_seconds=0.48,
+        **kwargs,
+    ):
         if modality not in ("text", "image", "audio"):
-            raise ValueError(f"HubEncoder: modality must be 'text', 'image' or 'audio'. "
-                             f"Received: modality={modality!r}")
+            raise ValueError(
+                f"HubEncoder: modality must be 'text', 'image' or 'audio'. "
+                f"Received: modality={modality!r}"
+            )
         image_size = list(image_size)
         # === Layers ===
         path = resolve_handle(handle)
-        layer = keras.layers.TFSMLayer(path, call_endpoint=signature, trainable=trainable,
-                                       name="saved_model")
+        layer = keras.layers.TFSMLayer(
+            path, call_endpoint=signature, trainable=trainable, name="saved_model"
+        )
 
         # === Functional Model ===
         if modality == "audio":
             # One eager call on a silent clip gives the frame count and width.
-            probe, output_key = _pick(layer(tf.zeros([num_samples])), output_key, handle,
-                                      signature)
+            probe, output_key = _pick(layer(tf.zeros([num_samples])), output_key, handle, signature)
             if len(probe.shape) != 2:
-                raise ValueError(f"HubEncoder: audio signature {signature!r} of {handle!r} "
-                                 f"must return [frames, dim] for a [samples] waveform. "
-                                 f"Received: output shape {tuple(probe.shape)}")
+                raise ValueError(
+                    f"HubEncoder: audio signature {signature!r} of {handle!r} "
+                    f"must return [frames, dim] for a [samples] waveform. "
+                    f"Received: output shape {tuple(probe.shape)}"
+                )
             frames, dim = (int(d) for d in probe.shape)
             waveform = keras.Input((num_samples,), dtype="float32", name="waveform")
             length = keras.Input((), dtype="int32", name="length")
             seq = PerClipFrames(layer, output_key, frames, dim, name="frames")(waveform)
-            mask = FrameMask(num_frames=frames,
-                             frame_step=max(int(round(frame_hop_seconds * sample_rate)), 1),
-                             name="frame_mask")(length)
-            out = {"sequence": seq, "mask": mask} if return_sequence else \
-                MaskedMeanMaxPooling(name="pool")(seq, mask)
-            super().__init__(inputs={"waveform": waveform, "length": length}, outputs=out,
-                             **kwargs)
+            mask = FrameMask(
+                num_frames=frames,
+                frame_step=max(int(round(frame_hop_seconds * sample_rate)), 1),
+                name="frame_mask",
+            )(length)
+            out = (
+                {"sequence": seq, "mask": mask}
+                if return_sequence
+                else MaskedMeanMaxPooling(name="pool")(seq, mask)
+            )
+            super().__init__(inputs={"waveform": waveform, "length": length}, outputs=out, **kwargs)
             self.primary_input = "waveform"
         if modality == "text":
             inputs = keras.Input((), dtype="string", name="text")
@@ -153,8 +180,10 @@ class HubEncoder(Encoder):
         if modality != "audio":
             out, output_key = _pick(layer(x), output_key, handle, signature)
             if len(out.shape) != 2:
-                raise ValueError(f"HubEncoder: {handle!r} must return [batch, dim] vectors. "
-                                 f"Received: output shape {tuple(out.shape)}")
+                raise ValueError(
+                    f"HubEncoder: {handle!r} must return [batch, dim] vectors. "
+                    f"Received: output shape {tuple(out.shape)}"
+                )
             if return_sequence:
                 seq = keras.layers.Reshape((1, out.shape[-1]), name="one_token")(out)
                 out = {"sequence": seq, "mask": SequenceMask("all", name="mask")(seq)}
@@ -175,12 +204,20 @@ class HubEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"handle": self.handle, "modality": self.modality,
-                       "image_size": self.image_size, "output_key": self.output_key,
-                       "signature": self.signature, "trainable": self.hub_trainable,
-                       "return_sequence": self.return_sequence,
-                       "num_samples": self.num_samples, "sample_rate": self.sample_rate,
-                       "frame_hop_seconds": self.frame_hop_seconds})
+        config.update(
+            {
+                "handle": self.handle,
+                "modality": self.modality,
+                "image_size": self.image_size,
+                "output_key": self.output_key,
+                "signature": self.signature,
+                "trainable": self.hub_trainable,
+                "return_sequence": self.return_sequence,
+                "num_samples": self.num_samples,
+                "sample_rate": self.sample_rate,
+                "frame_hop_seconds": self.frame_hop_seconds,
+            }
+        )
         return config
 
 
@@ -223,19 +260,26 @@ class HubConfig(EncoderSpec):
 
     def validate(self, path):
         if not self.handle:
-            raise ConfigError(f"{path}.handle: required for a hub encoder (a TF Hub handle "
-                              f"or a local SavedModel directory). Received: handle=''")
+            raise ConfigError(
+                f"{path}.handle: required for a hub encoder (a TF Hub handle "
+                f"or a local SavedModel directory). Received: handle=''"
+            )
 
 
 @register_encoder("hub", config=HubConfig, modalities=("text", "image", "audio"))
 def build_hub(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     audio = input_config.type == "audio"
-    return HubEncoder(cfg.handle, modality=input_config.type,
-                      image_size=list(input_config.image_hw), output_key=cfg.output_key,
-                      signature=cfg.signature, trainable=cfg.trainable,
-                      return_sequence=return_sequence,
-                      num_samples=input_config.num_samples if audio else 16000,
-                      sample_rate=input_config.sample_rate if audio else 16000,
-                      frame_hop_seconds=cfg.frame_hop_seconds,
-                      name=encoder_name(input_config))
+    return HubEncoder(
+        cfg.handle,
+        modality=input_config.type,
+        image_size=list(input_config.image_hw),
+        output_key=cfg.output_key,
+        signature=cfg.signature,
+        trainable=cfg.trainable,
+        return_sequence=return_sequence,
+        num_samples=input_config.num_samples if audio else 16000,
+        sample_rate=input_config.sample_rate if audio else 16000,
+        frame_hop_seconds=cfg.frame_hop_seconds,
+        name=encoder_name(input_config),
+    )

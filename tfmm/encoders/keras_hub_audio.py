@@ -20,11 +20,15 @@ def moonshine_encoder(backbone):
     {"sequence": [batch, frames, hidden], "mask": [batch, frames]}), sharing its layers
     and weights; the decoder is left out (no unused weights in training)."""
     if not (isinstance(backbone.input, dict) and _WAVE in backbone.input):
-        raise ValueError(f"a keras_hub audio encoder needs a Moonshine preset (a backbone "
-                         f"that reads the waveform). Received: {type(backbone).__name__}")
-    return keras.Model({_WAVE: backbone.input[_WAVE], _PADDING: backbone.input[_PADDING]},
-                       {"sequence": backbone.output[_SEQUENCE],
-                        "mask": backbone.output[_MASK]}, name="moonshine_encoder")
+        raise ValueError(
+            f"a keras_hub audio encoder needs a Moonshine preset (a backbone "
+            f"that reads the waveform). Received: {type(backbone).__name__}"
+        )
+    return keras.Model(
+        {_WAVE: backbone.input[_WAVE], _PADDING: backbone.input[_PADDING]},
+        {"sequence": backbone.output[_SEQUENCE], "mask": backbone.output[_MASK]},
+        name="moonshine_encoder",
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfmm")
@@ -70,15 +74,13 @@ class KerasHubAudioEncoder(Encoder):
         length = keras.Input((), dtype="int32", name="length")
         values = keras.layers.Reshape((num_samples, 1), name="channel")(waveform)
         padding = FrameMask(num_frames=num_samples, frame_step=1, name="valid_samples")(length)
-        out = encoder({_WAVE: values, _PADDING: padding},
-                      training=False if frozen else None)
+        out = encoder({_WAVE: values, _PADDING: padding}, training=False if frozen else None)
         mask = ValidFrames(name="valid_frames")(out["mask"])
         if return_sequence:
             outputs = {"sequence": out["sequence"], "mask": mask}
         else:
             outputs = MaskedMeanMaxPooling(name="pool")(out["sequence"], mask)
-        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=outputs,
-                         **kwargs)
+        super().__init__(inputs={"waveform": waveform, "length": length}, outputs=outputs, **kwargs)
 
         # === Config ===
         # Kept serialised, not as a layer: tracking the backbone would add its decoder.
@@ -89,9 +91,14 @@ class KerasHubAudioEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"backbone": self._backbone_config,
-                       "num_samples": self.num_samples, "frozen": self.frozen,
-                       "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "backbone": self._backbone_config,
+                "num_samples": self.num_samples,
+                "frozen": self.frozen,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -100,9 +107,11 @@ def build_keras_hub_audio(input_config, return_sequence=False):
 
     cfg = input_config.encoder
     if input_config.sample_rate != 16000:
-        raise ValueError(f"input {input_config.name!r}: Moonshine reads 16 kHz audio; set "
-                         f"sample_rate: 16000 (with resample: true for other rates). "
-                         f"Received: sample_rate={input_config.sample_rate}")
+        raise ValueError(
+            f"input {input_config.name!r}: Moonshine reads 16 kHz audio; set "
+            f"sample_rate: 16000 (with resample: true for other rates). "
+            f"Received: sample_rate={input_config.sample_rate}"
+        )
     # A local preset directory or a Kaggle / Hugging Face handle (downloads once).
     # In float32 under a mixed-precision policy too: keras-hub's Moonshine encoder block
     # adds a float32 tensor to a bfloat16 / float16 one and fails.
@@ -111,6 +120,10 @@ def build_keras_hub_audio(input_config, return_sequence=False):
         moonshine_encoder(backbone)
     except ValueError as e:
         raise ValueError(f"input {input_config.name!r}: {e}; preset={cfg.preset!r}") from None
-    return KerasHubAudioEncoder(backbone, num_samples=input_config.num_samples,
-                                frozen=not cfg.trainable, return_sequence=return_sequence,
-                                name=encoder_name(input_config))
+    return KerasHubAudioEncoder(
+        backbone,
+        num_samples=input_config.num_samples,
+        frozen=not cfg.trainable,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

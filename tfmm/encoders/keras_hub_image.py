@@ -46,18 +46,31 @@ class KerasHubImageEncoder(Encoder):
 
     primary_input = "pixels"
 
-    def __init__(self, backbone, image_size, scale=1 / 255.0, offset=0.0, pooling="cls",
-                 frozen=False, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        backbone,
+        image_size,
+        scale=1 / 255.0,
+        offset=0.0,
+        pooling="cls",
+        frozen=False,
+        return_sequence=False,
+        **kwargs,
+    ):
         if pooling not in ("cls", "mean"):
-            raise ValueError(f"KerasHubImageEncoder: pooling must be 'cls' or 'mean'. "
-                             f"Received: pooling={pooling!r}")
+            raise ValueError(
+                f"KerasHubImageEncoder: pooling must be 'cls' or 'mean'. "
+                f"Received: pooling={pooling!r}"
+            )
         image_size = list(image_size)
         # === Layers ===
         if frozen:
             backbone.trainable = False
-        rescale = keras.layers.Rescaling(np.asarray(scale, "float32").tolist(),
-                                         np.asarray(offset, "float32").tolist(),
-                                         name="preset_scaling")
+        rescale = keras.layers.Rescaling(
+            np.asarray(scale, "float32").tolist(),
+            np.asarray(offset, "float32").tolist(),
+            name="preset_scaling",
+        )
 
         # === Functional Model ===
         pixels = keras.Input((*image_size, 3), dtype="float32", name="pixels")
@@ -71,8 +84,10 @@ class KerasHubImageEncoder(Encoder):
             h, w, c = out.shape[1:]
             out = keras.layers.Reshape((h * w, c), name="grid")(out)
             if pooling == "cls":
-                raise ValueError("KerasHubImageEncoder: this backbone outputs a feature map "
-                                 "(no class token); use pooling='mean'.")
+                raise ValueError(
+                    "KerasHubImageEncoder: this backbone outputs a feature map "
+                    "(no class token); use pooling='mean'."
+                )
         if return_sequence:
             outputs = {"sequence": out, "mask": SequenceMask("all", name="mask")(out)}
         elif pooling == "cls":
@@ -92,10 +107,17 @@ class KerasHubImageEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"backbone": keras.layers.serialize(self.backbone),
-                       "image_size": self.image_size, "scale": self.scale,
-                       "offset": self.offset, "pooling": self.pooling,
-                       "frozen": self.frozen, "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "backbone": keras.layers.serialize(self.backbone),
+                "image_size": self.image_size,
+                "scale": self.scale,
+                "offset": self.offset,
+                "pooling": self.pooling,
+                "frozen": self.frozen,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
     @classmethod
@@ -111,8 +133,12 @@ def has_class_token(backbone):
     name = type(backbone).__name__
     if name == "ViTBackbone":
         return bool(getattr(backbone, "use_class_token", True))
-    return name in ("CLIPVisionEncoder", "MetaCLIP2VisionEncoder", "DINOV2Backbone",
-                    "DINOV3Backbone")
+    return name in (
+        "CLIPVisionEncoder",
+        "MetaCLIP2VisionEncoder",
+        "DINOV2Backbone",
+        "DINOV3Backbone",
+    )
 
 
 def preset_scaling(preset):
@@ -157,8 +183,10 @@ class KerasHubConfig(EncoderSpec):
 
     def validate(self, path):
         if not self.preset:
-            raise ConfigError(f"{path}.preset: a keras_hub encoder needs a preset (a preset "
-                              f"directory or a handle). Received: preset={self.preset!r}")
+            raise ConfigError(
+                f"{path}.preset: a keras_hub encoder needs a preset (a preset "
+                f"directory or a handle). Received: preset={self.preset!r}"
+            )
 
 
 @register_encoder("keras_hub", config=KerasHubConfig, modalities=("image", "audio"))
@@ -179,17 +207,28 @@ def build_keras_hub_image(input_config, return_sequence=False):
     if hasattr(backbone, "vision_encoder"):  # CLIP, SigLIP: the vision tower
         backbone = backbone.vision_encoder
     shape = getattr(backbone, "image_shape", None)
-    if shape is not None and shape[0] is not None \
-            and tuple(shape[:2]) != tuple(input_config.image_hw):
-        raise ValueError(f"input {input_config.name!r}: the preset {cfg.preset!r} takes "
-                         f"{shape[0]}x{shape[1]} images; set image_size: "
-                         f"[{shape[0]}, {shape[1]}]. Received: image_size="
-                         f"{list(input_config.image_hw)}")
+    if (
+        shape is not None
+        and shape[0] is not None
+        and tuple(shape[:2]) != tuple(input_config.image_hw)
+    ):
+        raise ValueError(
+            f"input {input_config.name!r}: the preset {cfg.preset!r} takes "
+            f"{shape[0]}x{shape[1]} images; set image_size: "
+            f"[{shape[0]}, {shape[1]}]. Received: image_size="
+            f"{list(input_config.image_hw)}"
+        )
     pooling = cfg.pooling
     if pooling == "auto":
         pooling = "cls" if has_class_token(backbone) else "mean"
     scale, offset = preset_scaling(cfg.preset)
-    return KerasHubImageEncoder(backbone, image_size=input_config.image_hw, scale=scale,
-                                offset=offset, pooling=pooling, frozen=not cfg.trainable,
-                                return_sequence=return_sequence,
-                                name=encoder_name(input_config))
+    return KerasHubImageEncoder(
+        backbone,
+        image_size=input_config.image_hw,
+        scale=scale,
+        offset=offset,
+        pooling=pooling,
+        frozen=not cfg.trainable,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -45,22 +45,47 @@ class LSTMAudioEncoder(Encoder):
 
     primary_input = "waveform"
 
-    def __init__(self, num_samples, sample_rate=16000, frame_length=400, frame_step=160,
-                 fft_length=512, num_mel_bins=64, lower_edge_hertz=20.0,
-                 upper_edge_hertz=None, units=(128,), bidirectional=False, dropout=0.0,
-                 use_cudnn="auto", augment=False, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        num_samples,
+        sample_rate=16000,
+        frame_length=400,
+        frame_step=160,
+        fft_length=512,
+        num_mel_bins=64,
+        lower_edge_hertz=20.0,
+        upper_edge_hertz=None,
+        units=(128,),
+        bidirectional=False,
+        dropout=0.0,
+        use_cudnn="auto",
+        augment=False,
+        return_sequence=False,
+        **kwargs,
+    ):
         # === Layers ===
         spec_augment = SpecAugment(name="spec_augment") if augment else None
         front_end, frame_mask, _ = log_mel_front_end(
-            num_samples, sample_rate, frame_length, frame_step, fft_length, num_mel_bins,
-            lower_edge_hertz, upper_edge_hertz)
+            num_samples,
+            sample_rate,
+            frame_length,
+            frame_step,
+            fft_length,
+            num_mel_bins,
+            lower_edge_hertz,
+            upper_edge_hertz,
+        )
         norm = keras.layers.LayerNormalization(name="mel_norm")
         rnns = []
         for i, u in enumerate(units):
             last = i == len(units) - 1
-            rnn = keras.layers.LSTM(u, return_sequences=return_sequence or not last,
-                                    dropout=dropout,
-                                    use_cudnn=use_cudnn, name=f"lstm_{i}")
+            rnn = keras.layers.LSTM(
+                u,
+                return_sequences=return_sequence or not last,
+                dropout=dropout,
+                use_cudnn=use_cudnn,
+                name=f"lstm_{i}",
+            )
             if bidirectional:
                 rnn = keras.layers.Bidirectional(rnn, name=f"bilstm_{i}")
             rnns.append(rnn)
@@ -80,8 +105,18 @@ class LSTMAudioEncoder(Encoder):
 
         # === Config ===
         self.num_samples = num_samples
-        for k, v in zip(FRONT_END_ARGS, (sample_rate, frame_length, frame_step, fft_length,
-                                         num_mel_bins, lower_edge_hertz, upper_edge_hertz)):
+        for k, v in zip(
+            FRONT_END_ARGS,
+            (
+                sample_rate,
+                frame_length,
+                frame_step,
+                fft_length,
+                num_mel_bins,
+                lower_edge_hertz,
+                upper_edge_hertz,
+            ),
+        ):
             setattr(self, k, v)
         self.units = list(units)
         self.bidirectional = bidirectional
@@ -92,9 +127,21 @@ class LSTMAudioEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({k: getattr(self, k) for k in (
-            "num_samples", *FRONT_END_ARGS, "units", "bidirectional", "dropout", "use_cudnn",
-            "augment", "return_sequence")})
+        config.update(
+            {
+                k: getattr(self, k)
+                for k in (
+                    "num_samples",
+                    *FRONT_END_ARGS,
+                    "units",
+                    "bidirectional",
+                    "dropout",
+                    "use_cudnn",
+                    "augment",
+                    "return_sequence",
+                )
+            }
+        )
         return config
 
 
@@ -103,8 +150,10 @@ class LSTMAudioConfig(LogMelSpec):
     """Log-mel spectrogram front end (in the model; `LogMelSpec`) followed by LSTM
     layers."""
 
-    tflite_refusal = ("its recurrent loop over a dynamic batch is not a TFLite builtin; "
-                      "use encoder type cnn for audio")
+    tflite_refusal = (
+        "its recurrent loop over a dynamic batch is not a TFLite builtin; "
+        "use encoder type cnn for audio"
+    )
 
     type: Literal["lstm"] = "lstm"
     # One LSTM layer per entry, with that many units; the last one's final valid state is the
@@ -121,8 +170,10 @@ class LSTMAudioConfig(LogMelSpec):
     def validate(self, path):
         super().validate(path)
         if not self.units or any(u <= 0 for u in self.units):
-            raise ConfigError(f"{path}.units: must be a non-empty list of positive ints. "
-                              f"Received: units={self.units}")
+            raise ConfigError(
+                f"{path}.units: must be a non-empty list of positive ints. "
+                f"Received: units={self.units}"
+            )
         unit_interval(self, path, "dropout")
 
     def for_export(self):
@@ -134,9 +185,13 @@ class LSTMAudioConfig(LogMelSpec):
 def build_lstm_audio(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     return LSTMAudioEncoder(
-        num_samples=input_config.num_samples, **cfg.front_end_args(input_config),
+        num_samples=input_config.num_samples,
+        **cfg.front_end_args(input_config),
         units=cfg.units,
-        bidirectional=cfg.bidirectional, dropout=cfg.dropout,
+        bidirectional=cfg.bidirectional,
+        dropout=cfg.dropout,
         use_cudnn="auto" if cfg.use_cudnn is None else cfg.use_cudnn,
-        augment=input_config.augment, return_sequence=return_sequence,
-        name=encoder_name(input_config))
+        augment=input_config.augment,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -65,10 +65,12 @@ class EncoderSpec:
 def register_encoder(name, config, modalities):
     """Decorator that registers an encoder builder under `name`, with its config
     dataclass (whose `type` field defaults to `name`) and the input types it reads."""
+
     def decorator(fn):
         _ENCODERS.register(name, config)(fn)
         ENCODER_MODALITIES[name] = tuple(modalities)
         return fn
+
     return decorator
 
 
@@ -93,12 +95,15 @@ def build_encoder(input_config, vocabulary=None, return_sequence=False):
     `return_sequence=True` it outputs {"sequence", "mask"} (see `Encoder`)."""
     encoder = _build(input_config, vocabulary, return_sequence)
     if encoder.name != encoder_name(input_config):
-        raise ValueError(f"encoder {input_config.encoder.type!r}: its builder must name "
-                         f"the encoder {encoder_name(input_config)!r} "
-                         f"(encoder_name(input_config)). Received: name={encoder.name!r}")
+        raise ValueError(
+            f"encoder {input_config.encoder.type!r}: its builder must name "
+            f"the encoder {encoder_name(input_config)!r} "
+            f"(encoder_name(input_config)). Received: name={encoder.name!r}"
+        )
     return encoder
 
 
 def _build(input_config, vocabulary, return_sequence):
     return _ENCODERS.lookup(input_config.encoder.type)(
-        input_config, vocabulary=vocabulary, return_sequence=return_sequence)
+        input_config, vocabulary=vocabulary, return_sequence=return_sequence
+    )

@@ -21,8 +21,9 @@ def tabular_inputs_and_tokens(state, numeric, categorical, dim):
     if numeric:
         num = keras.Input((len(numeric),), dtype="float32", name="numeric")
         stats = [state["numeric"][c] for c in numeric]
-        x = PiecewiseLinearEncoding([s["edges"] for s in stats], [s["median"] for s in stats],
-                                    name="numeric_encoding")(num)
+        x = PiecewiseLinearEncoding(
+            [s["edges"] for s in stats], [s["median"] for s in stats], name="numeric_encoding"
+        )(num)
         tokens.append(FeatureLinear(dim, name="numeric_tokens")(x))
         inputs.append(num)
     if categorical:
@@ -37,17 +38,23 @@ def tabular_inputs_and_tokens(state, numeric, categorical, dim):
 
 def _check_state(state, numeric, categorical):
     if state is None:
-        raise ValueError("a tabular encoder needs the input's fitted state (numeric bin "
-                         "edges and medians, category lists): tfmm.data.fit_preprocessing "
-                         "builds it")
+        raise ValueError(
+            "a tabular encoder needs the input's fitted state (numeric bin "
+            "edges and medians, category lists): tfmm.data.fit_preprocessing "
+            "builds it"
+        )
     for c in numeric:
         if c not in state.get("numeric", {}):
-            raise ValueError(f"tabular state has no numeric column {c!r}. Received columns: "
-                             f"{sorted(state.get('numeric', {}))}")
+            raise ValueError(
+                f"tabular state has no numeric column {c!r}. Received columns: "
+                f"{sorted(state.get('numeric', {}))}"
+            )
     for c in categorical:
         if c not in state.get("categorical", {}):
-            raise ValueError(f"tabular state has no categorical column {c!r}. Received "
-                             f"columns: {sorted(state.get('categorical', {}))}")
+            raise ValueError(
+                f"tabular state has no categorical column {c!r}. Received "
+                f"columns: {sorted(state.get('categorical', {}))}"
+            )
 
 
 class TabularEncoder(Encoder):
@@ -65,8 +72,9 @@ class TabularEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"state": self.state, "numeric": self.numeric,
-                       "categorical": self.categorical})
+        config.update(
+            {"state": self.state, "numeric": self.numeric, "categorical": self.categorical}
+        )
         return config
 
 
@@ -99,8 +107,17 @@ class TabularMLPEncoder(TabularEncoder):
     (1, 8)
     """
 
-    def __init__(self, state, numeric=(), categorical=(), dim=16, hidden_units=(128,),
-                 dropout=0.1, return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        state,
+        numeric=(),
+        categorical=(),
+        dim=16,
+        hidden_units=(128,),
+        dropout=0.1,
+        return_sequence=False,
+        **kwargs,
+    ):
         numeric, categorical = list(numeric or []), list(categorical or [])
         _check_state(state, numeric, categorical)
         # === Functional Model ===
@@ -108,15 +125,13 @@ class TabularMLPEncoder(TabularEncoder):
         if return_sequence:
             outputs = {"sequence": tokens, "mask": SequenceMask("all", name="mask")(tokens)}
         else:
-            x = keras.layers.Flatten(name="flatten")(
-                keras.layers.ReLU(name="token_relu")(tokens))
+            x = keras.layers.Flatten(name="flatten")(keras.layers.ReLU(name="token_relu")(tokens))
             for k, units in enumerate(hidden_units):
                 x = keras.layers.Dense(units, activation="relu", name=f"dense_{k}")(x)
                 x = keras.layers.Dropout(dropout, name=f"dropout_{k}")(x)
             outputs = x
         named = {t.name: t for t in inputs}
-        super().__init__(inputs=named if len(named) > 1 else inputs[0], outputs=outputs,
-                         **kwargs)
+        super().__init__(inputs=named if len(named) > 1 else inputs[0], outputs=outputs, **kwargs)
 
         # === Config ===
         self._keep_columns(state, numeric, categorical)
@@ -127,8 +142,14 @@ class TabularMLPEncoder(TabularEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"dim": self.dim, "hidden_units": self.hidden_units,
-                       "dropout": self.dropout, "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "dim": self.dim,
+                "hidden_units": self.hidden_units,
+                "dropout": self.dropout,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -148,15 +169,23 @@ class TabularMLPConfig(EncoderSpec):
     def validate(self, path):
         positive(self, path, "dim")
         if not self.hidden_units or any(u <= 0 for u in self.hidden_units):
-            raise ConfigError(f"{path}.hidden_units: must be a non-empty list of positive "
-                              f"ints. Received: hidden_units={self.hidden_units}")
+            raise ConfigError(
+                f"{path}.hidden_units: must be a non-empty list of positive "
+                f"ints. Received: hidden_units={self.hidden_units}"
+            )
         unit_interval(self, path, "dropout")
 
 
 @register_encoder("mlp", config=TabularMLPConfig, modalities=("tabular",))
 def build_tabular_mlp(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
-    return TabularMLPEncoder(vocabulary, input_config.numeric, input_config.categorical,
-                             dim=cfg.dim, hidden_units=cfg.hidden_units, dropout=cfg.dropout,
-                             return_sequence=return_sequence,
-                             name=encoder_name(input_config))
+    return TabularMLPEncoder(
+        vocabulary,
+        input_config.numeric,
+        input_config.categorical,
+        dim=cfg.dim,
+        hidden_units=cfg.hidden_units,
+        dropout=cfg.dropout,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -43,14 +43,26 @@ class TextCNNEncoder(Encoder):
 
     primary_input = "token_ids"
 
-    def __init__(self, vocab_size, sequence_length, embedding_dim=128, kernel_sizes=(3, 4, 5),
-                 filters=100, dropout=0.5, vocabulary=None,
-                 standardize="lower_and_strip_punctuation", return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        sequence_length,
+        embedding_dim=128,
+        kernel_sizes=(3, 4, 5),
+        filters=100,
+        dropout=0.5,
+        vocabulary=None,
+        standardize="lower_and_strip_punctuation",
+        return_sequence=False,
+        **kwargs,
+    ):
         # === Layers ===
         embedding = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
         padding = "same" if return_sequence else "valid"
-        convs = [keras.layers.Conv1D(filters, k, activation="relu", padding=padding,
-                                     name=f"conv_{k}") for k in kernel_sizes]
+        convs = [
+            keras.layers.Conv1D(filters, k, activation="relu", padding=padding, name=f"conv_{k}")
+            for k in kernel_sizes
+        ]
         pools = [keras.layers.GlobalMaxPooling1D(name=f"max_pool_{k}") for k in kernel_sizes]
         drop = keras.layers.Dropout(dropout, name="dropout")
 
@@ -67,8 +79,7 @@ class TextCNNEncoder(Encoder):
             x = branches[0]
         outputs = drop(x)
         if return_sequence:
-            outputs = {"sequence": outputs,
-                       "mask": SequenceMask("nonzero", name="mask")(token_ids)}
+            outputs = {"sequence": outputs, "mask": SequenceMask("nonzero", name="mask")(token_ids)}
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
 
         # === Config ===
@@ -84,12 +95,19 @@ class TextCNNEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
-            "embedding_dim": self.embedding_dim, "kernel_sizes": self.kernel_sizes,
-            "filters": self.filters, "dropout": self.dropout, "vocabulary": self.vocabulary,
-            "standardize": self.standardize, "return_sequence": self.return_sequence,
-        })
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "kernel_sizes": self.kernel_sizes,
+                "filters": self.filters,
+                "dropout": self.dropout,
+                "vocabulary": self.vocabulary,
+                "standardize": self.standardize,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -120,14 +138,20 @@ class TextCNNConfig(EncoderSpec):
     def validate(self, path):
         positive(self, path, "vocab_size", "sequence_length", "embedding_dim", "filters")
         if self.vocab_size < 3:
-            raise ConfigError(f"{path}.vocab_size: must be at least 3 (padding, OOV and one "
-                              f"token). Received: vocab_size={self.vocab_size}")
+            raise ConfigError(
+                f"{path}.vocab_size: must be at least 3 (padding, OOV and one "
+                f"token). Received: vocab_size={self.vocab_size}"
+            )
         if not self.kernel_sizes or any(k <= 0 for k in self.kernel_sizes):
-            raise ConfigError(f"{path}.kernel_sizes: must be a non-empty list of positive "
-                              f"ints. Received: kernel_sizes={self.kernel_sizes}")
+            raise ConfigError(
+                f"{path}.kernel_sizes: must be a non-empty list of positive "
+                f"ints. Received: kernel_sizes={self.kernel_sizes}"
+            )
         if max(self.kernel_sizes) > self.sequence_length:
-            raise ConfigError(f"{path}.kernel_sizes: a kernel is longer than sequence_length="
-                              f"{self.sequence_length}. Received: kernel_sizes={self.kernel_sizes}")
+            raise ConfigError(
+                f"{path}.kernel_sizes: a kernel is longer than sequence_length="
+                f"{self.sequence_length}. Received: kernel_sizes={self.kernel_sizes}"
+            )
         unit_interval(self, path, "dropout")
 
 
@@ -135,10 +159,19 @@ class TextCNNConfig(EncoderSpec):
 def build_textcnn(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     if vocabulary is not None and len(vocabulary) > cfg.vocab_size:
-        raise ValueError(f"input {input_config.name!r}: the vocabulary has {len(vocabulary)} "
-                         f"entries but encoder.vocab_size={cfg.vocab_size}.")
+        raise ValueError(
+            f"input {input_config.name!r}: the vocabulary has {len(vocabulary)} "
+            f"entries but encoder.vocab_size={cfg.vocab_size}."
+        )
     return TextCNNEncoder(
-        vocab_size=cfg.vocab_size, sequence_length=cfg.sequence_length,
-        embedding_dim=cfg.embedding_dim, kernel_sizes=cfg.kernel_sizes, filters=cfg.filters,
-        dropout=cfg.dropout, vocabulary=vocabulary, standardize=cfg.standardize,
-        return_sequence=return_sequence, name=encoder_name(input_config))
+        vocab_size=cfg.vocab_size,
+        sequence_length=cfg.sequence_length,
+        embedding_dim=cfg.embedding_dim,
+        kernel_sizes=cfg.kernel_sizes,
+        filters=cfg.filters,
+        dropout=cfg.dropout,
+        vocabulary=vocabulary,
+        standardize=cfg.standardize,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

@@ -92,20 +92,33 @@ class TfidfEncoder(Encoder):
 
     primary_input = "tfidf"
 
-    def __init__(self, vocabulary, units=64, dropout=0.5, ngrams=2,
-                 standardize="lower_and_strip_punctuation", sublinear_tf=True,
-                 activation="relu", return_sequence=False, **kwargs):
+    def __init__(
+        self,
+        vocabulary,
+        units=64,
+        dropout=0.5,
+        ngrams=2,
+        standardize="lower_and_strip_punctuation",
+        sublinear_tf=True,
+        activation="relu",
+        return_sequence=False,
+        **kwargs,
+    ):
         if return_sequence:
-            raise ValueError("tfidf: a bag of n-grams has no token sequence for the "
-                             "token-level fusions (single_stream, cross_attention); use "
-                             "textcnn or bert there. Received: return_sequence=True")
+            raise ValueError(
+                "tfidf: a bag of n-grams has no token sequence for the "
+                "token-level fusions (single_stream, cross_attention); use "
+                "textcnn or bert there. Received: return_sequence=True"
+            )
         size = len(vocabulary["tokens"]) + 1
         # === Functional Model ===
         vector = keras.Input((size,), dtype="float32", name="tfidf")
         x = vector
         if sublinear_tf:
-            idf = [sum(vocabulary["idf"]) / max(len(vocabulary["idf"]), 1),
-                   *vocabulary["idf"]]  # entry 0: the mean idf, as Keras weighs OOV
+            idf = [
+                sum(vocabulary["idf"]) / max(len(vocabulary["idf"]), 1),
+                *vocabulary["idf"],
+            ]  # entry 0: the mean idf, as Keras weighs OOV
             x = SublinearTf(idf, name="sublinear_tf")(x)
         x = SafeL2Normalize(name="l2_normalize")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
@@ -113,8 +126,10 @@ class TfidfEncoder(Encoder):
         super().__init__(inputs=vector, outputs=outputs, **kwargs)
 
         # === Config ===
-        self.vocabulary = {"tokens": list(vocabulary["tokens"]),
-                           "idf": [float(w) for w in vocabulary["idf"]]}
+        self.vocabulary = {
+            "tokens": list(vocabulary["tokens"]),
+            "idf": [float(w) for w in vocabulary["idf"]],
+        }
         self.units = units
         self.dropout = dropout
         self.ngrams = ngrams
@@ -125,11 +140,18 @@ class TfidfEncoder(Encoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": self.vocabulary, "units": self.units,
-                       "dropout": self.dropout, "ngrams": self.ngrams,
-                       "standardize": self.standardize,
-                       "sublinear_tf": self.sublinear_tf, "activation": self.activation,
-                       "return_sequence": self.return_sequence})
+        config.update(
+            {
+                "vocabulary": self.vocabulary,
+                "units": self.units,
+                "dropout": self.dropout,
+                "ngrams": self.ngrams,
+                "standardize": self.standardize,
+                "sublinear_tf": self.sublinear_tf,
+                "activation": self.activation,
+                "return_sequence": self.return_sequence,
+            }
+        )
         return config
 
 
@@ -163,8 +185,10 @@ class TfidfConfig(EncoderSpec):
     def validate(self, path):
         positive(self, path, "vocab_size", "ngrams", "units")
         if self.vocab_size < 2:
-            raise ConfigError(f"{path}.vocab_size: must be at least 2 (out-of-vocabulary "
-                              f"and one n-gram). Received: vocab_size={self.vocab_size}")
+            raise ConfigError(
+                f"{path}.vocab_size: must be at least 2 (out-of-vocabulary "
+                f"and one n-gram). Received: vocab_size={self.vocab_size}"
+            )
         unit_interval(self, path, "dropout")
 
 
@@ -172,9 +196,18 @@ class TfidfConfig(EncoderSpec):
 def build_tfidf(input_config, vocabulary=None, return_sequence=False):
     cfg = input_config.encoder
     if vocabulary is None:
-        raise ValueError(f"input {input_config.name!r}: a tfidf encoder needs its fitted "
-                         f"vocabulary and idf weights (tfmm.data.fit_preprocessing).")
-    return TfidfEncoder(vocabulary, units=cfg.units, dropout=cfg.dropout, ngrams=cfg.ngrams,
-                        standardize=cfg.standardize, sublinear_tf=cfg.sublinear_tf,
-                        activation=cfg.activation, return_sequence=return_sequence,
-                        name=encoder_name(input_config))
+        raise ValueError(
+            f"input {input_config.name!r}: a tfidf encoder needs its fitted "
+            f"vocabulary and idf weights (tfmm.data.fit_preprocessing)."
+        )
+    return TfidfEncoder(
+        vocabulary,
+        units=cfg.units,
+        dropout=cfg.dropout,
+        ngrams=cfg.ngrams,
+        standardize=cfg.standardize,
+        sublinear_tf=cfg.sublinear_tf,
+        activation=cfg.activation,
+        return_sequence=return_sequence,
+        name=encoder_name(input_config),
+    )

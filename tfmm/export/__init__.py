@@ -14,13 +14,31 @@ import time
 # Each format module registers its record (tfmm.export.formats) on import, in this order.
 from tfmm.export import saved_model, onnx, tflite  # noqa: F401, I001
 from tfmm.export.checks import compare, expected_probs, probe_inputs  # noqa: F401
-from tfmm.export.formats import (EXPORT_FORMATS, register_export_format, require_extras,
-                                 resolve_formats)
-from tfmm.export.onnx import (OnnxInputs, client_spec, export_view, onnx_predict,
-                              onnx_session, portable_copy, write_onnx)
-from tfmm.export.saved_model import (SIGNATURES, load_saved_model, next_version_dir,
-                                     publish, remove_staging, staging_dir, write_saved_model,
-                                     write_sidecar)
+from tfmm.export.formats import (
+    EXPORT_FORMATS,
+    register_export_format,
+    require_extras,
+    resolve_formats,
+)
+from tfmm.export.onnx import (
+    OnnxInputs,
+    client_spec,
+    export_view,
+    onnx_predict,
+    onnx_session,
+    portable_copy,
+    write_onnx,
+)
+from tfmm.export.saved_model import (
+    SIGNATURES,
+    load_saved_model,
+    next_version_dir,
+    publish,
+    remove_staging,
+    staging_dir,
+    write_saved_model,
+    write_sidecar,
+)
 from tfmm.export.signatures import named_outputs, raw_specs, tensor_specs
 from tfmm import _log
 
@@ -76,11 +94,15 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None
             stage(f"writing {record.title}")
             files = record.write(portable, config, vocabularies, staging)
             stage(f"checking {record.title} in its runtime against Keras")
-            record.check({k: os.path.join(staging, v) for k, v in files.items()}, portable,
-                         config, probe, expected)
+            record.check(
+                {k: os.path.join(staging, v) for k, v in files.items()},
+                portable,
+                config,
+                probe,
+                expected,
+            )
             written[record.name] = files
-        write_sidecar(config, vocabularies, staging,
-                      client_spec(portable, config, vocabularies))
+        write_sidecar(config, vocabularies, staging, client_spec(portable, config, vocabularies))
         version_dir = next_version_dir(out_dir)
         publish(staging, version_dir)
     except BaseException:
@@ -88,14 +110,32 @@ def export_model(model, config, vocabularies, out_dir, formats=FORMATS, log=None
         raise
     result = {"version_dir": version_dir}
     for record in records:
-        paths = {k: os.path.join(version_dir, v) if v else version_dir
-                 for k, v in written[record.name].items()}
+        paths = {
+            k: os.path.join(version_dir, v) if v else version_dir
+            for k, v in written[record.name].items()
+        }
         result.update(paths)
         log(f"tfmm export: {record.describe(paths)}")
     return result
 
 
-__all__ = ["ALL_FORMATS", "EXPORT_FORMATS", "FORMATS", "OnnxInputs", "SIGNATURES", "export",
-           "export_model", "load_saved_model", "next_version_dir", "onnx_predict", "onnx_session",
-           "portable_copy", "raw_specs", "register_export_format", "resolve_formats",
-           "tensor_specs", "write_onnx", "write_saved_model"]
+__all__ = [
+    "ALL_FORMATS",
+    "EXPORT_FORMATS",
+    "FORMATS",
+    "OnnxInputs",
+    "SIGNATURES",
+    "export",
+    "export_model",
+    "load_saved_model",
+    "next_version_dir",
+    "onnx_predict",
+    "onnx_session",
+    "portable_copy",
+    "raw_specs",
+    "register_export_format",
+    "resolve_formats",
+    "tensor_specs",
+    "write_onnx",
+    "write_saved_model",
+]

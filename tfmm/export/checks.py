@@ -58,5 +58,7 @@ def compare(expected, got, what, atol):
             continue
         diff = float(np.abs(a - b).max()) if a.size else 0.0
         if diff > atol:
-            raise RuntimeError(f"{what}: output {key!r} differs from the Keras model by "
-                               f"{diff:.3g} (allowed {atol})")
+            raise RuntimeError(
+                f"{what}: output {key!r} differs from the Keras model by "
+                f"{diff:.3g} (allowed {atol})"
+            )

@@ -74,8 +74,10 @@ def resolve_formats(formats) -> tuple:
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         default = [n for n, f in EXPORT_FORMATS.items() if f.default]
-        raise ValueError(f"export formats must be among {list(EXPORT_FORMATS)}. Received: "
-                         f"{formats} ('all' is {default})")
+        raise ValueError(
+            f"export formats must be among {list(EXPORT_FORMATS)}. Received: "
+            f"{formats} ('all' is {default})"
+        )
     return tuple(formats)
 
 

@@ -64,8 +64,7 @@ def _fold_captured_constants(proto, concrete, input_names):
         outer = captured.get(value.name)
         if value.name in input_names or outer is None or outer.dtype == tf.resource:
             continue
-        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(outer),
-                                                                    value.name))
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(outer), value.name))
         proto.graph.input.remove(value)
 
 
@@ -73,15 +72,20 @@ def _erfc(ctx, node, name, args):
     """TensorFlow's Erfc (exact GELU, as ViT's MLP uses it), which tf2onnx leaves as an
     op onnxruntime does not know, as 1 - Erf(x)."""
     import numpy as np
+
     utils = require("tf2onnx.utils", "export format onnx")
 
     node.type = "Erf"
     dtype = ctx.get_dtype(node.output[0])
-    one = ctx.make_const(utils.make_name(f"{node.name}_one"),
-                         np.array(1, utils.map_onnx_to_numpy_type(dtype)))
-    sub = ctx.insert_new_node_on_output("Sub", node.output[0],
-                                        name=utils.make_name(f"{node.name}_erfc"),
-                                        inputs=[one.output[0], node.output[0]])
+    one = ctx.make_const(
+        utils.make_name(f"{node.name}_one"), np.array(1, utils.map_onnx_to_numpy_type(dtype))
+    )
+    sub = ctx.insert_new_node_on_output(
+        "Sub",
+        node.output[0],
+        name=utils.make_name(f"{node.name}_erfc"),
+        inputs=[one.output[0], node.output[0]],
+    )
     ctx.set_dtype(sub.output[0], dtype)
     ctx.copy_shape(node.output[0], sub.output[0])
 
@@ -118,8 +122,9 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     with warnings.catch_warnings(), _without_meta_graph_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # np.object probe in the patch
         patch_tf2onnx()  # numpy 2 compatibility, as Keras does before converting
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset,
-                                                 custom_op_handlers=CUSTOM_OP_HANDLERS)
+        proto, _ = tf2onnx.convert.from_function(
+            fn, input_signature=specs, opset=opset, custom_op_handlers=CUSTOM_OP_HANDLERS
+        )
     _fold_captured_constants(proto, fn.get_concrete_function(), names)
     rename = {out.name: name for out, name in zip(proto.graph.output, served)}
     # A served tensor may also feed other nodes (the gate feeds the weighted sum), so
@@ -145,17 +150,32 @@ def client_spec(model, config, vocabularies):
     without TensorFlow (JSON-able dict)."""
     inputs = []
     for i in config.inputs:
-        spec = {"name": i.name, "type": i.type, "column": i.column,
-                "optional": bool(i.optional),
-                **input_type(i).client_spec(i, vocabularies.get(i.name))}
+        spec = {
+            "name": i.name,
+            "type": i.type,
+            "column": i.column,
+            "optional": bool(i.optional),
+            **input_type(i).client_spec(i, vocabularies.get(i.name)),
+        }
         inputs.append(spec)
     from tfmm.outputs import decision_threshold
 
-    outputs = [{"name": o.name, "type": o.type, "labels": o.labels,
-                "threshold": decision_threshold(o),
-                "label_separator": o.label_separator} for o in config.outputs]
-    return {"format": 1, "inputs": inputs, "outputs": outputs,
-            "served": served_outputs(model, config)}
+    outputs = [
+        {
+            "name": o.name,
+            "type": o.type,
+            "labels": o.labels,
+            "threshold": decision_threshold(o),
+            "label_separator": o.label_separator,
+        }
+        for o in config.outputs
+    ]
+    return {
+        "format": 1,
+        "inputs": inputs,
+        "outputs": outputs,
+        "served": served_outputs(model, config),
+    }
 
 
 def input_meanings(model, config):
@@ -177,12 +197,14 @@ def onnx_metadata(model, config, vocabularies):
     from tfmm.client import METADATA_KEY
 
     labels = {o.name: o.labels for o in config.outputs if o.labels}
-    return {METADATA_KEY: json.dumps(client_spec(model, config, vocabularies)),
-            "tfmm.version": tfmm.__version__,
-            "tfmm.labels": json.dumps(labels),
-            "tfmm.inputs": json.dumps(input_meanings(model, config)),
-            "tfmm.outputs": json.dumps(served_outputs(model, config)),
-            "tfmm.config": json.dumps(config.to_dict())}
+    return {
+        METADATA_KEY: json.dumps(client_spec(model, config, vocabularies)),
+        "tfmm.version": tfmm.__version__,
+        "tfmm.labels": json.dumps(labels),
+        "tfmm.inputs": json.dumps(input_meanings(model, config)),
+        "tfmm.outputs": json.dumps(served_outputs(model, config)),
+        "tfmm.config": json.dumps(config.to_dict()),
+    }
 
 
 class _DropMetaGraphWarning(logging.Filter):
@@ -246,8 +268,9 @@ class OnnxInputs:
 
     def __call__(self, raw):
         specs = raw_specs(self.config)
-        raw = {k: tf.constant(v, specs[k].dtype if k in specs else tf.string)
-               for k, v in raw.items()}
+        raw = {
+            k: tf.constant(v, specs[k].dtype if k in specs else tf.string) for k, v in raw.items()
+        }
         x = raw_features(self.config, self.preprocessor, raw)
         return {k: v.numpy() for k, v in x.items()}
 
@@ -258,21 +281,26 @@ def check_onnx_loads(path):
     try:
         onnx_session(path)
     except Exception as e:  # onnxruntime raises its own exception types
-        raise RuntimeError(f"ONNX export {os.path.basename(path)!r} does not load in "
-                           f"onnxruntime: {e}") from e
+        raise RuntimeError(
+            f"ONNX export {os.path.basename(path)!r} does not load in onnxruntime: {e}"
+        ) from e
 
 
 def _refuse(model, config):
     strings = [t.name for t in model.inputs if t.dtype == "string"]
     if strings:
-        return (f"input {strings[0]!r} takes strings (a hub text encoder); ONNX runtimes "
-                f"have no TensorFlow string ops. Export --format savedmodel for this model.")
+        return (
+            f"input {strings[0]!r} takes strings (a hub text encoder); ONNX runtimes "
+            f"have no TensorFlow string ops. Export --format savedmodel for this model."
+        )
     for i in config.inputs:
         why = i.encoder.onnx_refusal(i.type)
         if why:
-            return (f"input {i.name!r} uses the {i.encoder.type} encoder for {i.type} "
-                    f"({why}); it is not converted to ONNX. Export --format savedmodel "
-                    f"for this model.")
+            return (
+                f"input {i.name!r} uses the {i.encoder.type} encoder for {i.type} "
+                f"({why}); it is not converted to ONNX. Export --format savedmodel "
+                f"for this model."
+            )
     return None
 
 
@@ -285,14 +313,23 @@ def _check(paths, model, config, probe, expected):
     from tfmm.export.checks import compare, expected_probs
 
     check_onnx_loads(paths["onnx"])
-    got = onnx_predict(onnx_session(paths["onnx"]), config,
-                       {k: v.numpy() for k, v in probe.items()})
+    got = onnx_predict(
+        onnx_session(paths["onnx"]), config, {k: v.numpy() for k, v in probe.items()}
+    )
     want = {o.name: expected_probs(expected, o) for o in config.outputs}
     want.update({k: expected[k] for k in INSPECTION_OUTPUTS if k in expected})
     compare(want, got, "ONNX", atol=1e-4)
 
 
-register_export_format(ExportFormat(
-    title="ONNX (tf2onnx)", name="onnx", default=True, refuse=_refuse, write=_write,
-    check=_check, needs=("tf2onnx", "onnx", "onnxruntime"),
-    describe=lambda paths: f"ONNX -> {paths['onnx']}"))
+register_export_format(
+    ExportFormat(
+        title="ONNX (tf2onnx)",
+        name="onnx",
+        default=True,
+        refuse=_refuse,
+        write=_write,
+        check=_check,
+        needs=("tf2onnx", "onnx", "onnxruntime"),
+        describe=lambda paths: f"ONNX -> {paths['onnx']}",
+    )
+)

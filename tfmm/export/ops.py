@@ -37,15 +37,21 @@ def non_core_ops(path):
 
     registry = op_def_registry()
     ops = saved_model_ops(path)
-    return ([op for op in ops if registry.get(op) is None],
-            [op for op in ops if op in PYTHON_OPS])
+    return ([op for op in ops if registry.get(op) is None], [op for op in ops if op in PYTHON_OPS])
 
 
 def main(argv=None):
     path = (argv or sys.argv[1:])[0]
     missing, python = non_core_ops(path)
-    print(json.dumps({"ops": len(saved_model_ops(path)), "not_in_core_tensorflow": missing,
-                      "python_ops": python}))
+    print(
+        json.dumps(
+            {
+                "ops": len(saved_model_ops(path)),
+                "not_in_core_tensorflow": missing,
+                "python_ops": python,
+            }
+        )
+    )
     return 1 if missing or python else 0
 
 

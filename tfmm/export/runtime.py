@@ -17,11 +17,14 @@ def is_export(path):
 
 
 def _sidecar(path):
-    side = os.path.join(os.path.dirname(os.path.abspath(path)) if path.endswith(".onnx")
-                        else path, "tfmm")
+    side = os.path.join(
+        os.path.dirname(os.path.abspath(path)) if path.endswith(".onnx") else path, "tfmm"
+    )
     if not os.path.isdir(side):
-        raise FileNotFoundError(f"no tfmm/ folder (config, vocabularies) beside {path!r}; "
-                                f"was it written by tfmm export?")
+        raise FileNotFoundError(
+            f"no tfmm/ folder (config, vocabularies) beside {path!r}; "
+            f"was it written by tfmm export?"
+        )
     run = RunDir(side)
     return run.read_config(), run.read_vocabularies()
 
@@ -48,12 +51,17 @@ def load_export(path):
         specs = raw_specs(config)
 
         def predict_raw(raw):
-            named = serve(**{k: tf.constant(v, specs[k].dtype if k in specs else tf.string)
-                             for k, v in raw.items()})
+            named = serve(
+                **{
+                    k: tf.constant(v, specs[k].dtype if k in specs else tf.string)
+                    for k, v in raw.items()
+                }
+            )
             named = {k: v.numpy() for k, v in named.items()}
             out = {o.name: expected_probs(named, o) for o in config.outputs}
             out.update({k: named[k] for k in INSPECTION_OUTPUTS if k in named})
             return out
+
     return config, vocabularies, predict_raw
 
 
@@ -62,8 +70,9 @@ def read_raw(config, manifest_path, with_row_numbers=False):
     (and the kept rows' numbers, with `with_row_numbers`)."""
     from tfmm.data.pipeline import load_manifest
 
-    columns, row_numbers = load_manifest(config, manifest_path, with_labels=False,
-                                         with_row_numbers=True)
+    columns, row_numbers = load_manifest(
+        config, manifest_path, with_labels=False, with_row_numbers=True
+    )
     from tfmm.input_types import input_type
 
     raw = {}
@@ -87,8 +96,12 @@ def predict_export(path, manifest_path, out_csv=None, keep_columns=()):
     config, _, predict_raw = load_export(path)
     raw, row_numbers = read_raw(config, manifest_path, with_row_numbers=True)
     n = len(next(iter(raw.values())))
-    parts = [predict_raw({k: v[s:s + BATCH] for k, v in raw.items()})
-             for s in range(0, n, BATCH)]
+    parts = [predict_raw({k: v[s : s + BATCH] for k, v in raw.items()}) for s in range(0, n, BATCH)]
     preds = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return prediction_rows(config, preds, out_csv, row_numbers=row_numbers,
-                           kept=kept_columns(manifest_path, keep_columns, row_numbers))
+    return prediction_rows(
+        config,
+        preds,
+        out_csv,
+        row_numbers=row_numbers,
+        kept=kept_columns(manifest_path, keep_columns, row_numbers),
+    )

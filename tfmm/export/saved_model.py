@@ -35,8 +35,7 @@ def write_saved_model(model, config, vocabularies, path):
 
     Lookup tables (TextVectorization, WordPiece) are tracked, so the SavedModel is whole.
     """
-    serve_raw, serve_tensors, preprocessor = make_serving_functions(model, config,
-                                                                    vocabularies)
+    serve_raw, serve_tensors, preprocessor = make_serving_functions(model, config, vocabularies)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for part in preprocessor.tracked:
@@ -46,8 +45,7 @@ def write_saved_model(model, config, vocabularies, path):
             part.layer(tf.constant(["build"]))  # ExportArchive tracks built layers only
             archive.track(part.layer)
     archive.add_endpoint("serving_default", serve_raw, input_signature=[raw_specs(config)])
-    archive.add_endpoint("predict_tensors", serve_tensors,
-                         input_signature=[tensor_specs(model)])
+    archive.add_endpoint("predict_tensors", serve_tensors, input_signature=[tensor_specs(model)])
     archive.write_out(path, verbose=False)
 
 
@@ -61,8 +59,11 @@ def write_sidecar(config, vocabularies, directory, client_spec=None):
     if client_spec is not None:
         write_json(os.path.join(side, "client.json"), client_spec)
     RunDir(side).write_config(config, vocabularies, absolute_paths=False)
-    write_json(os.path.join(side, "labels.json"),
-               {o.name: o.labels for o in config.outputs if o.labels}, indent=2)
+    write_json(
+        os.path.join(side, "labels.json"),
+        {o.name: o.labels for o in config.outputs if o.labels},
+        indent=2,
+    )
 
 
 def publish(staging, version_dir):
@@ -122,14 +123,26 @@ def _check(paths, model, config, probe, expected):
     from tfmm.export.checks import compare
 
     loaded = load_saved_model(paths["savedmodel"])
-    compare(expected, loaded.signatures["predict_tensors"](**probe),
-            "SavedModel predict_tensors", atol=1e-5)
+    compare(
+        expected,
+        loaded.signatures["predict_tensors"](**probe),
+        "SavedModel predict_tensors",
+        atol=1e-5,
+    )
 
 
-register_export_format(ExportFormat(
-    title="the SavedModel", name="savedmodel", default=True, refuse=no_refusal,
-    write=lambda model, config, vocabularies, staging: (
-        write_saved_model(model, config, vocabularies, staging) or {"savedmodel": ""}),
-    check=_check,
-    describe=lambda paths: (f"SavedModel -> {paths['savedmodel']} (signatures "
-                            f"{', '.join(SIGNATURES)})")))
+register_export_format(
+    ExportFormat(
+        title="the SavedModel",
+        name="savedmodel",
+        default=True,
+        refuse=no_refusal,
+        write=lambda model, config, vocabularies, staging: (
+            write_saved_model(model, config, vocabularies, staging) or {"savedmodel": ""}
+        ),
+        check=_check,
+        describe=lambda paths: (
+            f"SavedModel -> {paths['savedmodel']} (signatures {', '.join(SIGNATURES)})"
+        ),
+    )
+)

@@ -14,8 +14,7 @@ from tfmm.outputs import output_type
 
 def tensor_specs(model):
     """{input name: TensorSpec} of the core model's inputs (batch dimension free)."""
-    return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
-            for t in model.inputs}
+    return {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs}
 
 
 def raw_specs(config):
@@ -41,12 +40,17 @@ def raw_features(config, preprocessor, raw):
     x = {}
     first = next(iter(raw))
     size = tf.shape(raw[first])[0]
-    checks = [tf.debugging.assert_greater(size, 0, message=f"input `{first}`: empty batch "
-                                                             f"(no examples)")]
+    checks = [
+        tf.debugging.assert_greater(size, 0, message=f"input `{first}`: empty batch (no examples)")
+    ]
     for name in raw:
-        checks.append(tf.debugging.assert_equal(
-            tf.shape(raw[name])[0], size, message=f"input `{name}`: a different number of "
-                                                   f"examples than input `{first}`"))
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.shape(raw[name])[0],
+                size,
+                message=f"input `{name}`: a different number of examples than input `{first}`",
+            )
+        )
     for i in config.inputs:
         checks.extend(input_type(i).served_checks(i, raw))
     with tf.control_dependencies(checks):
@@ -69,8 +73,11 @@ def named_outputs(config, predictions):
     - regression: `{name}_values` float32 [batch, targets];
     - gated fusion: `fusion_gate` float32 [batch, inputs], the modality weights.
     """
-    out = {name: tf.cast(predictions[name], tf.float32) for name in INSPECTION_OUTPUTS
-           if name in predictions}
+    out = {
+        name: tf.cast(predictions[name], tf.float32)
+        for name in INSPECTION_OUTPUTS
+        if name in predictions
+    }
     for o in config.outputs:
         out.update(output_type(o).serving_outputs(o, tf.cast(predictions[o.name], tf.float32)))
     return out

@@ -27,9 +27,11 @@ def check_convertible(config):
     """Raises ValueError naming the first input whose encoder TFLite cannot take."""
     for i in config.inputs:
         if i.encoder.tflite_refusal:
-            raise ValueError(f"tflite: input {i.name!r} uses the {i.encoder.type} encoder: "
-                             f"{i.encoder.tflite_refusal}. Export --format savedmodel or onnx "
-                             f"for this model.")
+            raise ValueError(
+                f"tflite: input {i.name!r} uses the {i.encoder.type} encoder: "
+                f"{i.encoder.tflite_refusal}. Export --format savedmodel or onnx "
+                f"for this model."
+            )
 
 
 def write_tflite(model, config, directory, served):
@@ -38,8 +40,9 @@ def write_tflite(model, config, directory, served):
     import keras
 
     check_convertible(config)
-    specs = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
-             for t in model.inputs}
+    specs = {
+        t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs
+    }
 
     def forward(inputs):
         out = model(inputs, training=False)
@@ -62,8 +65,9 @@ def write_tflite(model, config, directory, served):
             except Exception as e:  # the converter raises its own error types
                 first = str(e).strip().splitlines()[0][:300] if str(e).strip() else repr(e)
                 kinds = sorted({getattr(i.encoder, "type", "?") for i in config.inputs})
-                raise RuntimeError(f"tflite: conversion failed for encoders {kinds}: "
-                                   f"{first}") from e
+                raise RuntimeError(
+                    f"tflite: conversion failed for encoders {kinds}: {first}"
+                ) from e
             path = os.path.join(directory, name)
             with open(path, "wb") as f:
                 f.write(blob)
@@ -107,12 +111,22 @@ def _check(paths, model, config, probe, expected):
     feed = {k: v.numpy() for k, v in probe.items()}
     for key, atol in (("tflite", 1e-4), ("tflite_fp16", 2e-2)):
         # float16 weights move probabilities by about 1e-3.
-        compare(want, tflite_predict(tflite_runner(paths[key]), feed),
-                f"TFLite {os.path.basename(paths[key])}", atol=atol)
+        compare(
+            want,
+            tflite_predict(tflite_runner(paths[key]), feed),
+            f"TFLite {os.path.basename(paths[key])}",
+            atol=atol,
+        )
 
 
-register_export_format(ExportFormat(
-    title="TFLite (float32, float16)", name="tflite", default=False, refuse=_refuse,
-    write=_write, check=_check,
-    describe=lambda paths: (f"TFLite -> {paths['tflite']} (float16: "
-                            f"{paths['tflite_fp16']})")))
+register_export_format(
+    ExportFormat(
+        title="TFLite (float32, float16)",
+        name="tflite",
+        default=False,
+        refuse=_refuse,
+        write=_write,
+        check=_check,
+        describe=lambda paths: f"TFLite -> {paths['tflite']} (float16: {paths['tflite_fp16']})",
+    )
+)

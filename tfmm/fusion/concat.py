@@ -5,8 +5,13 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
-                                  register_fusion, with_presence)
+from tfmm.fusion.registry import (
+    VectorFusionBase,
+    dense_stack,
+    normalized,
+    register_fusion,
+    with_presence,
+)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,13 @@ from typing import Literal, Optional
 
 import keras
 
-from tfmm.fusion.registry import (AttentionFusionBase, dense_stack, normalized,
-                                  register_fusion, with_presence)
+from tfmm.fusion.registry import (
+    AttentionFusionBase,
+    dense_stack,
+    normalized,
+    register_fusion,
+    with_presence,
+)
 from tfmm.schema import ConfigError
 from tfmm.layers.fusion import ApplyPresence, MaskedMeanPooling
 
@@ -30,8 +35,10 @@ class CrossAttentionFusionConfig(AttentionFusionBase):
     def validate_inputs(self, inputs, path):
         names = [i.name for i in inputs]
         if self.query is not None and self.query not in names:
-            raise ConfigError(f"{path}.query: no input named {self.query!r}; inputs: "
-                              f"{names}. Received: query={self.query!r}")
+            raise ConfigError(
+                f"{path}.query: no input named {self.query!r}; inputs: "
+                f"{names}. Received: query={self.query!r}"
+            )
 
     def resolve_inputs(self, inputs):
         if self.query is not None:
@@ -40,8 +47,7 @@ class CrossAttentionFusionConfig(AttentionFusionBase):
         return dataclasses.replace(self, query=(texts or [inputs[0].name])[0])
 
 
-@register_fusion("cross_attention", config=CrossAttentionFusionConfig,
-                 needs_sequences=True)
+@register_fusion("cross_attention", config=CrossAttentionFusionConfig, needs_sequences=True)
 def cross_attention_fusion(features, config, presence=None, outputs=()):
     """Token-level fusion with `keras.layers.MultiHeadAttention`.
 
@@ -76,11 +82,14 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
     index = {name: k for k, name in enumerate(names)}
     # Config validation fills in the default (the first text input, else the first).
     query = config.query if config.query in features else names[0]
-    seqs = {name: keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
-            for name, f in features.items()}
+    seqs = {
+        name: keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
+        for name, f in features.items()
+    }
     seqs = normalized(seqs, True, "fusion_project_norm")
-    masks = with_presence({name: f["mask"] for name, f in features.items()}, presence,
-                          "fusion_mask")
+    masks = with_presence(
+        {name: f["mask"] for name, f in features.items()}, presence, "fusion_mask"
+    )
     others = [n for n in names if n != query] or [query]
     q = seqs[query]
     # Pre-LN blocks (LayerNorm before each attention and the feed-forward, one after the
@@ -92,25 +101,29 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
             # "not calm" is not "calm"), then to each other input's.
             q_norm = keras.layers.LayerNormalization(name=f"fusion_self_norm_{layer}")(q)
             attended = keras.layers.MultiHeadAttention(
-                config.num_heads, config.dim // config.num_heads, dropout=config.dropout,
-                name=f"fusion_self_attend_{layer}")(
-                q_norm, q_norm, query_mask=masks[query], value_mask=masks[query])
+                config.num_heads,
+                config.dim // config.num_heads,
+                dropout=config.dropout,
+                name=f"fusion_self_attend_{layer}",
+            )(q_norm, q_norm, query_mask=masks[query], value_mask=masks[query])
             q = keras.layers.Add(name=f"fusion_self_residual_{layer}")([q, attended])
         for other in others:
-            q_norm = keras.layers.LayerNormalization(
-                name=f"fusion_norm_{other}_{layer}")(q)
+            q_norm = keras.layers.LayerNormalization(name=f"fusion_norm_{other}_{layer}")(q)
             attended = keras.layers.MultiHeadAttention(
-                config.num_heads, config.dim // config.num_heads, dropout=config.dropout,
-                name=f"fusion_attend_{other}_{layer}")(
-                q_norm, seqs[other], query_mask=masks[query], value_mask=masks[other])
+                config.num_heads,
+                config.dim // config.num_heads,
+                dropout=config.dropout,
+                name=f"fusion_attend_{other}_{layer}",
+            )(q_norm, seqs[other], query_mask=masks[query], value_mask=masks[other])
             if presence is not None:
-                attended = ApplyPresence(index[other],
-                                         name=f"fusion_attend_presence_{other}_{layer}")(
-                    attended, presence)
+                attended = ApplyPresence(
+                    index[other], name=f"fusion_attend_presence_{other}_{layer}"
+                )(attended, presence)
             q = keras.layers.Add(name=f"fusion_residual_{other}_{layer}")([q, attended])
         h = keras.layers.LayerNormalization(name=f"fusion_ffn_norm_{layer}")(q)
-        h = keras.layers.Dense(2 * config.dim, activation=config.activation,
-                               name=f"fusion_ffn_in_{layer}")(h)
+        h = keras.layers.Dense(
+            2 * config.dim, activation=config.activation, name=f"fusion_ffn_in_{layer}"
+        )(h)
         h = keras.layers.Dense(config.dim, name=f"fusion_ffn_out_{layer}")(h)
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"fusion_ffn_dropout_{layer}")(h)
@@ -122,6 +135,5 @@ def cross_attention_fusion(features, config, presence=None, outputs=()):
         pooled[name] = MaskedMeanPooling(name=f"fusion_pool_{name}")(seq, masks[name])
     pooled = with_presence(pooled, presence, "fusion_pooled_presence")
     vectors = list(pooled.values())
-    x = vectors[0] if len(vectors) == 1 else \
-        keras.layers.Concatenate(name="fusion_concat")(vectors)
+    x = vectors[0] if len(vectors) == 1 else keras.layers.Concatenate(name="fusion_concat")(vectors)
     return dense_stack(x, config)

@@ -5,8 +5,13 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
-                                  register_fusion, with_presence)
+from tfmm.fusion.registry import (
+    VectorFusionBase,
+    dense_stack,
+    normalized,
+    register_fusion,
+    with_presence,
+)
 from tfmm.layers.fusion import ApplyPresence, GateWeights, WeightedSum
 from tfmm.schema import positive
 
@@ -63,25 +68,31 @@ def gated_fusion(features, config, presence=None, outputs=()):
     >>> gated_fusion(f, GatedFusionConfig(dim=4, hidden_units=[2])).shape
     (None, 2)
     """
-    projected = {name: keras.layers.Dense(config.dim, activation="tanh",
-                                          name=f"fusion_project_{name}")(v)
-                 for name, v in normalized(features, config.normalize,
-                                           "fusion_norm").items()}
+    projected = {
+        name: keras.layers.Dense(config.dim, activation="tanh", name=f"fusion_project_{name}")(v)
+        for name, v in normalized(features, config.normalize, "fusion_norm").items()
+    }
     # Zeroed before the gate reads them, so a missing modality's content cannot move the
     # other modalities' weights either.
     projected = with_presence(projected, presence, "fusion_presence")
     vectors = list(projected.values())
-    joined = vectors[0] if len(vectors) == 1 else \
-        keras.layers.Concatenate(name="fusion_gate_input")(vectors)
+    joined = (
+        vectors[0]
+        if len(vectors) == 1
+        else keras.layers.Concatenate(name="fusion_gate_input")(vectors)
+    )
     # Zero-initialised: the gate starts uniform and moves only as far as the loss asks.
-    logits = keras.layers.Dense(len(vectors), kernel_initializer="zeros",
-                                name="fusion_gate_logits")(joined)
+    logits = keras.layers.Dense(
+        len(vectors), kernel_initializer="zeros", name="fusion_gate_logits"
+    )(joined)
     gate = GateWeights(name="fusion_gate")(logits, presence)
     if config.combine == "sum" or len(vectors) == 1:
         x = WeightedSum(name="fusion_weighted_sum")(vectors, gate)
     else:
         # Scaled by n, so that equal weights leave the projections as they are.
-        weighted = [ApplyPresence(k, scale=len(vectors), name=f"fusion_gated_{name}")(v, gate)
-                    for k, (name, v) in enumerate(projected.items())]
+        weighted = [
+            ApplyPresence(k, scale=len(vectors), name=f"fusion_gated_{name}")(v, gate)
+            for k, (name, v) in enumerate(projected.items())
+        ]
         x = keras.layers.Concatenate(name="fusion_concat")(weighted)
     return dense_stack(x, config)

@@ -5,8 +5,7 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (VectorFusionBase, dense_stack, normalized,
-                                  register_fusion)
+from tfmm.fusion.registry import VectorFusionBase, dense_stack, normalized, register_fusion
 from tfmm.layers.fusion import LateCombine
 
 
@@ -53,15 +52,22 @@ def late_fusion(features, config, presence=None, outputs=()):
     >>> out["y"].shape
     (None, 3)
     """
-    hidden = {name: dense_stack(v, config, prefix=f"fusion_{name}")
-              for name, v in normalized(features, config.normalize, "fusion_norm").items()}
+    hidden = {
+        name: dense_stack(v, config, prefix=f"fusion_{name}")
+        for name, v in normalized(features, config.normalize, "fusion_norm").items()
+    }
     combined = {}
     for o in outputs:
         if o.units is None:
-            raise ValueError(f"late fusion: output {o.name!r} has no labels yet; late fusion "
-                             f"builds one head per modality and needs its width.")
-        logits = [keras.layers.Dense(o.units, name=f"fusion_{name}_logits_{o.name}")(h)
-                  for name, h in hidden.items()]
-        combined[o.name] = LateCombine(config.combine, len(logits),
-                                       name=f"fusion_late_{o.name}")(logits, presence)
+            raise ValueError(
+                f"late fusion: output {o.name!r} has no labels yet; late fusion "
+                f"builds one head per modality and needs its width."
+            )
+        logits = [
+            keras.layers.Dense(o.units, name=f"fusion_{name}_logits_{o.name}")(h)
+            for name, h in hidden.items()
+        ]
+        combined[o.name] = LateCombine(config.combine, len(logits), name=f"fusion_late_{o.name}")(
+            logits, presence
+        )
     return combined

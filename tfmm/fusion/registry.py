@@ -83,17 +83,23 @@ class FusionBase:
 
     def validate(self, path):
         if any(u <= 0 for u in self.hidden_units):
-            raise ConfigError(f"{path}.hidden_units: must be positive ints. "
-                              f"Received: hidden_units={self.hidden_units}")
+            raise ConfigError(
+                f"{path}.hidden_units: must be positive ints. "
+                f"Received: hidden_units={self.hidden_units}"
+            )
         unit_interval(self, path, "dropout")
         unit_interval(self, path, "modality_dropout")
         if self.auxiliary_loss_weight < 0:
-            raise ConfigError(f"{path}.auxiliary_loss_weight: must be >= 0. Received: "
-                              f"auxiliary_loss_weight={self.auxiliary_loss_weight}")
+            raise ConfigError(
+                f"{path}.auxiliary_loss_weight: must be >= 0. Received: "
+                f"auxiliary_loss_weight={self.auxiliary_loss_weight}"
+            )
         if self.balance == "gradient_blending" and not self.auxiliary_loss_weight:
-            raise ConfigError(f"{path}.balance: gradient_blending weighs the auxiliary "
-                              f"per-modality heads; set {path}.auxiliary_loss_weight > 0 "
-                              f"(for example 0.5). Received: auxiliary_loss_weight=0")
+            raise ConfigError(
+                f"{path}.balance: gradient_blending weighs the auxiliary "
+                f"per-modality heads; set {path}.auxiliary_loss_weight > 0 "
+                f"(for example 0.5). Received: auxiliary_loss_weight=0"
+            )
 
     def validate_inputs(self, inputs, path):
         """Checks what depends on the config's inputs (`InputConfig`s); raises
@@ -133,8 +139,10 @@ class AttentionFusionBase(FusionBase):
         super().validate(path)
         positive(self, path, "dim", "num_heads")
         if self.dim % self.num_heads:
-            raise ConfigError(f"{path}.dim: must be divisible by num_heads="
-                              f"{self.num_heads}. Received: dim={self.dim}")
+            raise ConfigError(
+                f"{path}.dim: must be divisible by num_heads="
+                f"{self.num_heads}. Received: dim={self.dim}"
+            )
 
 
 def register_fusion(name, config, needs_sequences=False, inspection_outputs=()):
@@ -142,13 +150,14 @@ def register_fusion(name, config, needs_sequences=False, inspection_outputs=()):
     dataclass (a `FusionBase` whose `type` field defaults to `name`); a fusion with
     `needs_sequences` reads the encoders' token sequences, and `inspection_outputs` names
     its layers whose [batch, modalities] outputs the model exposes."""
+
     def decorator(fn):
         _FUSIONS.register(name, config)(fn)
         if needs_sequences:
             NEEDS_SEQUENCES.add(name)
-        INSPECTION_OUTPUTS.extend(n for n in inspection_outputs
-                                  if n not in INSPECTION_OUTPUTS)
+        INSPECTION_OUTPUTS.extend(n for n in inspection_outputs if n not in INSPECTION_OUTPUTS)
         return fn
+
     return decorator
 
 
@@ -167,8 +176,7 @@ def dense_stack(x, config, prefix="fusion"):
     import keras
 
     for i, units in enumerate(config.hidden_units):
-        x = keras.layers.Dense(units, activation=config.activation,
-                               name=f"{prefix}_dense_{i}")(x)
+        x = keras.layers.Dense(units, activation=config.activation, name=f"{prefix}_dense_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"{prefix}_dropout_{i}")(x)
     return x
@@ -184,8 +192,10 @@ def normalized(tensors, enabled, prefix):
         return dict(tensors)
     import keras
 
-    return {name: keras.layers.LayerNormalization(name=f"{prefix}_{name}")(t)
-            for name, t in tensors.items()}
+    return {
+        name: keras.layers.LayerNormalization(name=f"{prefix}_{name}")(t)
+        for name, t in tensors.items()
+    }
 
 
 def with_presence(tensors, presence, prefix):
@@ -195,5 +205,7 @@ def with_presence(tensors, presence, prefix):
         return dict(tensors)
     from tfmm.layers.fusion import ApplyPresence
 
-    return {name: ApplyPresence(k, name=f"{prefix}_{name}")(t, presence)
-            for k, (name, t) in enumerate(tensors.items())}
+    return {
+        name: ApplyPresence(k, name=f"{prefix}_{name}")(t, presence)
+        for k, (name, t) in enumerate(tensors.items())
+    }

@@ -5,8 +5,7 @@ from typing import Literal
 
 import keras
 
-from tfmm.fusion.registry import (AttentionFusionBase, dense_stack, register_fusion,
-                                  with_presence)
+from tfmm.fusion.registry import AttentionFusionBase, dense_stack, register_fusion, with_presence
 from tfmm.layers.fusion import MaskedMeanPooling, ModalityTypeEmbedding
 from tfmm.schema import positive
 from tfmm._extras import require
@@ -31,8 +30,7 @@ class SingleStreamFusionConfig(AttentionFusionBase):
         positive(self, path, "num_layers", "intermediate_dim")
 
 
-@register_fusion("single_stream", config=SingleStreamFusionConfig,
-                 needs_sequences=True)
+@register_fusion("single_stream", config=SingleStreamFusionConfig, needs_sequences=True)
 def single_stream_fusion(features, config, presence=None, outputs=()):
     """Concatenates all tokens into one sequence and runs Transformer encoder layers.
 
@@ -64,8 +62,10 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
     """
     keras_hub = require("keras_hub", "the single_stream fusion")
 
-    tokens, masks = [], with_presence({n: f["mask"] for n, f in features.items()},
-                                      presence, "fusion_mask")
+    tokens, masks = (
+        [],
+        with_presence({n: f["mask"] for n, f in features.items()}, presence, "fusion_mask"),
+    )
     for name, f in features.items():
         t = keras.layers.Dense(config.dim, name=f"fusion_project_{name}")(f["sequence"])
         t = keras.layers.LayerNormalization(name=f"fusion_project_norm_{name}")(t)
@@ -80,8 +80,12 @@ def single_stream_fusion(features, config, presence=None, outputs=()):
     # warmup) on hard data (BENCHMARKS.md, quality).
     for i in range(config.num_layers):
         x = keras_hub.layers.TransformerEncoder(
-            config.intermediate_dim, config.num_heads, dropout=config.dropout,
-            normalize_first=True, name=f"fusion_transformer_{i}")(x, padding_mask=mask)
+            config.intermediate_dim,
+            config.num_heads,
+            dropout=config.dropout,
+            normalize_first=True,
+            name=f"fusion_transformer_{i}",
+        )(x, padding_mask=mask)
     x = keras.layers.LayerNormalization(name="fusion_final_norm")(x)
     x = MaskedMeanPooling(name="fusion_pool")(x, mask)
     return dense_stack(x, config)

@@ -5,6 +5,7 @@ import importlib as _importlib
 import pkgutil as _pkgutil
 
 from tfmm.input_types.registry import INPUT_TYPES, InputType, input_type, register_input_type
+
 # The built-in types first, in the order messages list them.
 from tfmm.input_types import text, image, audio, tabular  # noqa: E402, F401, I001
 

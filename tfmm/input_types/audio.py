@@ -16,19 +16,28 @@ class Audio(InputType):
         import tensorflow as tf
 
         wave, length = tf.map_fn(
-            lambda b: audio_tensors(i, b), raw[i.name],
-            fn_output_signature=(tf.TensorSpec([i.num_samples], tf.float32),
-                                 tf.TensorSpec([], tf.int32)))
+            lambda b: audio_tensors(i, b),
+            raw[i.name],
+            fn_output_signature=(
+                tf.TensorSpec([i.num_samples], tf.float32),
+                tf.TensorSpec([], tf.int32),
+            ),
+        )
         return {i.name: wave, f"{i.name}_length": length}
 
     def client_spec(self, i, vocabulary):
-        return {"sample_rate": int(i.sample_rate), "num_samples": int(i.num_samples),
-                "resample": bool(i.resample)}
+        return {
+            "sample_rate": int(i.sample_rate),
+            "num_samples": int(i.num_samples),
+            "resample": bool(i.resample),
+        }
 
     def meanings(self, i):
-        return {i.name: f"float32 [batch, {i.num_samples}]: mono waveform at "
-                        f"{i.sample_rate} Hz in [-1, 1], zero-padded",
-                f"{i.name}_length": "int32 [batch]: valid samples of the waveform"}
+        return {
+            i.name: f"float32 [batch, {i.num_samples}]: mono waveform at "
+            f"{i.sample_rate} Hz in [-1, 1], zero-padded",
+            f"{i.name}_length": "int32 [batch]: valid samples of the waveform",
+        }
 
 
 def audio_tensors(i, value):
@@ -39,6 +48,8 @@ def audio_tensors(i, value):
     from tfmm.data.audio import decode_audio
 
     return decoded_or_missing(
-        i, value, lambda: decode_audio(value, i.sample_rate, i.num_samples,
-                                       resample=i.resample, name=i.name),
-        lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)))
+        i,
+        value,
+        lambda: decode_audio(value, i.sample_rate, i.num_samples, resample=i.resample, name=i.name),
+        lambda: (tf.zeros([i.num_samples], tf.float32), tf.constant(0, tf.int32)),
+    )

@@ -124,8 +124,7 @@ def input_type(i_or_name):
     """The `InputType` of an input config (or of a type name)."""
     name = i_or_name if isinstance(i_or_name, str) else i_or_name.type
     if name not in INPUT_TYPES:
-        raise ValueError(f"unknown input type; allowed: {sorted(INPUT_TYPES)}. "
-                         f"Received: {name!r}")
+        raise ValueError(f"unknown input type; allowed: {sorted(INPUT_TYPES)}. Received: {name!r}")
     return INPUT_TYPES[name]
 
 

@@ -8,8 +8,7 @@ from tfmm.schema import ConfigError, positive
 @register_input_type
 class Tabular(InputType):
     name, default_encoder = "tabular", "mlp"
-    fields = ("numeric", "categorical", "numeric_bins", "max_categories",
-              "min_category_count")
+    fields = ("numeric", "categorical", "numeric_bins", "max_categories", "min_category_count")
 
     def columns(self, i):
         return list(i.numeric or []) + list(i.categorical or [])
@@ -19,20 +18,27 @@ class Tabular(InputType):
 
     def validate(self, i, path):
         if not (i.numeric or i.categorical):
-            raise ConfigError(f"{path}: a tabular input needs `numeric` or `categorical` "
-                              f"columns (lists of column names). Received: numeric="
-                              f"{i.numeric}, categorical={i.categorical}")
+            raise ConfigError(
+                f"{path}: a tabular input needs `numeric` or `categorical` "
+                f"columns (lists of column names). Received: numeric="
+                f"{i.numeric}, categorical={i.categorical}"
+            )
         if i.column is not None:
-            raise ConfigError(f"{path}.column: a tabular input names its columns in "
-                              f"`numeric` and `categorical`. Received: column={i.column!r}")
+            raise ConfigError(
+                f"{path}.column: a tabular input names its columns in "
+                f"`numeric` and `categorical`. Received: column={i.column!r}"
+            )
         if i.augment:
-            raise ConfigError(f"{path}.augment: tabular inputs have no augmentation. "
-                              f"Received: augment=True")
+            raise ConfigError(
+                f"{path}.augment: tabular inputs have no augmentation. Received: augment=True"
+            )
         names = self.columns(i)
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
-            raise ConfigError(f"{path}: column(s) {twice} listed twice in numeric/categorical."
-                              f" Received: numeric={i.numeric}, categorical={i.categorical}")
+            raise ConfigError(
+                f"{path}: column(s) {twice} listed twice in numeric/categorical."
+                f" Received: numeric={i.numeric}, categorical={i.categorical}"
+            )
         positive(i, path, "numeric_bins", "max_categories", "min_category_count")
 
     def cell_problems(self, i, manifest):
@@ -55,8 +61,11 @@ class Tabular(InputType):
         if not config.data.train:
             return None
         train = config.resolve_path(config.data.train)
-        if not isinstance(train, str) or not os.path.exists(train) or \
-                os.path.abspath(train) == os.path.abspath(str(manifest.path)):
+        if (
+            not isinstance(train, str)
+            or not os.path.exists(train)
+            or os.path.abspath(train) == os.path.abspath(str(manifest.path))
+        ):
             return None
         return self.fit(input_config, Manifest(train))
 
@@ -80,11 +89,14 @@ class Tabular(InputType):
         import tensorflow as tf
 
         specs = {}
-        for part, columns, dtype in (("numeric", i.numeric, tf.float32),
-                                     ("categorical", i.categorical, tf.string)):
+        for part, columns, dtype in (
+            ("numeric", i.numeric, tf.float32),
+            ("categorical", i.categorical, tf.string),
+        ):
             if columns:
-                specs[f"{i.name}_{part}"] = tf.TensorSpec([None, len(columns)], dtype,
-                                                          name=f"{i.name}_{part}")
+                specs[f"{i.name}_{part}"] = tf.TensorSpec(
+                    [None, len(columns)], dtype, name=f"{i.name}_{part}"
+                )
         return specs
 
     def served_features(self, i, pre, raw):
@@ -101,17 +113,21 @@ class Tabular(InputType):
         return raw_tabular(i, columns)
 
     def client_spec(self, i, vocabulary):
-        return {"numeric": list(i.numeric or []), "categorical": list(i.categorical or []),
-                "categories": [list(vocabulary["categorical"][c])
-                               for c in i.categorical or []]}
+        return {
+            "numeric": list(i.numeric or []),
+            "categorical": list(i.categorical or []),
+            "categories": [list(vocabulary["categorical"][c]) for c in i.categorical or []],
+        }
 
     def meanings(self, i):
         out = {}
         if i.numeric:
-            out[f"{i.name}_numeric"] = (f"float32 [batch, {len(i.numeric)}]: columns "
-                                        f"{list(i.numeric)}, NaN where missing")
+            out[f"{i.name}_numeric"] = (
+                f"float32 [batch, {len(i.numeric)}]: columns {list(i.numeric)}, NaN where missing"
+            )
         if i.categorical:
             out[f"{i.name}_categorical"] = (
                 f"int32 [batch, {len(i.categorical)}]: category ids of columns "
-                f"{list(i.categorical)} (0 missing, 1 unseen in training)")
+                f"{list(i.categorical)} (0 missing, 1 unseen in training)"
+            )
         return out

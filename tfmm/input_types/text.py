@@ -46,10 +46,14 @@ class Text(InputType):
 
         if i.optional:
             return []
-        return [tf.debugging.assert_equal(
-            tf.reduce_all(tf.strings.length(tf.strings.strip(raw[i.name])) > 0), True,
-            message=f"input `{i.name}`: empty text (a required text input; training "
-                    f"refuses it too)")]
+        return [
+            tf.debugging.assert_equal(
+                tf.reduce_all(tf.strings.length(tf.strings.strip(raw[i.name])) > 0),
+                True,
+                message=f"input `{i.name}`: empty text (a required text input; training "
+                f"refuses it too)",
+            )
+        ]
 
     def served_features(self, i, pre, raw):
         return pre(raw[i.name], raw.get(f"{i.name}_pair"))
@@ -63,20 +67,30 @@ class Text(InputType):
     def client_spec(self, i, vocabulary):
         spec = {"encoder": i.encoder.type}
         if i.encoder.vocabulary_source == "adapted":  # tokenised by the client
-            spec.update(vocabulary=list(vocabulary),
-                        sequence_length=int(i.encoder.sequence_length),
-                        standardize=i.encoder.standardize)
+            spec.update(
+                vocabulary=list(vocabulary),
+                sequence_length=int(i.encoder.sequence_length),
+                standardize=i.encoder.standardize,
+            )
         elif i.encoder.vocabulary_source == "tfidf":
-            spec.update(vocabulary=list(vocabulary["tokens"]), idf=list(vocabulary["idf"]),
-                        ngrams=int(i.encoder.ngrams), standardize=i.encoder.standardize)
+            spec.update(
+                vocabulary=list(vocabulary["tokens"]),
+                idf=list(vocabulary["idf"]),
+                ngrams=int(i.encoder.ngrams),
+                standardize=i.encoder.standardize,
+            )
         return spec
 
     def meanings(self, i):
         source = i.encoder.vocabulary_source
         if source == "adapted":
-            return {i.name: f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
-                            f"text (0 padding, 1 out of vocabulary)"}
+            return {
+                i.name: f"int32 [batch, {i.encoder.sequence_length}]: token ids of the "
+                f"text (0 padding, 1 out of vocabulary)"
+            }
         if source == "tfidf":
-            return {i.name: "float32 [batch, n-grams + 1]: TF-IDF vector of the text "
-                            "(entry 0 out of vocabulary)"}
+            return {
+                i.name: "float32 [batch, n-grams + 1]: TF-IDF vector of the text "
+                "(entry 0 out of vocabulary)"
+            }
         return {i.name: f"{i.encoder.type} text tensors"}

@@ -10,22 +10,24 @@ import keras
 import numpy as np
 
 
-def mel_matrix(num_mel_bins, num_spectrogram_bins, sample_rate, lower_edge_hertz,
-               upper_edge_hertz):
+def mel_matrix(num_mel_bins, num_spectrogram_bins, sample_rate, lower_edge_hertz, upper_edge_hertz):
     """HTK mel filterbank, [num_spectrogram_bins, num_mel_bins], as numpy float32.
 
     Same formula as `tf.signal.linear_to_mel_weight_matrix`, computed once in numpy so
     that the graph holds a constant.
     """
+
     def hz_to_mel(f):
         return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
 
     nyquist = sample_rate / 2.0
     upper = nyquist if upper_edge_hertz is None else upper_edge_hertz
     if not 0.0 <= lower_edge_hertz < upper <= nyquist:
-        raise ValueError(f"mel range must satisfy 0 <= lower < upper <= sample_rate/2 = "
-                         f"{nyquist}. Received: lower_edge_hertz={lower_edge_hertz}, "
-                         f"upper_edge_hertz={upper_edge_hertz}")
+        raise ValueError(
+            f"mel range must satisfy 0 <= lower < upper <= sample_rate/2 = "
+            f"{nyquist}. Received: lower_edge_hertz={lower_edge_hertz}, "
+            f"upper_edge_hertz={upper_edge_hertz}"
+        )
     # Skip the DC bin, as tf.signal does.
     freqs = np.linspace(0.0, nyquist, num_spectrogram_bins)[1:]
     spec_mel = hz_to_mel(freqs)[:, None]
@@ -58,8 +60,17 @@ class LogMelSpectrogram(keras.layers.Layer):
     (2, 23, 8)
     """
 
-    def __init__(self, sample_rate=16000, frame_length=400, frame_step=160, fft_length=512,
-                 num_mel_bins=64, lower_edge_hertz=20.0, upper_edge_hertz=None, **kwargs):
+    def __init__(
+        self,
+        sample_rate=16000,
+        frame_length=400,
+        frame_step=160,
+        fft_length=512,
+        num_mel_bins=64,
+        lower_edge_hertz=20.0,
+        upper_edge_hertz=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
         self.frame_length = frame_length
@@ -69,11 +80,19 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.lower_edge_hertz = lower_edge_hertz
         self.upper_edge_hertz = upper_edge_hertz
         self.stft = keras.layers.STFTSpectrogram(
-            mode="psd", frame_length=frame_length, frame_step=frame_step,
-            fft_length=fft_length, window="hann", padding="valid", name="stft",
-            dtype="float32", trainable=False)
-        self._mel = mel_matrix(num_mel_bins, fft_length // 2 + 1, sample_rate,
-                               lower_edge_hertz, upper_edge_hertz)
+            mode="psd",
+            frame_length=frame_length,
+            frame_step=frame_step,
+            fft_length=fft_length,
+            window="hann",
+            padding="valid",
+            name="stft",
+            dtype="float32",
+            trainable=False,
+        )
+        self._mel = mel_matrix(
+            num_mel_bins, fft_length // 2 + 1, sample_rate, lower_edge_hertz, upper_edge_hertz
+        )
 
     # The STFT kernels are the fixed Fourier basis times the window, not parameters:
     # trained (Keras's default for STFTSpectrogram), Adam moves every one of them by about
@@ -108,9 +127,20 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({k: getattr(self, k) for k in (
-            "sample_rate", "frame_length", "frame_step", "fft_length", "num_mel_bins",
-            "lower_edge_hertz", "upper_edge_hertz")})
+        config.update(
+            {
+                k: getattr(self, k)
+                for k in (
+                    "sample_rate",
+                    "frame_length",
+                    "frame_step",
+                    "fft_length",
+                    "num_mel_bins",
+                    "lower_edge_hertz",
+                    "upper_edge_hertz",
+                )
+            }
+        )
         return config
 
 
@@ -214,7 +244,7 @@ class DownsampleMask(keras.layers.Layer):
         self.stride = int(stride)
 
     def call(self, mask):
-        return mask[:, ::self.stride]
+        return mask[:, :: self.stride]
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]
@@ -222,8 +252,9 @@ class DownsampleMask(keras.layers.Layer):
 
     def compute_output_spec(self, mask):
         n = mask.shape[1]
-        return keras.KerasTensor((mask.shape[0], None if n is None else -(-n // self.stride)),
-                                 dtype="bool")
+        return keras.KerasTensor(
+            (mask.shape[0], None if n is None else -(-n // self.stride)), dtype="bool"
+        )
 
     def get_config(self):
         config = super().get_config()

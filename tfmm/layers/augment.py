@@ -28,8 +28,7 @@ class ImageAugmentation(keras.layers.Layer):
     (True, False)
     """
 
-    def __init__(self, flip=True, rotation=0.05, zoom=0.15, translation=0.1, seed=None,
-                 **kwargs):
+    def __init__(self, flip=True, rotation=0.05, zoom=0.15, translation=0.1, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.flip, self.rotation, self.zoom = flip, rotation, zoom
         self.translation, self.seed = translation, seed
@@ -38,15 +37,17 @@ class ImageAugmentation(keras.layers.Layer):
         if flip:
             layers.append(keras.layers.RandomFlip("horizontal", seed=s, name="flip"))
         if rotation:
-            layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=s,
-                                                      name="rotation"))
+            layers.append(
+                keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=s, name="rotation")
+            )
         if zoom:
-            layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=s,
-                                                  name="zoom"))
+            layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=s, name="zoom"))
         if translation:
-            layers.append(keras.layers.RandomTranslation(translation, translation,
-                                                         fill_mode="reflect", seed=s,
-                                                         name="translation"))
+            layers.append(
+                keras.layers.RandomTranslation(
+                    translation, translation, fill_mode="reflect", seed=s, name="translation"
+                )
+            )
         self._augmenters = layers
 
     def build(self, input_shape):
@@ -65,8 +66,15 @@ class ImageAugmentation(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"flip": self.flip, "rotation": self.rotation, "zoom": self.zoom,
-                       "translation": self.translation, "seed": self.seed})
+        config.update(
+            {
+                "flip": self.flip,
+                "rotation": self.rotation,
+                "zoom": self.zoom,
+                "translation": self.translation,
+                "seed": self.seed,
+            }
+        )
         return config
 
 
@@ -87,8 +95,16 @@ class SpecAugment(keras.layers.Layer):
     (True, True)
     """
 
-    def __init__(self, time_masks=2, time_width=0.1, freq_masks=2, freq_width=0.15,
-                 value=0.0, seed=None, **kwargs):
+    def __init__(
+        self,
+        time_masks=2,
+        time_width=0.1,
+        freq_masks=2,
+        freq_width=0.15,
+        value=0.0,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.time_masks, self.time_width = int(time_masks), float(time_width)
         self.freq_masks, self.freq_width = int(freq_masks), float(freq_width)
@@ -100,10 +116,12 @@ class SpecAugment(keras.layers.Layer):
         idx = keras.ops.cast(keras.ops.arange(n), dtype)[None, :]
         keep = keras.ops.ones((batch, n), dtype)
         for _ in range(masks):
-            w = keras.ops.floor(keras.random.uniform((batch, 1), seed=self.seed_generator)
-                                * width * n)
-            start = keras.ops.floor(keras.random.uniform((batch, 1), seed=self.seed_generator)
-                                    * (n - w))
+            w = keras.ops.floor(
+                keras.random.uniform((batch, 1), seed=self.seed_generator) * width * n
+            )
+            start = keras.ops.floor(
+                keras.random.uniform((batch, 1), seed=self.seed_generator) * (n - w)
+            )
             inside = keras.ops.logical_and(idx >= start, idx < start + w)
             keep = keep * (1.0 - keras.ops.cast(inside, dtype))
         return keep
@@ -123,9 +141,16 @@ class SpecAugment(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"time_masks": self.time_masks, "time_width": self.time_width,
-                       "freq_masks": self.freq_masks, "freq_width": self.freq_width,
-                       "value": self.value, "seed": self.seed})
+        config.update(
+            {
+                "time_masks": self.time_masks,
+                "time_width": self.time_width,
+                "freq_masks": self.freq_masks,
+                "freq_width": self.freq_width,
+                "value": self.value,
+                "seed": self.seed,
+            }
+        )
         return config
 
 

@@ -53,9 +53,10 @@ class ModalityPresence(keras.layers.Layer):
                 columns.append(ops.ones((batch,), "float32"))
         presence = ops.stack(columns, axis=1)
         if training and self.rate:
-            keep = ops.cast(keras.random.uniform(ops.shape(presence),
-                                                 seed=self.seed_generator) >= self.rate,
-                            "float32")
+            keep = ops.cast(
+                keras.random.uniform(ops.shape(presence), seed=self.seed_generator) >= self.rate,
+                "float32",
+            )
             dropped = presence * keep
             none_left = ops.sum(dropped, axis=1, keepdims=True) == 0
             presence = ops.where(none_left, presence, dropped)
@@ -211,15 +212,17 @@ class LateCombine(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if mode not in ("mean", "learned"):
-            raise ValueError(f"LateCombine: mode must be 'mean' or 'learned'. "
-                             f"Received: mode={mode!r}")
+            raise ValueError(
+                f"LateCombine: mode must be 'mean' or 'learned'. Received: mode={mode!r}"
+            )
         self.mode = mode
         self.num_modalities = num_modalities
 
     def build(self, logits_shape, presence_shape=None):
         if self.mode == "learned":
             self.modality_logits = self.add_weight(
-                shape=(self.num_modalities,), initializer="zeros", name="modality_logits")
+                shape=(self.num_modalities,), initializer="zeros", name="modality_logits"
+            )
 
     def call(self, logits, presence=None):
         stacked = ops.stack([ops.cast(x, "float32") for x in logits], axis=1)
@@ -259,9 +262,11 @@ class ModalityTypeEmbedding(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.embedding = self.add_weight(shape=(input_shape[-1],), name="embedding",
-                                         initializer=keras.initializers.RandomNormal(
-                                             stddev=0.02))
+        self.embedding = self.add_weight(
+            shape=(input_shape[-1],),
+            name="embedding",
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+        )
 
     def call(self, x):
         return x + ops.cast(self.embedding, x.dtype)
@@ -290,8 +295,12 @@ class GradientScale(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.initial_scale = float(initial_scale)
-        self.scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(
-            self.initial_scale), trainable=False, name="scale")
+        self.scale = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(self.initial_scale),
+            trainable=False,
+            name="scale",
+        )
 
     def call(self, x):
         import tensorflow as tf

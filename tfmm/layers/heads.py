@@ -5,7 +5,6 @@ import keras
 from tfmm.outputs import OUTPUT_TYPES
 
 
-
 @keras.saving.register_keras_serializable(package="tfmm")
 class Head(keras.layers.Layer):
     """A Dense output layer that knows its task and its label strings.
@@ -34,24 +33,29 @@ class Head(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if task not in OUTPUT_TYPES:
-            raise ValueError(f"Head: unknown task; allowed: {sorted(OUTPUT_TYPES)}. "
-                             f"Received: task={task!r}")
+            raise ValueError(
+                f"Head: unknown task; allowed: {sorted(OUTPUT_TYPES)}. Received: task={task!r}"
+            )
         if labels is not None:
             expected = OUTPUT_TYPES[task].num_labels(units)
             if len(labels) != expected:
-                raise ValueError(f"Head: a {task} head of {units} units needs {expected} "
-                                 f"labels. Received: labels={labels}")
+                raise ValueError(
+                    f"Head: a {task} head of {units} units needs {expected} "
+                    f"labels. Received: labels={labels}"
+                )
         self.task = task
         self.units = units
         self.labels = None if labels is None else [str(x) for x in labels]
         self.project = project
         self.threshold = float(threshold)
         if project:
-            self.dense = keras.layers.Dense(units, activation=OUTPUT_TYPES[task].activation,
-                                            dtype="float32", name="dense")
+            self.dense = keras.layers.Dense(
+                units, activation=OUTPUT_TYPES[task].activation, dtype="float32", name="dense"
+            )
         else:
-            self.activation = keras.layers.Activation(OUTPUT_TYPES[task].activation,
-                                                      dtype="float32", name="activation")
+            self.activation = keras.layers.Activation(
+                OUTPUT_TYPES[task].activation, dtype="float32", name="activation"
+            )
 
     def build(self, input_shape):
         if self.project:
@@ -66,6 +70,13 @@ class Head(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"task": self.task, "units": self.units, "labels": self.labels,
-                       "project": self.project, "threshold": self.threshold})
+        config.update(
+            {
+                "task": self.task,
+                "units": self.units,
+                "labels": self.labels,
+                "project": self.project,
+                "threshold": self.threshold,
+            }
+        )
         return config

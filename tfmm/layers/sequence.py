@@ -24,8 +24,9 @@ class SequenceMask(keras.layers.Layer):
     def __init__(self, mode="nonzero", **kwargs):
         super().__init__(**kwargs)
         if mode not in ("nonzero", "all"):
-            raise ValueError(f"SequenceMask: mode must be 'nonzero' or 'all'. "
-                             f"Received: mode={mode!r}")
+            raise ValueError(
+                f"SequenceMask: mode must be 'nonzero' or 'all'. Received: mode={mode!r}"
+            )
         self.mode = mode
 
     def call(self, x):

@@ -39,22 +39,23 @@ class PiecewiseLinearEncoding(keras.layers.Layer):
         self.edges = [[float(e) for e in col] for col in edges]
         self.medians = [float(m) for m in medians]
         if len(self.edges) != len(self.medians) or len({len(e) for e in self.edges}) > 1:
-            raise ValueError(f"PiecewiseLinearEncoding: one edge list (all of one length) "
-                             f"and one median per column. Received: {len(self.edges)} "
-                             f"edge lists of lengths {sorted({len(e) for e in self.edges})}"
-                             f" and {len(self.medians)} medians")
+            raise ValueError(
+                f"PiecewiseLinearEncoding: one edge list (all of one length) "
+                f"and one median per column. Received: {len(self.edges)} "
+                f"edge lists of lengths {sorted({len(e) for e in self.edges})}"
+                f" and {len(self.medians)} medians"
+            )
 
     def call(self, x):
         x = ops.cast(x, "float32")
         missing = ops.not_equal(x, x)
         x = ops.where(missing, ops.convert_to_tensor(self.medians, "float32"), x)
-        edges = ops.convert_to_tensor(self.edges, "float32")       # [columns, bins + 1]
+        edges = ops.convert_to_tensor(self.edges, "float32")  # [columns, bins + 1]
         low, high = edges[:, :-1], edges[:, 1:]
         # A bin of zero width (a repeated quantile: a value many rows share) is a step.
         width = ops.maximum(high - low, 1e-9)
         bins = ops.clip((ops.expand_dims(x, -1) - low) / width, 0.0, 1.0)
-        return ops.concatenate([bins, ops.expand_dims(ops.cast(missing, "float32"), -1)],
-                               axis=-1)
+        return ops.concatenate([bins, ops.expand_dims(ops.cast(missing, "float32"), -1)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, len(self.edges[0]))
@@ -85,8 +86,9 @@ class FeatureLinear(keras.layers.Layer):
 
     def build(self, input_shape):
         columns, features = int(input_shape[-2]), int(input_shape[-1])
-        self.kernel = self.add_weight(name="kernel", shape=(columns, features, self.dim),
-                                      initializer="glorot_uniform")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(columns, features, self.dim), initializer="glorot_uniform"
+        )
         self.bias = self.add_weight(name="bias", shape=(columns, self.dim), initializer="zeros")
 
     def call(self, x):
@@ -128,9 +130,9 @@ class CategoricalEmbedding(keras.layers.Layer):
         self.dim = int(dim)
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight(name="embeddings",
-                                          shape=(sum(self.cardinalities), self.dim),
-                                          initializer="uniform")
+        self.embeddings = self.add_weight(
+            name="embeddings", shape=(sum(self.cardinalities), self.dim), initializer="uniform"
+        )
 
     def call(self, ids):
         ids = ops.cast(ids, "int32")
@@ -139,8 +141,7 @@ class CategoricalEmbedding(keras.layers.Layer):
         offsets = [0]
         for c in self.cardinalities[:-1]:
             offsets.append(offsets[-1] + c)
-        return ops.take(self.embeddings, ids + ops.convert_to_tensor(offsets, "int32"),
-                        axis=0)
+        return ops.take(self.embeddings, ids + ops.convert_to_tensor(offsets, "int32"), axis=0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.dim)
@@ -164,13 +165,17 @@ class ClassToken(keras.layers.Layer):
     """
 
     def build(self, input_shape):
-        self.token = self.add_weight(name="token", shape=(int(input_shape[-1]),),
-                                     initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.token = self.add_weight(
+            name="token",
+            shape=(int(input_shape[-1]),),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+        )
 
     def call(self, x):
         batch = ops.shape(x)[0]
-        cls = ops.broadcast_to(ops.reshape(ops.cast(self.token, x.dtype), (1, 1, -1)),
-                               (batch, 1, ops.shape(x)[-1]))
+        cls = ops.broadcast_to(
+            ops.reshape(ops.cast(self.token, x.dtype), (1, 1, -1)), (batch, 1, ops.shape(x)[-1])
+        )
         return ops.concatenate([cls, x], axis=1)
 
     def compute_output_shape(self, input_shape):

@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     from tfmm.config import Config
 
 
-def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = None
-                ) -> keras.Model:
+def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = None) -> keras.Model:
     """Builds the fused model that `config` describes.
 
     Each input gets an encoder sublayer named `{input}_encoder`; the encoders' vectors go
@@ -55,13 +54,16 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
     vocabularies = vocabularies or {}
     unknown = set(vocabularies) - {i.name for i in config.inputs}
     if unknown:
-        raise ValueError(f"vocabularies given for unknown inputs {sorted(unknown)}; inputs: "
-                         f"{[i.name for i in config.inputs]}")
+        raise ValueError(
+            f"vocabularies given for unknown inputs {sorted(unknown)}; inputs: "
+            f"{[i.name for i in config.inputs]}"
+        )
     sequences = needs_sequences(config.fusion)
     inputs, features, encoded = {}, {}, {}
     for input_config in config.inputs:
-        encoder = build_encoder(input_config, vocabulary=vocabularies.get(input_config.name),
-                                return_sequence=sequences)
+        encoder = build_encoder(
+            input_config, vocabulary=vocabularies.get(input_config.name), return_sequence=sequences
+        )
         names = encoder.input_names_for(input_config.name)
         inner = {}
         for t in encoder.inputs:
@@ -84,8 +86,9 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
     outputs = {}
     for o in config.outputs:
         if isinstance(fused, dict):  # late fusion: already the head's logits
-            outputs[o.name] = Head(o.type, o.units, labels=o.labels, project=False,
-                                   name=f"head_{o.name}")(fused[o.name])
+            outputs[o.name] = Head(
+                o.type, o.units, labels=o.labels, project=False, name=f"head_{o.name}"
+            )(fused[o.name])
         else:
             outputs[o.name] = build_head(o, fused)
     for aux_name, o, input_name in config.auxiliary_outputs():
@@ -93,7 +96,8 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
         if isinstance(vector, dict):
             if input_name not in encoded:
                 encoded[input_name] = MaskedMeanPooling(name=f"aux_pool_{input_name}")(
-                    vector["sequence"], vector["mask"])
+                    vector["sequence"], vector["mask"]
+                )
             vector = encoded[input_name]
         if config.fusion.balance == "gradient_blending":
             vector = GradientScale(name=f"blend_{aux_name}")(vector)
@@ -124,8 +128,9 @@ def _presence(config, inputs, features):
         else:
             f = features[i.name]
             refs.append(f["mask"] if isinstance(f, dict) else f)
-    return ModalityPresence(optional, rate=rate, seed=config.data.seed,
-                            name="modality_presence")(refs)
+    return ModalityPresence(optional, rate=rate, seed=config.data.seed, name="modality_presence")(
+        refs
+    )
 
 
 def inspection_model(model):
@@ -153,13 +158,17 @@ def inspection_model(model):
     return keras.Model(model.input, {**model.output, **extra}, name=model.name)
 
 
-def compile_model(model: keras.Model, config: "Config",
-                  optimizer: Optional[keras.optimizers.Optimizer] = None,
-                  jit_compile: bool = False) -> keras.Model:
+def compile_model(
+    model: keras.Model,
+    config: "Config",
+    optimizer: Optional[keras.optimizers.Optimizer] = None,
+    jit_compile: bool = False,
+) -> keras.Model:
     """`model.compile` with the losses, loss weights and metrics of each configured head."""
     if optimizer is None:
-        optimizer = keras.optimizers.AdamW(config.training.learning_rate,
-                                           weight_decay=config.training.weight_decay)
+        optimizer = keras.optimizers.AdamW(
+            config.training.learning_rate, weight_decay=config.training.weight_decay
+        )
     smoothing = config.training.label_smoothing
     losses = {o.name: loss_for(o, smoothing) for o in config.outputs}
     weights = {o.name: o.loss_weight for o in config.outputs}
@@ -168,6 +177,11 @@ def compile_model(model: keras.Model, config: "Config",
         losses[aux_name] = loss_for(o, smoothing)
         weights[aux_name] = o.loss_weight * config.fusion.auxiliary_loss_weight
         metrics[aux_name] = metrics_for(o)
-    model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics,
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=optimizer,
+        loss=losses,
+        loss_weights=weights,
+        metrics=metrics,
+        jit_compile=jit_compile,
+    )
     return model

@@ -9,14 +9,20 @@ def build_head(output_config, x, name=None):
     """Adds the head for `output_config` on top of the fused tensor `x`."""
     units = output_config.units
     if units is None:
-        raise ValueError(f"output {output_config.name!r}: its labels are unknown. Set "
-                         f"outputs[].labels in the config, or build the model through "
-                         f"tfmm.data (which reads them from the training split).")
+        raise ValueError(
+            f"output {output_config.name!r}: its labels are unknown. Set "
+            f"outputs[].labels in the config, or build the model through "
+            f"tfmm.data (which reads them from the training split)."
+        )
     from tfmm.outputs import decision_threshold
 
-    return Head(output_config.type, units, labels=output_config.labels,
-                threshold=decision_threshold(output_config),
-                name=name or f"head_{output_config.name}")(x)
+    return Head(
+        output_config.type,
+        units,
+        labels=output_config.labels,
+        threshold=decision_threshold(output_config),
+        name=name or f"head_{output_config.name}",
+    )(x)
 
 
 def loss_for(output_config, label_smoothing=0.0):

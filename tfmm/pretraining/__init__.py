@@ -11,12 +11,29 @@ tfmm.training.train(config, "runs/fine")
 ```
 """
 
-from tfmm.pretraining.contrastive import (ContrastivePretrainer, build_pretrainer, info_nce,
-                                          retrieval_recall)
+from tfmm.pretraining.contrastive import (
+    ContrastivePretrainer,
+    build_pretrainer,
+    info_nce,
+    retrieval_recall,
+)
 from tfmm.pretraining.loop import OBJECTIVES, pretrain
-from tfmm.training.init_from import (initialise_from, load_encoder_weights,
-                                      read_vocabularies, save_encoder_weights)
+from tfmm.training.init_from import (
+    initialise_from,
+    load_encoder_weights,
+    read_vocabularies,
+    save_encoder_weights,
+)
 
-__all__ = ["OBJECTIVES", "ContrastivePretrainer", "build_pretrainer", "info_nce",
-           "initialise_from", "load_encoder_weights", "pretrain", "read_vocabularies",
-           "retrieval_recall", "save_encoder_weights"]
+__all__ = [
+    "OBJECTIVES",
+    "ContrastivePretrainer",
+    "build_pretrainer",
+    "info_nce",
+    "initialise_from",
+    "load_encoder_weights",
+    "pretrain",
+    "read_vocabularies",
+    "retrieval_recall",
+    "save_encoder_weights",
+]

@@ -73,24 +73,30 @@ class ContrastivePretrainer(keras.Model):
     ```
     """
 
-    def __init__(self, encoders, input_names, anchor, projection_dim=64,
-                 init_temperature=0.07, **kwargs):
+    def __init__(
+        self, encoders, input_names, anchor, projection_dim=64, init_temperature=0.07, **kwargs
+    ):
         super().__init__(**kwargs)
         if anchor not in encoders or len(encoders) < 2:
-            raise ValueError(f"ContrastivePretrainer: needs at least two inputs and the "
-                             f"anchor among them. Received: anchor={anchor!r}, inputs="
-                             f"{sorted(encoders)}")
+            raise ValueError(
+                f"ContrastivePretrainer: needs at least two inputs and the "
+                f"anchor among them. Received: anchor={anchor!r}, inputs="
+                f"{sorted(encoders)}"
+            )
         self.encoders = dict(encoders)
         self.input_names = {k: dict(v) for k, v in input_names.items()}
         self.anchor = anchor
         self.projection_dim = projection_dim
         self.init_temperature = init_temperature
-        self.projections = {name: keras.layers.Dense(projection_dim, use_bias=False,
-                                                     name=f"{name}_projection")
-                            for name in encoders}
+        self.projections = {
+            name: keras.layers.Dense(projection_dim, use_bias=False, name=f"{name}_projection")
+            for name in encoders
+        }
         self.log_scale = self.add_weight(
-            shape=(), name="log_scale",
-            initializer=keras.initializers.Constant(float(np.log(1.0 / init_temperature))))
+            shape=(),
+            name="log_scale",
+            initializer=keras.initializers.Constant(float(np.log(1.0 / init_temperature))),
+        )
         # Built here, from the encoders' output widths, not on the first batch: resuming
         # from a backup loads weights before `fit` has seen any data.
         for name, encoder in self.encoders.items():
@@ -102,11 +108,13 @@ class ContrastivePretrainer(keras.Model):
         for name, encoder in self.encoders.items():
             names = self.input_names[name]
             inner = {k: x[v] for k, v in names.items()}
-            value = encoder(next(iter(inner.values())) if len(inner) == 1 else inner,
-                            training=training)
+            value = encoder(
+                next(iter(inner.values())) if len(inner) == 1 else inner, training=training
+            )
             z = self.projections[name](value)
             out[name] = ops.cast(z, "float32") / ops.maximum(
-                ops.norm(ops.cast(z, "float32"), axis=-1, keepdims=True), 1e-6)
+                ops.norm(ops.cast(z, "float32"), axis=-1, keepdims=True), 1e-6
+            )
         return out
 
     @property
@@ -127,9 +135,14 @@ class ContrastivePretrainer(keras.Model):
                 # Global in-batch negatives: every replica's rows are candidates.
                 local = tf.shape(anchor)[0]
                 labels = tf.range(local) + local * ctx.replica_id_in_sync_group
-                loss = info_nce(anchor, emb, self.logit_scale,
-                                anchor_all=ctx.all_gather(anchor, axis=0),
-                                other_all=ctx.all_gather(emb, axis=0), labels=labels)
+                loss = info_nce(
+                    anchor,
+                    emb,
+                    self.logit_scale,
+                    anchor_all=ctx.all_gather(anchor, axis=0),
+                    other_all=ctx.all_gather(emb, axis=0),
+                    labels=labels,
+                )
             else:
                 loss = info_nce(anchor, emb, self.logit_scale)
             total = total + ops.mean(loss)
@@ -139,18 +152,21 @@ class ContrastivePretrainer(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "encoders": {k: keras.layers.serialize(v) for k, v in self.encoders.items()},
-            "input_names": self.input_names, "anchor": self.anchor,
-            "projection_dim": self.projection_dim, "init_temperature": self.init_temperature,
-        })
+        config.update(
+            {
+                "encoders": {k: keras.layers.serialize(v) for k, v in self.encoders.items()},
+                "input_names": self.input_names,
+                "anchor": self.anchor,
+                "projection_dim": self.projection_dim,
+                "init_temperature": self.init_temperature,
+            }
+        )
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["encoders"] = {k: keras.layers.deserialize(v)
-                              for k, v in config["encoders"].items()}
+        config["encoders"] = {k: keras.layers.deserialize(v) for k, v in config["encoders"].items()}
         return cls(**config)
 
 
@@ -158,8 +174,10 @@ def build_pretrainer(config, vocabularies, projection_dim=64, anchor=None):
     """The `ContrastivePretrainer` over every input of `config` (anchor: the first text
     input unless given)."""
     if len(config.inputs) < 2:
-        raise ValueError(f"contrastive pretraining pairs two or more modalities; the config "
-                         f"has inputs {[i.name for i in config.inputs]}.")
+        raise ValueError(
+            f"contrastive pretraining pairs two or more modalities; the config "
+            f"has inputs {[i.name for i in config.inputs]}."
+        )
     if anchor is None:
         texts = [i.name for i in config.inputs if i.type == "text"]
         anchor = (texts or [config.inputs[0].name])[0]
@@ -168,8 +186,9 @@ def build_pretrainer(config, vocabularies, projection_dim=64, anchor=None):
         encoder = build_encoder(i, vocabulary=vocabularies.get(i.name))
         encoders[i.name] = encoder
         names[i.name] = encoder.input_names_for(i.name)
-    return ContrastivePretrainer(encoders, names, anchor=anchor,
-                                 projection_dim=projection_dim, name="pretrainer")
+    return ContrastivePretrainer(
+        encoders, names, anchor=anchor, projection_dim=projection_dim, name="pretrainer"
+    )
 
 
 def retrieval_recall(queries, candidates, ks=(1, 5)):

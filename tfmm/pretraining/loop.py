@@ -24,8 +24,15 @@ from tfmm import _log
 OBJECTIVES = ("contrastive", "mlm")
 
 
-def pretrain(config, run_dir, objective="contrastive", input_name=None, projection_dim=64,
-             log=None, verbose="auto"):
+def pretrain(
+    config,
+    run_dir,
+    objective="contrastive",
+    input_name=None,
+    projection_dim=64,
+    log=None,
+    verbose="auto",
+):
     """Pretrains the encoders of `config` on its manifests, without labels.
 
     - `contrastive`: CLIP-style alignment of each input with the anchor input (the first
@@ -50,44 +57,58 @@ def pretrain(config, run_dir, objective="contrastive", input_name=None, projecti
     """
     log = log or _log.info
     if objective not in OBJECTIVES:
-        raise ValueError(f"pretrain: objective must be one of {list(OBJECTIVES)}. "
-                         f"Received: objective={objective!r}")
+        raise ValueError(
+            f"pretrain: objective must be one of {list(OBJECTIVES)}. "
+            f"Received: objective={objective!r}"
+        )
     if os.path.exists(os.path.join(run_dir, "pretrain.json")):
-        raise FileExistsError(f"run directory {run_dir!r} holds a finished pretraining run "
-                              f"(pretrain.json); give another --out")
+        raise FileExistsError(
+            f"run directory {run_dir!r} holds a finished pretraining run "
+            f"(pretrain.json); give another --out"
+        )
     if config.data.train is None:
         raise ValueError("data.train: required to pretrain (a manifest of the examples)")
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.data.seed)
     keras.mixed_precision.set_global_policy("float32")
     if objective == "contrastive":
-        metrics, encoders, vocabularies = _contrastive(config, run_dir, projection_dim, log,
-                                                       verbose)
+        metrics, encoders, vocabularies = _contrastive(
+            config, run_dir, projection_dim, log, verbose
+        )
     else:
         metrics, encoders, vocabularies = _mlm(config, run_dir, input_name, log, verbose)
     for name, encoder in encoders.items():
-        save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR,
-                                                   f"{name}.weights.npz"))
+        save_encoder_weights(encoder, os.path.join(run_dir, ENCODERS_DIR, f"{name}.weights.npz"))
     RunDir(run_dir).write_config(config, vocabularies)
     summary = {"objective": objective, "encoders": sorted(encoders), "metrics": metrics}
     write_json(os.path.join(run_dir, "pretrain.json"), summary, indent=2)
-    log(f"tfmm pretrain: encoders {', '.join(sorted(encoders))} -> "
-        f"{os.path.join(run_dir, ENCODERS_DIR)}; metrics {json.dumps(metrics)}")
+    log(
+        f"tfmm pretrain: encoders {', '.join(sorted(encoders))} -> "
+        f"{os.path.join(run_dir, ENCODERS_DIR)}; metrics {json.dumps(metrics)}"
+    )
     return metrics
 
 
 def _callbacks(run_dir, log):
     run = RunDir(run_dir)
-    return [Backup(run.backup, log=log),
-            keras.callbacks.CSVLogger(run.history, append=True),
-            TerminateOnNaNWithMessage()]
+    return [
+        Backup(run.backup, log=log),
+        keras.callbacks.CSVLogger(run.history, append=True),
+        TerminateOnNaNWithMessage(),
+    ]
 
 
 def _fit(model, dataset, config, steps, run_dir, log, verbose, validation=None):
     callbacks = _callbacks(run_dir, log)
-    model.fit(dataset, epochs=config.training.epochs, steps_per_epoch=steps,
-              validation_data=validation, callbacks=callbacks, verbose=verbose,
-              shuffle=False)
+    model.fit(
+        dataset,
+        epochs=config.training.epochs,
+        steps_per_epoch=steps,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )
     if nan_message(callbacks):
         raise TrainingError(nan_message(callbacks))
 
@@ -96,15 +117,32 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
     strategy = get_strategy(config.training.strategy)
     train_src = config.resolve_path(config.data.train)
     manifest = Manifest(train_src)
-    rows = len(next(iter(load_manifest(config, manifest, with_labels=False,
-                                       report_dir=run_dir, log=log).values())))
+    rows = len(
+        next(
+            iter(
+                load_manifest(
+                    config, manifest, with_labels=False, report_dir=run_dir, log=log
+                ).values()
+            )
+        )
+    )
     vocabularies = fit_text_vocabularies(config, manifest)
     global_batch = global_batch_size(config, strategy)
-    log(f"tfmm pretrain: contrastive on {rows} rows; strategy {describe(strategy)}; "
-        f"global batch {global_batch} (in-batch negatives: {global_batch - 1} per example)")
-    dataset = distributed_dataset(strategy, config, train_src, vocabularies, global_batch,
-                                  training=True, report_dir=run_dir, repeat=True,
-                                  with_labels=False)
+    log(
+        f"tfmm pretrain: contrastive on {rows} rows; strategy {describe(strategy)}; "
+        f"global batch {global_batch} (in-batch negatives: {global_batch - 1} per example)"
+    )
+    dataset = distributed_dataset(
+        strategy,
+        config,
+        train_src,
+        vocabularies,
+        global_batch,
+        training=True,
+        report_dir=run_dir,
+        repeat=True,
+        with_labels=False,
+    )
     steps = steps_per_epoch(config, rows, global_batch)
     with strategy.scope():
         model = build_pretrainer(config, vocabularies, projection_dim=projection_dim)
@@ -112,10 +150,12 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
     _fit(model, dataset, config, steps, run_dir, log, verbose)
 
     eval_src = config.resolve_path(config.data.val or config.data.train)
-    emb = model.predict(make_dataset(config, eval_src, vocabularies, with_labels=False),
-                        verbose=0)
-    metrics = {"temperature": float(1.0 / np.asarray(model.logit_scale)),
-               "eval_split": "val" if config.data.val else "train", "n": len(emb[model.anchor])}
+    emb = model.predict(make_dataset(config, eval_src, vocabularies, with_labels=False), verbose=0)
+    metrics = {
+        "temperature": float(1.0 / np.asarray(model.logit_scale)),
+        "eval_split": "val" if config.data.val else "train",
+        "n": len(emb[model.anchor]),
+    }
     for name in emb:
         if name == model.anchor:
             continue
@@ -134,27 +174,37 @@ def _mlm(config, run_dir, input_name, log, verbose):
     encoder = build_encoder(i, vocabulary=vocab)
     model, preprocessor = masked_lm(encoder, i, vocab, seed=config.data.seed)
     batch = config.data.batch_size
-    dataset = text_dataset(texts, preprocessor, batch, training=True,
-                           seed=config.data.seed).repeat()
+    dataset = text_dataset(
+        texts, preprocessor, batch, training=True, seed=config.data.seed
+    ).repeat()
     steps = config.training.steps_per_epoch or max(len(texts) // batch, 1)
     val = None
     if config.data.val:
-        val = text_dataset(_texts(config, config.resolve_path(config.data.val), i, run_dir,
-                                  log), preprocessor, batch, training=False,
-                           seed=config.data.seed)
-    model.compile(optimizer=build_optimizer(config, steps),
-                  # The mean over the masked tokens: the default reduction divides by
-                  # every mask slot, padding included, and reads as a lower loss.
-                  loss=keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True, reduction="mean_with_sample_weight"),
-                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        val = text_dataset(
+            _texts(config, config.resolve_path(config.data.val), i, run_dir, log),
+            preprocessor,
+            batch,
+            training=False,
+            seed=config.data.seed,
+        )
+    model.compile(
+        optimizer=build_optimizer(config, steps),
+        # The mean over the masked tokens: the default reduction divides by
+        # every mask slot, padding included, and reads as a lower loss.
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
     _fit(model, dataset, config, steps, run_dir, log, verbose, validation=val)
     set_pooler_trainable(encoder.backbone, True)
     metrics = {}
     if val is not None:
         result = model.evaluate(val, verbose=0, return_dict=True)
-        metrics = {"val_masked_accuracy": float(result["accuracy"]),
-                   "val_loss": float(result["loss"])}
+        metrics = {
+            "val_masked_accuracy": float(result["accuracy"]),
+            "val_loss": float(result["loss"]),
+        }
     return metrics, {i.name: encoder}, {i.name: vocab}
 
 

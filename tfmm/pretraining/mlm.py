@@ -11,9 +11,11 @@ def mlm_input(config, name=None):
         berts = [i for i in berts if i.name == name]
     if len(berts) != 1:
         kinds = {i.name: i.encoder.type for i in config.inputs}
-        raise ValueError(f"--objective mlm pretrains one bert text encoder; name it with "
-                         f"--input when there are several. Received: inputs {kinds}"
-                         + (f", --input {name!r}" if name else ""))
+        raise ValueError(
+            f"--objective mlm pretrains one bert text encoder; name it with "
+            f"--input when there are several. Received: inputs {kinds}"
+            + (f", --input {name!r}" if name else "")
+        )
     return berts[0]
 
 
@@ -21,12 +23,14 @@ def masked_lm(encoder, input_config, vocabulary, mask_rate=0.15, seed=0):
     """(keras-hub `BertMaskedLM` sharing `encoder`'s backbone, its preprocessor)."""
     keras_hub = require("keras_hub", "tfmm pretrain --objective mlm")
 
-    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary,
-                                               lowercase=encoder.lowercase)
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=encoder.lowercase)
     seq = encoder.sequence_length
     preprocessor = keras_hub.models.BertMaskedLMPreprocessor(
-        tokenizer, sequence_length=seq, mask_selection_rate=mask_rate,
-        mask_selection_length=max(1, int(round(seq * mask_rate)) + 1))
+        tokenizer,
+        sequence_length=seq,
+        mask_selection_rate=mask_rate,
+        mask_selection_length=max(1, int(round(seq * mask_rate)) + 1),
+    )
     # The masked-LM loss never reaches BERT's pooler; frozen, it is left out of the
     # optimizer (instead of a "gradients do not exist" warning every run).
     set_pooler_trainable(encoder.backbone, False)
@@ -48,5 +52,4 @@ def text_dataset(texts, preprocessor, batch_size, training, seed):
     if training:
         ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=training and len(texts) >= batch_size)
-    return ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+    return ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -5,8 +5,14 @@ The names below are imported on first use (PEP 562), so that `tfmm.training.conf
 
 import importlib as _importlib
 
-_NAMES = {"evaluate": "inference", "load_run": "inference", "predict": "inference",
-          "TrainingError": "loop", "train": "loop", "get_strategy": "strategy"}
+_NAMES = {
+    "evaluate": "inference",
+    "load_run": "inference",
+    "predict": "inference",
+    "TrainingError": "loop",
+    "train": "loop",
+    "get_strategy": "strategy",
+}
 
 __all__ = ["TrainingError", "evaluate", "get_strategy", "load_run", "predict", "train"]
 

@@ -54,8 +54,7 @@ class GradientBlending(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        keys = [f"{k}_loss" for k in self.aux_names] + \
-            [f"val_{k}_loss" for k in self.aux_names]
+        keys = [f"{k}_loss" for k in self.aux_names] + [f"val_{k}_loss" for k in self.aux_names]
         if any(k not in logs or not np.isfinite(logs[k]) for k in keys):
             return  # no validation split: nothing to estimate from
         current = {k: float(logs[k]) for k in keys}

@@ -56,8 +56,10 @@ class Backup(keras.callbacks.BackupAndRestore):
         self._current_epoch = state["epoch"]
         self.resumed_from_epoch = state["epoch"]
         if self._log:
-            self._log(f"tfmm train: resuming from the backup in {self.backup_dir} after "
-                      f"epoch {state['epoch']}")
+            self._log(
+                f"tfmm train: resuming from the backup in {self.backup_dir} after "
+                f"epoch {state['epoch']}"
+            )
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -68,7 +70,6 @@ class Backup(keras.callbacks.BackupAndRestore):
         for old in glob.glob(os.path.join(self.backup_dir, "epoch-*.weights.h5")):
             if os.path.basename(old) != name:
                 os.remove(old)
-
 
     def on_train_end(self, logs=None):
         loss = (logs or {}).get("loss")
@@ -120,8 +121,11 @@ class BestCheckpoint(keras.callbacks.Callback):
         best = self.best["value"]
         if value == best:
             kept = self.best.get("tie_value")
-            return (self.tie_breaker is not None and tie_value is not None
-                    and (kept is None or tie_value < kept)), True
+            return (
+                self.tie_breaker is not None
+                and tie_value is not None
+                and (kept is None or tie_value < kept)
+            ), True
         return (value < best if self.mode == "min" else value > best), False
 
     def on_epoch_end(self, epoch, logs=None):
@@ -130,8 +134,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not np.isfinite(value):
             return
         tie_value = logs.get(self.tie_breaker) if self.tie_breaker else None
-        tie_value = float(tie_value) if tie_value is not None and np.isfinite(tie_value) \
-            else None
+        tie_value = float(tie_value) if tie_value is not None and np.isfinite(tie_value) else None
         better, tied = self._better(float(value), tie_value)
         if tied:
             tied_epochs = [*self.best.get("tied_epochs", [self.best["epoch"]]), epoch + 1]
@@ -143,9 +146,14 @@ class BestCheckpoint(keras.callbacks.Callback):
                 write_json(self._meta, self.best)
             return
         save_model_atomically(self.model, self.filepath)
-        self.best = {"monitor": self.monitor, "value": float(value), "epoch": epoch + 1,
-                     "tie_breaker": self.tie_breaker, "tie_value": tie_value,
-                     "tied_epochs": tied_epochs}
+        self.best = {
+            "monitor": self.monitor,
+            "value": float(value),
+            "epoch": epoch + 1,
+            "tie_breaker": self.tie_breaker,
+            "tie_value": tie_value,
+            "tied_epochs": tied_epochs,
+        }
         write_json(self._meta, self.best)
 
 
@@ -162,9 +170,11 @@ def kept_epoch_reason(best):
     text = f"the best {best['monitor']} ({best['value']:.4g})"
     tied = best.get("tied_epochs") or [best["epoch"]]
     if len(tied) > 1 and best.get("tie_breaker") and best.get("tie_value") is not None:
-        text += (f"; epochs {', '.join(map(str, tied))} reached it, and epoch "
-                 f"{best['epoch']} had the lowest {best['tie_breaker']} "
-                 f"({best['tie_value']:.4g})")
+        text += (
+            f"; epochs {', '.join(map(str, tied))} reached it, and epoch "
+            f"{best['epoch']} had the lowest {best['tie_breaker']} "
+            f"({best['tie_value']:.4g})"
+        )
     return text
 
 
@@ -182,10 +192,12 @@ class TerminateOnNaNWithMessage(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not float("-inf") < float(loss) < float("inf"):
-            self.message = (f"training stopped: loss became {float(loss)} at epoch "
-                            f"{self._epoch + 1}, batch {batch + 1}. Lower "
-                            f"training.learning_rate, check the targets for NaN, or disable "
-                            f"mixed precision.")
+            self.message = (
+                f"training stopped: loss became {float(loss)} at epoch "
+                f"{self._epoch + 1}, batch {batch + 1}. Lower "
+                f"training.learning_rate, check the targets for NaN, or disable "
+                f"mixed precision."
+            )
             _log.warning(f"\ntfmm: {self.message}")
             self.model.stop_training = True
 
@@ -232,29 +244,45 @@ def resolve_monitor(config):
     return monitor, mode
 
 
-def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None,
-                    keep_backup=False):
+def build_callbacks(config, run_dir, backup_dir=None, log=None, done_path=None, keep_backup=False):
     t = config.training
     run = RunDir(run_dir)
     monitor, mode = resolve_monitor(config)
     callbacks = [
-        Backup(backup_dir or run.backup, log=log, done_path=done_path,
-               delete_checkpoint=not keep_backup),
-        BestCheckpoint(run.best, monitor=monitor, mode=mode,
-                       tie_breaker="val_loss" if monitor.startswith("val_") else "loss"),
+        Backup(
+            backup_dir or run.backup,
+            log=log,
+            done_path=done_path,
+            delete_checkpoint=not keep_backup,
+        ),
+        BestCheckpoint(
+            run.best,
+            monitor=monitor,
+            mode=mode,
+            tie_breaker="val_loss" if monitor.startswith("val_") else "loss",
+        ),
         keras.callbacks.CSVLogger(run.history, append=True),
         keras.callbacks.TensorBoard(run.logs, write_graph=False),
         TerminateOnNaNWithMessage(),
     ]
     if config.fusion.balance == "gradient_blending":
         # Before the loggers, so that the history shows the weights it set.
-        callbacks.insert(0, GradientBlending([a for a, _, _ in config.auxiliary_outputs()],
-                                             log=log))
+        callbacks.insert(
+            0, GradientBlending([a for a, _, _ in config.auxiliary_outputs()], log=log)
+        )
     if t.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
-                                                       patience=t.early_stopping_patience,
-                                                       restore_best_weights=True))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=mode,
+                patience=t.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
     if t.reduce_lr_patience:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode,
-                                                           patience=t.reduce_lr_patience))
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, mode=mode, patience=t.reduce_lr_patience
+            )
+        )
     return callbacks

@@ -68,15 +68,23 @@ class TrainingConfig:
     def validate(self, path):
         positive(self, path, "epochs", "learning_rate")
         if self.warmup_epochs != "auto" and not 0 <= self.warmup_epochs <= self.epochs:
-            raise ConfigError(f"{path}.warmup_epochs: must be between 0 and epochs "
-                              f"({self.epochs}). Received: warmup_epochs={self.warmup_epochs}")
+            raise ConfigError(
+                f"{path}.warmup_epochs: must be between 0 and epochs "
+                f"({self.epochs}). Received: warmup_epochs={self.warmup_epochs}"
+            )
         if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"{path}.label_smoothing: must be in [0, 1). Received: "
-                              f"label_smoothing={self.label_smoothing}")
+            raise ConfigError(
+                f"{path}.label_smoothing: must be in [0, 1). Received: "
+                f"label_smoothing={self.label_smoothing}"
+            )
         if not 0 <= self.freeze_pretrained_epochs <= self.epochs:
-            raise ConfigError(f"{path}.freeze_pretrained_epochs: must be between 0 and "
-                              f"epochs ({self.epochs}). Received: "
-                              f"freeze_pretrained_epochs={self.freeze_pretrained_epochs}")
+            raise ConfigError(
+                f"{path}.freeze_pretrained_epochs: must be between 0 and "
+                f"epochs ({self.epochs}). Received: "
+                f"freeze_pretrained_epochs={self.freeze_pretrained_epochs}"
+            )
         if self.finetune_learning_rate is not None and self.finetune_learning_rate <= 0:
-            raise ConfigError(f"{path}.finetune_learning_rate: must be > 0. Received: "
-                              f"finetune_learning_rate={self.finetune_learning_rate}")
+            raise ConfigError(
+                f"{path}.finetune_learning_rate: must be > 0. Received: "
+                f"finetune_learning_rate={self.finetune_learning_rate}"
+            )

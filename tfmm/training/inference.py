@@ -40,8 +40,9 @@ def predict_arrays(model, config, source, vocabularies, with_labels):
     preds = model.predict(xs, verbose=0)
     targets = None
     if with_labels:
-        targets = {o.name: np.concatenate([y[o.name].numpy() for _, y in ds])
-                   for o in config.outputs}
+        targets = {
+            o.name: np.concatenate([y[o.name].numpy() for _, y in ds]) for o in config.outputs
+        }
     return preds, targets
 
 
@@ -49,8 +50,11 @@ def evaluate(model, config, source, vocabularies, run_dir=None, split=None):
     """Metrics per output on a labelled source; writes confusion matrix PNGs, titled
     with `split` (default: the source's file name), to `run_dir`."""
     preds, targets = predict_arrays(model, config, source, vocabularies, with_labels=True)
-    split = split or (os.path.splitext(os.path.basename(str(source)))[0]
-                      if isinstance(source, (str, os.PathLike)) else "data")
+    split = split or (
+        os.path.splitext(os.path.basename(str(source)))[0]
+        if isinstance(source, (str, os.PathLike))
+        else "data"
+    )
     return reports(config, preds, targets, run_dir, split)
 
 
@@ -61,7 +65,8 @@ def optional_twin(model, config, vocabularies):
     one kind hold sublayers of the same names (`stage0_conv0` in the image and the audio
     CNN)."""
     twin_config = dataclasses.replace(
-        config, inputs=[dataclasses.replace(i, optional=True) for i in config.inputs])
+        config, inputs=[dataclasses.replace(i, optional=True) for i in config.inputs]
+    )
     twin = build_model(twin_config, vocabularies)
     for layer in twin.layers:
         if not layer.weights:
@@ -69,12 +74,16 @@ def optional_twin(model, config, vocabularies):
         try:
             source = model.get_layer(layer.name)
         except ValueError:
-            raise ValueError(f"evaluate --missing: the rebuilt model has a layer "
-                             f"{layer.name!r} with weights that the run's model lacks") from None
+            raise ValueError(
+                f"evaluate --missing: the rebuilt model has a layer "
+                f"{layer.name!r} with weights that the run's model lacks"
+            ) from None
         mine, theirs = [w.shape for w in layer.weights], [w.shape for w in source.weights]
         if mine != theirs:
-            raise ValueError(f"evaluate --missing: layer {layer.name!r} holds weights of "
-                             f"shapes {theirs} in the run's model, {mine} rebuilt")
+            raise ValueError(
+                f"evaluate --missing: layer {layer.name!r} holds weights of "
+                f"shapes {theirs} in the run's model, {mine} rebuilt"
+            )
         layer.set_weights(source.get_weights())
     return twin_config, twin
 
@@ -89,15 +98,16 @@ def evaluate_missing(model, config, source, vocabularies):
     """
     twin_config, twin = optional_twin(model, config, vocabularies)
     ds = make_dataset(twin_config, user_path(source), vocabularies, with_labels=True)
-    targets = {o.name: np.concatenate([y[o.name].numpy() for _, y in ds])
-               for o in config.outputs}
+    targets = {o.name: np.concatenate([y[o.name].numpy() for _, y in ds]) for o in config.outputs}
     rows = []
     for removed in [None] + [i.name for i in config.inputs]:
+
         def drop(x, y, removed=removed):
             x = dict(x)
             if removed is not None:
                 x[f"{removed}_present"] = tf.zeros_like(x[f"{removed}_present"])
             return x
+
         preds = twin.predict(ds.map(drop), verbose=0)
         rows.append((removed, reports(config, preds, targets, None, None)))
     return rows
@@ -121,11 +131,13 @@ def predict(model, config, source, vocabularies, out_csv=None, keep_columns=()):
     the gated fusion's modality weights), with the manifest's `keep_columns` (an id)
     carried through. `source` may be a manifest path or a pandas DataFrame."""
     source = user_path(source)
-    columns, row_numbers = load_manifest(config, source,
-                                         with_labels=False, with_row_numbers=True)
+    columns, row_numbers = load_manifest(config, source, with_labels=False, with_row_numbers=True)
     ds = make_dataset(config, columns, vocabularies, with_labels=False)
     preds = inspection_model(model).predict(ds, verbose=0)
-    return prediction_rows(config, preds, out_csv,
-                           row_numbers=row_numbers,
-                           kept=kept_columns(source, keep_columns,
-                                             row_numbers))
+    return prediction_rows(
+        config,
+        preds,
+        out_csv,
+        row_numbers=row_numbers,
+        kept=kept_columns(source, keep_columns, row_numbers),
+    )

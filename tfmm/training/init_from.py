@@ -33,14 +33,18 @@ def load_encoder_weights(encoder, path, input_name):
         values = [data[f"w{k:04d}"] for k in range(len(paths))]
     ours = encoder.weights
     if len(values) != len(ours):
-        raise ValueError(f"input {input_name!r}: {path} holds {len(values)} weights but the "
-                         f"configured encoder has {len(ours)}; pretrain with the same "
-                         f"encoder settings.")
+        raise ValueError(
+            f"input {input_name!r}: {path} holds {len(values)} weights but the "
+            f"configured encoder has {len(ours)}; pretrain with the same "
+            f"encoder settings."
+        )
     for saved_path, value, var in zip(paths, values, ours):
         if tuple(value.shape) != tuple(var.shape):
-            raise ValueError(f"input {input_name!r}: weight {var.path} has shape "
-                             f"{tuple(var.shape)} but {path} holds {tuple(value.shape)} "
-                             f"(as {saved_path}); pretrain with the same encoder settings.")
+            raise ValueError(
+                f"input {input_name!r}: weight {var.path} has shape "
+                f"{tuple(var.shape)} but {path} holds {tuple(value.shape)} "
+                f"(as {saved_path}); pretrain with the same encoder settings."
+            )
     encoder.set_weights(values)
 
 
@@ -60,8 +64,10 @@ def initialise_from(model, config, source, log=None):
     """
     log = log or _log.info
     if not os.path.isdir(source):
-        raise FileNotFoundError(f"training.init_from: no directory {source!r} (expected a "
-                                f"`tfmm pretrain` or `tfmm train` run directory)")
+        raise FileNotFoundError(
+            f"training.init_from: no directory {source!r} (expected a "
+            f"`tfmm pretrain` or `tfmm train` run directory)"
+        )
     done, missing = [], []
     encoders_dir = os.path.join(source, ENCODERS_DIR)
     if os.path.isdir(encoders_dir):
@@ -85,13 +91,19 @@ def initialise_from(model, config, source, log=None):
             src, dst = other.get_layer(name), model.get_layer(name)
             shapes = [tuple(w.shape) for w in src.weights]
             if shapes != [tuple(w.shape) for w in dst.weights]:
-                raise ValueError(f"input {i.name!r}: the encoder in {source}/model.keras has "
-                                 f"other weight shapes than the configured one.")
+                raise ValueError(
+                    f"input {i.name!r}: the encoder in {source}/model.keras has "
+                    f"other weight shapes than the configured one."
+                )
             dst.set_weights(src.get_weights())
             done.append(i.name)
     else:
-        raise FileNotFoundError(f"training.init_from: {source!r} has neither "
-                                f"{ENCODERS_DIR}/ (a pretraining run) nor model.keras")
-    log(f"tfmm train: encoders initialised from {source}: {', '.join(done) or 'none'}"
-        + (f"; not in it (fresh weights): {', '.join(missing)}" if missing else ""))
+        raise FileNotFoundError(
+            f"training.init_from: {source!r} has neither "
+            f"{ENCODERS_DIR}/ (a pretraining run) nor model.keras"
+        )
+    log(
+        f"tfmm train: encoders initialised from {source}: {', '.join(done) or 'none'}"
+        + (f"; not in it (fresh weights): {', '.join(missing)}" if missing else "")
+    )
     return done

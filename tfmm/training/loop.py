@@ -20,15 +20,27 @@ from tfmm.data import Manifest
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
-from tfmm.training.callbacks import (build_callbacks, kept_epoch_reason, nan_message,
-                                     save_model_atomically)
+from tfmm.training.callbacks import (
+    build_callbacks,
+    kept_epoch_reason,
+    nan_message,
+    save_model_atomically,
+)
 from tfmm.training.inference import evaluate
 from tfmm.training.init_from import initialise_from
 from tfmm.training.optimizers import build_optimizer, set_precision
 from tfmm.training.reports import plot_history
-from tfmm.training.setup import (distributed_dataset, eval_plan, fit_vocabularies,
-                                 global_batch_size, pretrained_encoders, run_lock,
-                                 steps_per_epoch, training_phases, worker_run_dir)
+from tfmm.training.setup import (
+    distributed_dataset,
+    eval_plan,
+    fit_vocabularies,
+    global_batch_size,
+    pretrained_encoders,
+    run_lock,
+    steps_per_epoch,
+    training_phases,
+    worker_run_dir,
+)
 from tfmm.training.strategy import describe, get_strategy, is_multiworker
 from tfmm import _log
 
@@ -67,8 +79,10 @@ def train(config, run_dir, log=None, verbose="auto"):
         # A redrawn progress bar on a terminal; one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
     if RunDir(run_dir).is_finished():
-        raise FileExistsError(f"run directory {run_dir!r} holds a finished run (model.keras); "
-                              f"give another --out, or delete it to train again")
+        raise FileExistsError(
+            f"run directory {run_dir!r} holds a finished run (model.keras); "
+            f"give another --out, or delete it to train again"
+        )
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(config.data.seed)
     strategy = get_strategy(config.training.strategy)
@@ -86,27 +100,50 @@ def train(config, run_dir, log=None, verbose="auto"):
 
 def _train(config, run_dir, strategy, is_chief, log, verbose):
     run = RunDir(run_dir)
-    log(f"tfmm train: strategy {describe(strategy)}; precision "
-        f"{set_precision(config, strategy)}")
+    log(f"tfmm train: strategy {describe(strategy)}; precision {set_precision(config, strategy)}")
     train_columns, vocabularies = _read_training_data(config, run, log)
     run.write_config(config, vocabularies)
-    train_ds, val_ds, val_steps, steps = _datasets(config, train_columns, vocabularies,
-                                                   strategy, run, log)
+    train_ds, val_ds, val_steps, steps = _datasets(
+        config, train_columns, vocabularies, strategy, run, log
+    )
     model = _build(config, vocabularies, strategy, log)
     phases = training_phases(config, log)
     for k in range(len(phases)):
-        _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_steps,
-                   steps, log, verbose)
-    _save(model, config, run, log,
-          before_save=lambda: _resolve_thresholds(model, config, vocabularies, run, log))
+        _fit_phase(
+            model,
+            config,
+            run,
+            phases,
+            k,
+            strategy,
+            train_ds,
+            val_ds,
+            val_steps,
+            steps,
+            log,
+            verbose,
+        )
+    _save(
+        model,
+        config,
+        run,
+        log,
+        before_save=lambda: _resolve_thresholds(model, config, vocabularies, run, log),
+    )
     if is_multiworker(strategy):
         # The test split is evaluated by the chief alone, on a copy of the model outside
         # the strategy: prediction under it would need every worker in step.
         model = keras.saving.load_model(run.model, safe_mode=True)
     metrics = {}
     if config.data.test and is_chief:
-        metrics = evaluate(model, config, config.resolve_path(config.data.test), vocabularies,
-                           run_dir=run.path, split="the test split (data.test)")
+        metrics = evaluate(
+            model,
+            config,
+            config.resolve_path(config.data.test),
+            vocabularies,
+            run_dir=run.path,
+            split="the test split (data.test)",
+        )
     run.write_metrics(metrics)
     _clean_up(run, len(phases))
     return model, metrics
@@ -127,19 +164,41 @@ def _datasets(config, train_columns, vocabularies, strategy, run, log):
     """(train dataset, val dataset or None, val steps, train steps per epoch), distributed
     over `strategy`'s replicas."""
     batch = global_batch_size(config, strategy)
-    log(f"tfmm train: global batch {batch} = {config.data.batch_size} per replica "
-        f"x {strategy.num_replicas_in_sync}")
-    val_steps, val_repeat = eval_plan(config, config.data.val, batch, strategy) \
-        if config.data.val else (None, False)
-    train_ds = distributed_dataset(strategy, config, train_columns, vocabularies, batch,
-                                   training=True, report_dir=run.path, repeat=True)
+    log(
+        f"tfmm train: global batch {batch} = {config.data.batch_size} per replica "
+        f"x {strategy.num_replicas_in_sync}"
+    )
+    val_steps, val_repeat = (
+        eval_plan(config, config.data.val, batch, strategy) if config.data.val else (None, False)
+    )
+    train_ds = distributed_dataset(
+        strategy,
+        config,
+        train_columns,
+        vocabularies,
+        batch,
+        training=True,
+        report_dir=run.path,
+        repeat=True,
+    )
     val_ds = None
     if config.data.val:
         val_src = config.resolve_path(config.data.val)
-        val = load_manifest(config, val_src, report_dir=run.path, log=log) \
-            if source_kind(val_src) == "manifest" else val_src
-        val_ds = distributed_dataset(strategy, config, val, vocabularies, batch,
-                                     training=False, report_dir=run.path, repeat=val_repeat)
+        val = (
+            load_manifest(config, val_src, report_dir=run.path, log=log)
+            if source_kind(val_src) == "manifest"
+            else val_src
+        )
+        val_ds = distributed_dataset(
+            strategy,
+            config,
+            val,
+            vocabularies,
+            batch,
+            training=False,
+            report_dir=run.path,
+            repeat=val_repeat,
+        )
     rows = len(next(iter(train_columns.values())))
     return train_ds, val_ds, val_steps, steps_per_epoch(config, rows, batch)
 
@@ -155,8 +214,9 @@ def _build(config, vocabularies, strategy, log):
     return model
 
 
-def _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_steps, steps,
-               log, verbose):
+def _fit_phase(
+    model, config, run, phases, k, strategy, train_ds, val_ds, val_steps, steps, log, verbose
+):
     """Phase `k` of `training_phases`: its encoders frozen or not, the optimizer rebuilt
     for its trainable weights, and `model.fit` over its epochs with its own backup (a
     kill in either phase resumes in that phase). A finished phase is skipped."""
@@ -165,9 +225,12 @@ def _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_st
     for name in pretrained_encoders(config):
         model.get_layer(name).trainable = name not in frozen
     with strategy.scope():
-        compile_model(model, config,
-                      optimizer=build_optimizer(config, steps, lr, end - first, warmup=k == 0),
-                      jit_compile=config.training.jit_compile)
+        compile_model(
+            model,
+            config,
+            optimizer=build_optimizer(config, steps, lr, end - first, warmup=k == 0),
+            jit_compile=config.training.jit_compile,
+        )
         if strategy.num_replicas_in_sync > 1:
             build_from_spec(model, train_ds.element_spec)
     if os.path.exists(done):
@@ -177,16 +240,32 @@ def _fit_phase(model, config, run, phases, k, strategy, train_ds, val_ds, val_st
         # Through a bare model over the same layers, as it was saved (no optimizer).
         keras.Model(model.inputs, model.outputs).load_weights(run.phase_done(k))
     if len(phases) > 1 or frozen:
-        log(f"tfmm train: phase {k + 1}/{len(phases)}: epochs {first + 1}-{end} at "
-            f"learning rate {lr:g}" + (f", frozen: {', '.join(frozen)}" if frozen else
-                                       ", all encoders trainable"))
+        log(
+            f"tfmm train: phase {k + 1}/{len(phases)}: epochs {first + 1}-{end} at "
+            f"learning rate {lr:g}"
+            + (f", frozen: {', '.join(frozen)}" if frozen else ", all encoders trainable")
+        )
     last = k == len(phases) - 1
-    callbacks = build_callbacks(config, run.path, backup_dir=backup, log=log,
-                                done_path=None if last else done, keep_backup=last)
+    callbacks = build_callbacks(
+        config,
+        run.path,
+        backup_dir=backup,
+        log=log,
+        done_path=None if last else done,
+        keep_backup=last,
+    )
     with keras_multiworker_fixes(strategy):
-        model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=first,
-                  steps_per_epoch=steps, validation_steps=val_steps,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=end,
+            initial_epoch=first,
+            steps_per_epoch=steps,
+            validation_steps=val_steps,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
     if nan_message(callbacks):
         raise TrainingError(nan_message(callbacks))
 
@@ -215,15 +294,20 @@ def _resolve_thresholds(model, config, vocabularies, run, log):
     if not auto:
         return
     if not config.data.val:
-        raise ValueError(f"outputs[{auto[0].name!r}].threshold: 'auto' is chosen on the "
-                         f"validation split; set data.val")
-    preds, targets = predict_arrays(model, config, config.resolve_path(config.data.val),
-                                    vocabularies, with_labels=True)
+        raise ValueError(
+            f"outputs[{auto[0].name!r}].threshold: 'auto' is chosen on the "
+            f"validation split; set data.val"
+        )
+    preds, targets = predict_arrays(
+        model, config, config.resolve_path(config.data.val), vocabularies, with_labels=True
+    )
     for o in auto:
         o.threshold = choose_threshold(preds[o.name], targets[o.name])
         model.get_layer(f"head_{o.name}").threshold = o.threshold
-        log(f"tfmm train: output {o.name!r}: decision threshold {o.threshold:.4g} (the "
-            f"best macro-F1 on the validation split)")
+        log(
+            f"tfmm train: output {o.name!r}: decision threshold {o.threshold:.4g} (the "
+            f"best macro-F1 on the validation split)"
+        )
     run.write_config(config, vocabularies)
 
 
@@ -242,12 +326,16 @@ def _restore_best(model, run_dir, epochs, log):
     run = RunDir(run_dir)
     best_path, meta_path = run.best, run.best_json
     if not (os.path.exists(best_path) and os.path.exists(meta_path)):
-        log("tfmm train: no best epoch was recorded (the monitored value never came); "
-            "model.keras holds the last epoch")
+        log(
+            "tfmm train: no best epoch was recorded (the monitored value never came); "
+            "model.keras holds the last epoch"
+        )
         return
     with open(meta_path) as f:
         best = json.load(f)
     if best["epoch"] != epochs:
         model.load_weights(best_path)
-    log(f"tfmm train: model.keras holds epoch {best['epoch']} of {epochs}, "
-        f"{kept_epoch_reason(best)}; set training.restore_best: false for the last epoch")
+    log(
+        f"tfmm train: model.keras holds epoch {best['epoch']} of {epochs}, "
+        f"{kept_epoch_reason(best)}; set training.restore_best: false for the last epoch"
+    )

@@ -25,12 +25,14 @@ def build_optimizer(config, steps_per_epoch, learning_rate=None, epochs=None, wa
     t = config.training
     lr = learning_rate or t.learning_rate
     total = (epochs or t.epochs) * (steps_per_epoch or 0)
-    warmup_steps = int(round(warmup_epochs(config) * (steps_per_epoch or 0))) if warmup \
-        else 0
+    warmup_steps = int(round(warmup_epochs(config) * (steps_per_epoch or 0))) if warmup else 0
     if t.lr_schedule == "cosine" and total:
         lr = keras.optimizers.schedules.CosineDecay(
-            lr / warmup_steps if warmup_steps else lr, decay_steps=max(total - warmup_steps, 1),
-            warmup_target=lr if warmup_steps else None, warmup_steps=warmup_steps)
+            lr / warmup_steps if warmup_steps else lr,
+            decay_steps=max(total - warmup_steps, 1),
+            warmup_target=lr if warmup_steps else None,
+            warmup_steps=warmup_steps,
+        )
     elif warmup_steps:
         lr = LinearWarmup(lr, warmup_steps)
     if t.optimizer == "adamw":
@@ -48,8 +50,9 @@ def set_precision(config, strategy):
     if not config.training.mixed_precision:
         keras.mixed_precision.set_global_policy("float32")
         return "float32"
-    on_gpu = bool(tf.config.list_logical_devices("GPU")) and \
-        not isinstance(strategy, tf.distribute.TPUStrategy)
+    on_gpu = bool(tf.config.list_logical_devices("GPU")) and not isinstance(
+        strategy, tf.distribute.TPUStrategy
+    )
     policy = "mixed_float16" if on_gpu else "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     return policy

@@ -20,10 +20,16 @@ def reports(config, preds, targets, run_dir, split):
         kind = output_type(o)
         out[o.name] = kind.report(o, p, t)
         if run_dir and kind.plots_confusion:
-            plot_confusion(out[o.name], os.path.join(run_dir, "confusion_matrix.png"
-                                                      if len(config.outputs) == 1 else
-                                                      f"confusion_matrix_{o.name}.png"),
-                            title=f"{o.name} on {split}")
+            plot_confusion(
+                out[o.name],
+                os.path.join(
+                    run_dir,
+                    "confusion_matrix.png"
+                    if len(config.outputs) == 1
+                    else f"confusion_matrix_{o.name}.png",
+                ),
+                title=f"{o.name} on {split}",
+            )
     return out
 
 
@@ -88,8 +94,12 @@ def plot_history(run_dir):
         ax.plot(epochs, values, marker=".", label=f"{k} ({split})")
     for ax, title in zip(axes, ("loss", "metrics")):
         if best:
-            ax.axvline(best["epoch"], color="grey", linestyle="--",
-                       label=f"best epoch {best['epoch']} ({best['monitor']})")
+            ax.axvline(
+                best["epoch"],
+                color="grey",
+                linestyle="--",
+                label=f"best epoch {best['epoch']} ({best['monitor']})",
+            )
         ax.set_title(f"{title}: training and validation splits")
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -39,8 +39,10 @@ def run_lock(run_dir):
         f.seek(0)
         holder = f.read().strip() or "unknown"
         f.close()
-        raise RuntimeError(f"run directory {run_dir!r} is in use by another tfmm process "
-                           f"(pid {holder}); wait for it, or give another --out") from None
+        raise RuntimeError(
+            f"run directory {run_dir!r} is in use by another tfmm process "
+            f"(pid {holder}); wait for it, or give another --out"
+        ) from None
     try:
         f.seek(0)
         f.truncate()
@@ -60,8 +62,7 @@ def fit_vocabularies(config, train_manifest):
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
         for name, vocab in RunDir(init_from).read_vocabularies().items():
-            if name in vocabularies and \
-                    config.input(name).encoder.vocabulary_source == "adapted":
+            if name in vocabularies and config.input(name).encoder.vocabulary_source == "adapted":
                 vocabularies[name] = vocab
     return vocabularies
 
@@ -80,13 +81,32 @@ def steps_per_epoch(config, rows, global_batch):
     return config.training.steps_per_epoch or max(rows // global_batch, 1)
 
 
-def distributed_dataset(strategy, config, source, vocabularies, global_batch, training,
-                        report_dir, repeat, with_labels=True):
+def distributed_dataset(
+    strategy,
+    config,
+    source,
+    vocabularies,
+    global_batch,
+    training,
+    report_dir,
+    repeat,
+    with_labels=True,
+):
     """`make_dataset` per input pipeline of `strategy` (each worker reads its shard)."""
+
     def fn(ctx):
-        return make_dataset(config, source, vocabularies, training=training,
-                            input_context=ctx, batch_size=global_batch,
-                            with_labels=with_labels, report_dir=report_dir, repeat=repeat)
+        return make_dataset(
+            config,
+            source,
+            vocabularies,
+            training=training,
+            input_context=ctx,
+            batch_size=global_batch,
+            with_labels=with_labels,
+            report_dir=report_dir,
+            repeat=repeat,
+        )
+
     return strategy.distribute_datasets_from_function(fn)
 
 
@@ -101,9 +121,11 @@ def eval_plan(config, source, global_batch, strategy):
     if not is_multiworker(strategy):
         return None, False
     if source_kind(config.resolve_path(source)) != "manifest":
-        raise ValueError(f"data.val: under the multiworker strategy the validation split "
-                         f"must be a manifest (its length sets the steps). Received: "
-                         f"{source!r}")
+        raise ValueError(
+            f"data.val: under the multiworker strategy the validation split "
+            f"must be a manifest (its length sets the steps). Received: "
+            f"{source!r}"
+        )
     rows = len(Manifest(config.resolve_path(source)))
     return max(rows // global_batch, 1), True
 
@@ -118,7 +140,8 @@ def pretrained_encoders(config):
         e = i.encoder
         from_run = bool(init) and (
             os.path.exists(os.path.join(init, ENCODERS_DIR, f"{i.name}.weights.npz"))
-            or not os.path.isdir(os.path.join(init, ENCODERS_DIR)))
+            or not os.path.isdir(os.path.join(init, ENCODERS_DIR))
+        )
         pretrained = e.pretrained or from_run
         if pretrained and getattr(e, "trainable", True):
             names.append(encoder_name(i))
@@ -132,8 +155,10 @@ def training_phases(config, log):
         return [(0, t.epochs, t.learning_rate, [])]
     frozen = pretrained_encoders(config)
     if not frozen:
-        log("tfmm train: training.freeze_pretrained_epochs is set but no encoder has "
-            "pretrained weights; training everything from the start")
+        log(
+            "tfmm train: training.freeze_pretrained_epochs is set but no encoder has "
+            "pretrained weights; training everything from the start"
+        )
         return [(0, t.epochs, t.learning_rate, [])]
     n = t.freeze_pretrained_epochs
     finetune_lr = t.finetune_learning_rate or t.learning_rate / 10

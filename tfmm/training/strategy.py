@@ -1,6 +1,5 @@
 """tf.distribute strategy selection."""
 
-
 import tensorflow as tf
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multiworker", "tpu")
@@ -24,8 +23,7 @@ def get_strategy(name="auto"):
         if tpu is not None:
             return tpu
         gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else \
-            tf.distribute.get_strategy()
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "one_device":
@@ -41,8 +39,9 @@ def get_strategy(name="auto"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     tpu = _try_tpu()
     if tpu is None:
-        raise RuntimeError("strategy 'tpu': no TPU found by TPUClusterResolver (run on a TPU "
-                           "VM, or set TPU_NAME).")
+        raise RuntimeError(
+            "strategy 'tpu': no TPU found by TPUClusterResolver (run on a TPU VM, or set TPU_NAME)."
+        )
     return tpu
 
 

@@ -17,8 +17,14 @@ from tfmm.encoders import AudioCNNEncoder, LSTMAudioEncoder, ResNet50Encoder
 
 out = sys.argv[1]
 keras.utils.set_random_seed(0)
-front = dict(num_samples=1000, num_mel_bins=8, frame_length=64, frame_step=32,
-             fft_length=64, sample_rate=8000)
+front = dict(
+    num_samples=1000,
+    num_mel_bins=8,
+    frame_length=64,
+    frame_step=32,
+    fft_length=64,
+    sample_rate=8000,
+)
 wave = keras.Input((1000,), name="waveform")
 length = keras.Input((), dtype="int32", name="length")
 inputs = {"waveform": wave, "length": length}
@@ -26,12 +32,19 @@ lstm = LSTMAudioEncoder(**front, units=[6], name="clip_encoder")
 cnn = AudioCNNEncoder(**front, filters=[4, 8], name="clip2_encoder")
 model = keras.Model(inputs, {"lstm": lstm(inputs), "cnn": cnn(inputs)})
 rng = np.random.default_rng(0)
-x = {"waveform": rng.normal(size=(2, 1000)).astype("float32"),
-     "length": np.array([1000, 300], "int32")}
+x = {
+    "waveform": rng.normal(size=(2, 1000)).astype("float32"),
+    "length": np.array([1000, 300], "int32"),
+}
 y = model.predict(x, verbose=0)
 model.save(f"{out}/audio_encoders.keras")
-np.savez(f"{out}/audio_encoders_io.npz", waveform=x["waveform"], length=x["length"],
-         lstm=y["lstm"], cnn=y["cnn"])
+np.savez(
+    f"{out}/audio_encoders_io.npz",
+    waveform=x["waveform"],
+    length=x["length"],
+    lstm=y["lstm"],
+    cnn=y["cnn"],
+)
 pixels = keras.Input((32, 32, 3), name="pixels")
 resnet = keras.Model(pixels, ResNet50Encoder(image_size=[32, 32], name="image_encoder")(pixels))
 resnet.save("/tmp/resnet.keras")
