@@ -276,12 +276,8 @@ def _tfmm_factors(run_dir):
     return factor_accuracy(targets["label"], preds["label"], config.outputs[0].labels)
 
 
-def run_tfmm(name, data_dir, run_dir, seed):
-    import keras
-
-    import tfmm
-    from tfmm.training import train
-
+def config_dict(name, data_dir, seed):
+    """The config (a dict) of model `name` on the hard data in `data_dir`."""
     image, audio, fusion, modalities, *extra = MODELS[name]
     extra = extra[0] if extra else {}
     inputs = [
@@ -299,6 +295,16 @@ def run_tfmm(name, data_dir, run_dir, seed):
         "training": {"epochs": EPOCHS, "learning_rate": LEARNING_RATE, **extra.get("training", {})},
     }
     cfg["data"].update({"batch_size": 32, "seed": seed})
+    return cfg
+
+
+def run_tfmm(name, data_dir, run_dir, seed):
+    import keras
+
+    import tfmm
+    from tfmm.training import train
+
+    cfg = config_dict(name, data_dir, seed)
     keras.utils.clear_session()
     shutil.rmtree(run_dir, ignore_errors=True)  # a rerun trains again
     _, metrics = train(tfmm.config_from_dict(cfg), run_dir, log=lambda *a: None, verbose=0)

@@ -32,6 +32,7 @@ BENCHMARKS = (
     "pretraining",
     "quality",
     "tables",
+    "tuning",
     "service",
     "gpu",
 )

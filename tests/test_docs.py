@@ -130,6 +130,7 @@ def test_every_config_key_of_every_component_has_a_described_row():
         "## `outputs[]`": C.OutputConfig,
         "## `data`": C.DataConfig,
         "## `training`": C.TrainingConfig,
+        "## `tracking`": C.TrackingConfig,
     }
     sections.update({f"### `{n}`": c for n, c in {**ENCODER_CONFIGS, **FUSION_CONFIGS}.items()})
     assert len(sections) >= 5 + 12 + 5  # 12 encoders, 5 fusions at least

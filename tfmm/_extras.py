@@ -21,6 +21,8 @@ OPTIONAL = {
     "pandas": ("pandas", "tables"),
     "pyarrow": ("pyarrow", "tables"),
     "PIL": ("pillow", "client"),
+    "keras_tuner": ("keras-tuner", "tune"),
+    "mlflow": ("mlflow-skinny", "mlflow"),
 }
 
 

@@ -228,6 +228,9 @@ def config_reference() -> str:
         "## `training`",
         "",
         fields_table(C.TrainingConfig),
+        "## `tracking`",
+        "",
+        fields_table(C.TrackingConfig),
     ]
     return "\n".join(out)
 

@@ -121,6 +121,8 @@ def _cmd_train(args):
     overrides = list(args.set)
     if args.strategy:
         overrides.append(f"training.strategy={args.strategy}")
+    if args.mlflow:
+        overrides.append(f"tracking.mlflow={args.mlflow}")
     config = tfmm.load_config(args.config, overrides=overrides)
     out = args.out or os.path.join("runs", config.name)
     _, metrics = train(config, out)
@@ -137,6 +139,8 @@ def _cmd_pretrain(args):
     overrides = list(args.set)
     if args.strategy:
         overrides.append(f"training.strategy={args.strategy}")
+    if args.mlflow:
+        overrides.append(f"tracking.mlflow={args.mlflow}")
     config = tfmm.load_config(args.config, overrides=overrides)
     out = args.out or os.path.join("runs", f"{config.name}-{args.objective}")
     pretrain(
@@ -259,6 +263,32 @@ def _cmd_export(args):
 
         out = os.path.join("savedmodels", load_run(args.run)[1].name)
     export(args.run, out, formats=formats)
+    from tfmm.tracking import Tracker
+
+    tracker = Tracker.of_run(args.run) if os.path.isdir(args.run) else None
+    if tracker is not None:
+        tracker.log_export(out)
+    return 0
+
+
+def _cmd_tune(args):
+    from tfmm.tuning import tune
+
+    out = args.out or os.path.join("tuning", os.path.splitext(os.path.basename(args.config))[0])
+    role = "chief" if args.chief else "worker" if args.worker else None
+    tune(
+        args.config,
+        args.space,
+        out,
+        max_trials=args.max_trials,
+        objective=args.objective,
+        algorithm=args.algorithm,
+        seed=args.seed,
+        overrides=args.set + ([f"tracking.mlflow={args.mlflow}"] if args.mlflow else []),
+        role=role,
+        oracle=args.oracle,
+        worker=args.worker,
+    )
     return 0
 
 
@@ -312,6 +342,13 @@ def build_parser():
         choices=_STRATEGIES,
         help="tf.distribute strategy (default: training.strategy, auto)",
     )
+    p.add_argument(
+        "--mlflow",
+        default=None,
+        metavar="URI",
+        help="log to MLflow (tracking.mlflow; pip install 'tfmm[mlflow]'), e.g. "
+        "sqlite:///mlflow.db",
+    )
     p.set_defaults(func=_cmd_train)
     p = sub.add_parser(
         "pretrain",
@@ -341,6 +378,52 @@ def build_parser():
         help="tf.distribute strategy (default: training.strategy, auto)",
     )
     p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser(
+        "tune",
+        help="search config keys with KerasTuner, choosing on the validation split "
+        "(pip install 'tfmm[tune]')",
+    )
+    p.add_argument("config", help="YAML config file (the base of every trial)")
+    p.add_argument(
+        "--space",
+        required=True,
+        help="YAML search space: config keys -> {choice: [...]}, {uniform: [low, high]}, "
+        "{log_uniform: [low, high]} or {int: [low, high]}",
+    )
+    _set_option(p)
+    p.add_argument("--max-trials", type=int, default=12, help="trials in all (default 12)")
+    p.add_argument(
+        "--objective",
+        default=None,
+        help="validation value to optimise (default: training.monitor resolved, e.g. val_accuracy)",
+    )
+    p.add_argument(
+        "--algorithm",
+        default="random",
+        choices=["random", "bayesian", "hyperband"],
+        help="KerasTuner oracle (default random)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the oracle's seed")
+    p.add_argument(
+        "--out", default=None, help="search folder (default tuning/CONFIG_NAME); resumes there"
+    )
+    role = p.add_mutually_exclusive_group()
+    role.add_argument(
+        "--chief", action="store_true", help="distributed: serve the oracle at --oracle"
+    )
+    role.add_argument(
+        "--worker", default=None, metavar="NAME", help="distributed: run trials from --oracle"
+    )
+    p.add_argument("--oracle", default=None, metavar="HOST:PORT", help="the chief's address")
+    p.add_argument(
+        "--mlflow",
+        default=None,
+        metavar="URI",
+        help="log to MLflow (tracking.mlflow; pip install 'tfmm[mlflow]'), e.g. "
+        "sqlite:///mlflow.db",
+    )
+    p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("evaluate", help="metrics of a run on a labelled manifest")
     p.add_argument("run", help="run directory, or a model.keras beside its config.yaml")

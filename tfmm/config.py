@@ -59,6 +59,7 @@ from tfmm.fusion.single_stream import SingleStreamFusionConfig
 from tfmm.inputs import InputConfig
 from tfmm.outputs import OutputConfig
 from tfmm.schema import ConfigError, build, tagged_union, unique
+from tfmm.tracking import TrackingConfig
 from tfmm.training.config import TrainingConfig
 
 __all__ = [
@@ -83,10 +84,12 @@ __all__ = [
     "ResNet50Config",
     "SingleStreamFusionConfig",
     "TextCNNConfig",
+    "TrackingConfig",
     "TrainingConfig",
     "apply_override",
     "config_from_dict",
     "load_config",
+    "set_key",
 ]
 
 # The `fusion:` key: its `type` picks the registered config class (for a type checker,
@@ -113,6 +116,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     # model.fit settings and the training recipes (see training below).
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    # Experiment tracking (MLflow; see tracking below).
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # Folder that relative paths in `data` are resolved against (set by load_config).
     base_dir: Optional[str] = field(default=None, metadata={"internal": True})
 
@@ -285,6 +290,12 @@ def apply_override(data: dict, item: str) -> None:
             value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf") else value
         except ValueError:
             pass
+    set_key(data, key, value)
+
+
+def set_key(data: dict, key: str, value) -> dict:
+    """Sets `key.path` (list items by index or `name`) to `value` in a raw config dict, in
+    place; returns the mapping that holds the last part (missing mappings are made)."""
     parts = key.strip().split(".")
     node = data
     where = []
@@ -295,17 +306,18 @@ def apply_override(data: dict, item: str) -> None:
             idx = _list_index(node, part, ".".join(where))
             if last:
                 node[idx] = value
-            else:
-                node = node[idx]
+                return node
+            node = node[idx]
             continue
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {'.'.join(where[:-1])} is not a mapping or list.")
         if last:
             node[part] = value
-        else:
-            if part not in node or node[part] is None:
-                node[part] = {}
-            node = node[part]
+            return node
+        if part not in node or node[part] is None:
+            node[part] = {}
+        node = node[part]
+    return node
 
 
 def _list_index(node: list, part: str, where: str) -> int:

@@ -20,6 +20,7 @@ from tfmm.data import Manifest
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
+from tfmm.tracking import Tracker
 from tfmm.training.callbacks import (
     build_callbacks,
     kept_epoch_reason,
@@ -108,21 +109,29 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
     )
     model = _build(config, vocabularies, strategy, log)
     phases = training_phases(config, log)
-    for k in range(len(phases)):
-        _fit_phase(
-            model,
-            config,
-            run,
-            phases,
-            k,
-            strategy,
-            train_ds,
-            val_ds,
-            val_steps,
-            steps,
-            log,
-            verbose,
-        )
+    # MLflow (`tracking.mlflow`), from the chief alone; a resumed run logs to its run.
+    tracker = Tracker.start(config, run.path) if is_chief else None
+    try:
+        for k in range(len(phases)):
+            _fit_phase(
+                model,
+                config,
+                run,
+                phases,
+                k,
+                strategy,
+                train_ds,
+                val_ds,
+                val_steps,
+                steps,
+                log,
+                verbose,
+                extra_callbacks=[tracker.callback()] if tracker else [],
+            )
+    except BaseException:
+        if tracker is not None:
+            tracker.failed()
+        raise
     _save(
         model,
         config,
@@ -146,6 +155,8 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
         )
     run.write_metrics(metrics)
     _clean_up(run, len(phases))
+    if tracker is not None:
+        tracker.finish(run.path, metrics)
     return model, metrics
 
 
@@ -215,7 +226,19 @@ def _build(config, vocabularies, strategy, log):
 
 
 def _fit_phase(
-    model, config, run, phases, k, strategy, train_ds, val_ds, val_steps, steps, log, verbose
+    model,
+    config,
+    run,
+    phases,
+    k,
+    strategy,
+    train_ds,
+    val_ds,
+    val_steps,
+    steps,
+    log,
+    verbose,
+    extra_callbacks=(),
 ):
     """Phase `k` of `training_phases`: its encoders frozen or not, the optimizer rebuilt
     for its trainable weights, and `model.fit` over its epochs with its own backup (a
@@ -253,7 +276,7 @@ def _fit_phase(
         log=log,
         done_path=None if last else done,
         keep_backup=last,
-    )
+    ) + list(extra_callbacks)
     with keras_multiworker_fixes(strategy):
         model.fit(
             train_ds,
