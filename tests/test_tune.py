@@ -229,6 +229,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tune_config, 
         assert os.path.getmtime(path) == mtime
         assert f"trial {os.path.basename(os.path.dirname(path))} {{" not in output
     assert len(glob.glob(str(out / "trials" / "*" / "model.keras"))) == 3
+    # The trial the kill interrupted ran again in its own folder (no orphan folder).
+    assert len(os.listdir(out / "trials")) == 3
 
 
 def _free_port():
@@ -328,3 +330,16 @@ def test_bad_data_stops_the_search_at_its_first_trial(tune_config, tmp_path):
     assert str(e.value).startswith("trial 0: ") and "no_such.csv" in str(e.value)
     assert len(str(e.value).splitlines()) == 1
     assert not glob.glob(str(tmp_path / "search" / "trials" / "*" / "model.keras"))
+
+
+def test_without_keras_tuner_tune_says_its_extra_in_one_line(
+    tune_config, tmp_path, capsys, monkeypatch
+):
+    from tfmm.cli import main
+
+    config_path, space_path, _ = tune_config
+    monkeypatch.setitem(sys.modules, "keras_tuner", None)
+    assert main(["tune", config_path, "--space", space_path, "--out", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "tfmm tune: error: tfmm tune needs keras-tuner: pip install 'tfmm[tune]'"
+    ]
