@@ -132,6 +132,46 @@ def tune(
     Returns:
         {"role", "trials": [rows], "best": row or None, "test_metrics": dict or None}.
     """
+    keys = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        return _tune(
+            config_path,
+            space_path,
+            out_dir,
+            max_trials,
+            objective,
+            algorithm,
+            seed,
+            overrides,
+            role,
+            oracle,
+            worker,
+            log,
+        )
+    finally:
+        if role is not None:  # the flags' variables end with the call
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _tune(
+    config_path,
+    space_path,
+    out_dir,
+    max_trials,
+    objective,
+    algorithm,
+    seed,
+    overrides,
+    role,
+    oracle,
+    worker,
+    log,
+):
     log = log or _log.info
     keras_tuner = require("keras_tuner", "tfmm tune")
     if algorithm not in ALGORITHMS:
