@@ -343,3 +343,29 @@ def test_without_keras_tuner_tune_says_its_extra_in_one_line(
     assert capsys.readouterr().err.strip().splitlines() == [
         "tfmm tune: error: tfmm tune needs keras-tuner: pip install 'tfmm[tune]'"
     ]
+
+
+@pytest.mark.slow
+def test_hyperband_trains_each_trial_for_the_budget_it_is_given(tune_config, tmp_path):
+    from tfmm.tuning import tune
+
+    config_path, space_path, _ = tune_config
+    out = str(tmp_path / "search")
+    # training.epochs is Hyperband's largest budget; with its factor 3, rungs of 1 and 3.
+    tune(
+        config_path,
+        space_path,
+        out,
+        algorithm="hyperband",
+        overrides=["training.epochs=3"],
+        log=lambda *a: None,
+    )
+    rows = _rows(out)
+    assert len(rows) >= 2 and {r["status"] for r in rows} == {"COMPLETED"}
+    budgets = set()
+    for r in rows:
+        with open(os.path.join(out, "trials", r["trial"], "history.csv")) as f:
+            epochs = sum(1 for _ in csv.DictReader(f))
+        assert epochs == int(r["epochs"]), r
+        budgets.add(epochs)
+    assert budgets == {1, 3}
