@@ -149,3 +149,17 @@ def test_without_the_key_nothing_is_tracked_and_without_mlflow_the_key_fails(tmp
     with pytest.raises(MissingExtra) as e:
         Tracker.start(tracked, str(tmp_path))
     assert "pip install 'tfmm[mlflow]'" in str(e.value)
+
+
+def test_an_unusable_tracking_uri_is_one_line_naming_the_key(tmp_path):
+    config = tfmm.config_from_dict(
+        {
+            "inputs": [{"name": "text", "type": "text"}],
+            "outputs": [{"name": "label", "labels": ["a", "b"]}],
+            "tracking": {"mlflow": "nosuchscheme://x"},
+        }
+    )
+    with pytest.raises(RuntimeError) as e:
+        Tracker.start(config, str(tmp_path))
+    assert str(e.value).startswith("tracking.mlflow 'nosuchscheme://x': ")
+    assert len(str(e.value).splitlines()) == 1

@@ -90,7 +90,19 @@ class Tracker:
             return None
         from tfmm._extras import require
 
-        mlflow = require("mlflow", "tracking.mlflow")
+        require("mlflow", "tracking.mlflow")
+        try:
+            return cls._start(config, run_dir, t)
+        except Exception as e:  # an unreachable server, a bad URI: one line, by key
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise RuntimeError(f"tracking.mlflow {t.mlflow!r}: {first}") from None
+
+    @classmethod
+    def _start(cls, config, run_dir, t):
+        import mlflow
+
         client = mlflow.tracking.MlflowClient(tracking_uri=t.mlflow)
         path = os.path.join(run_dir, RUN_FILE)
         if os.path.exists(path):
