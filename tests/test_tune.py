@@ -369,3 +369,36 @@ def test_hyperband_trains_each_trial_for_the_budget_it_is_given(tune_config, tmp
         assert epochs == int(r["epochs"]), r
         budgets.add(epochs)
     assert budgets == {1, 3}
+
+
+@pytest.mark.slow
+def test_several_executions_per_trial_score_their_mean(tune_config, tmp_path):
+    from tfmm.tuning import tune
+
+    config_path, space_path, _ = tune_config
+    with open(config_path) as f:
+        seed = yaml.safe_load(f)["data"].get("seed", 0)
+    out = str(tmp_path / "search")
+    tune(
+        config_path,
+        space_path,
+        out,
+        max_trials=2,
+        executions_per_trial=2,
+        overrides=["training.epochs=1"],
+        log=lambda *a: None,
+    )
+    rows = _rows(out)
+    assert len(rows) == 2
+    for r in rows:
+        values = []
+        for k in (0, 1):
+            run = os.path.join(out, "trials", r["trial"], f"seed-{seed + k}")
+            with open(os.path.join(run, "config.yaml")) as f:
+                assert yaml.safe_load(f)["data"]["seed"] == seed + k
+            with open(os.path.join(run, "best.json")) as f:
+                values.append(json.load(f)["value"])
+        assert float(r["val_accuracy"]) == pytest.approx(sum(values) / 2)
+        assert r["runs"] == " / ".join(f"{v:.4g}" for v in values)
+    assert tfmm.load_config(os.path.join(out, "best.yaml")).data.seed == seed
+    assert os.path.exists(os.path.join(out, "test_metrics.json"))

@@ -288,6 +288,7 @@ def _cmd_tune(args):
         role=role,
         oracle=args.oracle,
         worker=args.worker,
+        executions_per_trial=args.executions_per_trial,
     )
     return 0
 
@@ -405,6 +406,13 @@ def build_parser():
         help="KerasTuner oracle (default random)",
     )
     p.add_argument("--seed", type=int, default=0, help="the oracle's seed")
+    p.add_argument(
+        "--executions-per-trial",
+        type=int,
+        default=1,
+        help="training runs per trial (data seeds data.seed, +1, ...); the trial's score is "
+        "their mean (default 1)",
+    )
     p.add_argument(
         "--out", default=None, help="search folder (default tuning/CONFIG_NAME); resumes there"
     )

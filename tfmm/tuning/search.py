@@ -112,6 +112,7 @@ def tune(
     oracle: Optional[str] = None,
     worker: Optional[str] = None,
     log: Optional[Callable[[str], None]] = None,
+    executions_per_trial: int = 1,
 ) -> dict:
     """Runs (or resumes) a search; see the module docstring.
 
@@ -128,6 +129,9 @@ def tune(
             `data.seed`, the same for every trial).
         role, oracle, worker: distributed mode (`"chief"` or `"worker"`, the chief's
             HOST:PORT, the worker's name).
+        executions_per_trial: training runs per trial, with data seeds `data.seed`,
+            `data.seed` + 1, ... (`OUT/trials/ID/seed-S/`); the trial's score is their
+            mean, which ranks configs rather than lucky runs on a small validation split.
 
     Returns:
         {"role", "trials": [rows], "best": row or None, "test_metrics": dict or None}.
@@ -148,6 +152,7 @@ def tune(
             oracle,
             worker,
             log,
+            executions_per_trial,
         )
     finally:
         if role is not None:  # the flags' variables end with the call
@@ -171,6 +176,7 @@ def _tune(
     oracle,
     worker,
     log,
+    executions,
 ):
     log = log or _log.info
     keras_tuner = require("keras_tuner", "tfmm tune")
@@ -178,6 +184,8 @@ def _tune(
         raise TuningError(f"--algorithm: one of {list(ALGORITHMS)}. Received: {algorithm!r}")
     if max_trials < 1:
         raise TuningError(f"--max-trials: at least 1. Received: {max_trials}")
+    if executions < 1:
+        raise TuningError(f"--executions-per-trial: at least 1. Received: {executions}")
     base, base_dir = _base(config_path, overrides)
     space = Space.load(space_path, base, base_dir)
     base_config = space.config({})
@@ -217,6 +225,7 @@ def _tune(
         runs_dir=os.path.join(out_dir, "trials"),
         objective=(name, mode),
         trial_log=log,
+        executions=executions,
         directory=out_dir,
         project_name="keras_tuner",
         overwrite=False,
@@ -240,7 +249,16 @@ def _tune(
     except RuntimeError as e:  # KerasTuner: too many consecutive failed trials
         lines = [line for line in str(e).splitlines() if line.strip()]
         table = os.path.join(out_dir, "trials.csv")
-        _write_csv(table, _rows(tuner.oracle, space, os.path.join(out_dir, "trials"), name, mode))
+        rows = _rows(
+            tuner.oracle,
+            space,
+            os.path.join(out_dir, "trials"),
+            name,
+            mode,
+            executions,
+            base_config.data.seed,
+        )
+        _write_csv(table, rows)
         raise TuningError(
             f"{lines[0]} The last failure: {lines[-1].strip()}; every trial in {table}"
         ) from None
@@ -250,15 +268,17 @@ def _tune(
             f"has no more trials"
         )
         return {"role": role, "trials": [], "best": None, "test_metrics": None}
-    return _finish(tuner.oracle, space, base_config, out_dir, name, mode, log) | {"role": role}
+    return _finish(tuner.oracle, space, base_config, out_dir, name, mode, log, executions) | {
+        "role": role
+    }
 
 
 def _tuner_class(keras_tuner):
     class TfmmTuner(keras_tuner.Tuner):
         """Runs each trial as a `tfmm train` run directory (no test split)."""
 
-        def __init__(self, oracle, space, runs_dir, objective, trial_log, **kwargs):
-            self.space, self.runs_dir = space, runs_dir
+        def __init__(self, oracle, space, runs_dir, objective, trial_log, executions, **kwargs):
+            self.space, self.runs_dir, self.executions = space, runs_dir, executions
             self.objective_name, self.mode = objective
             self.trial_log = trial_log
             super().__init__(oracle=oracle, **kwargs)
@@ -272,9 +292,8 @@ def _tuner_class(keras_tuner):
         def load_model(self, trial):
             import keras
 
-            return keras.saving.load_model(
-                RunDir(os.path.join(self.runs_dir, trial.trial_id)).model, safe_mode=True
-            )
+            run_dir, _ = execution_dirs(self.runs_dir, trial.trial_id, self.executions, 0)[0]
+            return keras.saving.load_model(RunDir(run_dir).model, safe_mode=True)
 
     return TfmmTuner
 
@@ -315,30 +334,53 @@ def run_trial(tuner, trial, keras_tuner):
             )
     except ConfigError as e:
         raise keras_tuner.errors.FailedTrialError(f"trial {trial.trial_id}: {e}") from None
-    run_dir = os.path.join(tuner.runs_dir, trial.trial_id)
-    run = RunDir(run_dir)
-    if os.path.exists(run.config):
-        # A trial run again after a kill resumes (or reuses) its own run directory; a
-        # folder holding another point of the space is another search's: stop.
-        try:
-            _check_same_point(run, config, tuner.space)
-        except TuningError as e:
-            raise keras_tuner.errors.FatalError(str(e)) from None
-    if not run.is_finished():
-        tuner.trial_log(f"tfmm tune: trial {trial.trial_id} {shown}")
-        try:
-            train(config, run_dir, log=lambda *a: None, verbose=0)
-        except (DataError, MissingExtra, FileNotFoundError) as e:
-            # The same for every trial (the data, the install): stop the search.
-            raise keras_tuner.errors.FatalError(f"trial {trial.trial_id}: {e}") from None
-        except TrainingError as e:  # this point of the space diverged (a NaN loss)
-            raise keras_tuner.errors.FailedTrialError(f"trial {trial.trial_id}: {e}") from None
-    best = _best(run_dir, tuner.objective_name)
-    tuner.trial_log(
-        f"tfmm tune: trial {trial.trial_id} -> {tuner.objective_name} "
-        f"{best['value']:.4f} (epoch {best['epoch']})"
+    scores, epochs = [], []
+    for run_dir, seed in execution_dirs(
+        tuner.runs_dir, trial.trial_id, tuner.executions, config.data.seed
+    ):
+        run_config = dataclasses.replace(config, data=dataclasses.replace(config.data, seed=seed))
+        run = RunDir(run_dir)
+        if os.path.exists(run.config):
+            # A trial run again after a kill resumes (or reuses) its own run directory; a
+            # folder holding another point of the space is another search's: stop.
+            try:
+                _check_same_point(run, run_config, tuner.space)
+            except TuningError as e:
+                raise keras_tuner.errors.FatalError(str(e)) from None
+        if not run.is_finished():
+            extra = f" (data.seed {seed})" if tuner.executions > 1 else ""
+            tuner.trial_log(f"tfmm tune: trial {trial.trial_id} {shown}{extra}")
+            try:
+                train(run_config, run_dir, log=lambda *a: None, verbose=0)
+            except (DataError, MissingExtra, FileNotFoundError) as e:
+                # The same for every trial (the data, the install): stop the search.
+                raise keras_tuner.errors.FatalError(f"trial {trial.trial_id}: {e}") from None
+            except TrainingError as e:  # this point of the space diverged (a NaN loss)
+                raise keras_tuner.errors.FailedTrialError(f"trial {trial.trial_id}: {e}") from None
+        best = _best(run_dir, tuner.objective_name)
+        scores.append(best["value"])
+        epochs.append(best["epoch"])
+    score = float(sum(scores) / len(scores))
+    spread = (
+        f" = mean of {', '.join(f'{v:.4f}' for v in scores)} over data seeds"
+        if len(scores) > 1
+        else ""
     )
-    return {tuner.objective_name: best["value"]}
+    tuner.trial_log(
+        f"tfmm tune: trial {trial.trial_id} -> {tuner.objective_name} {score:.4f}{spread} "
+        f"(epoch {', '.join(map(str, epochs))})"
+    )
+    return {tuner.objective_name: score}
+
+
+def execution_dirs(runs_dir: str, trial_id: str, executions: int, seed: int):
+    """[(run directory, data.seed)] of a trial's executions: `runs_dir/ID` for one,
+    `runs_dir/ID/seed-S` for several (data seeds `seed`, `seed` + 1, ...)."""
+    if executions == 1:
+        return [(os.path.join(runs_dir, trial_id), seed)]
+    return [
+        (os.path.join(runs_dir, trial_id, f"seed-{seed + k}"), seed + k) for k in range(executions)
+    ]
 
 
 def _value_at(data, key: str):
@@ -386,7 +428,9 @@ def _best(run_dir: str, objective: str) -> dict:
         return json.load(f)
 
 
-def _rows(oracle, space: Space, runs_dir: str, name: str, mode: str) -> list[dict]:
+def _rows(
+    oracle, space: Space, runs_dir: str, name: str, mode: str, executions: int = 1, seed: int = 0
+) -> list[dict]:
     rows = []
     for trial_id, trial in sorted(oracle.trials.items()):
         values = trial.hyperparameters.values
@@ -400,20 +444,26 @@ def _rows(oracle, space: Space, runs_dir: str, name: str, mode: str) -> list[dic
             row["message"] = trial.message.strip().splitlines()[-1][:200]
         score = trial.score
         row[name] = None if score is None or not math.isfinite(score) else float(score)
-        best_json = os.path.join(runs_dir, trial_id, "best.json")
-        row["epoch"] = None
-        if os.path.exists(best_json):
-            with open(best_json, encoding="utf-8") as f:
-                row["epoch"] = json.load(f).get("epoch")
+        kept = []
+        for run_dir, _ in execution_dirs(runs_dir, trial_id, executions, seed):
+            best_json = os.path.join(run_dir, "best.json")
+            if os.path.exists(best_json):
+                with open(best_json, encoding="utf-8") as f:
+                    kept.append(json.load(f))
+        if executions == 1:
+            row["epoch"] = kept[0].get("epoch") if kept else None
+        else:  # each execution's value and kept epoch
+            row["runs"] = " / ".join(f"{b['value']:.4g}" for b in kept) or None
+            row["epoch"] = " / ".join(str(b.get("epoch")) for b in kept) or None
         rows.append(row)
     sign = -1 if mode == "max" else 1
     rows.sort(key=lambda r: (r[name] is None, sign * (r[name] or 0.0), r["trial"]))
     return rows
 
 
-def _finish(oracle, space, base_config, out_dir, name, mode, log) -> dict:
+def _finish(oracle, space, base_config, out_dir, name, mode, log, executions=1) -> dict:
     runs_dir = os.path.join(out_dir, "trials")
-    rows = _rows(oracle, space, runs_dir, name, mode)
+    rows = _rows(oracle, space, runs_dir, name, mode, executions, base_config.data.seed)
     _write_csv(os.path.join(out_dir, "trials.csv"), rows)
     log(format_table(rows))
     best = next((r for r in rows if r[name] is not None), None)
@@ -421,7 +471,10 @@ def _finish(oracle, space, base_config, out_dir, name, mode, log) -> dict:
         raise TuningError(
             f"no trial finished with a {name!r} value; see {os.path.join(out_dir, 'trials.csv')}"
         )
-    best_run = RunDir(os.path.join(runs_dir, best["trial"]))
+    # The best trial's first execution (data.seed as configured) stands for it.
+    best_run = RunDir(
+        execution_dirs(runs_dir, best["trial"], executions, base_config.data.seed)[0][0]
+    )
     _write_best_config(best_run, base_config, os.path.join(out_dir, "best.yaml"))
     write_hparams(os.path.join(out_dir, "hparams"), rows, space, name)
     test_metrics = _score_test_once(best_run, best, base_config, out_dir, log)
