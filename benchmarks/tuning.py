@@ -3,7 +3,7 @@ learning rate, the fusion type and its dropout, chosen on the validation split, 
 the default config; test accuracy over initialisation seeds, read once per config and seed.
 
     python -m benchmarks.run --only tuning
-    python -m benchmarks.tuning --trials 12 --seeds 0 1 2 --epochs 12
+    python -m benchmarks.tuning --trials 12 --seeds 0 1 2 --epochs 12 --executions 2
 
 The base config is the quality benchmark's `cnn` model (the README recipe) with
 `data.cache: memory` (decoded once, so the trials cost compute, not decoding). The search
@@ -21,9 +21,9 @@ import time
 import numpy as np
 
 NAME = "tuning"
-# Minutes on 2 CPU cores (quick: 4 trials at 6 epochs, 1 seed; full: 12 trials and 3 seeds
-# at 12 epochs, measured 28 min on 2026-12-05).
-MINUTES = (8, 30)
+# Minutes on 2 CPU cores (quick: 4 trials at 6 epochs, 1 seed; full: 12 trials of 2 runs
+# and 3 seeds at 12 epochs; one run per trial measured 28 min on 2026-12-05).
+MINUTES = (8, 50)
 IN_QUICK = False
 SPACE = {
     "training.learning_rate": {"log_uniform": [3.0e-4, 1.0e-2]},
@@ -56,7 +56,7 @@ def paired(a, b):
     return float(d.mean()), float(stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def measure(work, trials, seeds, epochs, log=print):
+def measure(work, trials, seeds, epochs, executions=2, log=print):
     import yaml
 
     from benchmarks import quality
@@ -80,7 +80,15 @@ def measure(work, trials, seeds, epochs, log=print):
         yaml.safe_dump(SPACE, f, sort_keys=False)
     out = os.path.join(folder, "search")
     t = time.time()
-    summary = tune(base_path, space_path, out, max_trials=trials, seed=0, log=log)
+    summary = tune(
+        base_path,
+        space_path,
+        out,
+        max_trials=trials,
+        seed=0,
+        log=log,
+        executions_per_trial=executions,
+    )
     search_s = time.time() - t
     best_path = os.path.join(out, "best.yaml")
     scores = {"default": [], "tuned": []}
@@ -92,7 +100,7 @@ def measure(work, trials, seeds, epochs, log=print):
     return summary, scores, search_s
 
 
-def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev):
+def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev, executions):
     import datetime
 
     best = summary["best"]
@@ -108,9 +116,11 @@ def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev):
         f"`tfmm tune` on the hard complementary data (`benchmarks/hard_data.py`, 1,000 rows, "
         f"700 train / 150 validation / 150 test), base: the quality benchmark's `cnn` model "
         f"(the README recipe) at {epochs} epochs with `data.cache: memory`; random search, "
-        f"{trials} trials over {', '.join(f'`{k}`' for k in SPACE)}, chosen on validation "
-        f"accuracy ({search_s / 60:.0f} min). Chosen (trial {best['trial']}, validation "
-        f"accuracy {best['val_accuracy']:.3f}): {chosen}. Then each config trained with data "
+        f"{trials} trials over {', '.join(f'`{k}`' for k in SPACE)}, each trained "
+        f"{executions} time(s) (data seeds 0..{executions - 1}; `--executions-per-trial "
+        f"{executions}`), chosen on the mean validation accuracy ({search_s / 60:.0f} min). "
+        f"Chosen (trial {best['trial']}, validation accuracy {best['val_accuracy']:.3f}): "
+        f"{chosen}. Then each config trained with data "
         f"seeds {list(seeds)} and tested once per seed.",
         "",
         "| config | test accuracy (mean ± std) | per seed |",
@@ -136,14 +146,15 @@ def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev):
 def run(work, quick=False):
     from benchmarks.run import commit
 
-    trials, seeds, epochs = (4, (0,), 6) if quick else (12, (0, 1, 2), 12)
+    trials, seeds, epochs, executions = (4, (0,), 6, 1) if quick else (12, (0, 1, 2), 12, 2)
     rev = commit()
-    summary, scores, search_s = measure(work, trials, seeds, epochs)
+    summary, scores, search_s = measure(work, trials, seeds, epochs, executions)
     from benchmarks.common import write_section
 
     command = "python -m benchmarks.run --only tuning" + (" --quick" if quick else "")
     write_section(
-        "tuning", markdown(summary, scores, seeds, trials, epochs, search_s, command, rev)
+        "tuning",
+        markdown(summary, scores, seeds, trials, epochs, search_s, command, rev, executions),
     )
     default, tuned = np.mean(scores["default"]), np.mean(scores["tuned"])
     return {
@@ -160,17 +171,30 @@ def main(argv=None):
     p.add_argument("--trials", type=int, default=12)
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--executions", type=int, default=2, help="training runs per trial")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = p.parse_args(argv)
     from benchmarks.run import commit
 
     rev = commit()
-    summary, scores, search_s = measure(args.work, args.trials, args.seeds, args.epochs)
+    summary, scores, search_s = measure(
+        args.work, args.trials, args.seeds, args.epochs, args.executions
+    )
     command = (
         f"python -m benchmarks.tuning --trials {args.trials} --seeds "
-        f"{' '.join(map(str, args.seeds))} --epochs {args.epochs}"
+        f"{' '.join(map(str, args.seeds))} --epochs {args.epochs} --executions {args.executions}"
     )
-    text = markdown(summary, scores, args.seeds, args.trials, args.epochs, search_s, command, rev)
+    text = markdown(
+        summary,
+        scores,
+        args.seeds,
+        args.trials,
+        args.epochs,
+        search_s,
+        command,
+        rev,
+        args.executions,
+    )
     print(text)
     if not args.no_write:
         from benchmarks.common import write_section

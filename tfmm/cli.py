@@ -139,8 +139,6 @@ def _cmd_pretrain(args):
     overrides = list(args.set)
     if args.strategy:
         overrides.append(f"training.strategy={args.strategy}")
-    if args.mlflow:
-        overrides.append(f"tracking.mlflow={args.mlflow}")
     config = tfmm.load_config(args.config, overrides=overrides)
     out = args.out or os.path.join("runs", f"{config.name}-{args.objective}")
     pretrain(

@@ -59,7 +59,7 @@ from tfmm.fusion.single_stream import SingleStreamFusionConfig
 from tfmm.inputs import InputConfig
 from tfmm.outputs import OutputConfig
 from tfmm.schema import ConfigError, build, tagged_union, unique
-from tfmm.tracking import TrackingConfig
+from tfmm.tracking.config import TrackingConfig
 from tfmm.training.config import TrainingConfig
 
 __all__ = [

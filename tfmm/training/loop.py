@@ -20,7 +20,7 @@ from tfmm.data import Manifest
 from tfmm.data.pipeline import load_manifest, source_kind
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
-from tfmm.tracking import Tracker
+from tfmm.tracking.tracker import Tracker
 from tfmm.training.callbacks import (
     build_callbacks,
     kept_epoch_reason,

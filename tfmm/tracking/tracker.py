@@ -1,4 +1,4 @@
-"""`tracking:` in a config: experiment tracking with MLflow (the `tfmm[mlflow]` extra).
+"""Experiment tracking with MLflow (the `tfmm[mlflow]` extra).
 
 With `tracking: {mlflow: URI}` (or `tfmm train --mlflow URI`), every `tfmm train` run, and
 so every `tfmm tune` trial, is an MLflow run in the experiment `tracking.experiment`
@@ -11,12 +11,6 @@ is kept in the run directory (`tracking.json`), so a resumed run logs to the sam
 run. URI is any MLflow tracking URI: a database (`sqlite:///mlflow.db`), a server
 (`http://host:5000`) or a folder. Without the key nothing is logged and MLflow is never
 imported.
-
-Example:
-
->>> from tfmm.schema import build
->>> build(TrackingConfig, {"mlflow": "sqlite:///mlflow.db"}, "tracking.").experiment is None
-True
 """
 
 from __future__ import annotations
@@ -25,31 +19,13 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
 from typing import Optional
 
-from tfmm.schema import ConfigError
+from tfmm.files import write_json
 
 RUN_FILE = "tracking.json"
 # MLflow refuses longer parameter values (its limit is 6000 characters).
 MAX_PARAM = 6000
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Where runs are tracked."""
-
-    # An MLflow tracking URI (sqlite:///mlflow.db, http://host:5000, a folder); null: off.
-    mlflow: Optional[str] = None
-    # The MLflow experiment; null: the config's `name`.
-    experiment: Optional[str] = None
-    # Where a new experiment keeps its artifacts (a folder or a URI); null: MLflow's
-    # default for the tracking URI (for a database, ./mlruns under the working folder).
-    artifact_location: Optional[str] = None
-
-    def validate(self, path):
-        if self.mlflow is not None and not self.mlflow.strip():
-            raise ConfigError(f"{path}.mlflow: a tracking URI or null. Received: ''")
 
 
 def flatten(data, prefix="") -> dict:
@@ -124,8 +100,6 @@ class Tracker:
             tags={"tfmm.run_dir": os.path.abspath(run_dir)},
         )
         tracker = cls(client, run.info.run_id)
-        from tfmm.files import write_json
-
         write_json(
             path,
             {"tracking_uri": t.mlflow, "experiment_id": experiment_id, "run_id": tracker.run_id},
