@@ -8,6 +8,7 @@ parts live beside this module: `setup` (datasets, steps, phases; shared with
 `reports`.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -130,7 +131,8 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
             )
     except BaseException:
         if tracker is not None:
-            tracker.failed()
+            with contextlib.suppress(Exception):  # the training error is the one to see
+                tracker.failed()
         raise
     _save(
         model,

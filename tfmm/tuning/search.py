@@ -127,8 +127,10 @@ def tune(
         algorithm: "random", "bayesian" or "hyperband".
         seed: the oracle's seed (the trials' data and initialisation follow
             `data.seed`, the same for every trial).
-        role, oracle, worker: distributed mode (`"chief"` or `"worker"`, the chief's
-            HOST:PORT, the worker's name).
+        role: distributed mode: `"chief"` or `"worker"` (None: one process, or
+            KerasTuner's `KERASTUNER_*` variables as already set).
+        oracle: the chief's HOST:PORT (with `role`).
+        worker: the worker's name (with `role="worker"`).
         executions_per_trial: training runs per trial, with data seeds `data.seed`,
             `data.seed` + 1, ... (`OUT/trials/ID/seed-S/`); the trial's score is their
             mean, which ranks configs rather than lucky runs on a small validation split.
