@@ -1,6 +1,8 @@
 """Shared pieces of the benchmarks: demo data, configs, timing."""
 
+import datetime
 import os
+import re
 import time
 
 import numpy as np
@@ -40,9 +42,27 @@ def percentile_ms(samples, q):
     return float(np.percentile(np.asarray(samples) * 1000, q))
 
 
-def write_section(name, text, path=None):
+# The first line of every section a benchmark writes (tests/test_benchmarks_doc.py).
+STAMP = re.compile(r"^Written (\d{4}-\d{2}-\d{2}) by `([^`]+)` at commit (\S+) on (.+)\.$")
+
+
+def stamp(command, rev=None, machine=None, note=""):
+    """'Written DATE by `command` at commit REV on MACHINE.': the line that says where a
+    section's figures came from."""
+    from benchmarks import run
+
+    rev = rev or run.commit()
+    machine = machine or run.machine()
+    note = f" ({note})" if note else ""
+    day = datetime.date.today().isoformat()
+    return f"Written {day} by `{command}` at commit {rev} on {machine}{note}."
+
+
+def write_section(name, text, path=None, command=None, rev=None, note=""):
     """Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
-    BENCHMARKS.md."""
+    BENCHMARKS.md; with `command`, the text starts with its `stamp` line."""
+    if command:
+        text = stamp(command, rev, note=note) + "\n\n" + text
     path = path or os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "BENCHMARKS.md"
     )

@@ -95,7 +95,7 @@ def run(work, quick=False, write=True):
     text = _table(rows, n, seeds, epochs)
     print("\n" + text)
     if write and not quick:
-        write_section("fusion", text)
+        write_section("fusion", text, command="python -m benchmarks.run --only fusion")
     fused = {k: v for k, v in rows.items() if k in STRATEGIES}
     best = max(fused, key=lambda k: fused[k]["accuracy_mean"])
     return {

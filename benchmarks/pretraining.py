@@ -155,7 +155,7 @@ def run(work, quick=False, write=True, fraction=0.1):
     )
     print("\n" + text)
     if write and not quick:
-        write_section("pretraining", text)
+        write_section("pretraining", text, command="python -m benchmarks.run --only pretraining")
     return {
         "ratio": mean["pretrained"] / max(mean["scratch"], 1e-9),
         "goal": "> 1 if pretraining helps",

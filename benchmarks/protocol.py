@@ -30,6 +30,7 @@ Example:
 
 import json
 import os
+import time
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def run_protocol(
 ):
     """Runs the protocol; returns {"chosen": {model: candidate}, "val": {model:
     {candidate: [score per data seed]}}, "test": {model: [[score per init seed] per data
-    seed]}}.
+    seed]}, "seconds": training and testing time, summed over the runs}.
 
     `candidates`: {model: [candidate, ...]} (candidates are strings, the default first);
     `fit(model, candidate, data_seed, init_seed)` -> (validation score, handle: a
@@ -111,8 +112,10 @@ def run_protocol(
     def fitted(model, candidate, d, s):
         key = _key(model, candidate, d, s)
         if key not in state.data["val"]:
+            t = time.time()
             val, handle = fit(model, candidate, d, s)
             state.data["val"][key], state.data["handle"][key] = float(val), handle
+            state.data["seconds"] = state.data.get("seconds", 0.0) + time.time() - t
             state.save()
             log(f"protocol: {key}: validation {val:.4f}")
         return state.data["val"][key], state.data["handle"][key]
@@ -143,12 +146,19 @@ def run_protocol(
                 key = _key(model, candidate, d, s)
                 if key not in state.data["test"]:
                     _, handle = fitted(model, candidate, d, s)
+                    t = time.time()
                     state.data["test"][key] = float(test(model, handle))
+                    state.data["seconds"] = state.data.get("seconds", 0.0) + time.time() - t
                     state.save()
                     log(f"protocol: {key}: test {state.data['test'][key]:.4f}")
                 row.append(state.data["test"][key])
             scores[model].append(row)
-    return {"chosen": chosen, "val": val, "test": scores}
+    return {
+        "chosen": chosen,
+        "val": val,
+        "test": scores,
+        "seconds": state.data.get("seconds", 0.0),
+    }
 
 
 def markdown(result, reference, peer, describe=str):

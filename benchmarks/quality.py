@@ -478,26 +478,21 @@ def protocol(
     )
 
 
-def protocol_markdown(result, variant, command, rev, n=1000, minutes=None):
-    import datetime
-
+def protocol_markdown(result, variant, n=1000, minutes=None):
     from benchmarks import protocol as p
 
     d = len(result["test"]["cnn"])
     s = len(result["test"]["cnn"][0])
-    took = f", {minutes:.0f} min" if minutes else ""
+    took = f" ({minutes:.0f} min)" if minutes else ""
     return "\n".join(
         [
-            f"Written {datetime.date.today().isoformat()} by `{command}` at commit {rev} "
-            f"(2 CPU cores{took}).",
-            "",
             f"**{variant.capitalize()}** (`benchmarks/hard_data.py`, {n:,} rows each: 70% "
             f"train, 15% validation, 15% test), {d} data seeds × {s} initialisation "
             f"seeds, {EPOCHS} epochs, batch 32. `cnn` is the default model (the README "
             f"recipe); `peer` the hand-written Keras model (`benchmarks/peer.py`: its best "
             f"validation epoch, the same input sizes). Each one's learning rate chosen on "
             f"validation accuracy from the same grid, frozen before any test row was read "
-            f"(`benchmarks/protocol.py`).",
+            f"(`benchmarks/protocol.py`){took}.",
             "",
             p.markdown(result, "cnn", "peer", describe=lambda lr: f"lr {lr}"),
         ]
@@ -513,7 +508,6 @@ def run(work, quick=False):
     global EPOCHS
     rev, out = commit(), {}
     for variant in ("complementary", "redundant"):
-        t = time.time()
         if quick:
             EPOCHS, saved = 4, EPOCHS
             try:
@@ -525,7 +519,9 @@ def run(work, quick=False):
         command = "python -m benchmarks.run --only quality"
         write_section(
             f"quality_protocol_{variant}",
-            protocol_markdown(result, variant, command, rev, minutes=(time.time() - t) / 60),
+            protocol_markdown(result, variant, minutes=result["seconds"] / 60),
+            command=command,
+            rev=rev,
         )
         out[variant] = result
     fused = np.mean(result["test"]["cnn"])
@@ -574,12 +570,11 @@ def main(argv=None):
 
         rev = commit()
         for variant in args.variants:
-            t = time.time()
             result = protocol(args.work, variant, args.data_seeds, args.seeds)
             command = " ".join(["python -m benchmarks.quality", *(argv or sys.argv[1:])])
-            text = protocol_markdown(result, variant, command, rev, minutes=(time.time() - t) / 60)
+            text = protocol_markdown(result, variant, minutes=result["seconds"] / 60)
             print(text)
-            write_section(f"quality_protocol_{variant}", text)
+            write_section(f"quality_protocol_{variant}", text, command=command, rev=rev)
         return
     table = measure(args.work, args.variants, args.models, args.seeds)
     print(markdown(table, args.seeds))

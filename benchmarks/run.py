@@ -9,7 +9,6 @@ anything starts, and the time each one took is in the table.
 """
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -60,17 +59,19 @@ def expected_minutes(names, quick):
 
 
 def commit():
+    """The short commit of the checkout, with '+changes' when tracked files other than
+    BENCHMARKS.md differ from it (the figures then come from code no commit holds)."""
     import subprocess
 
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() or "unknown"
+        rev = git("rev-parse", "--short", "HEAD").stdout.strip()
+        if not rev:
+            return "unknown"
+        changed = git("diff", "--quiet", "HEAD", "--", ".", ":!BENCHMARKS.md").returncode
+        return rev + ("+changes" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -89,10 +90,11 @@ def machine():
 
 
 def table(results, quick, seconds, rev=None):
+    from benchmarks.common import stamp
+
     command = "python -m benchmarks.run" + (" --quick" if quick else "")
     lines = [
-        f"Run {datetime.date.today().isoformat()} ({'--quick' if quick else 'full'}, "
-        f"{seconds:.0f} s) at commit {rev or commit()} (`{command}`) on {machine()}.",
+        stamp(command, rev, note=f"{'--quick' if quick else 'full'}, {seconds:.0f} s"),
         "",
         "| benchmark | ratio | goal | s | figures |",
         "|---|---|---|---|---|",

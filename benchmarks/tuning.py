@@ -100,9 +100,7 @@ def measure(work, trials, seeds, epochs, executions=2, log=print):
     return summary, scores, search_s
 
 
-def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev, executions):
-    import datetime
-
+def markdown(summary, scores, seeds, trials, epochs, search_s, executions):
     best = summary["best"]
     d, half = paired(scores["default"], scores["tuned"])
     rows = summary["trials"]
@@ -111,8 +109,6 @@ def markdown(summary, scores, seeds, trials, epochs, search_s, command, rev, exe
         for k in SPACE
     )
     lines = [
-        f"Written {datetime.date.today().isoformat()} by `{command}`, run at commit {rev}.",
-        "",
         f"`tfmm tune` on the hard complementary data (`benchmarks/hard_data.py`, 1,000 rows, "
         f"700 train / 150 validation / 150 test), base: the quality benchmark's `cnn` model "
         f"(the README recipe) at {epochs} epochs with `data.cache: memory`; random search, "
@@ -154,7 +150,9 @@ def run(work, quick=False):
     command = "python -m benchmarks.run --only tuning" + (" --quick" if quick else "")
     write_section(
         "tuning",
-        markdown(summary, scores, seeds, trials, epochs, search_s, command, rev, executions),
+        markdown(summary, scores, seeds, trials, epochs, search_s, executions),
+        command=command,
+        rev=rev,
     )
     default, tuned = np.mean(scores["default"]), np.mean(scores["tuned"])
     return {
@@ -185,21 +183,13 @@ def main(argv=None):
         f"{' '.join(map(str, args.seeds))} --epochs {args.epochs} --executions {args.executions}"
     )
     text = markdown(
-        summary,
-        scores,
-        args.seeds,
-        args.trials,
-        args.epochs,
-        search_s,
-        command,
-        rev,
-        args.executions,
+        summary, scores, args.seeds, args.trials, args.epochs, search_s, args.executions
     )
     print(text)
     if not args.no_write:
         from benchmarks.common import write_section
 
-        write_section("tuning", text)
+        write_section("tuning", text, command=command, rev=rev)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def test_table_rewrites_only_between_the_markers(tmp_path):
     assert "old table" not in out
     assert "| serving | 0.360 | <= 0.5 | 41 | p50_ms=1.5 |" in out
     assert "| scale | failed | |  | RuntimeError: boom |" in out
-    assert "(--quick, 12 s) at commit abc1234 (`python -m benchmarks.run --quick`)" in out
+    assert "by `python -m benchmarks.run --quick` at commit abc1234 on " in out
+    assert "(--quick, 12 s)." in out
     assert "tensorflow 2." in out
 
 
@@ -42,13 +43,20 @@ def test_quick_leaves_out_the_long_benchmarks_and_fits_its_budget():
 
 
 def test_a_benchmark_section_is_added_once_then_rewritten(tmp_path):
-    from benchmarks.common import write_section
+    import datetime
+
+    from benchmarks.common import STAMP, write_section
 
     doc = tmp_path / "B.md"
     doc.write_text("# top\n")
     write_section("fusion", "table one", path=str(doc))
     write_section("fusion", "table two", path=str(doc))
     assert doc.read_text() == "# top\n\n<!-- fusion:begin -->\ntable two\n<!-- fusion:end -->\n"
+    write_section("fusion", "table three", path=str(doc), command="python -m x", rev="abc")
+    first = doc.read_text().split("\n")[3]
+    m = STAMP.match(first)
+    assert m and m.group(2) == "python -m x" and m.group(3) == "abc", first
+    assert m.group(1) == datetime.date.today().isoformat() and "CPUs" in m.group(4)
 
 
 def test_labelled_subset_keeps_a_fraction_of_rows_beside_the_manifest(tmp_path):

@@ -125,3 +125,22 @@ def test_the_peer_resamples_clips_to_16_khz():
     assert np.abs(out[200:-200] - expected[200:-200]).max() < 0.02  # edges: filter ramp
     same = np.ones(5, "float32")
     assert _resample(same, 16000) is same
+
+
+def test_the_table_benchmark_pairs_its_headline_runs_by_split_and_seed():
+    from benchmarks import tables
+
+    def row(auc, d, i):
+        return {"val_auc": 0.9, "test_auc": auc, "test_accuracy": 0.8, "split": d, "init": i}
+
+    runs = [(d, i) for d in (0, 1) for i in (0, 1)]
+    rows = {
+        # listed in another order than the peer's: pairs are matched by (split, init)
+        "tfmm_default": [row(0.91 + 0.02 * i, d, i) for d, i in reversed(runs)],
+        "sklearn_stack": [row(0.90 + 0.01 * i, d, i) for d, i in runs],
+    }
+    text = tables.markdown(rows, (0, 1))
+    # Differences 0.01, 0.02, 0.01, 0.02: mean 0.015, std 0.00577, t(0.975, 3) = 3.1824.
+    half = 3.182446 * np.std([0.01, 0.02, 0.01, 0.02], ddof=1) / 2
+    assert f"**+0.015** (95% t interval {0.015 - half:+.3f} to {0.015 + half:+.3f}, 4 pairs" in text
+    assert "| **tfmm default** (no encoder keys: tfidf + mlp, concat) | 4 |" in text
