@@ -1,6 +1,10 @@
 """13. One GPU: the fused model's training step in float32, `mixed_float16` and with XLA;
 its FLOP/s against the GPU's own matmul peak; the input pipeline against the step's
-appetite; the cuDNN-LSTM model's export. Run on a machine with a GPU:
+appetite; the cuDNN-LSTM model's export. Three models (`MODELS`): `compact` (the demo's
+`cnn` encoders, too small to load a GPU), `mission` (ResNet50 at 224 px + an LSTM over
+the log-mel frames + TextCNN: the mission's model) and `mission_bert` (the same with a
+BERT-base-sized text encoder from scratch: 12 layers, width 768, 128 tokens; last, and
+left out when the run has used its time). Run on a machine with a GPU:
 
     python -m benchmarks.run --only gpu --gpu
     python -m benchmarks.gpu --device CPU --quick     # the same code path on the CPU
@@ -10,6 +14,7 @@ are never estimated.
 """
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -19,30 +24,67 @@ NAME = "gpu"
 MINUTES = (0, 10)
 IMAGE_SIZE = 224
 BATCH = 64
+# name -> (image encoder, audio encoder, text encoder); "bert" is sized below.
+MODELS = {
+    "compact": ({"type": "cnn"}, "cnn", "textcnn"),
+    "mission": ({"type": "resnet50"}, "lstm", "textcnn"),
+    "mission_bert": ({"type": "resnet50"}, "lstm", "bert"),
+}
+# The full run leaves out the models not yet started after this many seconds (the device
+# time of a session is short).
+TIME_BUDGET_S = 360
 
 
-def _config(manifest, audio="cnn"):
+def _bert(manifest):
+    """A BERT-base-sized encoder from scratch, with a WordPiece vocabulary of the manifest's
+    words written beside it (nothing downloaded)."""
+    import csv
+
+    vocab = os.path.join(os.path.dirname(manifest), "bert_vocab.txt")
+    with open(manifest, newline="", encoding="utf-8") as f:
+        words = sorted({w for r in csv.DictReader(f) for w in r["caption"].lower().split()})
+    with open(vocab, "w", encoding="utf-8") as f:
+        f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    return {
+        "type": "bert",
+        "vocabulary": vocab,
+        "num_layers": 12,
+        "num_heads": 12,
+        "hidden_dim": 768,
+        "intermediate_dim": 3072,
+        "sequence_length": 128,
+        "max_sequence_length": 128,
+    }
+
+
+def _config(manifest, audio="cnn", model=None):
     import tfmm
 
+    image_encoder, audio, text = MODELS[model] if model else ({"type": "cnn"}, audio, "textcnn")
     audio_encoder = (
         {"type": "cnn"} if audio == "cnn" else {"type": "lstm", "num_mel_bins": 40, "units": [64]}
     )
+    text_encoder = (
+        _bert(manifest)
+        if text == "bert"
+        else {"type": "textcnn", "vocab_size": 3000, "sequence_length": 64}
+    )
     return tfmm.config_from_dict(
         {
-            "name": f"gpu_{audio}",
+            "name": f"gpu_{model or audio}",
             "inputs": [
                 {
                     "name": "text",
                     "type": "text",
                     "column": "caption",
-                    "encoder": {"type": "textcnn", "vocab_size": 3000, "sequence_length": 64},
+                    "encoder": text_encoder,
                 },
                 {
                     "name": "image",
                     "type": "image",
                     "column": "image_path",
                     "image_size": IMAGE_SIZE,
-                    "encoder": {"type": "cnn"},
+                    "encoder": image_encoder,
                 },
                 {
                     "name": "audio",
@@ -61,31 +103,64 @@ def _config(manifest, audio="cnn"):
     )
 
 
-def measure(root, device="GPU", quick=True, log=print):
+def measure(
+    root, device="GPU", quick=True, log=print, models=("compact", "mission", "mission_bert")
+):
+    import keras
+    import tensorflow as tf
+
+    from benchmarks.compute import matmul_peak
+    from benchmarks.input_pipeline_224 import make_data
+
+    global BATCH
+    n = 32 if quick else 512
+    steps = 2 if quick else 20
+    saved, BATCH = BATCH, (8 if quick else BATCH)
+    start = time.perf_counter()
+    try:
+        manifest = make_data(os.path.join(root, f"media224_{n}"), n)
+        out = {
+            "device": tf.config.experimental.get_device_details(
+                tf.config.list_physical_devices(device)[0]
+            ).get("device_name", device),
+            "batch": BATCH,
+        }
+        with tf.device(f"/{device}:0"):
+            out["matmul_peak_gflops"] = {
+                "float32": matmul_peak() / 1e9,
+                "float16": matmul_peak(4096 if device == "GPU" else 512, dtype=tf.float16) / 1e9,
+            }
+        for k, name in enumerate(models):
+            if k and not quick and time.perf_counter() - start > TIME_BUDGET_S:
+                out[name] = {"skipped": f"the run had used {TIME_BUDGET_S} s"}
+                log(f"{name}: skipped (time)")
+                continue
+            out[name] = _measure_model(name, manifest, device, steps, out, log)
+            keras.utils.clear_session()
+        first = out[models[0]]
+        out["cudnn_lstm_export"] = cudnn_export(root, manifest, first["_x"], first["_y"], device)
+        for name in models:
+            out[name].pop("_x", None), out[name].pop("_y", None)
+        return out
+    finally:
+        BATCH = saved
+
+
+def _measure_model(name, manifest, device, steps, out, log):
+    """One model's float32, mixed_float16 and XLA steps, FLOP/s and pipeline appetite."""
     import keras
     import tensorflow as tf
 
     import tfmm
-    from benchmarks.compute import matmul_peak, step_time, train_step_flops
-    from benchmarks.input_pipeline_224 import make_data
+    from benchmarks.compute import step_time, train_step_flops
 
-    n = 96 if quick else 512
-    steps = 5 if quick else 20
-    manifest = make_data(os.path.join(root, f"media224_{n}"), n)
-    config = _config(manifest)
+    config = _config(manifest, model=name)
     vocabs = tfmm.data.fit_preprocessing(config, tfmm.data.Manifest(manifest))
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, batch_size=BATCH))
     ds = tfmm.data.make_dataset(config, manifest, vocabs, training=True, repeat=True)
     x, y = next(iter(ds))
-    out = {
-        "device": tf.config.experimental.get_device_details(
-            tf.config.list_physical_devices(device)[0]
-        ).get("device_name", device)
-    }
+    result = {"_x": x, "_y": y}
     with tf.device(f"/{device}:0"):
-        out["matmul_peak_gflops"] = {
-            "float32": matmul_peak() / 1e9,
-            "float16": matmul_peak(4096 if device == "GPU" else 512, dtype=tf.float16) / 1e9,
-        }
         for mode in ("float32", "mixed_float16", "xla"):
             keras.utils.clear_session()
             keras.mixed_precision.set_global_policy(
@@ -100,14 +175,22 @@ def measure(root, device="GPU", quick=True, log=print):
                 if mode == "float32":
                     flops = train_step_flops(model, x, y)
                     row.update(
+                        params=model.count_params(),
                         step_gflop=flops / 1e9,
                         fraction_of_fp32_peak=flops
                         / seconds
                         / 1e9
                         / out["matmul_peak_gflops"]["float32"],
                     )
-                out[mode] = row
-                log(f"{mode}: {row}")
+                if mode == "mixed_float16":
+                    # Against the float16 peak: what tensor cores allow.
+                    row["fraction_of_fp16_peak"] = (
+                        result["float32"]["step_gflop"]
+                        / seconds
+                        / out["matmul_peak_gflops"]["float16"]
+                    )
+                result[mode] = row
+                log(f"{name} {mode}: {row}")
             finally:
                 keras.mixed_precision.set_global_policy("float32")
     # The input pipeline (on the host's CPUs) against the float32 step's appetite.
@@ -117,11 +200,10 @@ def measure(root, device="GPU", quick=True, log=print):
     for _ in range(steps):
         next(it)
     pipeline = steps * BATCH / (time.perf_counter() - t)
-    out["pipeline_examples_per_s"] = pipeline
-    out["pipeline_over_step"] = pipeline / out["float32"]["examples_per_s"]
-    out["cudnn_lstm_export"] = cudnn_export(root, manifest, x, y, device)
-    log(f"pipeline {pipeline:.0f} examples/s, {out['pipeline_over_step']:.2f}x the step")
-    return out
+    result["pipeline_examples_per_s"] = pipeline
+    result["pipeline_over_step"] = pipeline / result["float32"]["examples_per_s"]
+    log(f"{name}: pipeline {pipeline:.0f} examples/s, {result['pipeline_over_step']:.2f}x the step")
+    return result
 
 
 def cudnn_export(root, manifest, x, y, device="GPU"):
@@ -158,18 +240,20 @@ def run(root, quick=True, log=print, gpu=False):
         log("gpu: no GPU on this machine (or --gpu not given): nothing measured")
         return {"ratio": float("nan"), "goal": "measured on a GPU only", "skipped": "no GPU"}
     out = measure(root, "GPU", quick, log)
-    ratio = out["mixed_float16"]["examples_per_s"] / out["float32"]["examples_per_s"]
-    return {**out, "ratio": ratio, "goal": "mixed_float16 over float32 examples/s"}
+    m = out["mission"]
+    ratio = m["mixed_float16"]["examples_per_s"] / m["float32"]["examples_per_s"]
+    return {**out, "ratio": ratio, "goal": "mixed_float16 over float32 examples/s (mission)"}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default="/tmp/tfmm-bench224")
     p.add_argument("--device", default="GPU", choices=["GPU", "CPU"])
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="batch 8, 2 steps: the code path")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = p.parse_args(argv)
     os.makedirs(args.work, exist_ok=True)
-    print(measure(args.work, args.device, args.quick))
+    print(measure(args.work, args.device, args.quick, models=tuple(args.models)))
 
 
 if __name__ == "__main__":

@@ -94,12 +94,15 @@ def run_protocol(
     data_seeds=DATA_SEEDS,
     init_seeds=INIT_SEEDS,
     log=print,
+    rev=None,
 ):
     """Runs the protocol; returns {"chosen": {model: candidate}, "val": {model:
     {candidate: [score per data seed]}}, "test": {model: [[score per init seed] per data
     seed]}, "seconds": training and testing time, summed over the runs}.
 
     `candidates`: {model: [candidate, ...]} (candidates are strings, the default first);
+    `rev`: the code's commit, kept from the first call (a resumed run reports where its
+    runs came from, "commit" in the result);
     `fit(model, candidate, data_seed, init_seed)` -> (validation score, handle: a
     string) never reads test rows; `test(model, handle)` -> test score. The choice is
     written to `folder/frozen.json` before the first `test` call; `folder/state.json`
@@ -107,6 +110,9 @@ def run_protocol(
     """
     os.makedirs(folder, exist_ok=True)
     state = _State(os.path.join(folder, "state.json"))
+    if rev and not state.data.get("commit"):
+        state.data["commit"] = rev
+        state.save()
     first = init_seeds[0]
 
     def fitted(model, candidate, d, s):
@@ -158,6 +164,7 @@ def run_protocol(
         "val": val,
         "test": scores,
         "seconds": state.data.get("seconds", 0.0),
+        "commit": state.data.get("commit"),
     }
 
 

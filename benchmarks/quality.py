@@ -473,8 +473,17 @@ def protocol(
         preds, targets = predict_arrays(model_, config, test_csv, vocabularies, with_labels=True)
         return float(np.mean(preds["label"].argmax(-1) == targets["label"]))
 
+    from benchmarks.run import commit
+
     return p.run_protocol(
-        {"cnn": grid, "peer": grid}, fit, test, folder, data_seeds, init_seeds, log=log
+        {"cnn": grid, "peer": grid},
+        fit,
+        test,
+        folder,
+        data_seeds,
+        init_seeds,
+        log=log,
+        rev=commit(),
     )
 
 
@@ -521,7 +530,7 @@ def run(work, quick=False):
             f"quality_protocol_{variant}",
             protocol_markdown(result, variant, minutes=result["seconds"] / 60),
             command=command,
-            rev=rev,
+            rev=result["commit"] or rev,
         )
         out[variant] = result
     fused = np.mean(result["test"]["cnn"])
@@ -574,7 +583,9 @@ def main(argv=None):
             command = " ".join(["python -m benchmarks.quality", *(argv or sys.argv[1:])])
             text = protocol_markdown(result, variant, minutes=result["seconds"] / 60)
             print(text)
-            write_section(f"quality_protocol_{variant}", text, command=command, rev=rev)
+            write_section(
+                f"quality_protocol_{variant}", text, command=command, rev=result["commit"] or rev
+            )
         return
     table = measure(args.work, args.variants, args.models, args.seeds)
     print(markdown(table, args.seeds))

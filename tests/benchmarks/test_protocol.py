@@ -48,7 +48,14 @@ def test_the_protocol_chooses_on_validation_freezes_then_tests_each_run_once(tmp
     fake = Fake(folder)
     cands = {"ours": ["default", "lucky"], "peer": ["default", "lucky"]}
     result = protocol.run_protocol(
-        cands, fake.fit, fake.test, folder, data_seeds=(1, 2), init_seeds=(0, 1), log=lambda m: 0
+        cands,
+        fake.fit,
+        fake.test,
+        folder,
+        data_seeds=(1, 2),
+        init_seeds=(0, 1),
+        log=lambda m: 0,
+        rev="abc1234",
     )
     assert result["chosen"] == {"ours": "default", "peer": "default"}
     frozen = json.load(open(os.path.join(folder, "frozen.json")))
@@ -74,12 +81,13 @@ def test_the_protocol_chooses_on_validation_freezes_then_tests_each_run_once(tmp
     assert "Paired difference, ours - peer: **+0.100**" in text
     assert "| ours | default | default: 0.615, lucky: 0.415 | 0.605 ± 0.005 |" in text
 
-    # A rerun resumes from the state: nothing is trained or tested again.
+    # A rerun resumes from the state: nothing is trained or tested again, and the commit
+    # reported is the one the runs came from.
     again = Fake(folder)
-    assert (
-        protocol.run_protocol(cands, again.fit, again.test, folder, (1, 2), (0, 1), log=lambda m: 0)
-        == result
+    resumed = protocol.run_protocol(
+        cands, again.fit, again.test, folder, (1, 2), (0, 1), log=lambda m: 0, rev="fff0000"
     )
+    assert resumed == result and resumed["commit"] == "abc1234"
     assert again.fits == [] and again.tests == []
 
 
