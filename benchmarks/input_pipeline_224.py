@@ -1,7 +1,10 @@
 """1b. The input pipeline at real sizes: phone-photo JPEGs (and some PNGs) to 224x224, 5 s
 clips (a quarter at 44.1 kHz stereo, resampled), 64-token texts; tfmm's tf.data pipeline
-against a hand-written `keras.utils.PyDataset` (PIL + `wave` + numpy, at its best worker
-count), and the `data.cache` modes.
+against a hand-written `keras.utils.PyDataset` as a careful user writes it (PIL with
+`draft`, the reduced JPEG decode, + `wave` + numpy, at its best worker count; the same
+loader decoding in full is reported beside it), against the physical bound (the same
+images decoded at the same DCT scale by libjpeg on every core, nothing else), and the
+`data.cache` modes.
 
     python -m benchmarks.run --only input_pipeline_224
     python -m benchmarks.input_pipeline_224 --n 96      # prints the figures only
@@ -145,13 +148,26 @@ def config(manifest, jpeg_scale="auto", cache=False, batch=BATCH):
     )
 
 
-def _loader_class():
+def _loader_class(draft=True):
     import keras
 
     from benchmarks.input_pipeline import HandWrittenLoader
 
     class Loader(HandWrittenLoader):
-        """The 64x64 benchmark's loader, with linear resampling of other rates (numpy)."""
+        """The 64x64 benchmark's loader, with linear resampling of other rates (numpy),
+        and (`draft`) Pillow's `draft`: libjpeg decodes a JPEG straight to the smallest
+        DCT scale (1/2 to 1/8) still at least the target size, what a careful user
+        writes for large photos."""
+
+        def _image(self, path):
+            if not draft:
+                return super()._image(path)
+            from PIL import Image
+
+            with Image.open(os.path.join(self.base, path)) as im:
+                im.draft("RGB", (self.image_size, self.image_size))
+                im = im.convert("RGB").resize((self.image_size, self.image_size), Image.BILINEAR)
+                return np.asarray(im, np.float32) / 255.0
 
         def _audio(self, path):
             with wave.open(os.path.join(self.base, path)) as w:
@@ -198,9 +214,9 @@ def pipeline_rates(manifest, repeats=2, log=print):
         datasets[mode] = tfmm.data.make_dataset(
             cfg, manifest, vocabs, training=True, repeat=True, with_labels=False
         )
-    Loader = _loader_class()
-    loaders = {
-        w: Loader(
+
+    def loader(w, draft):
+        return _loader_class(draft)(
             manifest,
             vocabs["text"],
             BATCH,
@@ -210,26 +226,54 @@ def pipeline_rates(manifest, repeats=2, log=print):
             workers=w,
             use_multiprocessing=False,
         )
-        for w in (1, 2, 4)
-    }
-    rates = {k: 0.0 for k in ("auto", "full", *(f"py{w}" for w in loaders))}
+
+    loaders = {f"py{w}": loader(w, True) for w in (1, 2, 4)}
+    loaders["py_full_decode"] = loader(4, False)  # the peer before it used `draft`
+    rates = {k: 0.0 for k in ("auto", "full", *loaders, "bound")}
     for _ in range(repeats):  # alternated, best of each: other load drifts
         for mode, ds in datasets.items():
             rates[mode] = max(rates[mode], _pass_rate(lambda ds=ds: iter(ds), batches))
-        for w, loader in loaders.items():
-            rates[f"py{w}"] = max(
-                rates[f"py{w}"], _pass_rate(lambda lo=loader: _py_batches(lo), batches)
-            )
+        for name, lo in loaders.items():
+            rates[name] = max(rates[name], _pass_rate(lambda lo=lo: _py_batches(lo), batches))
+        rates["bound"] = max(rates["bound"], decode_bound(manifest))
         log("  " + ", ".join(f"{k} {v:.1f}" for k, v in rates.items()))
-    best_workers = max(loaders, key=lambda w: rates[f"py{w}"])
+    best = max((k for k in loaders if k != "py_full_decode"), key=lambda k: rates[k])
     out.update(
         tfmm_examples_per_s=rates["auto"],
         tfmm_full_decode_examples_per_s=rates["full"],
-        pydataset_examples_per_s=rates[f"py{best_workers}"],
-        pydataset_workers=best_workers,
-        pydataset_by_workers={w: rates[f"py{w}"] for w in loaders},
+        pydataset_examples_per_s=rates[best],
+        pydataset_workers=int(best[2:]),
+        pydataset_by_workers={int(k[2:]): rates[k] for k in loaders if k != "py_full_decode"},
+        pydataset_full_decode_examples_per_s=rates["py_full_decode"],
+        decode_bound_examples_per_s=rates["bound"],
+        tfmm_over_bound=rates["auto"] / rates["bound"],
     )
     return out
+
+
+def _decode_draft(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("RGB", (SIZE, SIZE))
+        im.load()
+    return im.size
+
+
+def decode_bound(manifest):
+    """The physical bound of the image work: examples/s of decoding the manifest's images
+    at the DCT scale `draft` picks (libjpeg through Pillow; PNGs in full), one process per
+    core, and nothing else (no resize, audio or text)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    base = os.path.dirname(manifest)
+    with open(manifest) as f:
+        paths = [os.path.join(base, r["image_path"]) for r in csv.DictReader(f)]
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(_decode_draft, paths[: os.cpu_count()]))  # workers started
+        t = time.perf_counter()
+        list(pool.map(_decode_draft, paths, chunksize=4))
+        return len(paths) / (time.perf_counter() - t)
 
 
 def pixel_difference(manifest, limit=24):
@@ -288,13 +332,17 @@ def run(root, quick=True, log=print):
     n = 96 if quick else 192
     manifest = make_data(os.path.join(root, f"media224_{n}"), n)
     out = pipeline_rates(manifest, repeats=2 if quick else 3, log=log)
+    # Against the careful peer (Pillow's `draft`, its best worker count).
     ratio = out["tfmm_examples_per_s"] / out["pydataset_examples_per_s"]
     out["pixels"] = pixel_difference(manifest)
     out["cache"] = cache_rates(manifest, root)
     log(
         f"tfmm (jpeg_scale auto): {out['tfmm_examples_per_s']:.1f} examples/s, full decode "
         f"{out['tfmm_full_decode_examples_per_s']:.1f}; PyDataset "
-        f"{out['pydataset_examples_per_s']:.1f} ({out['pydataset_workers']} workers)"
+        f"{out['pydataset_examples_per_s']:.1f} ({out['pydataset_workers']} workers, "
+        f"draft; {out['pydataset_full_decode_examples_per_s']:.1f} decoding in full); "
+        f"libjpeg bound {out['decode_bound_examples_per_s']:.1f} (tfmm / bound "
+        f"{out['tfmm_over_bound']:.2f})"
     )
     log(f"pixels: {out['pixels']}")
     log(f"cache: {out['cache']}")
