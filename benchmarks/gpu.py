@@ -126,9 +126,10 @@ def measure(
             "batch": BATCH,
         }
         with tf.device(f"/{device}:0"):
+            half = tf.float16 if device == "GPU" else tf.bfloat16
             out["matmul_peak_gflops"] = {
                 "float32": matmul_peak() / 1e9,
-                "float16": matmul_peak(4096 if device == "GPU" else 512, dtype=tf.float16) / 1e9,
+                half.name: matmul_peak(4096 if device == "GPU" else 1024, dtype=half) / 1e9,
             }
         for k, name in enumerate(models):
             if k and not quick and time.perf_counter() - start > TIME_BUDGET_S:
@@ -147,7 +148,8 @@ def measure(
 
 
 def _measure_model(name, manifest, device, steps, out, log):
-    """One model's float32, mixed_float16 and XLA steps, FLOP/s and pipeline appetite."""
+    """One model's float32, mixed-precision (float16 on a GPU, bfloat16 on a CPU) and XLA
+    steps, FLOP/s and the pipeline's appetite."""
     import keras
     import tensorflow as tf
 
@@ -184,11 +186,10 @@ def _measure_model(name, manifest, device, steps, out, log):
                         / out["matmul_peak_gflops"]["float32"],
                     )
                 if mode == mixed:
-                    # Against the float16 peak: what tensor cores allow.
-                    row["fraction_of_fp16_peak"] = (
-                        result["float32"]["step_gflop"]
-                        / seconds
-                        / out["matmul_peak_gflops"]["float16"]
+                    # Against the half-precision peak: what tensor cores allow.
+                    half = "float16" if device == "GPU" else "bfloat16"
+                    row[f"fraction_of_{half}_peak"] = (
+                        result["float32"]["step_gflop"] / seconds / out["matmul_peak_gflops"][half]
                     )
                 result[mode] = row
                 log(f"{name} {mode}: {row}")
