@@ -221,9 +221,12 @@ class Multiclass(OutputType):
         }
 
     def report(self, o, p, t):
+        from tfmm.calibration import calibration_report
         from tfmm.metrics import classification_report
 
-        return classification_report(t, p, o.labels)
+        report = classification_report(t, p, o.labels)
+        report["calibration"] = calibration_report(p, t, self.name, o.temperature)
+        return report
 
 
 class Binary(OutputType):
@@ -286,6 +289,9 @@ class Binary(OutputType):
                 report[key] = ranked[key]
         if threshold != 0.5:
             report["threshold"] = threshold
+        from tfmm.calibration import calibration_report
+
+        report["calibration"] = calibration_report(p, t, self.name, o.temperature)
         return report
 
 
@@ -340,7 +346,13 @@ class Multilabel(OutputType):
         }
 
     def report(self, o, p, t):
-        return {"accuracy": float(((p > 0.5) == (t > 0.5)).mean()), "n": len(t)}
+        from tfmm.calibration import calibration_report
+
+        return {
+            "accuracy": float(((p > 0.5) == (t > 0.5)).mean()),
+            "n": len(t),
+            "calibration": calibration_report(p, t, self.name, o.temperature),
+        }
 
 
 class Regression(OutputType):
@@ -430,6 +442,13 @@ class OutputConfig:
             label is predicted (0.5). "auto": chosen after training on the validation
             split (the best macro-F1), stored in the run's config and the model's head,
             and used by `evaluate`, `predict` and every export.
+        calibration: "none" or "temperature" (multiclass, binary, multilabel).
+            "temperature": after training, one temperature T is fitted on the validation
+            split (the lowest negative log-likelihood; `tfmm.calibration`) and the
+            head's logits are divided by it, in the model and every export; the labels
+            never change, the probabilities stop being over- or under-confident.
+        temperature: float or None. The fitted temperature (written into the run's
+            config by training; 1 or None: none).
     """
 
     name: str
@@ -442,6 +461,12 @@ class OutputConfig:
     loss_weight: float = 1.0
     class_weight: Optional[Union[Literal["balanced"], dict[str, float]]] = None
     threshold: Union[float, Literal["auto"]] = 0.5
+    # "temperature": fit one temperature on the validation split after training (its logits
+    # divided by it in the model and every export; labels unchanged, probabilities
+    # calibrated); "none": the head as trained.
+    calibration: Literal["none", "temperature"] = "none"
+    # The temperature `calibration: temperature` fitted (written by training; null: none).
+    temperature: Optional[float] = None
 
     def validate(self, path):
         if not self.name.isidentifier():
@@ -484,6 +509,17 @@ class OutputConfig:
                     raise ConfigError(
                         f"{path}.class_weight: unknown labels {unknown}; labels: {self.labels}"
                     )
+        if self.calibration != "none" or self.temperature is not None:
+            if self.type == "regression":
+                key = "calibration" if self.calibration != "none" else "temperature"
+                raise ConfigError(
+                    f"{path}.{key}: applies to multiclass, binary and multilabel "
+                    f"outputs. Received: type={self.type!r}"
+                )
+            if self.temperature is not None and not self.temperature > 0:
+                raise ConfigError(
+                    f"{path}.temperature: must be > 0. Received: temperature={self.temperature}"
+                )
         if self.threshold != 0.5:
             if self.type != "binary":
                 raise ConfigError(

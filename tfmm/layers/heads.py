@@ -21,6 +21,9 @@ class Head(keras.layers.Layer):
             already are logits of width `units` (late fusion).
         threshold: float. A binary head's decision threshold (kept in the config, as the
             labels are; `outputs[].threshold`).
+        temperature: float > 0. The logits are divided by it before the softmax or
+            sigmoid (temperature scaling, `outputs[].calibration`); 1 leaves them as they
+            are. It never changes the predicted label, only the probabilities.
 
     Example:
 
@@ -29,7 +32,9 @@ class Head(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, task, units, labels=None, project=True, threshold=0.5, **kwargs):
+    def __init__(
+        self, task, units, labels=None, project=True, threshold=0.5, temperature=1.0, **kwargs
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if task not in OUTPUT_TYPES:
@@ -48,14 +53,14 @@ class Head(keras.layers.Layer):
         self.labels = None if labels is None else [str(x) for x in labels]
         self.project = project
         self.threshold = float(threshold)
+        if not float(temperature) > 0:
+            raise ValueError(f"Head: temperature must be > 0. Received: temperature={temperature}")
+        self.temperature = float(temperature)
         if project:
-            self.dense = keras.layers.Dense(
-                units, activation=OUTPUT_TYPES[task].activation, dtype="float32", name="dense"
-            )
-        else:
-            self.activation = keras.layers.Activation(
-                OUTPUT_TYPES[task].activation, dtype="float32", name="activation"
-            )
+            self.dense = keras.layers.Dense(units, dtype="float32", name="dense")
+        self.activation = keras.layers.Activation(
+            OUTPUT_TYPES[task].activation, dtype="float32", name="activation"
+        )
 
     def build(self, input_shape):
         if self.project:
@@ -63,7 +68,10 @@ class Head(keras.layers.Layer):
 
     def call(self, x):
         x = keras.ops.cast(x, "float32")
-        return self.dense(x) if self.project else self.activation(x)
+        z = self.dense(x) if self.project else x
+        if self.temperature != 1.0:
+            z = z / self.temperature
+        return self.activation(z)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -77,6 +85,7 @@ class Head(keras.layers.Layer):
                 "labels": self.labels,
                 "project": self.project,
                 "threshold": self.threshold,
+                "temperature": self.temperature,
             }
         )
         return config

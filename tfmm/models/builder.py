@@ -9,7 +9,7 @@ from tfmm.fusion import INSPECTION_OUTPUTS, build_fusion, needs_sequences
 from tfmm.layers.augment import ImageAugmentation, TokenDropout
 from tfmm.layers.fusion import GradientScale, MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
-from tfmm.models.heads import build_head, loss_for, metrics_for
+from tfmm.models.heads import build_head, head_settings, loss_for, metrics_for
 
 if TYPE_CHECKING:
     from tfmm.config import Config
@@ -87,7 +87,12 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
     for o in config.outputs:
         if isinstance(fused, dict):  # late fusion: already the head's logits
             outputs[o.name] = Head(
-                o.type, o.units, labels=o.labels, project=False, name=f"head_{o.name}"
+                o.type,
+                o.units,
+                labels=o.labels,
+                project=False,
+                name=f"head_{o.name}",
+                **head_settings(o),
             )(fused[o.name])
         else:
             outputs[o.name] = build_head(o, fused)

@@ -14,15 +14,24 @@ def build_head(output_config, x, name=None):
             f"outputs[].labels in the config, or build the model through "
             f"tfmm.data (which reads them from the training split)."
         )
-    from tfmm.outputs import decision_threshold
-
     return Head(
         output_config.type,
         units,
         labels=output_config.labels,
-        threshold=decision_threshold(output_config),
         name=name or f"head_{output_config.name}",
+        **head_settings(output_config),
     )(x)
+
+
+def head_settings(output_config):
+    """The head's settings resolved after training and kept in the run's config: the
+    decision threshold (binary) and the temperature (`calibration`)."""
+    from tfmm.outputs import decision_threshold
+
+    return {
+        "threshold": decision_threshold(output_config),
+        "temperature": output_config.temperature or 1.0,
+    }
 
 
 def loss_for(output_config, label_smoothing=0.0):

@@ -139,7 +139,7 @@ def _train(config, run_dir, strategy, is_chief, log, verbose):
         config,
         run,
         log,
-        before_save=lambda: _resolve_thresholds(model, config, vocabularies, run, log),
+        before_save=lambda: _resolve_after_training(model, config, vocabularies, run, log),
     )
     if is_multiworker(strategy):
         # The test split is evaluated by the chief alone, on a copy of the model outside
@@ -306,6 +306,52 @@ def _save(model, config, run, log, before_save=None):
     save_model_atomically(model, run.model)
     shutil.rmtree(run.backup, ignore_errors=True)
     plot_history(run.path)
+
+
+def _resolve_after_training(model, config, vocabularies, run, log):
+    """What is fitted on the validation split with the kept weights: first each
+    `calibration: temperature` output's temperature, then each `threshold: auto` on the
+    calibrated probabilities."""
+    _resolve_temperatures(model, config, vocabularies, run, log)
+    _resolve_thresholds(model, config, vocabularies, run, log)
+
+
+def _resolve_temperatures(model, config, vocabularies, run, log):
+    """`calibration: temperature` of each classification output: the temperature with
+    the lowest validation NLL (`tfmm.calibration`), written into the output's config
+    (config.yaml) and its head (model.keras); the model's compiled functions are dropped
+    so that the next prediction traces the head with it."""
+    from tfmm.calibration import calibration_report, fit_temperature, with_temperature
+    from tfmm.training.inference import predict_arrays
+
+    chosen = [o for o in config.outputs if o.calibration == "temperature"]
+    if not chosen:
+        return
+    if not config.data.val:
+        raise ValueError(
+            f"outputs[{chosen[0].name!r}].calibration: 'temperature' is fitted on the "
+            f"validation split; set data.val"
+        )
+    preds, targets = predict_arrays(
+        model, config, config.resolve_path(config.data.val), vocabularies, with_labels=True
+    )
+    for o in chosen:
+        head = model.get_layer(f"head_{o.name}")
+        fitted = fit_temperature(preds[o.name], targets[o.name], o.type)
+        before = calibration_report(preds[o.name], targets[o.name], o.type)
+        after = calibration_report(
+            with_temperature(preds[o.name], fitted, o.type), targets[o.name], o.type
+        )
+        # Relative to the head's own temperature (1 unless a resumed run had fitted one).
+        o.temperature = head.temperature * fitted
+        head.temperature = o.temperature
+        log(
+            f"tfmm train: output {o.name!r}: temperature {o.temperature:.4g} (the lowest "
+            f"NLL on the validation split: ECE {before['ece']:.4f} -> {after['ece']:.4f}, "
+            f"NLL {before['nll']:.4f} -> {after['nll']:.4f})"
+        )
+    model.predict_function = model.test_function = model.train_function = None
+    run.write_config(config, vocabularies)
 
 
 def _resolve_thresholds(model, config, vocabularies, run, log):

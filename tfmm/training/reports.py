@@ -19,6 +19,15 @@ def reports(config, preds, targets, run_dir, split):
         p, t = np.asarray(preds[o.name]), targets[o.name]
         kind = output_type(o)
         out[o.name] = kind.report(o, p, t)
+        if run_dir and "calibration" in out[o.name]:
+            suffix = "" if len(config.outputs) == 1 else f"_{o.name}"
+            plot_reliability(
+                p,
+                t,
+                o,
+                os.path.join(run_dir, f"reliability{suffix}.png"),
+                title=f"{o.name} on {split}",
+            )
         if run_dir and kind.plots_confusion:
             plot_confusion(
                 out[o.name],
@@ -106,6 +115,46 @@ def plot_history(run_dir):
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(os.path.join(run_dir, "learning_curves.png"), dpi=80)
+    plt.close(fig)
+
+
+def plot_reliability(probs, targets, o, path, title=""):
+    """A reliability diagram: accuracy against confidence per 15 equal-width bins, of the
+    head as served and (with a temperature) of the head before calibration."""
+    if not _plotting(os.path.basename(path)):
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tfmm.calibration import expected_calibration_error, reliability, with_temperature
+
+    curves = [("served", probs)]
+    if o.temperature not in (None, 1.0):
+        curves = [
+            (f"temperature {o.temperature:.3g}", probs),
+            ("before calibration", with_temperature(probs, 1.0 / o.temperature, o.type)),
+        ]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for name, p in curves:
+        points = reliability(p, targets, o.type)
+        ece = expected_calibration_error(p, targets, o.type)
+        ax.plot(
+            [c for c, _, _ in points],
+            [a for _, a, _ in points],
+            marker="o",
+            label=f"{name}: ECE {ece:.3f}",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
