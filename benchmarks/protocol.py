@@ -38,8 +38,10 @@ import numpy as np
 # defaults were set, test rows included).
 DATA_SEEDS = (101, 102, 103)
 INIT_SEEDS = (0, 1, 2)
-# The learning-rate grid every model is tuned over (tfmm's default, 3e-3, in the middle).
-LEARNING_RATES = (3e-3, 1e-3, 1e-2)
+# The learning-rate grid every model is tuned over (tfmm's default first: it wins ties).
+# Two rates: with 3 data seeds x 3 initialisation seeds, each candidate costs 3 training
+# runs per model (about 12 min on 2 CPU cores for tfmm's 24 epochs).
+LEARNING_RATES = (3e-3, 1e-3)
 
 
 def paired_interval(a, b, confidence=0.95):

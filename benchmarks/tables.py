@@ -32,7 +32,7 @@ import numpy as np
 NAME = "tables"
 # Minutes on 2 CPU cores (quick, full). Too long for `--quick` (<= 15 min in all):
 # run it by name (`--only tables`).
-MINUTES = (9, 30)
+MINUTES = (9, 25)
 IN_QUICK = False
 DATA = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "womens_clothing_reviews_1000.csv"
@@ -44,7 +44,10 @@ TEXTS = ["Title", "Review Text"]
 EPOCHS = 20
 SEEDS = (0, 1, 2)
 # The headline pair (benchmarks/protocol.py: data seeds x initialisation seeds, paired):
-# each split is also trained from INIT_SEEDS; the other rows use the first only.
+# tfmm's default is trained from INIT_SEEDS on each split; the other rows from the first
+# only. The scikit-learn stack runs once per split (its seeds only move the boosting's
+# early-stopping rows and the folds, and it costs 16 stacks a run), and each of tfmm's
+# runs on a split is paired with it.
 HEADLINE = ("tfmm_default", "sklearn_stack")
 INIT_SEEDS = (0, 1, 2)
 
@@ -308,17 +311,17 @@ def measure(work, models, seeds, log=print, init_seeds=INIT_SEEDS):
     for seed in seeds:
         paths = split(seed, os.path.join(work, f"data_{seed}"))
         for init in init_seeds:
-            if any(m.startswith("sklearn") and (init == 0 or m in HEADLINE) for m in models):
+            if init == init_seeds[0] and any(m.startswith("sklearn") for m in models):
                 start = time.monotonic()
                 for name, r in run_sklearn(paths, seed, init).items():
-                    if name in models and (init == init_seeds[0] or name in HEADLINE):
+                    if name in models:
                         rows.setdefault(name, []).append({**r, "split": seed, "init": init})
                         log(
                             f"tables seed {seed} init {init} {name}: {_fmt(r)} "
                             f"({time.monotonic() - start:.0f} s)"
                         )
             for name in models:
-                if name.startswith("sklearn") or (init != init_seeds[0] and name not in HEADLINE):
+                if name.startswith("sklearn") or (init != init_seeds[0] and name != HEADLINE[0]):
                     continue
                 start = time.monotonic()
                 # data.seed: the split's seed for the first init (as before), then others.
@@ -370,23 +373,24 @@ def markdown(rows, seeds):
         lines.append(f"| {LABELS.get(name, name)} | {len(rs)} | " + " | ".join(cells) + " |")
     lines.append(
         f"\nSplit seeds {list(seeds)}: per seed a stratified 70/15/15 split of the 1,000 "
-        f"rows (700/150/150); the headline pair trained from {len(INIT_SEEDS)} "
-        f"initialisation seeds on each split, the other rows from one."
+        f"rows (700/150/150); tfmm's default trained from {len(INIT_SEEDS)} "
+        f"initialisation seeds on each split, the other rows once per split."
     )
     a, b = HEADLINE
     if a in rows and b in rows:
         key = {(r["split"], r["init"]): r["test_auc"] for r in rows[b]}
+        # The peer's run with the same initialisation seed, else its one run on the split.
         pairs = [
-            (key[(r["split"], r["init"])], r["test_auc"])
+            (key.get((r["split"], r["init"]), key.get((r["split"], 0))), r["test_auc"])
             for r in rows[a]
-            if (r["split"], r["init"]) in key
+            if (r["split"], r["init"]) in key or (r["split"], 0) in key
         ]
         if pairs:
             d, half = paired_interval([p[0] for p in pairs], [p[1] for p in pairs])
             lines.append(
                 f"\nPaired difference in test ROC-AUC, tfmm default - scikit-learn stack: "
                 f"**{d:+.3f}** (95% t interval {d - half:+.3f} to {d + half:+.3f}, "
-                f"{len(pairs)} pairs of split × initialisation seed)."
+                f"{len(pairs)} runs of tfmm, each against the stack on its split)."
             )
     return "\n".join(lines)
 
