@@ -32,6 +32,7 @@ BENCHMARKS = (
     "quality",
     "tables",
     "tuning",
+    "calibration",
     "service",
     "gpu",
 )
