@@ -251,6 +251,22 @@ def _cmd_predict(args):
     return 0
 
 
+def _cmd_embed(args):
+    from tfmm.embeddings import embed
+
+    if not args.out.endswith((".parquet", ".npz")):
+        raise ValueError(f"tfmm embed: --out is a .parquet or .npz file. Received: {args.out!r}")
+    keep = [c.strip() for c in (args.keep_columns or "").split(",") if c.strip()]
+    emb = embed(args.run, os.path.abspath(args.manifest), keep_columns=keep)
+    emb.save(args.out)
+    widths = ", ".join(f"{k} {v.shape[1]}" for k, v in emb.vectors.items())
+    print(
+        f"tfmm embed: {len(emb)} rows ({emb.space} space: {widths}) -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_export(args):
     from tfmm.export import export, resolve_formats
 
@@ -470,6 +486,20 @@ def build_parser():
         help="manifest columns to carry into each output row (e.g. an id)",
     )
     p.set_defaults(func=_cmd_predict)
+    p = sub.add_parser(
+        "embed",
+        help="per manifest row, the fused vector and each input's vector (a contrastive "
+        "pretraining run: the shared space), to Parquet or .npz",
+    )
+    p.add_argument("run", help="run directory of tfmm train or tfmm pretrain (contrastive)")
+    p.add_argument("--manifest", required=True, help="CSV/JSONL/Parquet manifest")
+    p.add_argument("--out", required=True, help="a .parquet (tfmm[tables]) or .npz file")
+    p.add_argument(
+        "--keep-columns",
+        metavar="COL,...",
+        help="manifest columns to carry beside the vectors (e.g. an id)",
+    )
+    p.set_defaults(func=_cmd_embed)
     p = sub.add_parser(
         "export", help="SavedModel (TF Serving) and/or ONNX, checked in their runtimes"
     )

@@ -104,6 +104,8 @@ class RunDir:
     history = property(lambda self: self.file("history.csv"))
     backup = property(lambda self: self.file("backup"))
     logs = property(lambda self: self.file("logs"))
+    # A contrastive pretraining run's whole model: encoders and projections (`tfmm embed`).
+    pretrainer = property(lambda self: self.file("pretrainer.keras"))
 
     def phase_done(self, phase):
         """The weights a finished fine-tuning phase (1-based) hands to the next."""

@@ -273,6 +273,19 @@ def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
     assert metrics["text_to_image_recall@1"] >= 0.5, metrics
     assert metrics["image_to_text_recall@1"] >= 0.5, metrics
 
+    # `tfmm embed` reads the same shared space: unit vectors whose retrieval is the
+    # run's own (ranks worked here, not by retrieval_recall).
+    from tfmm.embeddings import embed
+
+    emb = embed(str(tmp_path / "pre"), str(tmp_path / "val.csv"), keep_columns=["caption"])
+    assert emb.space == "shared" and sorted(emb.vectors) == ["image", "text"]
+    assert emb.columns["caption"] == [f"a {w} thing" for w in words]
+    t, i = emb.vectors["text"], emb.vectors["image"]
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, rtol=1e-5)
+    sims = t @ i.T
+    top = sims.argmax(1)
+    assert np.mean(top == np.arange(8)) == pytest.approx(metrics["text_to_image_recall@1"])
+
 
 def test_mlm_learns_to_fill_in_a_predictable_word(tmp_path):
     """Every text is the same sentence, so a masked token is the word its position

@@ -13,7 +13,12 @@ from tfmm.encoders import build_encoder
 from tfmm.files import RunDir, write_json
 from tfmm.pretraining.contrastive import build_pretrainer, retrieval_recall
 from tfmm.pretraining.mlm import masked_lm, mlm_input, set_pooler_trainable, text_dataset
-from tfmm.training.callbacks import Backup, TerminateOnNaNWithMessage, nan_message
+from tfmm.training.callbacks import (
+    Backup,
+    TerminateOnNaNWithMessage,
+    nan_message,
+    save_model_atomically,
+)
 from tfmm.training.init_from import ENCODERS_DIR, save_encoder_weights
 from tfmm.training.loop import TrainingError
 from tfmm.training.optimizers import build_optimizer
@@ -162,6 +167,8 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
         for q, c in ((model.anchor, name), (name, model.anchor)):
             for k, v in retrieval_recall(emb[q], emb[c]).items():
                 metrics[f"{q}_to_{c}_{k}"] = v
+    # The whole pretrainer (encoders and projections): `tfmm embed` reads the shared space.
+    save_model_atomically(model, RunDir(run_dir).pretrainer)
     return metrics, dict(model.encoders), vocabularies
 
 

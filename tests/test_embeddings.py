@@ -1,0 +1,96 @@
+"""`tfmm embed`: per row, the vector the heads read and each input's own vector."""
+
+import numpy as np
+import pytest
+
+import tfmm
+from tfmm.cli import main
+from tfmm.embeddings import Embeddings, embed
+from tests.helpers import write_tiny_train_config
+
+
+@pytest.fixture(scope="module")
+def trained_run(train_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("embed")
+    config = tfmm.load_config(write_tiny_train_config(root, train_data, epochs=1))
+    run = str(root / "run")
+    tfmm.training.train(config, run, log=lambda *a: None, verbose=0)
+    return run
+
+
+def test_fused_is_what_the_head_reads_and_each_input_its_encoders_output(trained_run, train_data):
+    manifest = str(train_data / "test.csv")
+    emb = embed(trained_run, manifest, keep_columns=["label"])
+    model, config, vocabularies = tfmm.training.inference.load_run(trained_run)
+    assert emb.space == "model" and sorted(emb.vectors) == ["audio", "fused", "text"]
+    n = len(open(manifest).read().splitlines()) - 1
+    assert len(emb) == n and emb.rows == list(range(1, n + 1))
+    assert emb.vectors["fused"].shape == (n, 8)  # the fusion's hidden units
+    # The head's dense layer on `fused`, then softmax, is the model's prediction.
+    w, b = model.get_layer("head_label").dense.get_weights()
+    z = emb.vectors["fused"] @ w + b
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    preds, _ = tfmm.training.inference.predict_arrays(
+        model, config, manifest, vocabularies, with_labels=False
+    )
+    np.testing.assert_allclose(p, preds["label"], atol=1e-5)
+    # The text vector is the text encoder's output on the pipeline's text tensor.
+    x = next(iter(tfmm.data.make_dataset(config, manifest, vocabularies, with_labels=False)))
+    text = np.asarray(model.get_layer("text_encoder")(x["text"]))
+    np.testing.assert_allclose(emb.vectors["text"][: len(text)], text, atol=1e-5)
+    labels = [line.split(",")[-1] for line in open(manifest).read().splitlines()[1:]]
+    assert emb.columns["label"] == labels
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npz"])
+def test_embeddings_files_read_back(trained_run, train_data, tmp_path, suffix):
+    out = str(tmp_path / f"e{suffix}")
+    assert (
+        main(
+            [
+                "embed",
+                trained_run,
+                "--manifest",
+                str(train_data / "test.csv"),
+                "--out",
+                out,
+                "--keep-columns",
+                "label",
+            ]
+        )
+        == 0
+    )
+    back = Embeddings.load(out)
+    again = embed(trained_run, str(train_data / "test.csv"), keep_columns=["label"])
+    assert back.rows == again.rows and back.columns == again.columns
+    assert back.space == "model"
+    for k, v in again.vectors.items():
+        np.testing.assert_allclose(back.vectors[k], v, atol=1e-6)
+
+
+def test_embed_refuses_an_unknown_file_kind_and_a_missing_column(
+    trained_run, train_data, tmp_path, capsys
+):
+    manifest = str(train_data / "test.csv")
+    assert (
+        main(["embed", trained_run, "--manifest", manifest, "--out", str(tmp_path / "e.csv")]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        "--out is a .parquet or .npz file. Received: " + repr(str(tmp_path / "e.csv"))
+    )
+    code = main(
+        [
+            "embed",
+            trained_run,
+            "--manifest",
+            manifest,
+            "--out",
+            str(tmp_path / "e.npz"),
+            "--keep-columns",
+            "nope",
+        ]
+    )
+    assert code == 2
+    assert "nope" in capsys.readouterr().err
