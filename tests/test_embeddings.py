@@ -94,3 +94,39 @@ def test_embed_refuses_an_unknown_file_kind_and_a_missing_column(
     )
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_the_index_ranks_every_row_by_cosine_and_names_what_is_wrong():
+    from tfmm.search import Index
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 6)).astype("float32")
+    emb = Embeddings({"image": vectors}, list(range(1, 51)), {"id": [f"r{k}" for k in range(50)]})
+    q = rng.normal(size=(3, 6))
+    hits = Index(emb, "image").search(q, k=5)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for query, found in zip(q, hits):
+        cos = unit @ (query / np.linalg.norm(query))
+        want = np.argsort(-cos)[:5]
+        assert [h["row"] for h in found] == list(want + 1)
+        assert [h["id"] for h in found] == [f"r{k}" for k in want]
+        np.testing.assert_allclose([h["score"] for h in found], cos[want], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"no 'text' vectors; they have \['image'\]"):
+        Index(emb, "text")
+    with pytest.raises(ValueError, match="query vectors have width 4; the index's 'image'"):
+        Index(emb, "image").search(np.ones((1, 4)))
+
+
+def test_search_like_a_row_finds_that_row_first(trained_run, train_data, tmp_path, capsys):
+    import json
+
+    out = str(tmp_path / "e.npz")
+    manifest = str(train_data / "test.csv")
+    assert main(["embed", trained_run, "--manifest", manifest, "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["search", out, "--in", "fused", "--like", "2", "--k", "2"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[0]["row"] == 2 and lines[0]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert len(lines) == 2
+    assert main(["search", out, "--in", "fused", "--like", "99"]) == 2
+    assert "--like 99: no such row" in capsys.readouterr().err

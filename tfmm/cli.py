@@ -267,6 +267,49 @@ def _cmd_embed(args):
     return 0
 
 
+def _cmd_search(args):
+    import json
+
+    from tfmm.search import Index, encode
+
+    index = Index(args.embeddings, args.vector)
+    given = [
+        (k, v) for k, v in (("text", args.text), ("image", args.image), ("audio", args.audio)) if v
+    ]
+    if args.like is not None:
+        if given:
+            raise ValueError("tfmm search: give --like ROW or one query (--text/--image/--audio)")
+        rows = index.embeddings.rows
+        if args.like not in rows:
+            raise ValueError(
+                f"tfmm search: --like {args.like}: no such row in {args.embeddings!r} "
+                f"(rows {rows[0]}-{rows[-1]})"
+            )
+        query = index.matrix[rows.index(args.like)][None]
+    elif len(given) == 1:
+        if not args.run:
+            raise ValueError(
+                "tfmm search: --text/--image/--audio need --run (the run that embedded)"
+            )
+        kind, value = given[0]
+        import yaml
+
+        with open(os.path.join(args.run, "config.yaml"), encoding="utf-8") as f:
+            inputs = yaml.safe_load(f)["inputs"]
+        name = args.query_input or next((i["name"] for i in inputs if i["type"] == kind), None)
+        if name is None:
+            raise ValueError(
+                f"tfmm search: the run has no {kind} input; its inputs: "
+                f"{[i['name'] for i in inputs]}"
+            )
+        query = encode(args.run, name, [value])
+    else:
+        raise ValueError("tfmm search: give one query: --text, --image, --audio or --like ROW")
+    for rank, hit in enumerate(index.search(query, k=args.k)[0], start=1):
+        print(json.dumps({"rank": rank, **hit}))
+    return 0
+
+
 def _cmd_export(args):
     from tfmm.export import export, resolve_formats
 
@@ -500,6 +543,28 @@ def build_parser():
         help="manifest columns to carry beside the vectors (e.g. an id)",
     )
     p.set_defaults(func=_cmd_embed)
+    p = sub.add_parser(
+        "search",
+        help="the rows of an embeddings file nearest a query (exact cosine top-k), as JSON lines",
+    )
+    p.add_argument("embeddings", help="a file tfmm embed wrote (.parquet or .npz)")
+    p.add_argument(
+        "--in",
+        dest="vector",
+        required=True,
+        help="which vectors to search: an input's name (e.g. image) or fused",
+    )
+    p.add_argument("--run", help="the run that wrote the embeddings (to encode the query)")
+    p.add_argument("--text", help="query text")
+    p.add_argument("--image", help="query image file")
+    p.add_argument("--audio", help="query audio file")
+    p.add_argument("--like", type=int, metavar="ROW", help="query: a row of the embeddings file")
+    p.add_argument(
+        "--query-input",
+        help="the run's input that encodes the query (default: its first of that type)",
+    )
+    p.add_argument("--k", type=int, default=10, help="how many rows (default 10)")
+    p.set_defaults(func=_cmd_search)
     p = sub.add_parser(
         "export", help="SavedModel (TF Serving) and/or ONNX, checked in their runtimes"
     )

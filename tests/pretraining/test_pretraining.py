@@ -286,6 +286,35 @@ def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
     top = sims.argmax(1)
     assert np.mean(top == np.arange(8)) == pytest.approx(metrics["text_to_image_recall@1"])
 
+    # `tfmm search`: a caption encoded alone is the vector `embed` wrote for it, and the
+    # search ranks the images by it (exact cosine, best first).
+    from tfmm.search import Index, encode
+
+    q = encode(str(tmp_path / "pre"), "text", ["a blue thing", "a black thing"])
+    np.testing.assert_allclose(q / np.linalg.norm(q, axis=1, keepdims=True), t[[2, 7]], atol=1e-5)
+    emb.save(str(tmp_path / "val.npz"))
+    hits = Index(str(tmp_path / "val.npz"), "image").search(q, k=8)
+    assert [h["row"] for h in hits[0]] == list(np.argsort(-sims[2], kind="stable") + 1)
+    assert hits[1][0]["caption"] == f"a {words[sims[7].argmax()]} thing"
+    code, out = run_tfmm(
+        [
+            "search",
+            str(tmp_path / "val.npz"),
+            "--in",
+            "image",
+            "--run",
+            str(tmp_path / "pre"),
+            "--text",
+            "a blue thing",
+            "--k",
+            "3",
+        ]
+    )
+    assert code == 0, out
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert [h["row"] for h in lines] == [h["row"] for h in hits[0][:3]]
+    assert [h["rank"] for h in lines] == [1, 2, 3]
+
 
 def test_mlm_learns_to_fill_in_a_predictable_word(tmp_path):
     """Every text is the same sentence, so a masked token is the word its position
