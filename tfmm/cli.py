@@ -310,6 +310,24 @@ def _cmd_search(args):
     return 0
 
 
+def _cmd_explain(args):
+    from tfmm.explain import explain
+
+    try:
+        rows = [int(r) for r in args.rows.split(",") if r.strip()]
+    except ValueError:
+        raise ValueError(
+            f"tfmm explain: --rows is a comma-separated list of row numbers. Received: "
+            f"{args.rows!r}"
+        ) from None
+    reports = explain(args.run, args.manifest, rows, args.out, output=args.output)
+    print(
+        f"tfmm explain: {len(reports)} rows -> {os.path.join(args.out, 'explanations.md')}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _cmd_export(args):
     from tfmm.export import export, resolve_formats
 
@@ -565,6 +583,17 @@ def build_parser():
     )
     p.add_argument("--k", type=int, default=10, help="how many rows (default 10)")
     p.set_defaults(func=_cmd_search)
+    p = sub.add_parser(
+        "explain",
+        help="why a row's prediction came out as it did: each modality's share, the text "
+        "tokens, an image heat map, the audio stretch, the table columns (by occlusion)",
+    )
+    p.add_argument("run", help="run directory of tfmm train")
+    p.add_argument("--manifest", required=True, help="CSV/JSONL/Parquet manifest")
+    p.add_argument("--rows", required=True, metavar="N,...", help="manifest rows (from 1)")
+    p.add_argument("--out", required=True, help="folder for explanations.md/.json and PNGs")
+    p.add_argument("--output", help="which output to explain (default: the first)")
+    p.set_defaults(func=_cmd_explain)
     p = sub.add_parser(
         "export", help="SavedModel (TF Serving) and/or ONNX, checked in their runtimes"
     )
