@@ -130,3 +130,27 @@ def test_search_like_a_row_finds_that_row_first(trained_run, train_data, tmp_pat
     assert len(lines) == 2
     assert main(["search", out, "--in", "fused", "--like", "99"]) == 2
     assert "--like 99: no such row" in capsys.readouterr().err
+
+
+def test_the_savedmodel_embed_signature_agrees_with_keras(trained_run, train_data, tmp_path):
+    import csv
+    import os
+
+    import tensorflow as tf
+
+    assert (
+        main(["export", trained_run, "--out", str(tmp_path / "exp"), "--format", "savedmodel"]) == 0
+    )
+    loaded = tf.saved_model.load(str(tmp_path / "exp" / "1"))
+    rows = list(csv.DictReader(open(train_data / "test.csv")))
+    raw = {
+        "text": tf.constant([r["caption"] for r in rows]),
+        "audio": tf.constant(
+            [open(os.path.join(train_data, r["audio_path"]), "rb").read() for r in rows]
+        ),
+    }
+    served = loaded.signatures["embed"](**raw)
+    want = embed(trained_run, str(train_data / "test.csv"))
+    assert sorted(served) == sorted(want.vectors)
+    for k, v in want.vectors.items():
+        np.testing.assert_allclose(served[k].numpy(), v, atol=1e-5)

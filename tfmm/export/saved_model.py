@@ -12,7 +12,7 @@ from tfmm.export.formats import ExportFormat, no_refusal, register_export_format
 from tfmm.files import RunDir, write_json
 from tfmm.export.signatures import make_serving_functions, raw_specs, tensor_specs
 
-SIGNATURES = ("serving_default", "predict_tensors")
+SIGNATURES = ("serving_default", "predict_tensors", "embed")
 
 
 def next_version_dir(base_dir):
@@ -32,6 +32,9 @@ def write_saved_model(model, config, vocabularies, path):
       strings, or values for regression).
     - `predict_tensors`: the core model's input tensors (as `tfmm.data` makes them); the
       same outputs.
+    - `embed`: the raw inputs of `serving_default`; returns float32 `fused` (the vector
+      the heads read) and each input's vector (`tfmm.embeddings`, what `tfmm embed`
+      writes).
 
     Lookup tables (TextVectorization, WordPiece) are tracked, so the SavedModel is whole.
     """
@@ -46,6 +49,16 @@ def write_saved_model(model, config, vocabularies, path):
             archive.track(part.layer)
     archive.add_endpoint("serving_default", serve_raw, input_signature=[raw_specs(config)])
     archive.add_endpoint("predict_tensors", serve_tensors, input_signature=[tensor_specs(model)])
+    from tfmm.embeddings import embedding_model
+    from tfmm.export.signatures import raw_features
+
+    vectors = embedding_model(model, config)
+
+    def serve_embed(inputs):
+        x = raw_features(config, preprocessor, inputs)
+        return {k: tf.cast(v, tf.float32) for k, v in vectors(x, training=False).items()}
+
+    archive.add_endpoint("embed", serve_embed, input_signature=[raw_specs(config)])
     archive.write_out(path, verbose=False)
 
 
