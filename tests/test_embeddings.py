@@ -154,3 +154,24 @@ def test_the_savedmodel_embed_signature_agrees_with_keras(trained_run, train_dat
     assert sorted(served) == sorted(want.vectors)
     for k, v in want.vectors.items():
         np.testing.assert_allclose(served[k].numpy(), v, atol=1e-5)
+
+
+def test_the_onnx_embed_file_agrees_with_keras_through_the_client(
+    trained_run, train_data, tmp_path
+):
+    import csv
+    import os
+
+    from tfmm.client import OnnxClient
+
+    assert main(["export", trained_run, "--out", str(tmp_path / "exp"), "--format", "onnx"]) == 0
+    rows = list(csv.DictReader(open(train_data / "test.csv")))
+    raw = {
+        "text": [r["caption"] for r in rows],
+        "audio": [os.path.join(train_data, r["audio_path"]) for r in rows],
+    }
+    got = OnnxClient(str(tmp_path / "exp" / "1" / "embed.onnx")).embed(raw)
+    want = embed(trained_run, str(train_data / "test.csv"))
+    assert sorted(got) == sorted(want.vectors)
+    for k, v in want.vectors.items():
+        np.testing.assert_allclose(got[k], v, atol=1e-4)

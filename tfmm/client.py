@@ -498,6 +498,12 @@ class Client:
         `NAME_values` (regression), and `fusion_gate` where the model has one."""
         return named_outputs(self.outputs, self.run(self.features(raw)))
 
+    def embed(self, raw):
+        """Raw inputs -> the vectors of an export's `embed.onnx` (`fused` and one per
+        input, as `tfmm embed` writes them); use a client made from that file."""
+        out = self.run(self.features(raw))
+        return {k[len("embedding_") :]: v for k, v in out.items() if k.startswith("embedding_")}
+
 
 class OnnxClient(Client):
     """Raw inputs -> ONNX inputs -> named predictions, without TensorFlow.

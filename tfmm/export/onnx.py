@@ -3,6 +3,7 @@ onnxruntime, and the helper that makes its inputs from raw inputs."""
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import warnings
@@ -94,7 +95,7 @@ def _erfc(ctx, node, name, args):
 CUSTOM_OP_HANDLERS = {"Erfc": (_erfc, [])}
 
 
-def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
+def write_onnx(model, config, path, vocabularies=None, opset=OPSET, served=None):
     """Converts `model` to ONNX at `path` with tf2onnx. The ONNX inputs keep the model's
     input names; its outputs are named after the config's outputs; the batch dimension
     of each is named `batch`. The file describes itself in `metadata_props`
@@ -112,7 +113,7 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
     names = [t.name for t in model.inputs]
     specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name) for t in model.inputs]
 
-    served = served_outputs(model, config)
+    served = list(served or served_outputs(model, config))
 
     def forward(*tensors):
         out = model(dict(zip(names, tensors)), training=False)
@@ -138,7 +139,9 @@ def write_onnx(model, config, path, vocabularies=None, opset=OPSET):
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"
-    for key, value in onnx_metadata(model, config, vocabularies or {}).items():
+    meta = onnx_metadata(model, config, vocabularies or {})
+    meta["tfmm.outputs"] = json.dumps(served)
+    for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name = "tfmm"
     onnx.save(proto, path)
@@ -306,7 +309,28 @@ def _refuse(model, config):
 
 def _write(model, config, vocabularies, staging):
     write_onnx(model, config, os.path.join(staging, "model.onnx"), vocabularies)
-    return {"onnx": "model.onnx"}
+    # `embed.onnx`: the same inputs, the vectors `tfmm embed` writes, named
+    # `embedding_fused` and `embedding_INPUT` (an ONNX output may not share an input's name).
+    vectors = _embedding_outputs(model, config)
+    write_onnx(
+        vectors,
+        config,
+        os.path.join(staging, "embed.onnx"),
+        vocabularies,
+        served=list(vectors.output),
+    )
+    return {"onnx": "model.onnx", "onnx_embed": "embed.onnx"}
+
+
+def _embedding_outputs(model, config):
+    import keras
+
+    from tfmm.embeddings import embedding_model
+
+    vectors = embedding_model(model, config)
+    return keras.Model(
+        vectors.input, {f"embedding_{k}": v for k, v in vectors.output.items()}, name="embed"
+    )
 
 
 def _check(paths, model, config, probe, expected):
@@ -319,6 +343,13 @@ def _check(paths, model, config, probe, expected):
     want = {o.name: expected_probs(expected, o) for o in config.outputs}
     want.update({k: expected[k] for k in INSPECTION_OUTPUTS if k in expected})
     compare(want, got, "ONNX", atol=1e-4)
+    check_onnx_loads(paths["onnx_embed"])
+    session = onnx_session(paths["onnx_embed"])
+    names = [i.name for i in session.get_inputs()]
+    out = session.run(None, {n: probe[n].numpy() for n in names})
+    got = dict(zip([o.name for o in session.get_outputs()], out))
+    want = {k: np.asarray(v) for k, v in _embedding_outputs(model, config)(probe).items()}
+    compare(want, got, "ONNX embed.onnx", atol=1e-4)
 
 
 register_export_format(
@@ -330,6 +361,6 @@ register_export_format(
         write=_write,
         check=_check,
         needs=("tf2onnx", "onnx", "onnxruntime"),
-        describe=lambda paths: f"ONNX -> {paths['onnx']}",
+        describe=lambda paths: f"ONNX -> {paths['onnx']} (and {paths['onnx_embed']})",
     )
 )
