@@ -114,6 +114,26 @@ def test_image_heat_map_and_audio_stretch_are_written(train_data, tmp_path, caps
     assert r["drops"]["audio"] == pytest.approx(
         r["score"] - _score_without(run, manifest, 2, "audio"), abs=1e-5
     )
+    # predict --explain: the same report for every row it predicts.
+    both = tmp_path / "both"
+    assert (
+        main(
+            [
+                "predict",
+                run,
+                "--manifest",
+                manifest,
+                "--out",
+                str(tmp_path / "p.csv"),
+                "--explain",
+                str(both),
+            ]
+        )
+        == 0
+    )
+    again = json.load(open(both / "explanations.json"))
+    assert [r["row"] for r in again] == list(range(1, len(again) + 1))
+    assert again[1]["shares"] == pytest.approx(r["shares"])
     capsys.readouterr()
     assert main(["explain", run, "--manifest", manifest, "--rows", "999", "--out", str(out)]) == 2
     assert "row 999 is not a readable row" in capsys.readouterr().err

@@ -248,6 +248,17 @@ def _cmd_predict(args):
         print(f"tfmm predict: {len(rows)} rows -> {args.out}", file=sys.stderr)
     else:
         write_predictions(rows, sys.stdout, args.format)
+    if args.explain:
+        if is_export(args.run):
+            raise ValueError("tfmm predict --explain: give the run directory, not an export")
+        from tfmm.explain import explain
+
+        explain(args.run, manifest, [int(r["row"]) for r in rows], args.explain)
+        print(
+            f"tfmm predict: explanations of {len(rows)} rows -> "
+            f"{os.path.join(args.explain, 'explanations.md')}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -545,6 +556,12 @@ def build_parser():
         "--keep-columns",
         metavar="COL,...",
         help="manifest columns to carry into each output row (e.g. an id)",
+    )
+    p.add_argument(
+        "--explain",
+        metavar="DIR",
+        help="also explain every row (tfmm explain's report, in DIR; one forward pass per "
+        "occluded part: for a few rows)",
     )
     p.set_defaults(func=_cmd_predict)
     p = sub.add_parser(
