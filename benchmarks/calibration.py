@@ -150,14 +150,34 @@ def run(work, quick=False, log=print):
     }
 
 
+def _describe(run_dir):
+    """(data, run) of a run for the table: its config's name, and its folder."""
+    import yaml
+
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        name = yaml.safe_load(f).get("name")
+    data = {"cnn": "hard complementary", "tables": "real table"}.get(name, name)
+    return data, os.path.basename(run_dir.rstrip("/"))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="finished run directories (val and test splits)")
+    p.add_argument("--write", action="store_true", help="rewrite the calibration section")
     args = p.parse_args(argv)
-    rows = [
-        (os.path.basename(r.rstrip("/")), "", x) for r in args.runs for x in measure_run(r).values()
-    ]
-    print(markdown(rows))
+    rows = [(*_describe(r), x) for r in args.runs for x in measure_run(r).values()]
+    text = markdown(rows)
+    print(text)
+    if args.write:
+        from benchmarks.common import write_section
+
+        where = sorted({os.path.dirname(os.path.abspath(r)) for r in args.runs})
+        write_section(
+            "calibration",
+            text,
+            command=f"python -m benchmarks.calibration --write RUN... ({len(args.runs)} runs "
+            f"in {', '.join(where)})",
+        )
 
 
 if __name__ == "__main__":
