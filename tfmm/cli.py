@@ -169,6 +169,8 @@ def _cmd_evaluate(args):
     from tfmm.training import evaluate, load_run
     from tfmm.training.inference import evaluation_dir
 
+    if os.path.exists(os.path.join(args.run, "pretrain.json")):
+        return _evaluate_retrieval(args)
     model, config, vocabs = load_run(args.run)
     run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
     out_dir = args.out or evaluation_dir(run_dir, args.manifest)
@@ -194,6 +196,28 @@ def _cmd_evaluate(args):
                     f"{pc['recall']:.3f}  n={pc['support']}"
                 )
     print(f"tfmm evaluate: report (metrics.json, confusion matrix) in {out_dir}", file=sys.stderr)
+    return 0
+
+
+def _evaluate_retrieval(args):
+    """`tfmm evaluate` of a contrastive pretraining run: cross-modal recall@1/5/10 in each
+    direction on the manifest's rows, beside a random ranking's."""
+    from tfmm.embeddings import retrieval_report
+    from tfmm.files import RunDir
+    from tfmm.training.inference import evaluation_dir
+
+    manifest = os.path.abspath(args.manifest)
+    report = retrieval_report(args.run, manifest)
+    out_dir = args.out or evaluation_dir(args.run, args.manifest)
+    os.makedirs(out_dir, exist_ok=True)
+    RunDir(out_dir).write_metrics({"manifest": manifest, "retrieval": report})
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            if isinstance(value, dict):
+                print(f"{key}: " + ", ".join(f"{k}={v:.4f}" for k, v in value.items()))
+    print(f"tfmm evaluate: retrieval on {report['n']} rows in {out_dir}", file=sys.stderr)
     return 0
 
 

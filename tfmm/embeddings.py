@@ -194,3 +194,28 @@ def _load_pretrainer(run_dir):
         )
     model = keras.saving.load_model(run.pretrainer, safe_mode=True)
     return model, run.read_config(), run.read_vocabularies()
+
+
+def retrieval_report(run, source, ks=(1, 5, 10)):
+    """A contrastive pretraining run's cross-modal retrieval on `source`'s rows (row i's
+    vector of one input should find row i's of another): recall@k in each direction
+    between the anchor input and every other, and the same for a random ranking (k / n).
+    """
+    emb = embed(run, source)
+    if emb.space != "shared":
+        raise ValueError(
+            f"retrieval is measured for a contrastive pretraining run (one shared space); "
+            f"{os.fspath(run)!r} is a trained run"
+        )
+    names = list(emb.vectors)
+    n = len(emb)
+    out = {"n": n, "random": {f"recall@{k}": min(k, n) / n for k in ks}}
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            sims = emb.vectors[a] @ emb.vectors[b].T
+            # The pair's rank: how many candidates score above it (ties count as above).
+            rank = (sims >= np.diag(sims)[:, None]).sum(axis=1) - 1
+            out[f"{a}_to_{b}"] = {f"recall@{k}": float((rank < k).mean()) for k in ks}
+    return out

@@ -314,6 +314,16 @@ def test_contrastive_pretraining_learns_to_retrieve_the_paired_image(tmp_path):
     lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert [h["row"] for h in lines] == [h["row"] for h in hits[0][:3]]
     assert [h["rank"] for h in lines] == [1, 2, 3]
+    # tfmm evaluate of the pretraining run: recall@k in each direction, and chance.
+    code, out = run_tfmm(
+        ["evaluate", str(tmp_path / "pre"), "--manifest", str(tmp_path / "val.csv"), "--json"]
+    )
+    assert code == 0, out
+    report = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert report["random"] == {"recall@1": 1 / 8, "recall@5": 5 / 8, "recall@10": 1.0}
+    assert report["text_to_image"]["recall@1"] == pytest.approx(np.mean(top == np.arange(8)))
+    ranks = (sims.T >= np.diag(sims)[:, None]).sum(1) - 1
+    assert report["image_to_text"]["recall@5"] == pytest.approx(np.mean(ranks < 5))
 
 
 def test_mlm_learns_to_fill_in_a_predictable_word(tmp_path):
