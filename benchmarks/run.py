@@ -33,6 +33,7 @@ BENCHMARKS = (
     "tables",
     "tuning",
     "calibration",
+    "retrieval",
     "service",
     "gpu",
 )
