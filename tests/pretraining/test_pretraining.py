@@ -509,3 +509,31 @@ def test_contrastive_pretraining_resumes_after_an_interruption(train_data, tmp_p
     with open(os.path.join(pre, "history.csv")) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
     assert os.path.exists(os.path.join(pre, "encoders", "text.weights.npz"))
+
+
+def test_a_tabular_input_takes_part_in_contrastive_pretraining_and_init_from(tmp_path):
+    from tests.helpers import table_config_dict, write_table
+
+    for split, n, seed in (("train", 40, 0), ("val", 16, 1), ("test", 8, 2)):
+        write_table(tmp_path / f"{split}.csv", n=n, seed=seed, hostile=split == "test")
+    cfg = tfmm.config_from_dict(table_config_dict(tmp_path, epochs=2))
+    pre = str(tmp_path / "pre")
+    metrics = tfmm.pretraining.pretrain(cfg, pre, projection_dim=4, log=lambda *a: None, verbose=0)
+    assert "note_to_facts_recall@1" in metrics and "facts_to_note_recall@5" in metrics
+    summary = json.load(open(os.path.join(pre, "pretrain.json")))
+    assert summary["encoders"] == ["facts", "note"]
+    # Its shared space holds the table's rows too, empty cells and unseen categories included.
+    from tfmm.embeddings import embed
+
+    emb = embed(pre, str(tmp_path / "test.csv"))
+    assert emb.vectors["facts"].shape == (8, 4)
+    np.testing.assert_allclose(np.linalg.norm(emb.vectors["facts"], axis=1), 1.0, rtol=1e-5)
+    # A model built for training starts from the pretrained table encoder.
+    config = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, init_from=pre))
+    vocabs = json.load(open(os.path.join(pre, "vocabularies.json")))
+    model = tfmm.build_model(config, vocabs)
+    done = tfmm.pretraining.initialise_from(model, config, pre, log=lambda *a: None)
+    assert "facts" in done
+    with np.load(os.path.join(pre, "encoders", "facts.weights.npz")) as saved:
+        for k, w in enumerate(model.get_layer("facts_encoder").get_weights()):
+            np.testing.assert_array_equal(w, saved[f"w{k:04d}"])
