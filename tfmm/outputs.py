@@ -442,11 +442,13 @@ class OutputConfig:
             label is predicted (0.5). "auto": chosen after training on the validation
             split (the best macro-F1), stored in the run's config and the model's head,
             and used by `evaluate`, `predict` and every export.
-        calibration: "none" or "temperature" (multiclass, binary, multilabel).
-            "temperature": after training, one temperature T is fitted on the validation
-            split (the lowest negative log-likelihood; `tfmm.calibration`) and the
-            head's logits are divided by it, in the model and every export; the labels
-            never change, the probabilities stop being over- or under-confident.
+        calibration: "auto" (the default), "temperature" or "none" (multiclass, binary,
+            multilabel). "temperature": after training, one temperature T is fitted on
+            the validation split (the lowest negative log-likelihood; `tfmm.calibration`)
+            and the head's logits are divided by it, in the model and every export; the
+            labels never change, the probabilities stop being over- or under-confident.
+            "auto": "temperature" when the config has a validation split (measured: it
+            lowered the test ECE on 17 of 18 runs, BENCHMARKS.md), else "none".
         temperature: float or None. The fitted temperature (written into the run's
             config by training; 1 or None: none).
     """
@@ -463,8 +465,9 @@ class OutputConfig:
     threshold: Union[float, Literal["auto"]] = 0.5
     # "temperature": fit one temperature on the validation split after training (its logits
     # divided by it in the model and every export; labels unchanged, probabilities
-    # calibrated); "none": the head as trained.
-    calibration: Literal["none", "temperature"] = "none"
+    # calibrated); "none": the head as trained; "auto": temperature for a classification
+    # output when the config has a validation split, else none.
+    calibration: Literal["auto", "none", "temperature"] = "auto"
     # The temperature `calibration: temperature` fitted (written by training; null: none).
     temperature: Optional[float] = None
 
@@ -509,9 +512,9 @@ class OutputConfig:
                     raise ConfigError(
                         f"{path}.class_weight: unknown labels {unknown}; labels: {self.labels}"
                     )
-        if self.calibration != "none" or self.temperature is not None:
+        if self.calibration == "temperature" or self.temperature is not None:
             if self.type == "regression":
-                key = "calibration" if self.calibration != "none" else "temperature"
+                key = "calibration" if self.calibration == "temperature" else "temperature"
                 raise ConfigError(
                     f"{path}.{key}: applies to multiclass, binary and multilabel "
                     f"outputs. Received: type={self.type!r}"

@@ -164,3 +164,21 @@ def test_temperature_end_to_end_in_every_runtime(tmp_path):
     )
     np.testing.assert_allclose(served, cal_test, rtol=1e-4, atol=1e-5)
     keras.utils.clear_session()
+
+
+@pytest.mark.slow
+def test_auto_calibrates_with_a_validation_split_and_skips_without(tmp_path):
+    for split, n, seed in (("train", 40, 0), ("val", 20, 1), ("test", 12, 2)):
+        write_table(tmp_path / f"{split}.csv", n=n, seed=seed)
+    saved = {}
+    for name, with_val in (("with", True), ("without", False)):
+        cfg = table_config_dict(tmp_path, epochs=2)  # calibration left at its default
+        if not with_val:
+            del cfg["data"]["val"]
+        run = tmp_path / name
+        tfmm.training.train(tfmm.config_from_dict(cfg), str(run), log=lambda *a: None, verbose=0)
+        saved[name] = yaml.safe_load((run / "config.yaml").read_text())["outputs"][0]
+        report = json.loads((run / "metrics.json").read_text())["good"]["calibration"]
+        assert ("uncalibrated" in report) == with_val
+    assert saved["with"]["calibration"] == "auto" and saved["with"]["temperature"] > 0
+    assert saved["without"]["temperature"] is None

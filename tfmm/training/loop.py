@@ -324,7 +324,12 @@ def _resolve_temperatures(model, config, vocabularies, run, log):
     from tfmm.calibration import calibration_report, fit_temperature, with_temperature
     from tfmm.training.inference import predict_arrays
 
-    chosen = [o for o in config.outputs if o.calibration == "temperature"]
+    chosen = [
+        o
+        for o in config.outputs
+        if o.calibration == "temperature"
+        or (o.calibration == "auto" and o.type != "regression" and config.data.val)
+    ]
     if not chosen:
         return
     if not config.data.val:
