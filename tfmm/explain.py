@@ -15,8 +15,10 @@ Per row, for one output:
   silence costs most is the most important stretch (seconds);
 - **columns**: for a tabular input, each column made missing in turn.
 
-The score is the predicted label's probability (binary: of the label decided at the
-output's threshold) or a regression output's value. Occlusion needs one forward pass per
+The score is the predicted label's log-probability (binary: of the label decided at the
+output's threshold), computed from the head's logits so that a probability saturated at
+1.0 still moves, or a regression output's value; every drop is in those units. The
+report's `score` is the probability itself. Occlusion needs one forward pass per
 variant (a few hundred per row with an image): affordable for the rows a user asks
 about, not for a whole dataset.
 
@@ -29,6 +31,19 @@ import os
 import numpy as np
 
 from tfmm.data import load_manifest, make_dataset
+
+
+def _log_score(o, z, label):
+    """The log-probability of `label` from one row of logits `z` (float64, so a saturated
+    probability still moves), or a regression output's value."""
+    z = np.asarray(z, np.float64).reshape(-1)
+    if o.type == "multiclass":
+        m = z.max()
+        return float(z[label] - m - np.log(np.exp(z - m).sum()))
+    if o.type == "binary":
+        s = z[0] if label == 1 else -z[0]
+        return float(-np.logaddexp(0.0, -s))
+    return float(z[0])
 
 
 def _score(o, p, label=None):
@@ -82,19 +97,33 @@ def explain(run, source, rows, out_dir, output=None, top=5, grid=8, windows=10):
     xs = {k: np.concatenate([np.asarray(b[k]) for b in batches]) for k in batches[0]}
     os.makedirs(out_dir, exist_ok=True)
 
+    # Drops are measured on the log scale, from the head's logits: a probability that
+    # has saturated at 1.0 in float32 still tells its parts apart there.
+    import keras
+
+    head = twin.get_layer(f"head_{o.name}")
+    reader = keras.Model(twin.input, head.input)
+
+    def logits(variants):
+        fused = np.asarray(reader.predict(variants, batch_size=64, verbose=0), np.float64)
+        if head.project:
+            w, b = head.dense.get_weights()
+            fused = fused @ w + b
+        return fused / head.temperature
+
     def scores(variants, label):
-        preds = twin.predict(_stack(variants), batch_size=64, verbose=0)[o.name]
-        return np.array([_score(o, p, label)[1] for p in preds])
+        return np.array([_log_score(o, z, label) for z in logits(_stack(variants))])
 
     reports = []
     for k, row in enumerate(rows):
         x = {name: v[k : k + 1] for name, v in xs.items()}
-        label, base = _score(o, twin.predict(x, verbose=0)[o.name][0])
+        label, probability = _score(o, twin.predict(x, verbose=0)[o.name][0])
+        base = _log_score(o, logits(x)[0], label)
         report = {
             "row": row,
             "output": o.name,
             "label": (o.labels[label] if label is not None and o.labels else None),
-            "score": base,
+            "score": probability,
             "drops": {},
             "shares": {},
             "tokens": {},

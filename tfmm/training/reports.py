@@ -42,6 +42,13 @@ def reports(config, preds, targets, run_dir, split):
     return out
 
 
+def _number(cell):
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def history_series(run_dir):
     """(epochs numbered from 1 as the console counts them, {metric: values per epoch},
     best) from a run's `history.csv`; `best` is `best.json` ({"epoch", "monitor",
@@ -56,7 +63,8 @@ def history_series(run_dir):
         return [], {}, None
     epochs = [int(r["epoch"]) + 1 for r in rows]
     keys = [k for k in rows[0] if k != "epoch" and not k.endswith("learning_rate")]
-    series = {k: [float(r[k]) for r in rows] for k in keys}
+    # Keras's CSVLogger writes "NA" where an epoch lacks a key the first epoch had.
+    series = {k: [_number(r.get(k)) for r in rows] for k in keys}
     best = None
     if os.path.exists(run.best_json):
         with open(run.best_json) as f:
