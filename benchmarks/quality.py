@@ -515,7 +515,7 @@ def run(work, quick=False):
     from benchmarks.run import commit
 
     global EPOCHS
-    rev, out = commit(), {}
+    rev = commit()
     for variant in ("complementary", "redundant"):
         if quick:
             EPOCHS, saved = 4, EPOCHS
@@ -532,7 +532,6 @@ def run(work, quick=False):
             command=command,
             rev=result["commit"] or rev,
         )
-        out[variant] = result
     fused = np.mean(result["test"]["cnn"])
     peer = np.mean(result["test"]["peer"])
     return {

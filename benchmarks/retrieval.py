@@ -44,14 +44,9 @@ def _untrained(config_dict, test_csv):
 
 
 def _recalls(emb):
-    out = {}
-    for a in emb:
-        for b in emb:
-            if a != b:
-                sims = np.asarray(emb[a]) @ np.asarray(emb[b]).T
-                rank = (sims >= np.diag(sims)[:, None]).sum(axis=1) - 1
-                out[f"{a}_to_{b}"] = {f"recall@{k}": float((rank < k).mean()) for k in KS}
-    return out
+    from tfmm.pretraining import retrieval_recall
+
+    return {f"{a}_to_{b}": retrieval_recall(emb[a], emb[b], KS) for a in emb for b in emb if a != b}
 
 
 def measure(work, seeds, n=1000, epochs=8, log=print):

@@ -309,44 +309,49 @@ def _save(model, config, run, log, before_save=None):
 
 
 def _resolve_after_training(model, config, vocabularies, run, log):
-    """What is fitted on the validation split with the kept weights: first each
-    `calibration: temperature` output's temperature, then each `threshold: auto` on the
-    calibrated probabilities."""
-    _resolve_temperatures(model, config, vocabularies, run, log)
-    _resolve_thresholds(model, config, vocabularies, run, log)
-
-
-def _resolve_temperatures(model, config, vocabularies, run, log):
-    """`calibration: temperature` of each classification output: the temperature with
-    the lowest validation NLL (`tfmm.calibration`), written into the output's config
-    (config.yaml) and its head (model.keras); the model's compiled functions are dropped
-    so that the next prediction traces the head with it."""
-    from tfmm.calibration import calibration_report, fit_temperature, with_temperature
+    """What is fitted on the validation split with the kept weights, from one prediction
+    pass over it: first each calibrated output's temperature (`calibration`), then each
+    `threshold: auto` on the calibrated probabilities. Both are written into the
+    output's config (config.yaml) and its head (model.keras)."""
     from tfmm.training.inference import predict_arrays
 
-    chosen = [
+    calibrated = [
         o
         for o in config.outputs
         if o.calibration == "temperature"
         or (o.calibration == "auto" and o.type != "regression" and config.data.val)
     ]
-    if not chosen:
+    auto = [o for o in config.outputs if o.threshold == "auto"]
+    if not calibrated and not auto:
         return
     if not config.data.val:
-        raise ValueError(
-            f"outputs[{chosen[0].name!r}].calibration: 'temperature' is fitted on the "
-            f"validation split; set data.val"
+        key, what = (
+            ("calibration", "'temperature' is fitted")
+            if calibrated
+            else ("threshold", "'auto' is chosen")
         )
+        name = (calibrated or auto)[0].name
+        raise ValueError(f"outputs[{name!r}].{key}: {what} on the validation split; set data.val")
     preds, targets = predict_arrays(
         model, config, config.resolve_path(config.data.val), vocabularies, with_labels=True
     )
-    for o in chosen:
+    _resolve_temperatures(model, calibrated, preds, targets, log)
+    _resolve_thresholds(model, auto, preds, targets, log)
+    run.write_config(config, vocabularies)
+
+
+def _resolve_temperatures(model, outputs, preds, targets, log):
+    """Each output's temperature with the lowest validation NLL (`tfmm.calibration`);
+    `preds` become the calibrated probabilities. The model's compiled functions are
+    dropped so that the next prediction traces the heads with their temperatures."""
+    from tfmm.calibration import calibration_report, fit_temperature, with_temperature
+
+    for o in outputs:
         head = model.get_layer(f"head_{o.name}")
         fitted = fit_temperature(preds[o.name], targets[o.name], o.type)
         before = calibration_report(preds[o.name], targets[o.name], o.type)
-        after = calibration_report(
-            with_temperature(preds[o.name], fitted, o.type), targets[o.name], o.type
-        )
+        preds[o.name] = with_temperature(preds[o.name], fitted, o.type)
+        after = calibration_report(preds[o.name], targets[o.name], o.type)
         # Relative to the head's own temperature (1 unless a resumed run had fitted one).
         o.temperature = head.temperature * fitted
         head.temperature = o.temperature
@@ -355,36 +360,22 @@ def _resolve_temperatures(model, config, vocabularies, run, log):
             f"NLL on the validation split: ECE {before['ece']:.4f} -> {after['ece']:.4f}, "
             f"NLL {before['nll']:.4f} -> {after['nll']:.4f})"
         )
-    model.predict_function = model.test_function = model.train_function = None
-    run.write_config(config, vocabularies)
+    if outputs:
+        model.predict_function = model.test_function = model.train_function = None
 
 
-def _resolve_thresholds(model, config, vocabularies, run, log):
-    """`threshold: auto` of each binary output, chosen on the validation split with the
-    kept weights (the best macro-F1), written into the output's config (config.yaml)
-    and its head (model.keras)."""
+def _resolve_thresholds(model, outputs, preds, targets, log):
+    """Each binary output's decision threshold with the best macro-F1 on the validation
+    probabilities `preds`."""
     from tfmm.outputs import choose_threshold
-    from tfmm.training.inference import predict_arrays
 
-    auto = [o for o in config.outputs if o.threshold == "auto"]
-    if not auto:
-        return
-    if not config.data.val:
-        raise ValueError(
-            f"outputs[{auto[0].name!r}].threshold: 'auto' is chosen on the "
-            f"validation split; set data.val"
-        )
-    preds, targets = predict_arrays(
-        model, config, config.resolve_path(config.data.val), vocabularies, with_labels=True
-    )
-    for o in auto:
+    for o in outputs:
         o.threshold = choose_threshold(preds[o.name], targets[o.name])
         model.get_layer(f"head_{o.name}").threshold = o.threshold
         log(
             f"tfmm train: output {o.name!r}: decision threshold {o.threshold:.4g} (the "
             f"best macro-F1 on the validation split)"
         )
-    run.write_config(config, vocabularies)
 
 
 def _clean_up(run, num_phases):
