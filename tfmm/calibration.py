@@ -68,11 +68,19 @@ def negative_log_likelihood(probs, targets, task):
 
 def fit_temperature(probs, targets, task, bounds=(0.05, 20.0)):
     """The temperature T (in `bounds`) that minimises the NLL of `with_temperature(probs,
-    T)` against `targets`: Guo et al.'s temperature scaling, fitted on held-out rows."""
+    T)` against `targets`: Guo et al.'s temperature scaling, fitted on held-out rows.
+
+    When every row's decision is right the NLL falls as T -> 0 without end (and when
+    every one is wrong, as T grows): the rows cannot place T, and 1 is returned, the head
+    as trained, not the bound.
+    """
     from scipy.optimize import minimize_scalar
 
     if task not in TASKS:
         raise ValueError(f"temperature scaling applies to {TASKS}. Received: task={task!r}")
+    _, correct = _confidence(probs, targets, task)
+    if correct.all() or not correct.any():
+        return 1.0
     z = logits(probs, task)
 
     def nll(log_t):

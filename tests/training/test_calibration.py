@@ -50,6 +50,12 @@ def test_the_fitted_temperature_is_the_one_the_labels_were_drawn_with(true_t):
     assert fit_temperature(p, y, "binary") == pytest.approx(true_t, rel=0.05)
 
 
+def test_a_perfectly_separated_split_keeps_the_head_as_trained():
+    # Every validation row right: the NLL falls as T -> 0 without end; no T to fit.
+    p = _softmax(np.array([[3.0, 0.0], [0.0, 2.0], [4.0, 1.0]]))
+    assert fit_temperature(p, np.array([0, 1, 0]), "multiclass") == 1.0
+
+
 def test_ece_matches_the_definition_worked_by_hand():
     rng = np.random.default_rng(1)
     p = _softmax(rng.normal(0, 1.5, (500, 3)))
@@ -91,6 +97,16 @@ def test_calibration_config_errors(output, message):
         tfmm.config_from_dict({"inputs": [{"name": "t", "type": "text"}], "outputs": [output]})
 
 
+def _flip(path, rows):
+    """Flips the label of some rows: a validation split the model cannot get all right
+    (on one it does, no temperature can be fitted)."""
+    lines = list(csv.reader(open(path)))
+    for r in rows:
+        lines[r][-1] = "no" if lines[r][-1] == "yes" else "yes"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(lines)
+
+
 def _rows(path):
     rows = list(csv.DictReader(open(path)))
     features = {
@@ -105,6 +121,7 @@ def _rows(path):
 def test_temperature_end_to_end_in_every_runtime(tmp_path):
     for split, n, seed in (("train", 60, 0), ("val", 40, 1), ("test", 24, 2)):
         write_table(tmp_path / f"{split}.csv", n=n, seed=seed)
+    _flip(tmp_path / "val.csv", [1, 5, 9, 13])
     cfg = table_config_dict(tmp_path, epochs=6)
     cfg["outputs"][0].update(calibration="temperature", threshold="auto")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -170,6 +187,7 @@ def test_temperature_end_to_end_in_every_runtime(tmp_path):
 def test_auto_calibrates_with_a_validation_split_and_skips_without(tmp_path):
     for split, n, seed in (("train", 40, 0), ("val", 20, 1), ("test", 12, 2)):
         write_table(tmp_path / f"{split}.csv", n=n, seed=seed)
+    _flip(tmp_path / "val.csv", [2, 7])
     saved = {}
     for name, with_val in (("with", True), ("without", False)):
         cfg = table_config_dict(tmp_path, epochs=2)  # calibration left at its default
