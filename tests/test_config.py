@@ -20,6 +20,13 @@ def test_defaults_filled_in():
     assert config.outputs[0].column == "label"
     assert config.fusion.type == "concat"
     assert config.data.on_bad_example == "fail"
+    # A fusion mapping without `type` tunes the default fusion.
+    tuned = tfmm.config_from_dict(_cfg(fusion={"hidden_units": [], "dropout": 0.1}))
+    assert (tuned.fusion.type, tuned.fusion.hidden_units, tuned.fusion.dropout) == (
+        "concat",
+        [],
+        0.1,
+    )
 
 
 def test_default_encoder_per_modality():
@@ -90,6 +97,10 @@ def test_encoder_shorthand_string():
             _cfg(inputs=[{"name": "t", "type": "text", "encoder": {"type": "resnet50"}}]),
             r"inputs\[0\]\.encoder\.type: encoder 'resnet50' cannot read a text input; "
             r"allowed for text: \['tfidf', 'bert', 'hub', 'textcnn'\]",
+        ),
+        (
+            _cfg(inputs=[{"name": "t", "type": "text", "encoder": {"units": 8}}]),
+            r"inputs\[0\]\.encoder\.type: required key is missing; one of \['bert', 'cnn', ",
         ),
         (_cfg(inputs=[{"type": "text"}]), r"inputs\[0\]\.name: required key is missing"),
         ({"inputs": [TINY_INPUTS["text"]]}, r"outputs: required key is missing"),

@@ -93,11 +93,11 @@ __all__ = [
 ]
 
 # The `fusion:` key: its `type` picks the registered config class (for a type checker,
-# any `FusionBase`).
+# any `FusionBase`); a mapping without `type` tunes the default, concat.
 if TYPE_CHECKING:
     FusionConfig = FusionBase
 else:
-    FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS)
+    FusionConfig = tagged_union("FusionConfig", FUSION_CONFIGS, default="concat")
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,21 @@ class ConfigError(ValueError):
 
 # Tagged-union marker class -> {type string: dataclass}.
 TAGGED = {}
+# Tagged-union marker class -> the `type` a mapping without one takes.
+TAGGED_DEFAULT = {}
 
 
-def tagged_union(name, table):
+def tagged_union(name, table, default=None):
     """A type-hint marker for a field whose `type` key picks the dataclass from `table`
     (a dict that registrations fill later). `encoder: textcnn` is short for
-    `{type: textcnn}`."""
+    `{type: textcnn}`; a mapping without `type` takes `default` (`fusion: {dropout: 0.1}`
+    tunes the default fusion), or is an error naming the choices when there is none."""
     marker = type(
         name, (), {"__doc__": f"Any registered {name} (the `type` key picks the dataclass)."}
     )
     TAGGED[marker] = table
+    if default is not None:
+        TAGGED_DEFAULT[marker] = default
     return marker
 
 
@@ -89,7 +94,13 @@ def coerce(hint, value, path: str):
             value = {"type": value}
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping with a `type` key. Received: {value!r}")
+        if "type" not in value and hint in TAGGED_DEFAULT:
+            value = {"type": TAGGED_DEFAULT[hint], **value}
         kind = value.get("type")
+        if "type" not in value:
+            raise ConfigError(
+                f"{path}.type: required key is missing; one of {sorted(table)}. Received: {value!r}"
+            )
         if kind not in table:
             raise ConfigError(f"{path}.type: unknown type {kind!r}; allowed: {sorted(table)}.")
         return build(table[kind], value, path + ".")
