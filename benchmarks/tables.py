@@ -2,6 +2,7 @@
 
     python -m benchmarks.run --only tables                    # 3 seeds, every model
     python -m benchmarks.tables --seeds 0 --models tfmm_default sklearn_stack
+    python -m benchmarks.tables --choose --write              # the optimizer, on val rows
 
 Data: `../shared/data/womens_clothing_reviews_1000.csv` (1,000 real product reviews; see
 its README): predict `Recommended IND` (818 yes, 182 no) from the review's title and text,
@@ -127,9 +128,10 @@ TFMM_MODELS = {
 }
 
 
-def run_tfmm(name, paths, run_dir, seed):
+def run_tfmm(name, paths, run_dir, seed, training=None):
     """{"val_auc", "test_auc", "test_accuracy"} of one tfmm model (the default text
-    encoder when the model's is None)."""
+    encoder when the model's is None), with `training` keys over the defaults; without a
+    "test" entry in `paths`, {"val_auc"} only (no test row is read)."""
     import tfmm
     from tfmm.training import train
     from tfmm.training.inference import evaluate
@@ -138,6 +140,7 @@ def run_tfmm(name, paths, run_dir, seed):
     cfg = tfmm_config(
         paths, seed, encoder or "textcnn", modalities, tabular_encoder=(tabular or ["mlp"])[0]
     )
+    cfg["training"].update(training or {})
     for i in cfg["inputs"]:
         # The user's config: no encoder keys where the model takes the default.
         if (i["type"] == "text" and encoder is None) or (i["type"] == "tabular" and not tabular):
@@ -147,11 +150,64 @@ def run_tfmm(name, paths, run_dir, seed):
     model, metrics = train(config, run_dir, log=lambda *a: None, verbose=0)
     _, config, vocabularies = tfmm.training.inference.load_run(run_dir)
     val = evaluate(model, config, paths["val"], vocabularies)
+    if "test" not in paths:
+        return {"val_auc": val["recommended"]["auroc"]}
     return {
         "val_auc": val["recommended"]["auroc"],
         "test_auc": metrics["recommended"]["auroc"],
         "test_accuracy": metrics["recommended"]["accuracy"],
     }
+
+
+# The optimizer grid `--choose` compares for the default fused model on validation rows
+# (`training.optimizer: auto` took the winner for bag-of-n-gram models).
+CHOICES = (("adamw", 3e-3), ("sgd", 0.1), ("sgd", 0.03), ("sgd", 0.01))
+CHOICE_INITS = (0, 1)
+
+
+def choose(work, seeds=SEEDS, log=print):
+    """Validation ROC-AUC of the default fused model under each optimizer and learning
+    rate of `CHOICES`, per split seed × `CHOICE_INITS`; reads no test row."""
+    rows = {}
+    for seed in seeds:
+        paths = split(seed, os.path.join(work, f"data_{seed}"))
+        paths = {k: v for k, v in paths.items() if k != "test"}
+        for init in CHOICE_INITS:
+            for optimizer, lr in CHOICES:
+                start = time.monotonic()
+                r = run_tfmm(
+                    "tfmm_default",
+                    paths,
+                    os.path.join(work, f"choose_{optimizer}_{lr}_{seed}_{init}"),
+                    seed + 100 * init,
+                    {"optimizer": optimizer, "learning_rate": lr},
+                )
+                rows.setdefault((optimizer, lr), []).append(r["val_auc"])
+                log(
+                    f"tables choose seed {seed} init {init} {optimizer} {lr}: "
+                    f"val_auc {r['val_auc']:.3f} ({time.monotonic() - start:.0f} s)"
+                )
+    return rows
+
+
+def choice_markdown(rows, seeds):
+    lines = [
+        "| optimizer | learning rate | runs | val ROC-AUC (mean ± std) | per run |",
+        "|---|---|---|---|---|",
+    ]
+    best = max(rows, key=lambda k: np.mean(rows[k]))
+    for (optimizer, lr), v in rows.items():
+        mark = "**" if (optimizer, lr) == best else ""
+        lines.append(
+            f"| {mark}{optimizer}{mark} | {lr:g} | {len(v)} | {np.mean(v):.3f} ± "
+            f"{np.std(v):.3f} | {' / '.join(f'{x:.3f}' for x in v)} |"
+        )
+    lines.append(
+        f"\nThe default fused model (tfidf title and review + the table's mlp, concat), "
+        f"split seeds {list(seeds)} × initialisation seeds {list(CHOICE_INITS)}, "
+        f"validation rows only (no test row is read). Best: {best[0]} at {best[1]:g}."
+    )
+    return "\n".join(lines)
 
 
 def _frames(paths):
@@ -347,11 +403,11 @@ LABELS = {
     "sklearn_text": "scikit-learn: text (TF-IDF + LR)",
     "sklearn_table": "scikit-learn: table (gradient boosting)",
     "sklearn_stack": "**scikit-learn: stack** (the mark)",
-    "tfmm_default": "**tfmm default** (no encoder keys: tfidf + mlp, concat)",
+    "tfmm_default": "**tfmm default** (no encoder keys: tfidf + mlp, concat; SGD 0.03)",
     "tfmm_tfidf": "tfmm, the same model with `encoder: tfidf` written out (a replicate)",
     "tfmm_textcnn": "tfmm, textcnn for the text",
-    "tfmm_text_only": "tfmm, text only (title + review, tfidf)",
-    "tfmm_tabular_only": "tfmm, table only (mlp)",
+    "tfmm_text_only": "tfmm, text only (title + review, tfidf; SGD 0.03)",
+    "tfmm_tabular_only": "tfmm, table only (mlp; AdamW 3e-3)",
     "tfmm_ft_transformer": "tfmm, ft_transformer for the table",
     "tfmm_tabular_only_ft_transformer": "tfmm, table only (ft_transformer)",
 }
@@ -438,6 +494,11 @@ def main(argv=None):
         help="rewrite the table in BENCHMARKS.md (all models, 3 seeds)",
     )
     p.add_argument(
+        "--choose",
+        action="store_true",
+        help="compare the optimizers of CHOICES on validation rows (section tables_choice)",
+    )
+    p.add_argument(
         "--init-seeds",
         type=int,
         nargs="+",
@@ -445,6 +506,18 @@ def main(argv=None):
         help="initialisation seeds of the headline pair on each split",
     )
     args = p.parse_args(argv)
+    if args.choose:
+        text = choice_markdown(choose(args.work, args.seeds), args.seeds)
+        print(text)
+        if args.write:
+            from benchmarks.common import write_section
+
+            write_section(
+                "tables_choice",
+                text,
+                command=" ".join(["python -m benchmarks.tables", *(argv or sys.argv[1:])]),
+            )
+        return
     text = markdown(
         measure(args.work, args.models, args.seeds, init_seeds=tuple(args.init_seeds)),
         args.seeds,

@@ -343,3 +343,30 @@ def test_cross_attention_queries_with_the_first_text_input_by_default():
         _cfg(inputs=two_texts, fusion={"type": "cross_attention", "query": "body"})
     )
     assert config.fusion.query == "body"
+
+
+def test_auto_optimizer_follows_the_encoders_and_the_learning_rate():
+    text = {"name": "note", "type": "text"}
+    table = {"name": "facts", "type": "tabular", "numeric": ["x"]}
+    image = {"name": "photo", "type": "image"}
+
+    def training(inputs, **t):
+        c = tfmm.config_from_dict(_cfg(inputs=inputs, training=t))
+        return c.training.optimizer, c.training.learning_rate
+
+    # A bag of n-grams, alone or with the table's mlp (either optimizer): SGD at 0.03.
+    assert training([text, table]) == ("sgd", 0.03)
+    assert training([text]) == ("sgd", 0.03)
+    # The table alone: AdamW, as before.
+    assert training([table]) == ("adamw", 3e-3)
+    # Any other encoder, or a token-level fusion's textcnn: AdamW at 3e-3.
+    assert training([text, image]) == ("adamw", 3e-3)
+    assert training([{**text, "encoder": "textcnn"}, table]) == ("adamw", 3e-3)
+    assert training([{**table, "encoder": "ft_transformer"}]) == ("adamw", 3e-3)
+    # A learning rate given without an optimizer keeps AdamW (as before "auto").
+    assert training([text, table], learning_rate=1e-3) == ("adamw", 1e-3)
+    # An optimizer given without a learning rate gets that optimizer's default rate.
+    assert training([text, image], optimizer="sgd") == ("sgd", 0.03)
+    assert training([text, table], optimizer="adam") == ("adam", 3e-3)
+    with pytest.raises(ConfigError, match=r"training\.learning_rate: must be positive"):
+        training([text], learning_rate=0.0)

@@ -99,8 +99,9 @@ def _table_rows(text, heading):
 def test_the_config_reference_holds_known_keys_with_type_default_and_meaning():
     text = _reference.config_reference()
     training = _table_rows(text, "## `training`")
-    assert training["learning_rate"][:2] == ("number", "`0.003`")
-    assert training["optimizer"][:2] == ('"adamw" \\| "adam" \\| "sgd"', '`"adamw"`')
+    assert training["learning_rate"][:2] == ('number or "auto"', '`"auto"`')
+    assert "0.03 for sgd" in training["learning_rate"][2]
+    assert training["optimizer"][:2] == ('"auto" \\| "adamw" \\| "adam" \\| "sgd"', '`"auto"`')
     assert "decoupled weight decay" in training["weight_decay"][2]
     assert training["restore_best"][1] == "`true`"
     assert "best epoch" in training["restore_best"][2]

@@ -70,8 +70,9 @@ def test_readme_recipe_is_the_example_config_and_the_measured_one():
         readme.training.learning_rate
         == example.training.learning_rate
         == quality.LEARNING_RATE
-        == tfmm.config.TrainingConfig().learning_rate
+        == 3e-3  # the learning rate "auto" gives AdamW, the media models' optimizer
     )
+    assert readme.training.optimizer == example.training.optimizer == "adamw"
     assert readme.training.epochs == quality.EPOCHS
 
 
@@ -135,6 +136,30 @@ def test_the_tables_guide_examples_are_valid():
         ("image", "cnn"),
         ("tabular", "mlp"),
     ]
+
+
+def test_the_readme_table_example_is_valid_and_trains_with_sgd():
+    import yaml
+
+    block = re.search(r"## A table\n\n.*?```yaml\n(.*?)```", _read("README.md"), re.S).group(1)
+    config = tfmm.config_from_dict(yaml.safe_load(block))
+    assert [(i.type, i.encoder.type) for i in config.inputs] == [
+        ("text", "tfidf"),
+        ("tabular", "mlp"),
+    ]
+    assert config.inputs[1].columns == [
+        "Age",
+        "Positive Feedback Count",
+        "Division Name",
+        "Department Name",
+        "Class Name",
+    ]
+    # The comment's optimizer, and the image beside the table switching it to AdamW.
+    assert (config.training.optimizer, config.training.learning_rate) == ("sgd", 0.03)
+    raw = yaml.safe_load(block)
+    raw["inputs"].append({"name": "photo", "type": "image", "column": "photo_path"})
+    mixed = tfmm.config_from_dict(raw)
+    assert (mixed.inputs[2].encoder.type, mixed.training.optimizer) == ("cnn", "adamw")
 
 
 def quoted_figures(text):

@@ -8,7 +8,7 @@ class docstring, or the `#` comment lines right above the field.
 Example:
 
 >>> text = config_reference()
->>> "| `learning_rate` | number | `0.003` |" in text
+>>> '| `learning_rate` | number or "auto" | `"auto"` |' in text
 True
 >>> "tfmm train" in cli_reference()
 True

@@ -167,8 +167,10 @@ class Config:
     def resolve(self):
         """A copy with the defaults that depend on several parts filled in: each input's
         default encoder where it depends on the fusion (text: `tfidf`, `textcnn` under a
-        token-level fusion), and the fusion's (`FusionBase.resolve_inputs`: the
-        cross_attention fusion's `query` is the first text input, else the first input)."""
+        token-level fusion), the fusion's (`FusionBase.resolve_inputs`: the
+        cross_attention fusion's `query` is the first text input, else the first input),
+        and the training's optimizer and learning rate when they are "auto"
+        (`tfmm.training.config.resolve_training`: from the encoders)."""
         from tfmm.fusion import needs_sequences
 
         sequences = needs_sequences(self.fusion)
@@ -181,7 +183,13 @@ class Config:
                 for i in self.inputs
             ],
         )
-        return dataclasses.replace(config, fusion=config.fusion.resolve_inputs(config.inputs))
+        from tfmm.training.config import resolve_training
+
+        return dataclasses.replace(
+            config,
+            fusion=config.fusion.resolve_inputs(config.inputs),
+            training=resolve_training(config.training, [i.encoder for i in config.inputs]),
+        )
 
     def auxiliary_outputs(self) -> list[tuple[str, "OutputConfig", str]]:
         """[(model output name, output config, input name)] of the auxiliary per-modality

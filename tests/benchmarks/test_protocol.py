@@ -152,5 +152,27 @@ def test_the_table_benchmark_pairs_each_tfmm_run_with_the_stack_on_its_split():
     diffs = [0.01, 0.03, -0.01, 0.01]
     half = 3.182446 * np.std(diffs, ddof=1) / 2
     assert f"**+0.010** (95% t interval {0.01 - half:+.3f} to {0.01 + half:+.3f}, 4 runs" in text
-    assert "| **tfmm default** (no encoder keys: tfidf + mlp, concat) | 4 |" in text
+    assert "| **tfmm default** (no encoder keys: tfidf + mlp, concat; SGD 0.03) | 4 |" in text
     assert "| **scikit-learn: stack** (the mark) | 2 |" in text
+
+
+def test_the_table_optimizer_choice_reads_validation_only_and_marks_the_best(tmp_path, monkeypatch):
+    from benchmarks import tables
+
+    seen = []
+
+    def fake_run(name, paths, run_dir, seed, training=None):
+        seen.append(dict(paths))
+        auc = {"adamw": 0.90, "sgd": 0.93}[training["optimizer"]] - training["learning_rate"]
+        return {"val_auc": auc + 0.001 * seed}
+
+    monkeypatch.setattr(tables, "run_tfmm", fake_run)
+    monkeypatch.setattr(tables, "split", lambda seed, out: {"train": "t", "val": "v", "test": "x"})
+    monkeypatch.setattr(tables, "CHOICES", (("adamw", 3e-3), ("sgd", 0.1), ("sgd", 0.01)))
+    rows = tables.choose(str(tmp_path), seeds=(0, 1), log=lambda *a: None)
+    assert all("test" not in p for p in seen) and len(seen) == 2 * 2 * 3
+    # sgd 0.01: 0.92 + 0.001 * seed over seeds 0, 1 and inits (seed + 100 * init).
+    assert np.mean(rows[("sgd", 0.01)]) == pytest.approx(0.92 + 0.001 * np.mean([0, 1, 100, 101]))
+    text = tables.choice_markdown(rows, (0, 1))
+    assert "| **sgd** | 0.01 | 4 |" in text and "| adamw | 0.003 | 4 |" in text
+    assert "Best: sgd at 0.01." in text

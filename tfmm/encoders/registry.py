@@ -43,6 +43,13 @@ class EncoderSpec:
     tflite_refusal = None
     #: Whether it has a token sequence for the token-level fusions.
     has_tokens = True
+    #: The optimizer this encoder trains best with from scratch, for `training.optimizer:
+    #: auto` (with the learning rate left to it too): "sgd" for a bag of n-grams, whose
+    #: rare n-grams AdamW's per-weight step sizes let memorise the training rows
+    #: (BENCHMARKS.md, tables); "adamw" for the deep encoders; None: either (the table's
+    #: MLP, measured level under both). auto is sgd when some encoder says "sgd" and
+    #: none says "adamw", else adamw.
+    trains_with = "adamw"
 
     def onnx_refusal(self, input_type):
         """Why an `input_type` input with this encoder is not converted to ONNX, or None."""

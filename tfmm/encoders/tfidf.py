@@ -160,6 +160,8 @@ class TfidfConfig(EncoderSpec):
     """Bag of n-grams with TF-IDF weights, L2-normalised, under one dense layer."""
 
     vocabulary_source, has_tokens = "tfidf", False
+    # SGD under `training.optimizer: auto` (see `EncoderSpec.trains_with`).
+    trains_with = "sgd"
 
     type: Literal["tfidf"] = "tfidf"
     # The most frequent n-grams of the training split kept (the rest count as out of vocabulary).

@@ -171,9 +171,9 @@ def compile_model(
 ) -> keras.Model:
     """`model.compile` with the losses, loss weights and metrics of each configured head."""
     if optimizer is None:
-        optimizer = keras.optimizers.AdamW(
-            config.training.learning_rate, weight_decay=config.training.weight_decay
-        )
+        from tfmm.training.optimizers import build_optimizer
+
+        optimizer = build_optimizer(config, steps_per_epoch=None, warmup=False)
     smoothing = config.training.label_smoothing
     losses = {o.name: loss_for(o, smoothing) for o in config.outputs}
     weights = {o.name: o.loss_weight for o in config.outputs}

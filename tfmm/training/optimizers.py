@@ -1,15 +1,20 @@
 """Optimizers and precision for a run's `training:` settings (shared by `tfmm train` and
 `tfmm pretrain`).
 
-Example:
+Example (a text input reads a bag of n-grams: `optimizer: auto` is SGD at 0.03 there;
+a learning rate given without an optimizer keeps AdamW; a warmup epoch of 10 steps starts
+at a tenth of the rate):
 
 >>> from tfmm.config import config_from_dict
->>> c = config_from_dict({"inputs": [{"name": "t", "type": "text"}],
-...                       "outputs": [{"name": "y", "labels": ["a", "b"]}],
-...                       "training": {"epochs": 2, "warmup_epochs": 1}})
+>>> base = {"inputs": [{"name": "t", "type": "text"}],
+...         "outputs": [{"name": "y", "labels": ["a", "b"]}]}
+>>> c = config_from_dict({**base, "training": {"epochs": 2, "warmup_epochs": 1}})
 >>> opt = build_optimizer(c, steps_per_epoch=10)
 >>> type(opt).__name__, round(float(opt.learning_rate), 5)
-('AdamW', 0.0003)
+('SGD', 0.003)
+>>> c = config_from_dict({**base, "training": {"learning_rate": 3e-3}})
+>>> type(build_optimizer(c, steps_per_epoch=10)).__name__
+'AdamW'
 """
 
 import keras
@@ -22,7 +27,10 @@ def build_optimizer(config, steps_per_epoch, learning_rate=None, epochs=None, wa
     `training.learning_rate`) for a fit of `epochs` (default `training.epochs`) epochs of
     `steps_per_epoch` steps: `training.warmup_epochs` of linear warmup (when `warmup`),
     then the `training.lr_schedule`."""
-    t = config.training
+    from tfmm.training.config import resolve_training
+
+    # Resolved already in a Config; a bare TrainingConfig's "auto" is AdamW at 3e-3.
+    t = resolve_training(config.training, [])
     lr = learning_rate or t.learning_rate
     total = (epochs or t.epochs) * (steps_per_epoch or 0)
     warmup_steps = int(round(warmup_epochs(config) * (steps_per_epoch or 0))) if warmup else 0
