@@ -143,6 +143,39 @@ def test_parquet_and_dataframe_read_as_the_csv(table_dir, tmp_path):
             np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
+def test_parquet_reads_only_the_columns_the_model_uses(table_dir, tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tfmm.data import load_manifest
+
+    frame = pd.read_csv(table_dir / "test.csv")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # A wide column the config never names (stored embeddings, image bytes), and a text
+    # cell that is not UTF-8 in the note column the config reads.
+    table = table.append_column("blob", pa.array([b"\0" * 4096] * len(frame), pa.binary()))
+    notes = [str(v).encode() if isinstance(v, str) else None for v in frame["note"]]
+    notes[1] = b"caf\xe9"
+    table = table.set_column(table.column_names.index("note"), "note", pa.array(notes, pa.binary()))
+    path = str(tmp_path / "wide.parquet")
+    pq.write_table(table, path)
+    config = tfmm.config_from_dict(
+        {**table_config_dict(table_dir), "data": {"on_bad_example": "skip"}}
+    )
+    manifest = Manifest(path)
+    assert len(manifest) == len(frame) and "blob" in manifest.columns
+    logged = []
+    columns = load_manifest(config, manifest, log=logged.append)
+    wanted = {c for i in config.inputs for c in i.columns} | {o.column for o in config.outputs}
+    assert set(manifest.columns.read) == wanted  # "blob" never read
+    # The bad cell of a lazily read column is still found: row 2 is skipped, by name.
+    assert "skipped 1 of 24 rows" in logged[0], logged
+    assert "row 2" in logged[1] and "note" in logged[1] and "not valid UTF-8" in logged[1]
+    assert len(columns["note"]) == len(frame) - 1
+    assert columns["note"][0] == frame["note"][0]
+
+
 @pytest.mark.parametrize(
     "inputs,message",
     [

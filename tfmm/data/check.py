@@ -29,6 +29,11 @@ def check_manifest(config, manifest, with_labels=True, progress_stream=None):
     manifest.require([c for i in config.inputs for c in i.columns], what="input column")
     if with_labels:
         manifest.require([o.column for o in config.outputs], what="label column")
+    # Read the columns checked (a Parquet file's are read on first use) so that their
+    # unreadable cells are in `manifest.problems`.
+    manifest.load([c for i in config.inputs for c in i.columns])
+    if with_labels:
+        manifest.load([o.column for o in config.outputs])
     media = {i.column for i in config.inputs if input_type(i).media}
     # A cell that is not UTF-8 is read as missing; in a media column it is a path.
     problems = [

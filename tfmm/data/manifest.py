@@ -10,6 +10,7 @@ import difflib
 import json
 import math
 import os
+from collections.abc import Mapping
 
 from tfmm.data.errors import DataError, Problem, file_problem
 
@@ -25,8 +26,10 @@ class Manifest:
             by default, the working directory for a DataFrame.
 
     Attributes:
-        columns: dict of column name -> list of values (str, or None when empty).
-        problems: list of `Problem`, for cells that could not be read as UTF-8.
+        columns: mapping of column name -> list of values (str, or None when empty); a
+            Parquet file's columns are read when first asked for (`ParquetColumns`).
+        problems: list of `Problem`, for cells that could not be read as UTF-8 (of the
+            columns read so far; `load` reads the ones a check needs).
 
     Example:
 
@@ -84,6 +87,8 @@ class Manifest:
         }
 
     def _read_parquet(self, path):
+        """The Parquet file's columns, each read from the file when first asked for
+        (`ParquetColumns`): a wide file costs only the columns the model reads."""
         from tfmm._extras import MissingExtra, require
 
         try:
@@ -91,18 +96,21 @@ class Manifest:
         except MissingExtra as e:
             raise DataError(f"manifest {path!r}: {e}") from None
         try:
-            table = pq.read_table(path)
+            parquet = pq.ParquetFile(path)
         except Exception as e:  # pyarrow's own error types
             raise DataError(f"manifest {path!r}: not a readable Parquet file ({e})") from None
-        return {
-            name: [
-                self._cell(v, row, name)
-                for row, v in enumerate(table.column(name).to_pylist(), start=1)
-            ]
-            for name in table.column_names
-        }
+        return ParquetColumns(parquet, self)
+
+    def load(self, names):
+        """Reads the columns `names` that exist (a Parquet file's are read on first use),
+        so that `problems` holds their unreadable cells."""
+        for name in names:
+            if name in self.columns:
+                self.columns[name]
 
     def __len__(self):
+        if isinstance(self.columns, ParquetColumns):
+            return self.columns.rows
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def _cell(self, value, row, column):
@@ -188,6 +196,57 @@ class Manifest:
         if value is None or os.path.isabs(value):
             return value
         return os.path.join(self.base_dir, value)
+
+
+class ParquetColumns(Mapping):
+    """A Parquet file's columns by name, each read (and converted like a CSV cell) the
+    first time it is asked for; the row count comes from the file's metadata.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.parquet")
+    >>> pq.write_table(pa.table({"caption": ["hi", None], "blob": [b"x", b"y"]}), p)
+    >>> m = Manifest(p)
+    >>> len(m), list(m.columns), m.columns["caption"], m.columns.read
+    (2, ['caption', 'blob'], ['hi', None], ['caption'])
+    """
+
+    def __init__(self, parquet, manifest):
+        self._parquet = parquet
+        self._manifest = manifest
+        self._names = list(parquet.schema_arrow.names)
+        self._cache = {}
+        self.rows = parquet.metadata.num_rows
+
+    @property
+    def read(self):
+        """The names of the columns read so far, in the order they were read."""
+        return list(self._cache)
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            if name not in self._names:
+                raise KeyError(name)
+            try:
+                values = self._parquet.read(columns=[name]).column(0).to_pylist()
+            except Exception as e:  # pyarrow's own error types
+                raise DataError(
+                    f"manifest {self._manifest.path!r} column {name!r}: not readable ({e})"
+                ) from None
+            cell = self._manifest._cell
+            self._cache[name] = [cell(v, row, name) for row, v in enumerate(values, start=1)]
+        return self._cache[name]
+
+    def __contains__(self, name):  # Mapping's would read the column
+        return name in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
 
 
 def _is_dataframe(value):
