@@ -47,7 +47,8 @@ class EncoderSpec:
     #: auto` (with the learning rate left to it too): "sgd" for a bag of n-grams, whose
     #: rare n-grams AdamW's per-weight step sizes let memorise the training rows
     #: (BENCHMARKS.md, tables); "adamw" for the deep encoders; None: either (the table's
-    #: MLP, measured level under both). auto is sgd when some encoder says "sgd" and
+    #: MLP, which has no rare n-grams to memorise and trains beside the bag of n-grams
+    #: under SGD in the tables benchmark). auto is sgd when some encoder says "sgd" and
     #: none says "adamw", else adamw.
     trains_with = "adamw"
 

@@ -157,7 +157,7 @@ class TabularMLPEncoder(TabularEncoder):
 class TabularMLPConfig(EncoderSpec):
     """MLP over piecewise-linear number embeddings and category embeddings."""
 
-    trains_with = None  # either optimizer (BENCHMARKS.md, tables)
+    trains_with = None  # either optimizer (`EncoderSpec.trains_with`)
 
     type: Literal["mlp"] = "mlp"
     # The width of each column's embedding (numbers: piecewise-linear over their bins; categories: a

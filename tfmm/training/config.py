@@ -15,7 +15,7 @@ class TrainingConfig:
     # The optimizer ("adamw": Adam with decoupled weight decay; "sgd": with momentum
     # 0.9). "auto": sgd when the model reads text as a bag of n-grams (`tfidf`), its
     # other encoders train as well under either (the table's `mlp`) and `learning_rate`
-    # is auto too (validation ROC-AUC 0.926 against AdamW's 0.898 on the real table:
+    # is auto too (validation ROC-AUC 0.925 against AdamW's 0.901 on the real table:
     # AdamW's per-weight steps let the rare n-grams memorise the training rows;
     # BENCHMARKS.md, tables); else adamw. Each encoder says which (`trains_with`).
     optimizer: Literal["auto", "adamw", "adam", "sgd"] = "auto"
