@@ -118,6 +118,41 @@ def test_the_index_ranks_every_row_by_cosine_and_names_what_is_wrong():
         Index(emb, "image").search(np.ones((1, 4)))
 
 
+def test_the_approximate_index_finds_nearly_the_exact_top_k(monkeypatch):
+    import sys
+
+    from tfmm._extras import MissingExtra
+    from tfmm.search import Index
+
+    rng = np.random.default_rng(1)
+    # Clustered vectors, as embeddings are: 40 centres, 3,000 rows around them.
+    centres = rng.normal(size=(40, 24))
+    vectors = (centres[rng.integers(40, size=3000)] + 0.5 * rng.normal(size=(3000, 24))).astype(
+        "float32"
+    )
+    emb = Embeddings({"image": vectors}, list(range(1, 3001)))
+    q = rng.normal(size=(100, 24))
+    exact = Index(emb, "image").search(q, k=10)
+    approx = Index(emb, "image", approximate=True).search(q, k=10)
+    found = np.mean(
+        [len({h["row"] for h in a} & {h["row"] for h in e}) / 10 for a, e in zip(approx, exact)]
+    )
+    assert found >= 0.95, found
+    # Its scores are the cosines of the rows it returns, best first.
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for query, hits in zip(q[:5], approx[:5]):
+        cos = unit @ (query / np.linalg.norm(query))
+        rows = [h["row"] - 1 for h in hits]
+        np.testing.assert_allclose([h["score"] for h in hits], cos[rows], rtol=1e-4, atol=1e-5)
+        assert all(a >= b - 1e-6 for a, b in zip(cos[rows], cos[rows][1:]))
+    # More rows asked for than the index holds: all of them, as the exact search does.
+    small = Embeddings({"image": vectors[:4]}, [1, 2, 3, 4])
+    assert len(Index(small, "image", approximate=True).search(q[:1], k=10)[0]) == 4
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(MissingExtra, match=r"needs faiss-cpu: pip install 'tfmm\[faiss\]'"):
+        Index(emb, "image", approximate=True)
+
+
 def test_search_like_a_row_finds_that_row_first(trained_run, train_data, tmp_path, capsys):
     import json
 
@@ -129,6 +164,9 @@ def test_search_like_a_row_finds_that_row_first(trained_run, train_data, tmp_pat
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert lines[0]["row"] == 2 and lines[0]["score"] == pytest.approx(1.0, abs=1e-5)
     assert len(lines) == 2
+    assert main(["search", out, "--in", "fused", "--like", "2", "--k", "2", "--approximate"]) == 0
+    approx = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert approx[0]["row"] == 2 and approx[0]["score"] == pytest.approx(1.0, abs=1e-5)
     assert main(["search", out, "--in", "fused", "--like", "99"]) == 2
     assert "--like 99: no such row" in capsys.readouterr().err
 

@@ -23,6 +23,7 @@ OPTIONAL = {
     "PIL": ("pillow", "client"),
     "keras_tuner": ("keras-tuner", "tune"),
     "mlflow": ("mlflow-skinny", "mlflow"),
+    "faiss": ("faiss-cpu", "faiss"),
 }
 
 

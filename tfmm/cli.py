@@ -307,7 +307,7 @@ def _cmd_search(args):
 
     from tfmm.search import Index, encode
 
-    index = Index(args.embeddings, args.vector)
+    index = Index(args.embeddings, args.vector, approximate=args.approximate)
     given = [
         (k, v) for k, v in (("text", args.text), ("image", args.image), ("audio", args.audio)) if v
     ]
@@ -604,7 +604,8 @@ def build_parser():
     p.set_defaults(func=_cmd_embed)
     p = sub.add_parser(
         "search",
-        help="the rows of an embeddings file nearest a query (exact cosine top-k), as JSON lines",
+        help="the rows of an embeddings file nearest a query (cosine top-k, exact or "
+        "approximate), as JSON lines",
     )
     p.add_argument("embeddings", help="a file tfmm embed wrote (.parquet or .npz)")
     p.add_argument(
@@ -623,6 +624,11 @@ def build_parser():
         help="the run's input that encodes the query (default: its first of that type)",
     )
     p.add_argument("--k", type=int, default=10, help="how many rows (default 10)")
+    p.add_argument(
+        "--approximate",
+        action="store_true",
+        help="FAISS's HNSW index instead of the exact search (pip install 'tfmm[faiss]')",
+    )
     p.set_defaults(func=_cmd_search)
     p = sub.add_parser(
         "explain",

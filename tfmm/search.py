@@ -3,9 +3,11 @@
 An `Index` holds one vector column of an embeddings file (`tfmm embed`), L2-normalised;
 `encode` turns a query (a text, an image or audio file, a table row) into the same
 run's vector for one input, so a contrastive pretraining run finds the images for a
-sentence, and any run finds the rows most like a given one. The search is exact (one
-matrix product, numpy): fine to a few million vectors of a few hundred dimensions; for
-more, hand the vectors to an approximate index such as ScaNN or FAISS.
+sentence, and any run finds the rows most like a given one. The search is exact by
+default (one matrix product, numpy): fine to a few million vectors of a few hundred
+dimensions. For more, `approximate=True` (`tfmm search --approximate`, `pip install
+'tfmm[faiss]'`) builds FAISS's HNSW graph over the same normalised vectors (inner
+product = cosine): sub-linear queries, a few of the true top-k occasionally missed.
 
     tfmm embed runs/pre --manifest images.csv --out images.parquet --keep-columns path
     tfmm search images.parquet --run runs/pre --in image --text "a red square" --k 5
@@ -34,14 +36,22 @@ def _normalise(x):
 
 
 class Index:
-    """Exact cosine top-k over one vector column of `Embeddings` (or of its file).
+    """Cosine top-k over one vector column of `Embeddings` (or of its file): exact, or
+    approximate through FAISS.
 
     Args:
         embeddings: `Embeddings`, or the path of a file `tfmm embed` wrote.
         vector: str. Which vectors to search ("fused", or an input's name).
+        approximate: bool. FAISS's HNSW graph (`faiss.IndexHNSWFlat`, inner product on
+            the normalised vectors) instead of the exact matrix product; needs
+            `pip install 'tfmm[faiss]'`.
+        neighbors: int. HNSW's links per vector (FAISS's `M`; more: better recall,
+            more memory).
+        ef_search: int. HNSW's candidate list per query (more: better recall, slower);
+            at least `k`.
     """
 
-    def __init__(self, embeddings, vector):
+    def __init__(self, embeddings, vector, approximate=False, neighbors=32, ef_search=128):
         if not isinstance(embeddings, Embeddings):
             embeddings = Embeddings.load(embeddings)
         if vector not in embeddings.vectors:
@@ -50,6 +60,16 @@ class Index:
             )
         self.embeddings, self.vector = embeddings, vector
         self.matrix = _normalise(embeddings.vectors[vector])
+        self.approximate, self.ef_search = approximate, ef_search
+        self._faiss = None
+        if approximate:
+            from tfmm._extras import require
+
+            faiss = require("faiss", "an approximate index (tfmm search --approximate)")
+            self._faiss = faiss.IndexHNSWFlat(
+                self.matrix.shape[1], neighbors, faiss.METRIC_INNER_PRODUCT
+            )
+            self._faiss.add(np.ascontiguousarray(self.matrix))
 
     def __len__(self):
         return len(self.matrix)
@@ -63,20 +83,26 @@ class Index:
                 f"query vectors have width {q.shape[1]}; the index's {self.vector!r} vectors "
                 f"have {self.matrix.shape[1]}"
             )
-        scores = q @ self.matrix.T
         k = min(k, len(self.matrix))
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        if self._faiss is not None:
+            self._faiss.hnsw.efSearch = max(self.ef_search, k)
+            found, ids = self._faiss.search(np.ascontiguousarray(q), k)
+            hits = [[(j, s) for j, s in zip(ids[i], found[i]) if j >= 0] for i in range(len(q))]
+        else:
+            scores = q @ self.matrix.T
+            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            hits = [[(j, scores[i, j]) for j in top[i]] for i in range(len(q))]
         columns = self.embeddings.columns
         return [
             [
                 {
                     "row": self.embeddings.rows[j],
-                    "score": float(scores[i, j]),
+                    "score": float(score),
                     **{c: v[j] for c, v in columns.items()},
                 }
-                for j in top[i]
+                for j, score in row
             ]
-            for i in range(len(q))
+            for row in hits
         ]
 
 
