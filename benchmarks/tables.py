@@ -507,27 +507,20 @@ def main(argv=None):
     )
     args = p.parse_args(argv)
     if args.choose:
+        section = "tables_choice"
         text = choice_markdown(choose(args.work, args.seeds), args.seeds)
-        print(text)
-        if args.write:
-            from benchmarks.common import write_section
-
-            write_section(
-                "tables_choice",
-                text,
-                command=" ".join(["python -m benchmarks.tables", *(argv or sys.argv[1:])]),
-            )
-        return
-    text = markdown(
-        measure(args.work, args.models, args.seeds, init_seeds=tuple(args.init_seeds)),
-        args.seeds,
-    )
+    else:
+        section = "tables"
+        text = markdown(
+            measure(args.work, args.models, args.seeds, init_seeds=tuple(args.init_seeds)),
+            args.seeds,
+        )
     print(text)
     if args.write:
         from benchmarks.common import write_section
 
         write_section(
-            "tables",
+            section,
             text,
             command=" ".join(["python -m benchmarks.tables", *(argv or sys.argv[1:])]),
         )
