@@ -50,6 +50,21 @@ def _cmd_data_check(args):
         config = _config_for_manifest(args.manifest)
     manifest = Manifest(args.manifest)
     with_labels = all(o.column in manifest.columns for o in config.outputs)
+    from tfmm.data.stream import ParquetStream, streams
+
+    if streams(config, args.manifest):
+        # Too large to load (`data.stream`): checked a record batch at a time; the
+        # per-column summaries need whole columns and are left out.
+        stream = ParquetStream(config, args.manifest, with_labels=with_labels)
+        with decoder_messages_dropped() as stderr:
+            problems, _ = stream.problems(progress_stream=stderr)
+        for p in problems:
+            print(p)
+        print(
+            f"{args.manifest}: {len(stream)} rows (streamed: no column summaries), "
+            f"{len({p.row for p in problems})} with problems ({len(problems)} problems)"
+        )
+        return 1 if problems else 0
     label_lines = labels_from_training(config, manifest) if with_labels else []
     with decoder_messages_dropped() as stderr:
         problems = check_manifest(config, manifest, with_labels=with_labels, progress_stream=stderr)

@@ -62,6 +62,18 @@ class DataConfig:
     # pipeline's reading and decoding run on its workers, each example once per epoch.
     # None: in this process.
     service: Optional[str] = None
+    # A Parquet split too large to load is streamed (`tfmm.data.stream`): read a record
+    # batch at a time, checked batch by batch, shuffled through `shuffle_buffer`. true:
+    # always; false: never (loaded whole); "auto": when the file's data, uncompressed, is
+    # over `stream_over_mb`.
+    stream: Union[bool, str] = "auto"
+    # Under `stream: auto`, a Parquet file whose data, uncompressed (from its metadata),
+    # is over this many MB is streamed; a smaller one is loaded.
+    stream_over_mb: float = 512.0
+    # What preprocessing learns from a streamed training split (vocabularies, bin edges,
+    # category lists) comes from up to this many of its rows, whole row groups spread
+    # over the file; labels and class counts from the whole label column.
+    fit_rows: int = 100_000
 
     @property
     def cache_mode(self) -> str:
@@ -72,8 +84,21 @@ class DataConfig:
 
     def validate(self, path):
         positive(
-            self, path, "batch_size", "max_file_mb", "max_image_megapixels", "max_audio_seconds"
+            self,
+            path,
+            "batch_size",
+            "max_file_mb",
+            "max_image_megapixels",
+            "max_audio_seconds",
+            "stream_over_mb",
+            "fit_rows",
         )
+        if self.stream not in (True, False, "auto"):
+            raise ConfigError(
+                f"{path}.stream: expected true, false or 'auto'. Received: {self.stream!r}".lstrip(
+                    "."
+                )
+            )
         if self.cache == "":
             raise ConfigError(
                 f"{path}.cache: expected true, false, 'none', 'memory' or a "

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfmm.data.manifest import Manifest, _is_dataframe
 from tfmm.data.preprocessor import Preprocessor
+from tfmm.data.stream import ParquetStream, open_stream
 
 # The sources' helpers, importable from here as before.
 from tfmm.data.sources import (  # noqa: F401
@@ -44,7 +45,8 @@ def make_dataset(
             `tfds:NAME/SPLIT`. Relative paths resolve against the config's folder. Or a
             pandas DataFrame (media paths relative to the working directory; wrap it in
             `tfmm.data.Manifest(frame, base_dir=...)` to say otherwise), a `Manifest`,
-            or a dict of column -> list of str that `load_manifest` returned.
+            a dict of column -> list of str that `load_manifest` returned, or a
+            `ParquetStream` (a large .parquet path streams on its own: `data.stream`).
         vocabularies: dict of text input name -> vocabulary.
         training: bool. Shuffle (seeded by `data.seed`) and drop the last partial batch.
         input_context: `tf.distribute.InputContext` or None.
@@ -72,7 +74,11 @@ def make_dataset(
             report_dir,
         )
     columns = source if isinstance(source, dict) else None
-    source = "<columns>.csv" if columns is not None else config.resolve_path(source)
+    stream = source if isinstance(source, ParquetStream) else None
+    if stream is not None:
+        source = stream.path
+    else:
+        source = "<columns>.csv" if columns is not None else config.resolve_path(source)
     batch_size = batch_size or config.data.batch_size
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
@@ -92,6 +98,7 @@ def make_dataset(
         source,
         kind,
         columns,
+        stream,
         training,
         cached,
         service,
@@ -132,6 +139,7 @@ def _rows(
     source,
     kind,
     columns,
+    stream,
     training,
     cached,
     service,
@@ -149,6 +157,13 @@ def _rows(
         from tfmm.data.tfds import read_tfds
 
         return read_tfds(config, source, input_context=input_context, with_labels=with_labels), None
+    if columns is None and stream is None:
+        stream = open_stream(config, source, with_labels, report_dir)
+    if stream is not None:
+        # Read a record batch at a time; its length is known only after the checks.
+        shuffled = training and not cached
+        ds = stream.dataset(shuffled, repeat and shuffled, input_context)
+        return ds, _media_reader(config)
     if columns is None:
         columns = load_manifest(config, source, with_labels, report_dir)
     rows = len(next(iter(columns.values())))

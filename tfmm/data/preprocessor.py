@@ -106,19 +106,33 @@ def fit_preprocessing(config, manifest):
 
     Args:
         config: `tfmm.Config` (modified in place: labels).
-        manifest: `tfmm.data.Manifest` of the training split (or a pandas DataFrame).
+        manifest: `tfmm.data.Manifest` of the training split (or a pandas DataFrame), or
+            a `tfmm.data.stream.ParquetStream`: fitted on its `sample()` (up to
+            `data.fit_rows` rows), the labels from its whole label column.
 
     Returns:
         dict of input name -> what it learnt (text vocabularies, tabular states).
     """
-    if not isinstance(manifest, Manifest):
-        manifest = Manifest(manifest)
-    manifest.require([o.column for o in config.outputs], what="label column")
+    from tfmm.data.stream import ParquetStream
+
+    if isinstance(manifest, ParquetStream):
+        stream, manifest = manifest, manifest.sample()
+        label_counts = stream.label_counts
+    else:
+        if not isinstance(manifest, Manifest):
+            manifest = Manifest(manifest)
+        manifest.require([o.column for o in config.outputs], what="label column")
+
+        def label_counts(column):
+            return collections.Counter(v for v in manifest.columns[column] if v is not None)
+
     for o in config.outputs:
+        counts = None
         if output_type(o).has_labels and o.labels is None:
-            o.labels = infer_labels(o, manifest.columns[o.column])
+            counts = label_counts(o.column)
+            o.labels = infer_labels(o, list(counts))
         if o.class_weight == "balanced":
-            counts = collections.Counter(manifest.columns[o.column])
+            counts = counts or label_counts(o.column)
             o.class_weight = balanced_class_weights(o.labels, counts)
     return fit_text_vocabularies(config, manifest)
 

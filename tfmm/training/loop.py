@@ -19,6 +19,7 @@ import keras
 from tfmm._keras_compat import build_from_spec, keras_multiworker_fixes
 from tfmm.data import Manifest
 from tfmm.data.pipeline import load_manifest, source_kind
+from tfmm.data.stream import ParquetStream, open_stream, streams
 from tfmm.files import RunDir
 from tfmm.models import build_model, compile_model
 from tfmm.tracking.tracker import Tracker
@@ -168,6 +169,17 @@ def _read_training_data(config, run, log):
     datasets read."""
     if config.data.train is None:
         raise ValueError("data.train: required to train (a manifest, TFRecord glob or tfds:)")
+    stream = open_stream(
+        config, config.resolve_path(config.data.train), report_dir=run.path, log=log
+    )
+    if stream is not None:
+        log(
+            f"tfmm train: streaming {stream.path!r} ({len(stream)} rows, "
+            f"{stream.row_groups} row groups; preprocessing fitted on up to "
+            f"{config.data.fit_rows} rows)"
+        )
+        stream.check()
+        return stream, fit_vocabularies(config, stream)
     manifest = Manifest(config.resolve_path(config.data.train))
     columns = load_manifest(config, manifest, report_dir=run.path, log=log)
     return columns, fit_vocabularies(config, manifest)
@@ -199,7 +211,7 @@ def _datasets(config, train_columns, vocabularies, strategy, run, log):
         val_src = config.resolve_path(config.data.val)
         val = (
             load_manifest(config, val_src, report_dir=run.path, log=log)
-            if source_kind(val_src) == "manifest"
+            if source_kind(val_src) == "manifest" and not streams(config, val_src)
             else val_src
         )
         val_ds = distributed_dataset(
@@ -212,7 +224,11 @@ def _datasets(config, train_columns, vocabularies, strategy, run, log):
             report_dir=run.path,
             repeat=val_repeat,
         )
-    rows = len(next(iter(train_columns.values())))
+    rows = (
+        len(train_columns)
+        if isinstance(train_columns, ParquetStream)
+        else len(next(iter(train_columns.values())))
+    )
     return train_ds, val_ds, val_steps, steps_per_epoch(config, rows, batch)
 
 
