@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import sys
 import re
 import time
 
@@ -56,6 +57,16 @@ def stamp(command, rev=None, machine=None, note=""):
     note = f" ({note})" if note else ""
     day = datetime.date.today().isoformat()
     return f"Written {day} by `{command}` at commit {rev} on {machine}{note}."
+
+
+def cli_command(module, argv=None):
+    """The command line that ran benchmark `module` (`__name__`) with `argv` (default:
+    this process's arguments), as a section's stamp names it.
+
+    >>> cli_command("benchmarks.tables", ["--choose", "--write"])
+    'python -m benchmarks.tables --choose --write'
+    """
+    return " ".join(["python -m " + module, *(sys.argv[1:] if argv is None else argv)])
 
 
 def write_section(name, text, path=None, command=None, rev=None, note=""):

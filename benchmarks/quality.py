@@ -21,7 +21,6 @@ not a reported figure.
 import argparse
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -573,13 +572,13 @@ def main(argv=None):
     global EPOCHS
     EPOCHS = args.epochs or EPOCHS
     if args.protocol:
-        from benchmarks.common import write_section
+        from benchmarks.common import cli_command, write_section
         from benchmarks.run import commit
 
         rev = commit()
         for variant in args.variants:
             result = protocol(args.work, variant, args.data_seeds, args.seeds)
-            command = " ".join(["python -m benchmarks.quality", *(argv or sys.argv[1:])])
+            command = cli_command("benchmarks.quality", argv)
             text = protocol_markdown(result, variant, minutes=result["seconds"] / 60)
             print(text)
             write_section(

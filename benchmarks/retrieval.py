@@ -15,7 +15,6 @@ the class ranks the pair within the top 15 or so, and recall@10 is the figure to
 import argparse
 import os
 import shutil
-import sys
 
 import numpy as np
 
@@ -135,12 +134,12 @@ def main(argv=None):
     text = markdown(rows, 1000, args.epochs)
     print(text)
     if args.write:
-        from benchmarks.common import write_section
+        from benchmarks.common import cli_command, write_section
 
         write_section(
             "retrieval",
             text,
-            command=" ".join(["python -m benchmarks.retrieval", *(argv or sys.argv[1:])]),
+            command=cli_command("benchmarks.retrieval", argv),
         )
 
 

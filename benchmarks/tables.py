@@ -25,7 +25,6 @@ import argparse
 import itertools
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -517,12 +516,12 @@ def main(argv=None):
         )
     print(text)
     if args.write:
-        from benchmarks.common import write_section
+        from benchmarks.common import cli_command, write_section
 
         write_section(
             section,
             text,
-            command=" ".join(["python -m benchmarks.tables", *(argv or sys.argv[1:])]),
+            command=cli_command("benchmarks.tables", argv),
         )
 
 
