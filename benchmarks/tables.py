@@ -2,7 +2,7 @@
 
     python -m benchmarks.run --only tables                    # 3 seeds, every model
     python -m benchmarks.tables --seeds 0 --models tfmm_default sklearn_stack
-    python -m benchmarks.tables --choose --write              # the optimizer, on val rows
+    python -m benchmarks.tables --choose --write              # optimizer, width: val rows
 
 Data: `../shared/data/womens_clothing_reviews_1000.csv` (1,000 real product reviews; see
 its README): predict `Recommended IND` (818 yes, 182 no) from the review's title and text,
@@ -127,10 +127,11 @@ TFMM_MODELS = {
 }
 
 
-def run_tfmm(name, paths, run_dir, seed, training=None):
+def run_tfmm(name, paths, run_dir, seed, training=None, text_encoder=None):
     """{"val_auc", "test_auc", "test_accuracy"} of one tfmm model (the default text
-    encoder when the model's is None), with `training` keys over the defaults; without a
-    "test" entry in `paths`, {"val_auc"} only (no test row is read)."""
+    encoder when the model's is None), with `training` keys over the defaults and the
+    text inputs' encoder `text_encoder` (a config mapping) when given; without a "test"
+    entry in `paths`, {"val_auc"} only (no test row is read)."""
     import tfmm
     from tfmm.training import train
     from tfmm.training.inference import evaluate
@@ -144,6 +145,8 @@ def run_tfmm(name, paths, run_dir, seed, training=None):
         # The user's config: no encoder keys where the model takes the default.
         if (i["type"] == "text" and encoder is None) or (i["type"] == "tabular" and not tabular):
             i.pop("encoder", None)
+        if i["type"] == "text" and text_encoder is not None:
+            i["encoder"] = dict(text_encoder)
     shutil.rmtree(run_dir, ignore_errors=True)
     config = tfmm.config_from_dict(cfg)
     model, metrics = train(config, run_dir, log=lambda *a: None, verbose=0)
@@ -158,32 +161,42 @@ def run_tfmm(name, paths, run_dir, seed, training=None):
     }
 
 
-# The optimizer grid `--choose` compares for the default fused model on validation rows
-# (`training.optimizer: auto` took the winner for bag-of-n-gram models).
-CHOICES = (("adamw", 3e-3), ("sgd", 0.1), ("sgd", 0.03), ("sgd", 0.01))
+# The settings `--choose` compares for the default fused model on validation rows: the
+# optimizer and learning rate at the bag of n-grams' former width (64), then its width
+# at the chosen optimizer (`training.optimizer: auto` and `TfidfConfig.units` took the
+# winners). (optimizer, learning rate, tfidf units)
+CHOICES = (
+    ("adamw", 3e-3, 64),
+    ("sgd", 0.1, 64),
+    ("sgd", 0.03, 64),
+    ("sgd", 0.01, 64),
+    ("sgd", 0.03, 256),
+    ("sgd", 0.03, 512),
+)
 CHOICE_INITS = (0, 1)
 
 
 def choose(work, seeds=SEEDS, log=print):
-    """Validation ROC-AUC of the default fused model under each optimizer and learning
-    rate of `CHOICES`, per split seed × `CHOICE_INITS`; reads no test row."""
+    """Validation ROC-AUC of the default fused model under each setting of `CHOICES`,
+    per split seed × `CHOICE_INITS`; reads no test row."""
     rows = {}
     for seed in seeds:
         paths = split(seed, os.path.join(work, f"data_{seed}"))
         paths = {k: v for k, v in paths.items() if k != "test"}
         for init in CHOICE_INITS:
-            for optimizer, lr in CHOICES:
+            for optimizer, lr, units in CHOICES:
                 start = time.monotonic()
                 r = run_tfmm(
                     "tfmm_default",
                     paths,
-                    os.path.join(work, f"choose_{optimizer}_{lr}_{seed}_{init}"),
+                    os.path.join(work, f"choose_{optimizer}_{lr}_{units}_{seed}_{init}"),
                     seed + 100 * init,
                     {"optimizer": optimizer, "learning_rate": lr},
+                    text_encoder={"type": "tfidf", "units": units},
                 )
-                rows.setdefault((optimizer, lr), []).append(r["val_auc"])
+                rows.setdefault((optimizer, lr, units), []).append(r["val_auc"])
                 log(
-                    f"tables choose seed {seed} init {init} {optimizer} {lr}: "
+                    f"tables choose seed {seed} init {init} {optimizer} {lr} units {units}: "
                     f"val_auc {r['val_auc']:.3f} ({time.monotonic() - start:.0f} s)"
                 )
     return rows
@@ -191,20 +204,21 @@ def choose(work, seeds=SEEDS, log=print):
 
 def choice_markdown(rows, seeds):
     lines = [
-        "| optimizer | learning rate | runs | val ROC-AUC (mean ± std) | per run |",
-        "|---|---|---|---|---|",
+        "| optimizer | learning rate | tfidf units | runs | val ROC-AUC (mean ± std) | per run |",
+        "|---|---|---|---|---|---|",
     ]
     best = max(rows, key=lambda k: np.mean(rows[k]))
-    for (optimizer, lr), v in rows.items():
-        mark = "**" if (optimizer, lr) == best else ""
+    for (optimizer, lr, units), v in rows.items():
+        mark = "**" if (optimizer, lr, units) == best else ""
         lines.append(
-            f"| {mark}{optimizer}{mark} | {lr:g} | {len(v)} | {np.mean(v):.3f} ± "
+            f"| {mark}{optimizer}{mark} | {lr:g} | {units} | {len(v)} | {np.mean(v):.3f} ± "
             f"{np.std(v):.3f} | {' / '.join(f'{x:.3f}' for x in v)} |"
         )
     lines.append(
         f"\nThe default fused model (tfidf title and review + the table's mlp, concat), "
         f"split seeds {list(seeds)} × initialisation seeds {list(CHOICE_INITS)}, "
-        f"validation rows only (no test row is read). Best: {best[0]} at {best[1]:g}."
+        f"validation rows only (no test row is read). Best: {best[0]} at {best[1]:g}, "
+        f"tfidf units {best[2]}."
     )
     return "\n".join(lines)
 
@@ -495,7 +509,7 @@ def main(argv=None):
     p.add_argument(
         "--choose",
         action="store_true",
-        help="compare the optimizers of CHOICES on validation rows (section tables_choice)",
+        help="compare the settings of CHOICES on validation rows (section tables_choice)",
     )
     p.add_argument(
         "--init-seeds",

@@ -156,23 +156,30 @@ def test_the_table_benchmark_pairs_each_tfmm_run_with_the_stack_on_its_split():
     assert "| **scikit-learn: stack** (the mark) | 2 |" in text
 
 
-def test_the_table_optimizer_choice_reads_validation_only_and_marks_the_best(tmp_path, monkeypatch):
+def test_the_table_choice_reads_validation_only_and_marks_the_best(tmp_path, monkeypatch):
     from benchmarks import tables
 
     seen = []
 
-    def fake_run(name, paths, run_dir, seed, training=None):
+    def fake_run(name, paths, run_dir, seed, training=None, text_encoder=None):
         seen.append(dict(paths))
         auc = {"adamw": 0.90, "sgd": 0.93}[training["optimizer"]] - training["learning_rate"]
-        return {"val_auc": auc + 0.001 * seed}
+        return {"val_auc": auc + 0.001 * seed + text_encoder["units"] / 1e4}
 
     monkeypatch.setattr(tables, "run_tfmm", fake_run)
     monkeypatch.setattr(tables, "split", lambda seed, out: {"train": "t", "val": "v", "test": "x"})
-    monkeypatch.setattr(tables, "CHOICES", (("adamw", 3e-3), ("sgd", 0.1), ("sgd", 0.01)))
+    monkeypatch.setattr(
+        tables,
+        "CHOICES",
+        (("adamw", 3e-3, 64), ("sgd", 0.1, 64), ("sgd", 0.01, 64), ("sgd", 0.01, 8)),
+    )
     rows = tables.choose(str(tmp_path), seeds=(0, 1), log=lambda *a: None)
-    assert all("test" not in p for p in seen) and len(seen) == 2 * 2 * 3
-    # sgd 0.01: 0.92 + 0.001 * seed over seeds 0, 1 and inits (seed + 100 * init).
-    assert np.mean(rows[("sgd", 0.01)]) == pytest.approx(0.92 + 0.001 * np.mean([0, 1, 100, 101]))
+    assert all("test" not in p for p in seen) and len(seen) == 2 * 2 * 4
+    # sgd 0.01 units 64: 0.92 + 0.0064 + 0.001 * seed over seeds 0, 1 and inits (seed + 100 * init).
+    assert np.mean(rows[("sgd", 0.01, 64)]) == pytest.approx(
+        0.9264 + 0.001 * np.mean([0, 1, 100, 101])
+    )
     text = tables.choice_markdown(rows, (0, 1))
-    assert "| **sgd** | 0.01 | 4 |" in text and "| adamw | 0.003 | 4 |" in text
-    assert "Best: sgd at 0.01." in text
+    assert "| **sgd** | 0.01 | 64 | 4 |" in text and "| adamw | 0.003 | 64 | 4 |" in text
+    assert "| sgd | 0.01 | 8 | 4 |" in text
+    assert "Best: sgd at 0.01, tfidf units 64." in text
