@@ -261,7 +261,9 @@ class ParquetStream:
         def epoch_rows(epoch):
             order = groups
             if training:
-                order = np.random.default_rng([seed, int(epoch)]).permutation(groups)
+                # default_rng takes non-negative keys only (a data.seed may be < 0).
+                key = [seed % 2**63, int(epoch) % 2**63]
+                order = np.random.default_rng(key).permutation(groups)
             for chunk in self.chunks(order):
                 yield {k: np.array(v, dtype=object) for k, v in chunk.items()}
 
