@@ -11,11 +11,13 @@ from tfmm.data.preprocessor import (
     fit_text_vocabularies,
     vocabularies_from_model,
 )
+from tfmm.data.stream import ParquetStream
 from tfmm.data.tfrecord import write_tfrecords
 
 __all__ = [
     "DataError",
     "Manifest",
+    "ParquetStream",
     "Preprocessor",
     "Problem",
     "check_manifest",

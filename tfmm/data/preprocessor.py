@@ -107,7 +107,7 @@ def fit_preprocessing(config, manifest):
     Args:
         config: `tfmm.Config` (modified in place: labels).
         manifest: `tfmm.data.Manifest` of the training split (or a pandas DataFrame), or
-            a `tfmm.data.stream.ParquetStream`: fitted on its `sample()` (up to
+            a `tfmm.data.ParquetStream`: fitted on its `sample()` (up to
             `data.fit_rows` rows), the labels from its whole label column.
 
     Returns:
