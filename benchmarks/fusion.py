@@ -16,7 +16,7 @@ from tfmm.data.demo import demo_config
 NAME = "fusion"
 # Minutes on 2 CPU cores (quick, full), as `benchmarks.run` prints them (quick: the
 # 2026-12-04 `--quick` run's time, rounded up).
-MINUTES = (2, 45)
+MINUTES = (2, 10)
 
 # Demo-scale settings of each strategy (the concat row is exactly `tfmm demo`'s fusion).
 STRATEGIES = {
