@@ -40,18 +40,7 @@ def load_manifest(
     if problems:
         if config.data.on_bad_example == "fail":
             raise_for(problems)
-        report = None
-        if report_dir is not None:
-            name = os.path.splitext(os.path.basename(manifest.path))[0]
-            report = write_report(problems, os.path.join(report_dir, f"bad_examples_{name}.csv"))
-        log(
-            f"tfmm: skipped {len(bad_rows)} of {len(manifest)} rows of {manifest.path!r} "
-            f"with bad input" + (f"; reasons in {report}" if report else "")
-        )
-        for p in problems[:5]:
-            log(f"  {p}")
-        if len(problems) > 5:
-            log(f"  ... and {len(problems) - 5} more")
+        report_skipped(problems, len(manifest), repr(manifest.path), report_dir, log)
     keep = [r for r in range(1, len(manifest) + 1) if r not in set(bad_rows)]
     if not keep:
         raise DataError(
@@ -66,6 +55,24 @@ def load_manifest(
             values = [manifest.resolve(v) for v in values]
         columns[col] = ["" if v is None else v for v in values]
     return (columns, keep) if with_row_numbers else columns
+
+
+def report_skipped(problems, rows, what, report_dir, log):
+    """Under `on_bad_example: skip`: writes `problems` to `report_dir/bad_examples_STEM.csv`
+    (when given) and logs how many of `rows` rows of `what` (the manifest, as named in the
+    log) were skipped, with the first five problems."""
+    report = None
+    if report_dir is not None:
+        name = os.path.splitext(os.path.basename(problems[0].source))[0]
+        report = write_report(problems, os.path.join(report_dir, f"bad_examples_{name}.csv"))
+    log(
+        f"tfmm: skipped {len({p.row for p in problems})} of {rows} rows of {what} "
+        f"with bad input" + (f"; reasons in {report}" if report else "")
+    )
+    for p in problems[:5]:
+        log(f"  {p}")
+    if len(problems) > 5:
+        log(f"  ... and {len(problems) - 5} more")
 
 
 def expand_files(pattern):

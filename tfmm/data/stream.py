@@ -20,8 +20,9 @@ import tensorflow as tf
 
 from tfmm import _log
 from tfmm.data.check import check_manifest
-from tfmm.data.errors import DataError, raise_for, write_report
+from tfmm.data.errors import DataError, raise_for
 from tfmm.data.manifest import Manifest
+from tfmm.data.sources import report_skipped
 
 # Rows per record batch read from the file (and checked together).
 CHUNK_ROWS = 4096
@@ -127,11 +128,9 @@ class ParquetStream:
         m.path = self.path
         m.base_dir = self._manifest.base_dir
         m.problems = []
-        m.columns = {
-            n: [m._cell(v, first + r, n) for r, v in enumerate(vs)] for n, vs in cells.items()
-        }
-        # _cell numbered its UTF-8 problems in the file; the checks count from 1 here.
-        m.problems = [dataclasses.replace(p, row=p.row - first + 1) for p in m.problems]
+        # Rows counted from 1 within the batch, as the checks count them; `problems`
+        # moves them to the file's numbering.
+        m.columns = {n: [m._cell(v, r, n) for r, v in enumerate(vs, 1)] for n, vs in cells.items()}
         return m
 
     def check(self):
@@ -147,20 +146,9 @@ class ParquetStream:
         self._bad = {p.row for p in problems}
         self._kept = kept
         if problems:
-            report = None
-            if self.report_dir is not None:
-                name = os.path.splitext(os.path.basename(self.path))[0]
-                report = write_report(
-                    problems, os.path.join(self.report_dir, f"bad_examples_{name}.csv")
-                )
-            self.log(
-                f"tfmm: skipped {len(self._bad)} of {len(self)} rows of {self.path!r} "
-                f"(streamed) with bad input" + (f"; reasons in {report}" if report else "")
+            report_skipped(
+                problems, len(self), f"{self.path!r} (streamed)", self.report_dir, self.log
             )
-            for p in problems[:5]:
-                self.log(f"  {p}")
-            if len(problems) > 5:
-                self.log(f"  ... and {len(problems) - 5} more")
         if not any(kept.values()):
             raise DataError(
                 f"manifest {self.path!r}: no usable rows ({len(self)} rows, "
