@@ -537,3 +537,43 @@ def test_a_tabular_input_takes_part_in_contrastive_pretraining_and_init_from(tmp
     with np.load(os.path.join(pre, "encoders", "facts.weights.npz")) as saved:
         for k, w in enumerate(model.get_layer("facts_encoder").get_weights()):
             np.testing.assert_array_equal(w, saved[f"w{k:04d}"])
+
+
+def test_contrastive_pretraining_sees_another_view_of_an_input_with_augment_on(
+    train_data, tmp_path
+):
+    """`inputs[].augment` reaches the pretrainer: in training each call sees another view
+    of the augmented image (and the same text); outside training, the same embeddings;
+    saved and loaded, the augmenter comes back with the model."""
+    import keras
+
+    from tests.helpers import tiny_demo_dict
+    from tfmm.data import Manifest, fit_text_vocabularies, make_dataset
+    from tfmm.pretraining import build_pretrainer
+
+    def pretrainer(augment):
+        keras.utils.set_random_seed(0)
+        cfg = tiny_demo_dict(train_data, ("text", "image"), inputs={"image": {"augment": augment}})
+        config = tfmm.config_from_dict(cfg)
+        train = config.resolve_path(config.data.train)
+        vocabularies = fit_text_vocabularies(config, Manifest(train))
+        model = build_pretrainer(config, vocabularies, projection_dim=4)
+        batch = next(iter(make_dataset(config, train, vocabularies, with_labels=False)))
+        return model, batch
+
+    model, batch = pretrainer(True)
+    a, b = model(batch, training=True), model(batch, training=True)
+    assert np.abs(np.asarray(a["image"]) - np.asarray(b["image"])).max() > 1e-3
+    np.testing.assert_allclose(a["text"], b["text"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(model(batch)["image"], model(batch)["image"])
+
+    path = str(tmp_path / "pretrainer.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.augmenters["image"]).__name__ == "ImageAugmentation"
+    np.testing.assert_allclose(loaded(batch)["image"], model(batch)["image"], rtol=1e-5, atol=1e-6)
+
+    plain, batch = pretrainer(False)
+    assert plain.augmenters == {}
+    a, b = plain(batch, training=True), plain(batch, training=True)
+    np.testing.assert_allclose(a["image"], b["image"], rtol=1e-5, atol=1e-6)

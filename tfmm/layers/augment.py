@@ -190,3 +190,25 @@ class TokenDropout(keras.layers.Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "oov_id": self.oov_id, "seed": self.seed})
         return config
+
+
+def input_augmenter(input_config, seed):
+    """The training-only augmentation layer `inputs[].augment` puts in front of an image
+    or text encoder's primary input, or None (augment off, or audio and tabular inputs:
+    audio is augmented inside its encoder, on the log-mel frames).
+
+    Example:
+
+    >>> from types import SimpleNamespace
+    >>> image = SimpleNamespace(name="photo", type="image", augment=True)
+    >>> type(input_augmenter(image, 0)).__name__, input_augmenter(image, 0).name
+    ('ImageAugmentation', 'photo_augment')
+    >>> input_augmenter(SimpleNamespace(name="clip", type="audio", augment=True), 0) is None
+    True
+    """
+    if not input_config.augment or input_config.type not in ("image", "text"):
+        return None
+    name = f"{input_config.name}_augment"
+    if input_config.type == "image":
+        return ImageAugmentation(seed=seed, name=name)
+    return TokenDropout(0.1, seed=seed, name=name)

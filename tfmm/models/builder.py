@@ -6,7 +6,7 @@ import keras
 
 from tfmm.encoders import build_encoder
 from tfmm.fusion import INSPECTION_OUTPUTS, build_fusion, needs_sequences
-from tfmm.layers.augment import ImageAugmentation, TokenDropout
+from tfmm.layers.augment import input_augmenter
 from tfmm.layers.fusion import GradientScale, MaskedMeanPooling, ModalityPresence
 from tfmm.layers.heads import Head
 from tfmm.models.heads import build_head, head_settings, loss_for, metrics_for
@@ -70,10 +70,9 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
             outer = keras.Input(t.shape[1:], dtype=t.dtype, name=names[t.name])
             inputs[names[t.name]] = outer
             inner[t.name] = outer
-        if input_config.augment and input_config.type in ("image", "text"):
-            # Audio is augmented inside its encoder, on the log-mel frames.
-            key = encoder.primary_input
-            inner[key] = _augmenter(input_config, config.data.seed)(inner[key])
+        augmenter = input_augmenter(input_config, config.data.seed)
+        if augmenter is not None:
+            inner[encoder.primary_input] = augmenter(inner[encoder.primary_input])
         if len(inner) == 1:
             features[input_config.name] = encoder(next(iter(inner.values())))
         else:
@@ -108,14 +107,6 @@ def build_model(config: "Config", vocabularies: Optional[Mapping[str, Any]] = No
             vector = GradientScale(name=f"blend_{aux_name}")(vector)
         outputs[aux_name] = build_head(o, vector, name=f"head_{aux_name}")
     return keras.Model(inputs=inputs, outputs=outputs, name=config.name)
-
-
-def _augmenter(input_config, seed):
-    """The training-only augmentation layer in front of an image or textcnn encoder."""
-    name = f"{input_config.name}_augment"
-    if input_config.type == "image":
-        return ImageAugmentation(seed=seed, name=name)
-    return TokenDropout(0.1, seed=seed, name=name)
 
 
 def _presence(config, inputs, features):

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfmm.encoders import build_encoder
+from tfmm.layers.augment import input_augmenter
 
 
 def info_nce(anchor, other, logit_scale, anchor_all=None, other_all=None, labels=None):
@@ -63,6 +64,10 @@ class ContrastivePretrainer(keras.Model):
         anchor: str. The input every other input is paired with (text, by default).
         projection_dim: int.
         init_temperature: float.
+        augmenters: dict of input name -> training-only layer applied to that input's
+            encoder's primary input (`inputs[].augment`: image flips and shifts, text
+            token dropout), so that each pass sees another view; identity outside
+            training, so embeddings and exports never see it.
 
     Example:
 
@@ -74,7 +79,14 @@ class ContrastivePretrainer(keras.Model):
     """
 
     def __init__(
-        self, encoders, input_names, anchor, projection_dim=64, init_temperature=0.07, **kwargs
+        self,
+        encoders,
+        input_names,
+        anchor,
+        projection_dim=64,
+        init_temperature=0.07,
+        augmenters=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if anchor not in encoders or len(encoders) < 2:
@@ -88,6 +100,13 @@ class ContrastivePretrainer(keras.Model):
         self.anchor = anchor
         self.projection_dim = projection_dim
         self.init_temperature = init_temperature
+        unknown = set(augmenters or {}) - set(encoders)
+        if unknown:
+            raise ValueError(
+                f"ContrastivePretrainer: augmenters for inputs it has no encoder for: "
+                f"{sorted(unknown)}; inputs: {sorted(encoders)}"
+            )
+        self.augmenters = dict(augmenters or {})
         self.projections = {
             name: keras.layers.Dense(projection_dim, use_bias=False, name=f"{name}_projection")
             for name in encoders
@@ -108,6 +127,9 @@ class ContrastivePretrainer(keras.Model):
         for name, encoder in self.encoders.items():
             names = self.input_names[name]
             inner = {k: x[v] for k, v in names.items()}
+            if name in self.augmenters:
+                key = encoder.primary_input
+                inner[key] = self.augmenters[name](inner[key], training=training)
             value = encoder(
                 next(iter(inner.values())) if len(inner) == 1 else inner, training=training
             )
@@ -159,6 +181,7 @@ class ContrastivePretrainer(keras.Model):
                 "anchor": self.anchor,
                 "projection_dim": self.projection_dim,
                 "init_temperature": self.init_temperature,
+                "augmenters": {k: keras.layers.serialize(v) for k, v in self.augmenters.items()},
             }
         )
         return config
@@ -167,6 +190,9 @@ class ContrastivePretrainer(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["encoders"] = {k: keras.layers.deserialize(v) for k, v in config["encoders"].items()}
+        config["augmenters"] = {
+            k: keras.layers.deserialize(v) for k, v in config.get("augmenters", {}).items()
+        }
         return cls(**config)
 
 
@@ -181,13 +207,21 @@ def build_pretrainer(config, vocabularies, projection_dim=64, anchor=None):
     if anchor is None:
         texts = [i.name for i in config.inputs if i.type == "text"]
         anchor = (texts or [config.inputs[0].name])[0]
-    encoders, names = {}, {}
+    encoders, names, augmenters = {}, {}, {}
     for i in config.inputs:
         encoder = build_encoder(i, vocabulary=vocabularies.get(i.name))
         encoders[i.name] = encoder
         names[i.name] = encoder.input_names_for(i.name)
+        augmenter = input_augmenter(i, config.data.seed)
+        if augmenter is not None:
+            augmenters[i.name] = augmenter
     return ContrastivePretrainer(
-        encoders, names, anchor=anchor, projection_dim=projection_dim, name="pretrainer"
+        encoders,
+        names,
+        anchor=anchor,
+        projection_dim=projection_dim,
+        augmenters=augmenters,
+        name="pretrainer",
     )
 
 
