@@ -168,6 +168,7 @@ class InputConfig:
                 f"read a {self.type} input; allowed for {self.type}: "
                 f"{list(allowed)}."
             )
+        encoder.validate_for(self.type, f"{path}.encoder")
         if self.augment and self.type == "text" and not encoder.augments_tokens:
             raise ConfigError(
                 f"{path}.augment: text augmentation (token dropout) works on "

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 import tfmm
 from tests.helpers import random_inputs, run_encoder_test, run_model_saving_test
@@ -25,6 +26,23 @@ def test_image_cnn(tmp_path):
     enc = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8], norm="group", dropout=0.1)
     x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
     run_encoder_test(enc, x, expected_dim=8, tmp_path=tmp_path)
+
+
+def test_image_pooling_is_the_mean_or_max_of_the_last_feature_map(tmp_path):
+    x = np.random.default_rng(1).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    grid = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8], return_sequence=True)
+    features = np.asarray(grid(x)["sequence"])  # [2, 64 cells, 8]
+    for pooling, expected in (
+        ("avg", features.mean(1)),
+        ("max", features.max(1)),
+        ("avg_max", np.concatenate([features.mean(1), features.max(1)], -1)),
+    ):
+        enc = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8], pooling=pooling)
+        enc.set_weights(grid.get_weights())
+        np.testing.assert_allclose(np.asarray(enc(x)), expected, rtol=1e-5, atol=1e-5)
+    run_encoder_test(enc, x, expected_dim=16, tmp_path=tmp_path)  # avg_max saves and loads
+    with pytest.raises(ValueError, match="pooling must be one of .* Received: pooling='sum'"):
+        ImageCNNEncoder(image_size=[16, 16], filters=[4], pooling="sum")
 
 
 def test_audio_cnn(tmp_path):
@@ -74,7 +92,7 @@ def test_cnn_in_a_fused_model_saves_and_reloads(tmp_path):
                     "name": "image",
                     "type": "image",
                     "image_size": 16,
-                    "encoder": {"type": "cnn", "filters": [4, 8]},
+                    "encoder": {"type": "cnn", "filters": [4, 8], "pooling": "max"},
                 },
                 {
                     "name": "audio",
@@ -90,13 +108,24 @@ def test_cnn_in_a_fused_model_saves_and_reloads(tmp_path):
     model = tfmm.build_model(config)
     assert model.get_layer("image_encoder").convs_per_stage == 2
     assert model.get_layer("audio_encoder").convs_per_stage == 1
+    assert model.get_layer("image_encoder").pooling == "max"
     run_model_saving_test(model, random_inputs(model), tmp_path)
     keras.utils.clear_session()
 
 
 def test_config_errors_name_the_key():
-    import pytest
-
+    with pytest.raises(
+        tfmm.ConfigError,
+        match=r"inputs\[0\].encoder.pooling: images only.*Received: pooling='max'",
+    ):
+        tfmm.config_from_dict(
+            {
+                "inputs": [
+                    {"name": "a", "type": "audio", "encoder": {"type": "cnn", "pooling": "max"}}
+                ],
+                "outputs": [{"name": "y", "labels": ["a", "b"]}],
+            }
+        )
     with pytest.raises(
         tfmm.ConfigError,
         match=r"inputs\[0\].encoder.filters: must be a "

@@ -21,6 +21,10 @@ from tfmm.layers.augment import SpecAugment
 from tfmm.layers.sequence import SequenceMask
 
 
+# The image encoder's global pools (`pooling`).
+POOLINGS = ("avg", "max", "avg_max")
+
+
 def _norm(kind, filters, name):
     if kind == "batch":
         # A short run from scratch needs moving statistics that follow the weights.
@@ -83,7 +87,9 @@ class ImageCNNEncoder(Encoder):
 
     Pixels are scaled to [-1, 1] inside the model, then `len(filters)` stages of
     `convs_per_stage` 3x3 convolutions (norm, ReLU), a 2x2 max pool between stages, and
-    a global average.
+    a global pool over the last feature map: its average (`pooling="avg"`), its maximum
+    (`"max"`: whether a pattern occurs anywhere, which reads an object in clutter that
+    the average dilutes; BENCHMARKS.md) or both (`"avg_max"`, twice as wide).
 
     Args:
         image_size: [height, width].
@@ -91,8 +97,9 @@ class ImageCNNEncoder(Encoder):
         convs_per_stage: int. Convolutions per stage.
         norm: "batch", "group" or "none".
         dropout: float. Dropout on the pooled vector.
+        pooling: "avg", "max" or "avg_max". The global pool.
         return_sequence: bool. Output the last feature map as grid cells
-            ({"sequence": [batch, cells, filters[-1]], "mask": all True}).
+            ({"sequence": [batch, cells, filters[-1]], "mask": all True}); no pooling.
 
     Example:
 
@@ -100,6 +107,9 @@ class ImageCNNEncoder(Encoder):
     >>> enc = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8])
     >>> tuple(enc(np.zeros((2, 16, 16, 3), "float32")).shape)
     (2, 8)
+    >>> both = ImageCNNEncoder(image_size=[16, 16], filters=[4, 8], pooling="avg_max")
+    >>> tuple(both(np.zeros((2, 16, 16, 3), "float32")).shape)
+    (2, 16)
     """
 
     primary_input = "pixels"
@@ -111,16 +121,27 @@ class ImageCNNEncoder(Encoder):
         convs_per_stage=2,
         norm="batch",
         dropout=0.0,
+        pooling="avg",
         return_sequence=False,
         **kwargs,
     ):
         filters = [int(f) for f in filters]
         _check(filters, convs_per_stage, norm, dropout)
+        if pooling not in POOLINGS:
+            raise ValueError(
+                f"cnn encoder: pooling must be one of {list(POOLINGS)}. "
+                f"Received: pooling={pooling!r}"
+            )
         image_size = list(image_size)
         # === Layers ===
         scale = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="scale")
         stages = _conv_blocks(filters, convs_per_stage, norm, "stage")
-        pool = keras.layers.GlobalAveragePooling2D(name="pool")
+        pools = []
+        if pooling in ("avg", "avg_max"):
+            pools.append(keras.layers.GlobalAveragePooling2D(name="pool"))
+        if pooling in ("max", "avg_max"):
+            pools.append(keras.layers.GlobalMaxPooling2D(name="max_pool"))
+        join = keras.layers.Concatenate(name="pool_concat") if len(pools) > 1 else None
         drop = keras.layers.Dropout(dropout, name="dropout") if dropout else None
 
         # === Functional Model ===
@@ -136,7 +157,8 @@ class ImageCNNEncoder(Encoder):
             grid = keras.layers.Reshape((h * w, c), name="grid")(x)
             outputs = {"sequence": grid, "mask": SequenceMask("all", name="mask")(grid)}
         else:
-            outputs = pool(x)
+            pooled = [p(x) for p in pools]
+            outputs = join(pooled) if join is not None else pooled[0]
             if drop is not None:
                 outputs = drop(outputs)
         super().__init__(inputs=pixels, outputs=outputs, **kwargs)
@@ -147,6 +169,7 @@ class ImageCNNEncoder(Encoder):
         self.convs_per_stage = convs_per_stage
         self.norm = norm
         self.dropout = dropout
+        self.pooling = pooling
         self.return_sequence = return_sequence
 
     def get_config(self):
@@ -160,6 +183,7 @@ class ImageCNNEncoder(Encoder):
                     "convs_per_stage",
                     "norm",
                     "dropout",
+                    "pooling",
                     "return_sequence",
                 )
             }
@@ -309,8 +333,12 @@ class CNNConfig(LogMelSpec):
     (`LogMelSpec`) apply to audio inputs only."""
 
     type: Literal["cnn"] = "cnn"
-    # Filters per stage; each stage halves the resolution; global mean and max pooling at the end.
+    # Filters per stage; each stage halves the resolution, then a global pool.
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
+    # Images: the global pool over the last feature map, "avg", "max" (an object anywhere in
+    # clutter) or "avg_max"; null = "avg". Audio always pools the mean and max over its valid
+    # frames (null only).
+    pooling: Optional[Literal["avg", "max", "avg_max"]] = None
     # Convolutions per stage; null = 2 for images, 1 for audio.
     convs_per_stage: Optional[int] = None
     # Normalisation after each convolution: "batch", "group" (no batch statistics: for tiny batches)
@@ -329,6 +357,13 @@ class CNNConfig(LogMelSpec):
         positive(self, path, "convs_per_stage")
         unit_interval(self, path, "dropout")
 
+    def validate_for(self, input_type, path):
+        if input_type != "image" and self.pooling is not None:
+            raise ConfigError(
+                f"{path}.pooling: images only; an audio cnn pools the mean and max over "
+                f"its valid frames. Received: pooling={self.pooling!r}"
+            )
+
 
 @register_encoder("cnn", config=CNNConfig, modalities=("image", "audio"))
 def build_cnn(input_config, vocabulary=None, return_sequence=False):
@@ -344,6 +379,7 @@ def build_cnn(input_config, vocabulary=None, return_sequence=False):
         return ImageCNNEncoder(
             image_size=list(input_config.image_hw),
             convs_per_stage=cfg.convs_per_stage or 2,
+            pooling=cfg.pooling or "avg",
             **common,
         )
     return AudioCNNEncoder(

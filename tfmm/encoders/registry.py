@@ -69,6 +69,10 @@ class EncoderSpec:
         """Checks the fields' values (their types are already checked); raises
         `tfmm.schema.ConfigError` naming `path`."""
 
+    def validate_for(self, input_type, path):
+        """Checks the fields that depend on the input's type ("image", "audio", ...);
+        raises `tfmm.schema.ConfigError` naming `path` (the encoder's)."""
+
 
 def register_encoder(name, config, modalities):
     """Decorator that registers an encoder builder under `name`, with its config
