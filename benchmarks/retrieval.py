@@ -7,6 +7,7 @@ as built, no step taken).
 
     python -m benchmarks.run --only retrieval
     python -m benchmarks.retrieval --seeds 101 102 103
+    python -m benchmarks.retrieval --choose --write     # the image pool: validation rows
 
 On this data a text is paired with one image of the same class among the test rows'
 ten classes, so a row's own image is one of about 60 of its class (600 test rows): a
@@ -61,16 +62,16 @@ def _recalls(emb):
     return {f"{a}_to_{b}": retrieval_recall(emb[a], emb[b], KS) for a in emb for b in emb if a != b}
 
 
-def retrieval_config(data, epochs):
+def retrieval_config(data, epochs, image_encoder=None):
     """The pretraining config: `hard_config`'s text and image inputs, the image through
-    the max-pooled cnn with augmentation."""
+    `image_encoder` (default `IMAGE_ENCODER`, the max-pooled cnn) with augmentation."""
     from benchmarks.pretraining import hard_config
 
     cfg = hard_config(data, epochs)
     cfg["inputs"] = [dict(i) for i in cfg["inputs"] if i["name"] in MODALITIES]
     for i in cfg["inputs"]:
         if i["name"] == "image":
-            i.update(encoder=dict(IMAGE_ENCODER), augment=True)
+            i.update(encoder=dict(image_encoder or IMAGE_ENCODER), augment=True)
     cfg["data"]["seed"] = 0
     return cfg
 
@@ -78,14 +79,11 @@ def retrieval_config(data, epochs):
 def measure(work, seeds, n=ROWS, epochs=EPOCHS, log=print):
     import keras
     import tfmm
-    from benchmarks.hard_data import make_hard_dataset
     from tfmm.embeddings import retrieval_report
 
     rows = []
     for seed in seeds:
-        data = os.path.join(work, f"hard_redundant_n{n}_seed{seed}")
-        if not os.path.exists(os.path.join(data, "test.csv")):
-            make_hard_dataset(data, "redundant", n=n, seed=seed)
+        data = _data(work, n, seed)
         cfg = retrieval_config(data, epochs)
         run = os.path.join(work, f"retrieval_pre_{n}_{seed}")
         shutil.rmtree(run, ignore_errors=True)
@@ -98,6 +96,59 @@ def measure(work, seeds, n=ROWS, epochs=EPOCHS, log=print):
         rows.append({"seed": seed, "trained": trained, "untrained": untrained})
         log(f"retrieval seed {seed}: {trained}; untrained {untrained}")
     return rows
+
+
+def _data(work, n, seed):
+    from benchmarks.hard_data import make_hard_dataset
+
+    data = os.path.join(work, f"hard_redundant_n{n}_seed{seed}")
+    if not os.path.exists(os.path.join(data, "test.csv")):
+        make_hard_dataset(data, "redundant", n=n, seed=seed)
+    return data
+
+
+# The image pools `--choose` compares, on validation rows only.
+POOLINGS = ("avg", "max")
+
+
+def choose(work, seed=101, n=ROWS, epochs=EPOCHS, log=print):
+    """{pooling: validation recall@k (text -> image, image -> text)} after pretraining
+    with the image cnn's `pooling` at each of `POOLINGS` (data seed `seed`); the test
+    rows are not read."""
+    import keras
+
+    import tfmm
+    from tfmm.embeddings import retrieval_report
+
+    data = _data(work, n, seed)
+    out = {}
+    for pooling in POOLINGS:
+        cfg = retrieval_config(data, epochs, dict(IMAGE_ENCODER, pooling=pooling))
+        run = os.path.join(work, f"retrieval_choose_{pooling}_{n}_{seed}")
+        shutil.rmtree(run, ignore_errors=True)
+        keras.utils.clear_session()
+        tfmm.pretraining.pretrain(tfmm.config_from_dict(cfg), run, log=lambda *a: None, verbose=0)
+        out[pooling] = retrieval_report(run, os.path.join(data, "val.csv"), ks=KS)
+        log(f"retrieval choose {pooling}: {out[pooling]}")
+    return out
+
+
+def choice_markdown(out, seed, n, epochs):
+    lines = [
+        f"The image cnn's global pool, chosen on the validation rows of data seed {seed} "
+        f"({n:,} rows; the same pretraining, {epochs} epochs): recall@k of the "
+        f"{out[POOLINGS[0]]['n']} validation rows (a random ranking: recall@10 "
+        f"{out[POOLINGS[0]]['random']['recall@10']:.3f}).",
+        "",
+        "| image pool | text → image @1 | @5 | @10 | image → text @1 | @5 | @10 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pooling, r in out.items():
+        cells = [r[d][f"recall@{k}"] for d in ("text_to_image", "image_to_text") for k in KS]
+        lines.append(f"| {pooling} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    best = max(out, key=lambda p: out[p]["text_to_image"]["recall@10"])
+    lines += ["", f"Highest text → image recall@10 on validation rows: `{best}`."]
+    return "\n".join(lines)
 
 
 def markdown(rows, n, epochs):
@@ -154,8 +205,24 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[101, 102, 103])
     p.add_argument("--n", type=int, default=ROWS)
     p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument(
+        "--choose", action="store_true", help="compare the image pools on validation rows"
+    )
     p.add_argument("--write", action="store_true")
     args = p.parse_args(argv)
+    if args.choose:
+        seed = args.seeds[0]
+        text = choice_markdown(
+            choose(args.work, seed, args.n, args.epochs), seed, args.n, args.epochs
+        )
+        print(text)
+        if args.write:
+            from benchmarks.common import cli_command, write_section
+
+            write_section(
+                "retrieval_choice", text, command=cli_command("benchmarks.retrieval", argv)
+            )
+        return
     rows = measure(args.work, args.seeds, n=args.n, epochs=args.epochs)
     text = markdown(rows, args.n, args.epochs)
     print(text)
