@@ -207,6 +207,11 @@ def test_a_stream_is_not_sent_to_a_data_service(table_dir):
     config = streamed_config(table_dir, service="grpc://localhost:5050")
     with pytest.raises(tfmm.data.DataError, match="cannot be sent to a tf.data service"):
         tfmm.data.make_dataset(config, str(table_dir / "train.parquet"), {}, training=True)
+    # A stream opened beforehand is refused by its file's name too.
+    path = str(table_dir / "train.parquet")
+    stream = tfmm.data.ParquetStream(streamed_config(table_dir), path)
+    with pytest.raises(tfmm.data.DataError, match=r"\(.*train\.parquet'\) cannot be sent"):
+        tfmm.data.make_dataset(config, stream, {}, training=True)
 
 
 def test_data_check_streams_a_large_file_and_names_the_bad_row(

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfmm.data.manifest import Manifest, _is_dataframe
 from tfmm.data.preprocessor import Preprocessor
-from tfmm.data.stream import ParquetStream, open_stream
+from tfmm.data.stream import ParquetStream, open_stream, refuse_service
 
 # The sources' helpers, importable from here as before.
 from tfmm.data.sources import (  # noqa: F401
@@ -86,6 +86,8 @@ def make_dataset(
     cached = config.data.cache_mode != "none"
     # The training pipeline only: evaluation and prediction read in order, here.
     service = config.data.service if training else None
+    if service and stream is not None:
+        refuse_service(config, stream.path)
     if service and kind != "manifest":
         raise ValueError(
             f"data.service: only manifest sources are sent to a tf.data "

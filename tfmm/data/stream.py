@@ -295,10 +295,16 @@ def open_stream(config, source, with_labels=True, report_dir=None, log=None):
         return source
     if not streams(config, source):
         return None
+    refuse_service(config, source)
+    return ParquetStream(config, source, with_labels, report_dir, log)
+
+
+def refuse_service(config, source):
+    """Raises `DataError` when `config` sends its training input to a tf.data service:
+    a streamed Parquet file (`source`, its path) cannot be sent there."""
     if config.data.service:
         raise DataError(
             f"data.service: a streamed Parquet file ({source!r}) cannot be sent to a tf.data "
             f"service; write it as TFRecord shards (`tfmm data tfrecord`), or set "
             f"data.stream: false to load it"
         )
-    return ParquetStream(config, source, with_labels, report_dir, log)
