@@ -76,14 +76,32 @@ class Manifest:
             )
 
     def _from_dataframe(self, frame, base_dir):
-        self.path = "<DataFrame>"
-        self.base_dir = os.path.abspath(base_dir or os.getcwd())
-        self.problems = []
+        self._set_cells(
+            "<DataFrame>",
+            os.path.abspath(base_dir or os.getcwd()),
+            {str(name): frame[name].tolist() for name in frame.columns},
+        )
+
+    @classmethod
+    def from_cells(cls, path, base_dir, cells):
+        """A manifest of `cells` (column -> list of raw values, rows counted from 1)
+        converted as a file's are; `path` names it in messages.
+
+        Example:
+
+        >>> m = Manifest.from_cells("part.csv", "/data", {"size": [3, None, "x"]})
+        >>> m.columns["size"], m.base_dir
+        (['3', None, 'x'], '/data')
+        """
+        m = cls.__new__(cls)
+        m._set_cells(path, base_dir, cells)
+        return m
+
+    def _set_cells(self, path, base_dir, cells):
+        self.path, self.base_dir, self.problems = path, base_dir, []
         self.columns = {
-            str(name): [
-                self._cell(v, row, str(name)) for row, v in enumerate(frame[name].tolist(), start=1)
-            ]
-            for name in frame.columns
+            name: [self._cell(v, row, name) for row, v in enumerate(values, start=1)]
+            for name, values in cells.items()
         }
 
     def _read_parquet(self, path):

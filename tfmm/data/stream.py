@@ -124,14 +124,9 @@ class ParquetStream:
                 ) from None
 
     def _chunk_manifest(self, cells, first):
-        m = Manifest.__new__(Manifest)
-        m.path = self.path
-        m.base_dir = self._manifest.base_dir
-        m.problems = []
         # Rows counted from 1 within the batch, as the checks count them; `problems`
         # moves them to the file's numbering.
-        m.columns = {n: [m._cell(v, r, n) for r, v in enumerate(vs, 1)] for n, vs in cells.items()}
-        return m
+        return Manifest.from_cells(self.path, self._manifest.base_dir, cells)
 
     def check(self):
         """Checks every row once (a pass over the file, a record batch at a time), as a
