@@ -24,6 +24,7 @@ with the text in the earlier run of this benchmark, recall@10 0.093 against 0.06
 """
 
 import argparse
+import json
 import os
 import shutil
 
@@ -96,6 +97,38 @@ def measure(work, seeds, n=ROWS, epochs=EPOCHS, log=print):
         rows.append({"seed": seed, "trained": trained, "untrained": untrained})
         log(f"retrieval seed {seed}: {trained}; untrained {untrained}")
     return rows
+
+
+# The locked image tower (LiT): a shape classifier trained on another data seed's rows,
+# standing in for the pretrained weights (ImageNet) a user would load.
+TOWER_SEED, TOWER_ROWS, TOWER_EPOCHS = 999, 6000, 15
+
+
+def image_tower(work, seed=TOWER_SEED, n=TOWER_ROWS, epochs=TOWER_EPOCHS, log=print):
+    """A finished `tfmm train` run of an image-only classifier (the retrieval config's
+    image input) on data seed `seed`, none of whose rows the retrieval reads; reused when
+    already finished in `work`. Returns (run directory, its test accuracy)."""
+    import keras
+
+    import tfmm
+    from benchmarks.pretraining import hard_config
+    from tfmm.training import train
+    from tfmm.files import RunDir
+
+    data = _data(work, n, seed)
+    run = os.path.join(work, f"retrieval_image_tower_{n}_{seed}_{epochs}")
+    if not RunDir(run).is_finished():
+        cfg = retrieval_config(data, epochs)
+        cfg["inputs"] = [i for i in cfg["inputs"] if i["name"] == "image"]
+        cfg["fusion"] = hard_config(data, epochs)["fusion"] | {"modality_dropout": 0.0}
+        cfg["data"]["seed"] = seed
+        shutil.rmtree(run, ignore_errors=True)
+        keras.utils.clear_session()
+        train(tfmm.config_from_dict(cfg), run, log=lambda *a: None, verbose=0)
+    with open(os.path.join(run, "metrics.json")) as f:
+        accuracy = json.load(f)["label"]["accuracy"]
+    log(f"retrieval image tower: {run}, test accuracy {accuracy:.3f}")
+    return run, accuracy
 
 
 def _data(work, n, seed):

@@ -577,3 +577,51 @@ def test_contrastive_pretraining_sees_another_view_of_an_input_with_augment_on(
     assert plain.augmenters == {}
     a, b = plain(batch, training=True), plain(batch, training=True)
     np.testing.assert_allclose(a["image"], b["image"], rtol=1e-5, atol=1e-6)
+
+
+def test_contrastive_pretraining_locks_a_pretrained_tower(train_data, tmp_path):
+    """LiT: `training.init_from` a run that trained the audio encoder, with
+    `freeze_pretrained_epochs` = `epochs`: the audio encoder comes out of pretraining
+    exactly as the run left it, while without the lock the same pretraining moves it."""
+    import keras
+
+    from tests.helpers import tiny_demo_dict
+    from tfmm.training import train
+    from tfmm.training.setup import pretrained_encoders
+
+    audio_run = str(tmp_path / "audio_run")
+    keras.utils.clear_session()
+    train(
+        tfmm.config_from_dict(tiny_demo_dict(train_data, ("audio",), epochs=1)),
+        audio_run,
+        log=lambda *a: None,
+        verbose=0,
+    )
+    source = keras.saving.load_model(os.path.join(audio_run, "model.keras"))
+    tower = source.get_layer("audio_encoder").get_weights()
+
+    def pretrain(out, freeze):
+        cfg = tiny_demo_dict(train_data, ("text", "audio"), epochs=2)
+        cfg["training"].update(init_from=audio_run, freeze_pretrained_epochs=freeze)
+        config = tfmm.config_from_dict(cfg)
+        logged = []
+        keras.utils.clear_session()
+        tfmm.pretraining.pretrain(config, str(tmp_path / out), log=logged.append, verbose=0)
+        with np.load(str(tmp_path / out / "encoders" / "audio.weights.npz")) as saved:
+            return [saved[f"w{k:04d}"] for k in range(len(tower))], logged, config
+
+    locked, logged, config = pretrain("locked", 2)
+    # Only the audio encoder is the run's: the text input it never had stays trainable.
+    assert pretrained_encoders(config) == ["audio_encoder"]
+    assert any("locked (pretrained, not trained): audio_encoder" in m for m in logged)
+    for got, want in zip(locked, tower):
+        np.testing.assert_array_equal(got, want)
+    moved, _, _ = pretrain("unlocked", 0)
+    assert max(np.abs(g - w).max() for g, w in zip(moved, tower)) > 1e-6
+
+    cfg = tiny_demo_dict(train_data, ("text", "audio"), epochs=2)
+    cfg["training"].update(init_from=audio_run, freeze_pretrained_epochs=1)
+    with pytest.raises(ValueError, match=r"0 or training.epochs \(2\).*Received: freeze_pre"):
+        tfmm.pretraining.pretrain(
+            tfmm.config_from_dict(cfg), str(tmp_path / "half"), log=lambda *a: None, verbose=0
+        )

@@ -19,10 +19,16 @@ from tfmm.training.callbacks import (
     nan_message,
     save_model_atomically,
 )
-from tfmm.training.init_from import ENCODERS_DIR, save_encoder_weights
+from tfmm.training.init_from import ENCODERS_DIR, initialise_from, save_encoder_weights
 from tfmm.training.loop import TrainingError
 from tfmm.training.optimizers import build_optimizer
-from tfmm.training.setup import distributed_dataset, global_batch_size, steps_per_epoch
+from tfmm.training.setup import (
+    distributed_dataset,
+    global_batch_size,
+    pretrained_encoders,
+    steps_per_epoch,
+    with_init_from_vocabularies,
+)
 from tfmm.training.strategy import describe, get_strategy
 from tfmm import _log
 
@@ -50,7 +56,11 @@ def pretrain(
       token accuracy on the validation split.
 
     Uses the config's `data` (train, val, batch_size, seed) and `training` (epochs,
-    optimizer, learning_rate, strategy, steps_per_epoch); label columns are not read. A
+    optimizer, learning_rate, strategy, steps_per_epoch); label columns are not read.
+    Contrastive pretraining also takes `training.init_from` (encoders, and TextCNN
+    vocabularies, from a `tfmm pretrain` or `tfmm train` run) and, to keep those
+    pretrained encoders locked for the whole run while the others learn to meet them
+    (LiT), `training.freeze_pretrained_epochs` equal to `training.epochs`. A
     kill resumes from the last finished epoch, like `tfmm train`.
 
     Writes `run_dir/encoders/{input}.weights.npz`, `config.yaml`, `vocabularies.json`,
@@ -131,7 +141,7 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
             )
         )
     )
-    vocabularies = fit_text_vocabularies(config, manifest)
+    vocabularies = with_init_from_vocabularies(config, fit_text_vocabularies(config, manifest))
     global_batch = global_batch_size(config, strategy)
     log(
         f"tfmm pretrain: contrastive on {rows} rows; strategy {describe(strategy)}; "
@@ -151,6 +161,7 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
     steps = steps_per_epoch(config, rows, global_batch)
     with strategy.scope():
         model = build_pretrainer(config, vocabularies, projection_dim=projection_dim)
+        _start_from(model, config, log)
         model.compile(optimizer=build_optimizer(config, steps))
     _fit(model, dataset, config, steps, run_dir, log, verbose)
 
@@ -170,6 +181,41 @@ def _contrastive(config, run_dir, projection_dim, log, verbose):
     # The whole pretrainer (encoders and projections): `tfmm embed` reads the shared space.
     save_model_atomically(model, RunDir(run_dir).pretrainer)
     return metrics, dict(model.encoders), vocabularies
+
+
+def _start_from(model, config, log):
+    """`training.init_from` and `training.freeze_pretrained_epochs` in contrastive
+    pretraining: the encoders start from the run named, and with
+    `freeze_pretrained_epochs` equal to `epochs` the pretrained ones stay locked for the
+    whole run while the others (and every projection) learn to meet them (LiT: Zhai et
+    al., 2022, "Locked-image Tuning")."""
+    t = config.training
+    if t.init_from:
+        initialise_from(model, config, config.resolve_path(t.init_from), log=log)
+    if not t.freeze_pretrained_epochs:
+        return
+    if t.freeze_pretrained_epochs != t.epochs:
+        raise ValueError(
+            f"tfmm pretrain: training.freeze_pretrained_epochs locks the pretrained encoders "
+            f"for the whole run: 0 or training.epochs ({t.epochs}); the two phases are "
+            f"`tfmm train`'s. Received: freeze_pretrained_epochs={t.freeze_pretrained_epochs}"
+        )
+    locked = pretrained_encoders(config)
+    if not locked:
+        log(
+            "tfmm pretrain: training.freeze_pretrained_epochs is set but no encoder has "
+            "pretrained weights; every encoder learns"
+        )
+    for name in locked:
+        model.get_layer(name).trainable = False
+    if locked and len(locked) == len(model.encoders):
+        raise ValueError(
+            f"tfmm pretrain: every encoder is locked ({', '.join(locked)}); leave at least "
+            f"one to learn (training.init_from a run without it, or "
+            f"training.freeze_pretrained_epochs: 0)"
+        )
+    if locked:
+        log(f"tfmm pretrain: locked (pretrained, not trained): {', '.join(locked)}")
 
 
 def _mlm(config, run_dir, input_name, log, verbose):

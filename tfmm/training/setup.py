@@ -58,7 +58,12 @@ def fit_vocabularies(config, train_manifest):
     `training.init_from` run's TextCNN vocabularies replace them (a pretrained TextCNN's
     embedding rows belong to its own vocabulary). Outputs without `labels` get them from
     the training split, in place (`fit_preprocessing`)."""
-    vocabularies = fit_preprocessing(config, train_manifest)
+    return with_init_from_vocabularies(config, fit_preprocessing(config, train_manifest))
+
+
+def with_init_from_vocabularies(config, vocabularies):
+    """`vocabularies` with the `training.init_from` run's adapted (TextCNN) vocabularies
+    in place of the fitted ones, for the inputs it has (in place; also returned)."""
     init_from = config.resolve_path(config.training.init_from)
     if init_from:
         for name, vocab in RunDir(init_from).read_vocabularies().items():
@@ -130,19 +135,33 @@ def eval_plan(config, source, global_batch, strategy):
     return max(rows // global_batch, 1), True
 
 
+def init_from_inputs(source):
+    """The input names whose encoders `training.init_from` = `source` provides: a
+    pretraining run's `encoders/*.weights.npz`, or a `tfmm train` run's inputs (its
+    `config.yaml`); empty when it holds neither."""
+    import yaml
+
+    encoders = os.path.join(source, ENCODERS_DIR)
+    if os.path.isdir(encoders):
+        suffix = ".weights.npz"
+        return {f[: -len(suffix)] for f in os.listdir(encoders) if f.endswith(suffix)}
+    config_path = RunDir(source).config
+    if not os.path.exists(config_path):
+        return set()
+    with open(config_path) as f:
+        return {i["name"] for i in (yaml.safe_load(f) or {}).get("inputs", [])}
+
+
 def pretrained_encoders(config):
     """Names of the encoder sublayers that start from pretrained weights and may train:
     resnet50 with `weights`, bert with a `preset`, hub models marked trainable, and the
     encoders that `training.init_from` provides."""
     init = config.resolve_path(config.training.init_from)
+    provided = init_from_inputs(init) if init else set()
     names = []
     for i in config.inputs:
         e = i.encoder
-        from_run = bool(init) and (
-            os.path.exists(os.path.join(init, ENCODERS_DIR, f"{i.name}.weights.npz"))
-            or not os.path.isdir(os.path.join(init, ENCODERS_DIR))
-        )
-        pretrained = e.pretrained or from_run
+        pretrained = e.pretrained or i.name in provided
         if pretrained and getattr(e, "trainable", True):
             names.append(encoder_name(i))
     return names
