@@ -625,3 +625,9 @@ def test_contrastive_pretraining_locks_a_pretrained_tower(train_data, tmp_path):
         tfmm.pretraining.pretrain(
             tfmm.config_from_dict(cfg), str(tmp_path / "half"), log=lambda *a: None, verbose=0
         )
+    # A pretraining run that has both encoders would lock everything: refused.
+    cfg["training"].update(init_from=str(tmp_path / "locked"), freeze_pretrained_epochs=2)
+    with pytest.raises(ValueError, match=r"every encoder is locked \(text_encoder, audio_"):
+        tfmm.pretraining.pretrain(
+            tfmm.config_from_dict(cfg), str(tmp_path / "all"), log=lambda *a: None, verbose=0
+        )

@@ -206,16 +206,16 @@ def _start_from(model, config, log):
             "tfmm pretrain: training.freeze_pretrained_epochs is set but no encoder has "
             "pretrained weights; every encoder learns"
         )
-    for name in locked:
-        model.get_layer(name).trainable = False
-    if locked and len(locked) == len(model.encoders):
+        return
+    if len(locked) == len(model.encoders):
         raise ValueError(
             f"tfmm pretrain: every encoder is locked ({', '.join(locked)}); leave at least "
             f"one to learn (training.init_from a run without it, or "
             f"training.freeze_pretrained_epochs: 0)"
         )
-    if locked:
-        log(f"tfmm pretrain: locked (pretrained, not trained): {', '.join(locked)}")
+    for name in locked:
+        model.get_layer(name).trainable = False
+    log(f"tfmm pretrain: locked (pretrained, not trained): {', '.join(locked)}")
 
 
 def _mlm(config, run_dir, input_name, log, verbose):

@@ -103,7 +103,7 @@ def initialise_from(model, config, source, log=None):
             f"{ENCODERS_DIR}/ (a pretraining run) nor model.keras"
         )
     log(
-        f"tfmm train: encoders initialised from {source}: {', '.join(done) or 'none'}"
+        f"tfmm: encoders initialised from {source}: {', '.join(done) or 'none'}"
         + (f"; not in it (fresh weights): {', '.join(missing)}" if missing else "")
     )
     return done

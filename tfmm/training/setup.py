@@ -139,17 +139,12 @@ def init_from_inputs(source):
     """The input names whose encoders `training.init_from` = `source` provides: a
     pretraining run's `encoders/*.weights.npz`, or a `tfmm train` run's inputs (its
     `config.yaml`); empty when it holds neither."""
-    import yaml
-
     encoders = os.path.join(source, ENCODERS_DIR)
     if os.path.isdir(encoders):
         suffix = ".weights.npz"
         return {f[: -len(suffix)] for f in os.listdir(encoders) if f.endswith(suffix)}
-    config_path = RunDir(source).config
-    if not os.path.exists(config_path):
-        return set()
-    with open(config_path) as f:
-        return {i["name"] for i in (yaml.safe_load(f) or {}).get("inputs", [])}
+    run = RunDir(source)
+    return {i.name for i in run.read_config().inputs} if os.path.exists(run.config) else set()
 
 
 def pretrained_encoders(config):
